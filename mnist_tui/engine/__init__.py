@@ -1,0 +1,1 @@
+"""The engine: data, jobs, metrics, events and the run store. Never imports Textual."""

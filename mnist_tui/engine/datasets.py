@@ -1,0 +1,121 @@
+"""In-memory datasets: the `Dataset` every job consumes, and scikit-learn's bundled digits.
+
+A dataset is a handful of named splits ("train", "test") of uint8 images (N, H, W) in 0–255
+with integer labels 0–9. MNIST files, Keras' npz and the bundled digits all end up here, so a
+job never cares where its pixels came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mnist_tui.engine.errors import DataError
+
+SPLIT_ORDER = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: `images` uint8 (N, H, W), `labels` int64 (N,) with values 0–9."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 3:
+            raise DataError(f"images must be (N, H, W), got shape {self.images.shape}")
+        if len(self.images) != len(self.labels):
+            raise DataError(
+                f"{len(self.images)} images but {len(self.labels)} labels"
+            )
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A named dataset with its splits and where it came from.
+
+    `source` is a human-readable origin (a path, a URL, "scikit-learn bundled digits");
+    `note` explains anything a user should be told loudly (e.g. a fallback).
+    """
+
+    name: str
+    source: str
+    splits: dict[str, Split]
+    note: str | None = None
+    _fingerprint: list = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        first = next(iter(self.splits.values()))
+        return tuple(first.images.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def n_samples(self) -> int:
+        return sum(len(s) for s in self.splits.values())
+
+    def split_names(self) -> list[str]:
+        return [n for n in SPLIT_ORDER if n in self.splits] + sorted(
+            n for n in self.splits if n not in SPLIT_ORDER
+        )
+
+    def pool(self, which: str = "all") -> Split:
+        """The images a job samples from: one split, or every split concatenated in order."""
+        if which == "all":
+            names = self.split_names()
+            if len(names) == 1:
+                return self.splits[names[0]]
+            return Split(
+                np.concatenate([self.splits[n].images for n in names]),
+                np.concatenate([self.splits[n].labels for n in names]),
+            )
+        if which not in self.splits:
+            have = ", ".join(self.split_names())
+            raise DataError(f"dataset {self.name} has no {which!r} split (it has: {have})")
+        return self.splits[which]
+
+    def fingerprint(self) -> str:
+        """SHA-256 over every split's shape, pixels and labels: identifies the exact data a run saw."""
+        if not self._fingerprint:
+            h = hashlib.sha256()
+            for n in self.split_names():
+                s = self.splits[n]
+                h.update(f"{n}:{s.images.shape}:".encode())
+                h.update(np.ascontiguousarray(s.images, dtype=np.uint8).tobytes())
+                h.update(np.ascontiguousarray(s.labels, dtype=np.int64).tobytes())
+            self._fingerprint.append(h.hexdigest())
+        return self._fingerprint[0]
+
+    def describe(self) -> dict:
+        """The JSON-able summary recorded with every run."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "splits": {n: len(self.splits[n]) for n in self.split_names()},
+            "image_shape": list(self.image_shape),
+            "fingerprint": self.fingerprint(),
+            "note": self.note,
+        }
+
+
+def load_digits(note: str | None = None) -> Dataset:
+    """scikit-learn's 1,797 real 8×8 digits, rescaled from 0–16 to 0–255: works with no network.
+
+    They ship in one piece, so they form a single "train" split.
+    """
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    bunch = sk_load_digits()
+    images = np.clip(np.rint(bunch.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)
+    labels = bunch.target.astype(np.int64)
+    return Dataset(
+        name="digits",
+        source="scikit-learn bundled digits (1,797 8×8 images)",
+        splits={"train": Split(images, labels)},
+        note=note,
+    )
