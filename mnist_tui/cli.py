@@ -1,0 +1,176 @@
+"""The `mnist-tui` command: the TUI by default, `--batch` for headless runs.
+
+Kept light on purpose: `mnist-tui --help` imports neither TensorFlow, Textual, NumPy nor
+scikit-learn. Every job option is generated from the spec dataclasses, so a new spec field is a
+new flag with its help, choices and bounds for free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from mnist_tui import __version__
+from mnist_tui.engine.errors import MnistTuiError, SpecError
+from mnist_tui.engine.specs import JOB_NAMES, SPEC_CLASSES, flag_name, parse_value, spec_fields
+
+EXIT_USAGE = 2
+COMMON_FIELDS = ("dataset", "data_dir", "split", "samples", "subset_seed", "seed")
+NOT_FLAGS = ("preset",)  # has its own option
+
+
+class UsageError(MnistTuiError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but every usage error is one `error: …` line and exit 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise UsageError(f"{message} (see mnist-tui --help)")
+
+
+def _field_flags() -> dict[str, tuple[str, argparse.Action | None]]:
+    """field name → (flag, the first spec field of that name) over every job."""
+    out: dict = {}
+    for job in JOB_NAMES:
+        for f in spec_fields(job):
+            if f.name not in NOT_FLAGS and f.name not in out:
+                out[f.name] = f
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="mnist-tui",
+        description="Benchmark handwritten-digit recognisers on MNIST: a terminal UI by default, "
+                    "or headless with --batch.",
+        epilog="Exit codes (--batch): 0 finished, 2 bad usage or input, 3 the job failed, "
+               "130 interrupted. Environment: MNIST_TUI_DATA_DIR, MNIST_TUI_RUNS_DIR, "
+               "MNIST_TUI_CACHE_DIR, MNIST_TUI_MIRRORS.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
+    p.add_argument("--version", action="version", version=f"mnist-tui {__version__}")
+    p.add_argument("--batch", action="store_true", help="run a job with no UI")
+    p.add_argument("--job", choices=JOB_NAMES, help="the job to run")
+    p.add_argument("--preset", help="preset the job's settings start from (seed = the reference "
+                                    "notebook, default = our best)")
+    p.add_argument("--rerun", metavar="RUN_ID", help="run a recorded run's spec again")
+    p.add_argument("--config", metavar="FILE", help="run the spec in a JSON file (e.g. a run's "
+                                                    "spec.json); options given too override it")
+    p.add_argument("--runs-dir", metavar="PATH", default=argparse.SUPPRESS,
+                   help="where runs are recorded [env MNIST_TUI_RUNS_DIR, else the user data dir]")
+    p.add_argument("--json", metavar="PATH|-", dest="json_out",
+                   help="write the result as JSON to PATH (- = stdout only; progress goes to stderr)")
+    common = p.add_argument_group("data and seeds (every job)")
+    per_job = {job: p.add_argument_group(f"{job} options") for job in JOB_NAMES}
+    for name, f in _field_flags().items():
+        meta = f.metadata
+        group = common if name in COMMON_FIELDS else per_job[_owner(name)]
+        help_text = meta["help"]
+        if meta["choices"]:
+            help_text += f" {{{', '.join(map(str, meta['choices']))}}}"
+        if name == "data_dir":
+            help_text += " [env MNIST_TUI_DATA_DIR]"
+        group.add_argument(f"--{flag_name(name)}", dest=name, default=argparse.SUPPRESS,
+                           metavar=_metavar(f), help=help_text)
+    return p
+
+
+def _owner(name: str) -> str:
+    return next(job for job in JOB_NAMES if name in {f.name for f in spec_fields(job)})
+
+
+def _metavar(f) -> str:
+    kind = f.metadata["kind"]
+    return {int: "N", float: "X"}.get(kind, "NAME" if f.metadata["choices"] else "VALUE")
+
+
+def _given_fields(args: argparse.Namespace) -> dict[str, str]:
+    names = _field_flags()
+    return {k: v for k, v in vars(args).items() if k in names}
+
+
+def _overrides(job: str, given: dict[str, str]) -> dict:
+    fields_of_job = {f.name: f for f in spec_fields(job)}
+    out = {}
+    for name, text in given.items():
+        if name not in fields_of_job:
+            raise UsageError(f"--{flag_name(name)} does not apply to --job {job}")
+        out[name] = parse_value(fields_of_job[name], text)
+    return out
+
+
+def resolve_spec(args: argparse.Namespace, runs_dir: Path):
+    """The spec a batch run will execute, from --job/--rerun/--config plus explicit options."""
+    from mnist_tui.engine.runs import RunStore, read_json
+    from mnist_tui.engine.specs import build_spec, spec_from_dict
+
+    sources = [s for s in ("job", "rerun", "config") if getattr(args, s)]
+    if len(sources) != 1:
+        raise UsageError("--batch needs exactly one of --job, --rerun or --config")
+    given = _given_fields(args)
+    if args.job:
+        if "data_dir" not in given and os.environ.get("MNIST_TUI_DATA_DIR") \
+                and given.get("dataset") != "digits":
+            given["data_dir"] = os.environ["MNIST_TUI_DATA_DIR"]
+        if "data_dir" in given and given["data_dir"]:
+            given["data_dir"] = str(Path(given["data_dir"]).expanduser().resolve())
+        return build_spec(args.job, args.preset or "default", _overrides(args.job, given)), None
+    if args.rerun:
+        base, rerun_of = RunStore(runs_dir).load_spec(args.rerun), args.rerun
+    else:
+        try:
+            base, rerun_of = read_json(Path(args.config)), None
+        except OSError as exc:
+            raise UsageError(f"--config: cannot read {args.config}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise UsageError(f"--config: {args.config} is not valid JSON ({exc})") from None
+    if not isinstance(base, dict) or base.get("job") not in SPEC_CLASSES:
+        raise SpecError(f"{args.config or args.rerun}: not a job spec (no known \"job\" key)")
+    if args.preset:
+        base["preset"] = args.preset
+    base.update(_overrides(base["job"], given))
+    return spec_from_dict(base), rerun_of
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+        runs_dir = Path(getattr(args, "runs_dir", None) or os.environ.get("MNIST_TUI_RUNS_DIR")
+                        or _default_runs_dir()).expanduser()
+        if not args.batch:
+            batch_only = [f"--{flag_name(k)}" for k in _given_fields(args) if k != "data_dir"]
+            batch_only += [o for o in ("job", "rerun", "config", "json_out", "preset")
+                           if getattr(args, o)]
+            if batch_only:
+                raise UsageError(f"{batch_only[0].replace('json_out', 'json')} needs --batch")
+            return _run_tui(args, runs_dir)
+        spec, rerun_of = resolve_spec(args, runs_dir)
+        if args.json_out and args.json_out != "-" and not Path(args.json_out).parent.is_dir():
+            raise UsageError(f"--json: folder {Path(args.json_out).parent} does not exist")
+    except MnistTuiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from mnist_tui.batch import run_batch
+
+    return run_batch(spec, runs_dir, json_out=args.json_out, rerun_of=rerun_of)
+
+
+def _default_runs_dir() -> Path:
+    from mnist_tui.engine.runs import default_runs_dir
+
+    return default_runs_dir()
+
+
+def _run_tui(args: argparse.Namespace, runs_dir: Path) -> int:
+    data_dir = getattr(args, "data_dir", None) or os.environ.get("MNIST_TUI_DATA_DIR")
+    try:
+        from mnist_tui.tui.app import run_app
+    except ImportError:
+        print("error: the terminal UI is not part of this build yet; use --batch "
+              "(see mnist-tui --help)", file=sys.stderr)
+        return EXIT_USAGE
+    return run_app(data_dir=data_dir, runs_dir=runs_dir)

@@ -1,0 +1,174 @@
+"""The events a job emits, and their JSON-lines form.
+
+A job never knows who watches it: the worker prints these as one JSON object per line, the
+batch front end turns them into progress lines, the TUI into widget updates, and the run folder
+keeps them in `events.jsonl` so a finished run can be replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+
+@dataclass
+class Event:
+    """Base: `t` is seconds since the job started."""
+
+    type: ClassVar[str] = "event"
+    t: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, **asdict(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False,
+                          default=_jsonable)
+
+
+@dataclass
+class Started(Event):
+    type: ClassVar[str] = "started"
+    job: str = ""
+    run_id: str = ""
+    spec: dict = field(default_factory=dict)
+    pid: int = 0
+
+
+@dataclass
+class Phase(Event):
+    """A new phase began (loading, pca, tsne, gmm, feature_extraction, training, evaluation…)."""
+
+    type: ClassVar[str] = "phase"
+    name: str = ""
+    message: str = ""
+
+
+@dataclass
+class Progress(Event):
+    """Progress inside a phase: `step` of `total` (iterations, batches, bytes, inits)."""
+
+    type: ClassVar[str] = "progress"
+    phase: str = ""
+    step: int = 0
+    total: int | None = None
+    message: str = ""
+    metrics: dict = field(default_factory=dict)
+    eta: float | None = None
+
+
+@dataclass
+class Epoch(Event):
+    """One finished training epoch with its metrics (loss, accuracy, val_loss, val_accuracy…)."""
+
+    type: ClassVar[str] = "epoch"
+    epoch: int = 0
+    epochs: int = 0
+    metrics: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class Snapshot(Event):
+    """A down-sampled embedding (for a live scatter plot), coloured by `labels`."""
+
+    type: ClassVar[str] = "snapshot"
+    iteration: int = 0
+    points: list = field(default_factory=list)
+    labels: list = field(default_factory=list)
+
+
+@dataclass
+class ModelSummary(Event):
+    type: ClassVar[str] = "model_summary"
+    layers: list = field(default_factory=list)   # [{"name", "class", "output_shape", "params", "trainable"}]
+    trainable_params: int = 0
+    frozen_params: int = 0
+
+
+@dataclass
+class Log(Event):
+    """A line for people: `level` is info, warning or error."""
+
+    type: ClassVar[str] = "log"
+    message: str = ""
+    level: str = "info"
+
+
+@dataclass
+class Finished(Event):
+    type: ClassVar[str] = "finished"
+    result: dict = field(default_factory=dict)
+
+
+@dataclass
+class Failed(Event):
+    """The job stopped on an error. `kind` is "input" (the user can fix it: exit 2) or "job" (exit 3)."""
+
+    type: ClassVar[str] = "failed"
+    error: str = ""
+    kind: str = "job"
+    result: dict = field(default_factory=dict)
+
+
+@dataclass
+class Cancelled(Event):
+    type: ClassVar[str] = "cancelled"
+    reason: str = ""
+    result: dict = field(default_factory=dict)
+
+
+@dataclass
+class Interrupted(Event):
+    type: ClassVar[str] = "interrupted"
+    reason: str = ""
+    result: dict = field(default_factory=dict)
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (Started, Phase, Progress, Epoch, Snapshot, ModelSummary, Log, Finished, Failed,
+                Cancelled, Interrupted)
+}
+TERMINAL_TYPES = frozenset({"finished", "failed", "cancelled", "interrupted"})
+
+
+def event_from_dict(data: dict) -> Event:
+    """Rebuild an event; unknown keys are ignored so newer workers can add fields."""
+    cls = EVENT_TYPES.get(data.get("type", ""))
+    if cls is None:
+        raise ValueError(f"unknown event type {data.get('type')!r}")
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def event_from_json(line: str) -> Event:
+    return event_from_dict(json.loads(line))
+
+
+def _jsonable(obj: Any) -> Any:
+    """numpy scalars and arrays, Paths: whatever a job puts in a dict becomes JSON."""
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+class Throttle:
+    """True at most `per_second` times a second (and always on `force`): keeps progress cheap."""
+
+    def __init__(self, per_second: float = 4.0) -> None:
+        self.interval = 1.0 / per_second
+        self._last = float("-inf")
+
+    def ready(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        if force or now - self._last >= self.interval:
+            self._last = now
+            return True
+        return False

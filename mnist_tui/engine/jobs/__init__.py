@@ -1,0 +1,15 @@
+"""Job implementations, looked up by name so that only the job being run is imported."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+_RUNNERS = {
+    "tsne-gmm": "mnist_tui.engine.jobs.tsne_gmm:run",
+}
+
+
+def runner(job: str) -> Callable:
+    module, _, func = _RUNNERS[job].partition(":")
+    return getattr(importlib.import_module(module), func)

@@ -1,0 +1,224 @@
+"""The unsupervised job: (upsample) → (PCA) → t-SNE → Gaussian mixture → clusters mapped to digits.
+
+Labels are used for scoring only. Emits phase changes, t-SNE iteration progress with the KL
+divergence, down-sampled embedding snapshots for a live scatter plot, and one progress event per
+GMM restart.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from contextlib import redirect_stdout
+
+import numpy as np
+
+from mnist_tui.engine.context import JobContext
+from mnist_tui.engine.datasets import Dataset
+from mnist_tui.engine.errors import DataError
+from mnist_tui.engine.events import Progress, Snapshot, Throttle
+from mnist_tui.engine.metrics import score_clustering
+from mnist_tui.engine.specs import TsneGmmSpec
+
+EARLY_EXAGGERATION_ITERS = 250
+SNAPSHOT_POINTS = 1500
+SNAPSHOT_EVERY = 25
+
+
+def select_subset(n_pool: int, samples: int | None, subset_seed: int) -> np.ndarray:
+    """Sorted indices of the images a run uses: all of them, or `samples` drawn without replacement."""
+    if samples is None or samples == n_pool:
+        return np.arange(n_pool)
+    if samples > n_pool:
+        raise DataError(f"--samples {samples} is more than the {n_pool:,} images available")
+    return np.sort(np.random.default_rng(subset_seed).choice(n_pool, samples, replace=False))
+
+
+def upsample_rgb(images: np.ndarray, size: int, batch: int = 256) -> np.ndarray:
+    """The notebook's preprocessing: bilinear resize to size×size, grey copied to 3 channels, 0–1.
+
+    Returns (N, size*size*3) float32, filled batch by batch to avoid float64 temporaries.
+    """
+    from scipy.ndimage import zoom
+
+    n, h, w = images.shape
+    out = np.empty((n, size, size, 3), dtype=np.float32)
+    for s in range(0, n, batch):
+        part = zoom(images[s:s + batch].astype(np.float32) / 255.0, (1, size / h, size / w), order=1)
+        out[s:s + batch] = part[..., None]
+    return out.reshape(n, -1)
+
+
+def _derive_seeds(seed: int, n: int) -> list[int]:
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
+def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
+    pca_seed, tsne_seed, gmm_seed, snap_seed = _derive_seeds(spec.seed, 4)
+
+    with ctx.phase("sampling", "choosing the images"):
+        pool = dataset.pool(spec.split)
+        idx = select_subset(len(pool), spec.samples, spec.subset_seed)
+        images, labels = pool.images[idx], pool.labels[idx]
+        n = len(labels)
+        if spec.perplexity * 3 >= n:
+            raise DataError(f"perplexity {spec.perplexity:g} is too large for {n} images")
+        ctx.log(f"{n:,} images of {dataset.name} ({spec.split} split), "
+                f"{images.shape[1]}×{images.shape[2]}")
+
+    with ctx.phase("preprocess", "scaling pixels" + (f", upsampling to {spec.upsample}×"
+                                                       f"{spec.upsample}×3" if spec.upsample else "")):
+        if spec.upsample:
+            X = upsample_rgb(images, spec.upsample)
+        else:
+            X = images.reshape(n, -1).astype(np.float32) / 255.0
+        features_in = X.shape[1]
+
+    pca_info = None
+    if spec.pca:
+        with ctx.phase("pca", f"PCA to {spec.pca} components"):
+            from sklearn.decomposition import PCA
+
+            k = min(spec.pca, n, X.shape[1])
+            pca = PCA(n_components=k, random_state=pca_seed)
+            X = pca.fit_transform(X).astype(np.float32)
+            pca_info = {"components": k,
+                        "explained_variance": float(pca.explained_variance_ratio_.sum())}
+
+    snap_idx = np.sort(np.random.default_rng(snap_seed).choice(n, min(n, SNAPSHOT_POINTS),
+                                                               replace=False))
+    snap_labels = labels[snap_idx].tolist()
+
+    def snapshot(iteration: int, embedding: np.ndarray) -> None:
+        pts = np.round(np.asarray(embedding)[snap_idx], 2).tolist()
+        ctx.emit(Snapshot(iteration=iteration, points=pts, labels=snap_labels))
+
+    with ctx.phase("tsne", f"{spec.components}-D t-SNE ({spec.tsne_backend}), "
+                           f"perplexity {spec.perplexity:g}, {spec.iterations} iterations"):
+        if spec.tsne_backend == "opentsne":
+            embedding, kl = _tsne_opentsne(X, spec, tsne_seed, ctx, snapshot)
+        else:
+            embedding, kl = _tsne_sklearn(X, spec, tsne_seed, ctx)
+        snapshot(spec.iterations, embedding)
+
+    with ctx.phase("gmm", f"Gaussian mixture: {spec.gmm_components} components, "
+                          f"{spec.covariance} covariance, {spec.gmm_inits} restart(s)"):
+        clusters, gmm_info = fit_gmm(embedding, spec, gmm_seed, ctx)
+
+    with ctx.phase("scoring", "mapping clusters to digits"):
+        score = score_clustering(labels, clusters, spec.gmm_components)
+
+    path = ctx.artifact("embedding.npz")
+    if path is not None:
+        np.savez_compressed(path, embedding=embedding.astype(np.float32), clusters=clusters,
+                            labels=labels, indices=idx)
+
+    return {
+        "metrics": score.metrics(),
+        "confusion_matrix": score.confusion_hungarian.tolist(),
+        "confusion_mapping": "hungarian",
+        "confusion_matrix_majority": score.confusion_majority.tolist(),
+        "cluster_counts": score.cluster_counts.tolist(),
+        "mapping_majority": score.mapping_majority.tolist(),
+        "mapping_hungarian": score.mapping_hungarian.tolist(),
+        "n_samples": n,
+        "details": {
+            "features_in": features_in,
+            "pca": pca_info,
+            "tsne": {"backend": spec.tsne_backend, "final_kl": kl},
+            "gmm": gmm_info,
+        },
+    }
+
+
+def _tsne_opentsne(X, spec: TsneGmmSpec, seed: int, ctx: JobContext, snapshot):
+    """openTSNE, run phase by phase so every iteration count and KL value can be reported."""
+    import openTSNE
+
+    main_iters = spec.iterations - EARLY_EXAGGERATION_ITERS
+    tsne = openTSNE.TSNE(
+        n_components=spec.components, perplexity=spec.perplexity, exaggeration=spec.exaggeration,
+        n_jobs=-1, random_state=seed,
+        negative_gradient_method="fft" if spec.components <= 2 else "bh",
+    )
+    ctx.emit(Progress(phase="tsne", step=0, total=spec.iterations,
+                      message="nearest neighbours and affinities"))
+    embedding = tsne.prepare_initial(X)
+    throttle = Throttle(8)
+    state = {"offset": 0, "kl": None}
+
+    def callback(iteration: int, error: float, emb) -> bool:
+        step = state["offset"] + iteration
+        state["kl"] = float(error)
+        if throttle.ready(force=step >= spec.iterations):
+            ctx.emit(Progress(phase="tsne", step=step, total=spec.iterations,
+                              message="early exaggeration" if state["offset"] == 0 else "",
+                              metrics={"kl_divergence": float(error)}))
+        if step % SNAPSHOT_EVERY == 0:
+            snapshot(step, emb)
+        return False
+
+    embedding.optimize(n_iter=EARLY_EXAGGERATION_ITERS, exaggeration=tsne.early_exaggeration,
+                       momentum=tsne.initial_momentum, inplace=True, propagate_exception=True,
+                       callbacks=[callback], callbacks_every_iters=SNAPSHOT_EVERY)
+    state["offset"] = EARLY_EXAGGERATION_ITERS
+    embedding.optimize(n_iter=main_iters, exaggeration=spec.exaggeration,
+                       momentum=tsne.final_momentum, inplace=True, propagate_exception=True,
+                       callbacks=[callback], callbacks_every_iters=SNAPSHOT_EVERY)
+    return np.asarray(embedding), state["kl"]
+
+
+class _SklearnTsneProgress(io.TextIOBase):
+    """scikit-learn's TSNE has no callback: read its verbose "[t-SNE] Iteration N: error = E" lines."""
+
+    PATTERN = re.compile(r"Iteration (\d+): error = ([-+\d.eE]+)")
+
+    def __init__(self, ctx: JobContext, total: int) -> None:
+        self.ctx, self.total, self.kl, self._buf = ctx, total, None, ""
+
+    def write(self, text: str) -> int:
+        self._buf += text
+        *lines, self._buf = self._buf.split("\n")
+        for line in lines:
+            m = self.PATTERN.search(line)
+            if m:
+                step, self.kl = int(m.group(1)), float(m.group(2))
+                self.ctx.emit(Progress(phase="tsne", step=step, total=self.total,
+                                       metrics={"kl_divergence": self.kl}))
+        return len(text)
+
+
+def _tsne_sklearn(X, spec: TsneGmmSpec, seed: int, ctx: JobContext):
+    from sklearn.manifold import TSNE
+
+    reader = _SklearnTsneProgress(ctx, spec.iterations)
+    tsne = TSNE(n_components=spec.components, perplexity=spec.perplexity,
+                max_iter=spec.iterations, random_state=seed, verbose=2)
+    with redirect_stdout(reader):
+        embedding = tsne.fit_transform(X)
+    if spec.exaggeration not in (None, 1.0):
+        ctx.log("the sklearn backend ignores --exaggeration", "warning")
+    return embedding, float(tsne.kl_divergence_)
+
+
+def fit_gmm(embedding: np.ndarray, spec: TsneGmmSpec, seed: int, ctx: JobContext):
+    """Fit `gmm_inits` mixtures from different starts and keep the one with the best lower bound.
+
+    Restarts are run one by one (rather than sklearn's `n_init`) so each can be reported; the
+    choice uses the likelihood only, never the labels.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    bounds, best, best_bound = [], None, -np.inf
+    for i, s in enumerate(_derive_seeds(seed, spec.gmm_inits)):
+        gm = GaussianMixture(n_components=spec.gmm_components, covariance_type=spec.covariance,
+                             n_init=1, random_state=s)
+        gm.fit(embedding)
+        bounds.append(float(gm.lower_bound_))
+        if gm.lower_bound_ > best_bound:
+            best, best_bound = gm, gm.lower_bound_
+        ctx.emit(Progress(phase="gmm", step=i + 1, total=spec.gmm_inits,
+                          metrics={"lower_bound": bounds[-1], "best_lower_bound": float(best_bound)}))
+    clusters = best.predict(embedding)
+    return clusters, {"lower_bounds": bounds, "chosen_init": int(np.argmax(bounds)),
+                      "converged": bool(best.converged_)}

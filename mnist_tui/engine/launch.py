@@ -1,0 +1,119 @@
+"""Starting a worker process and reading its events: shared by the batch front end and the TUI.
+
+The worker runs in its own session, so a Ctrl-C in the terminal reaches only the caller, which
+forwards exactly one SIGINT (interrupt) or SIGTERM (cancel) and waits for the worker to record
+its result. If the worker dies without one, the caller records it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from mnist_tui.engine import runs
+from mnist_tui.engine.events import TERMINAL_TYPES, Event, Log, event_from_dict
+
+GRACE_SECONDS = 10.0
+
+
+def worker_env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")      # TensorFlow's C++ INFO/WARNING chatter
+    env.setdefault("KERAS_BACKEND", "tensorflow")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def worker_argv(spec_dict: dict, run_dir: Path, rerun_of: str | None = None) -> list[str]:
+    argv = [sys.executable, "-m", "mnist_tui.engine.worker", "--run-dir", str(run_dir),
+            "--spec", json.dumps(spec_dict)]
+    if rerun_of:
+        argv += ["--rerun-of", rerun_of]
+    return argv
+
+
+def parse_event_line(line: str) -> Event:
+    """An event from one stdout line; anything that is not one becomes a warning Log."""
+    try:
+        return event_from_dict(json.loads(line))
+    except (ValueError, TypeError):
+        return Log(message=line.rstrip("\n"), level="warning")
+
+
+class WorkerRun:
+    """One job in a worker process, read synchronously (the TUI wraps the same pieces in asyncio)."""
+
+    def __init__(self, spec_dict: dict, runs_dir: Path, rerun_of: str | None = None) -> None:
+        self.run_id = runs.new_run_id(spec_dict["job"])
+        self.run_dir = Path(runs_dir) / self.run_id
+        self.spec_dict = spec_dict
+        self.rerun_of = rerun_of
+        self.terminal: Event | None = None
+        self.proc: subprocess.Popen | None = None
+        self._stderr = tempfile.TemporaryFile()
+
+    def start(self) -> None:
+        self.run_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            worker_argv(self.spec_dict, self.run_dir, self.rerun_of), stdout=subprocess.PIPE,
+            stderr=self._stderr, stdin=subprocess.DEVNULL, env=worker_env(), text=True,
+            encoding="utf-8", start_new_session=True)
+
+    def events(self) -> Iterator[Event]:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if not line.strip():
+                continue
+            ev = parse_event_line(line)
+            if ev.type in TERMINAL_TYPES:
+                self.terminal = ev
+            yield ev
+
+    def send(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+
+    def stop(self, sig: int = signal.SIGINT, grace: float = GRACE_SECONDS) -> None:
+        """Ask the worker to stop (SIGINT interrupt, SIGTERM cancel); kill it after `grace` s."""
+        self.send(sig)
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stderr_tail(self, lines: int = 20) -> str:
+        self._stderr.seek(0)
+        text = self._stderr.read().decode("utf-8", "replace")
+        log = self.run_dir / runs.LOG_FILE
+        if log.is_file():
+            text += log.read_text(encoding="utf-8", errors="replace")
+        return "\n".join(text.strip().splitlines()[-lines:])
+
+    def outcome(self, unfinished_status: str = "failed") -> dict:
+        """The final result: the worker's own, or one recorded here if it died without one."""
+        rc = self.proc.wait() if self.proc is not None else None
+        if self.terminal is not None:
+            res = getattr(self.terminal, "result", None) or {}
+            res.setdefault("status", self.terminal.type)
+            if self.terminal.type == "failed":
+                res.setdefault("error", getattr(self.terminal, "error", ""))
+                res.setdefault("error_kind", getattr(self.terminal, "kind", "job"))
+                res["error_kind"] = getattr(self.terminal, "kind", "job")
+            return res
+        reason = (f"the worker process ended without a result (exit code {rc})"
+                  + (f": {self.stderr_tail(1)}" if self.stderr_tail(1) else ""))
+        recorded = runs.record_unfinished(self.run_dir, unfinished_status, reason)
+        if recorded is None and (self.run_dir / runs.RESULT_FILE).is_file():
+            recorded = runs.read_json(self.run_dir / runs.RESULT_FILE)
+        return recorded or {"status": unfinished_status, "error": reason, "error_kind": "job",
+                            "run_id": self.run_id, "run_dir": None, "job": self.spec_dict["job"]}

@@ -1,0 +1,42 @@
+"""Choosing where a dataset comes from: local files, the download cache, a download, or the digits.
+
+    --data-dir PATH     read those files, nothing else
+    --dataset mnist     cache → download; never falls back
+    --dataset digits    scikit-learn's bundled 8×8 digits
+    --dataset auto      like mnist, but falls back to digits (and says so loudly) when MNIST
+                        cannot be had
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from mnist_tui.engine.datasets import Dataset, load_digits
+from mnist_tui.engine.errors import DownloadError, SpecError
+
+
+def load_dataset(dataset: str = "auto", data_dir: str | Path | None = None,
+                 progress: Callable | None = None, cache_dir: Path | None = None) -> Dataset:
+    """The dataset a spec asks for. Raises DataError / DownloadError with a one-line message."""
+    from mnist_tui.engine import download
+    from mnist_tui.engine.mnist_files import load_path
+
+    if dataset not in ("auto", "mnist", "digits"):
+        raise SpecError(f"--dataset: unknown dataset {dataset!r} (choose from auto, mnist, digits)")
+    if data_dir:
+        if dataset == "digits":
+            raise SpecError("--data-dir reads MNIST files; it cannot be used with --dataset digits")
+        return load_path(Path(data_dir).expanduser())
+    if dataset == "digits":
+        return load_digits()
+    cache_dir = cache_dir or download.default_cache_dir()
+    try:
+        path = download.fetch_mnist(cache_dir=cache_dir, mirrors=download.mirrors_from_env(),
+                                    progress=progress)
+    except DownloadError as exc:
+        if dataset == "mnist":
+            raise
+        return load_digits(note=f"MNIST could not be had, so scikit-learn's bundled 8×8 digits "
+                                f"are used instead. {exc}")
+    return load_path(path)
