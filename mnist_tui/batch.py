@@ -96,8 +96,9 @@ def format_summary(result: dict) -> list[str]:
                                                       if result.get("error") else "")]
     ds = result.get("dataset") or {}
     if ds:
-        lines.append(f"dataset   {ds.get('name')} ({ds.get('n_samples', '?'):,} images) "
-                     f"from {ds.get('source')}")
+        n = ds.get("n_samples")
+        count = f" ({n:,} images)" if isinstance(n, int) else ""
+        lines.append(f"dataset   {ds.get('name')}{count} from {ds.get('source')}")
     m = result.get("metrics") or {}
     labels = {
         "accuracy_hungarian": "accuracy (one-to-one, Hungarian)",

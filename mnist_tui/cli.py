@@ -14,7 +14,13 @@ from pathlib import Path
 
 from mnist_tui import __version__
 from mnist_tui.engine.errors import MnistTuiError, SpecError
-from mnist_tui.engine.specs import JOB_NAMES, SPEC_CLASSES, flag_name, parse_value, spec_fields
+from mnist_tui.engine.specs import (
+    JOB_NAMES,
+    SPEC_CLASSES,
+    flag_name,
+    parse_value,
+    spec_fields,
+)
 
 EXIT_USAGE = 2
 COMMON_FIELDS = ("dataset", "data_dir", "split", "samples", "subset_seed", "seed")
@@ -28,7 +34,7 @@ class UsageError(MnistTuiError):
 class _Parser(argparse.ArgumentParser):
     """argparse, but every usage error is one `error: …` line and exit 2."""
 
-    def error(self, message: str):  # noqa: D401 - argparse API
+    def error(self, message: str):
         raise UsageError(f"{message} (see mnist-tui --help)")
 
 
@@ -115,7 +121,7 @@ def resolve_spec(args: argparse.Namespace, runs_dir: Path):
         if "data_dir" not in given and os.environ.get("MNIST_TUI_DATA_DIR") \
                 and given.get("dataset") != "digits":
             given["data_dir"] = os.environ["MNIST_TUI_DATA_DIR"]
-        if "data_dir" in given and given["data_dir"]:
+        if given.get("data_dir"):
             given["data_dir"] = str(Path(given["data_dir"]).expanduser().resolve())
         return build_spec(args.job, args.preset or "default", _overrides(args.job, given)), None
     if args.rerun:
@@ -143,10 +149,10 @@ def main(argv: list[str] | None = None) -> int:
                         or _default_runs_dir()).expanduser()
         if not args.batch:
             batch_only = [f"--{flag_name(k)}" for k in _given_fields(args) if k != "data_dir"]
-            batch_only += [o for o in ("job", "rerun", "config", "json_out", "preset")
-                           if getattr(args, o)]
+            batch_only += [f"--{o}" for o in ("job", "rerun", "config", "preset") if getattr(args, o)]
+            batch_only += ["--json"] if args.json_out else []
             if batch_only:
-                raise UsageError(f"{batch_only[0].replace('json_out', 'json')} needs --batch")
+                raise UsageError(f"{batch_only[0]} needs --batch")
             return _run_tui(args, runs_dir)
         spec, rerun_of = resolve_spec(args, runs_dir)
         if args.json_out and args.json_out != "-" and not Path(args.json_out).parent.is_dir():
@@ -156,7 +162,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from mnist_tui.batch import run_batch
 
-    return run_batch(spec, runs_dir, json_out=args.json_out, rerun_of=rerun_of)
+    try:
+        return run_batch(spec, runs_dir, json_out=args.json_out, rerun_of=rerun_of)
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, not a traceback
+        if os.environ.get("MNIST_TUI_DEBUG"):
+            raise
+        print(f"error: internal error: {type(exc).__name__}: {exc} "
+              "(set MNIST_TUI_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 3
 
 
 def _default_runs_dir() -> Path:

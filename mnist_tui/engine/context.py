@@ -7,9 +7,9 @@ notebook (with a list as the event sink).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from mnist_tui.engine.events import Event, Log, Phase
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mnist_tui.engine.errors import DataError
+from mnist_tui.engine.specs import DEFAULT_MAX_SAMPLES
 
 SPLIT_ORDER = ("train", "test")
 
@@ -119,3 +120,17 @@ def load_digits(note: str | None = None) -> Dataset:
         splits={"train": Split(images, labels)},
         note=note,
     )
+
+
+def select_subset(n_pool: int, samples: int | None, subset_seed: int) -> np.ndarray:
+    """Sorted indices of the images a run uses, drawn without replacement.
+
+    `samples=None` means all of them, at most DEFAULT_MAX_SAMPLES.
+    """
+    if samples is None:
+        samples = min(n_pool, DEFAULT_MAX_SAMPLES)
+    if samples == n_pool:
+        return np.arange(n_pool)
+    if samples > n_pool:
+        raise DataError(f"--samples {samples} is more than the {n_pool:,} images available")
+    return np.sort(np.random.default_rng(subset_seed).choice(n_pool, samples, replace=False))

@@ -13,8 +13,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from mnist_tui.engine import runs
 from mnist_tui.engine.events import TERMINAL_TYPES, Event, Log, event_from_dict

@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from mnist_tui.engine.datasets import Dataset, load_digits
 from mnist_tui.engine.errors import DownloadError, SpecError

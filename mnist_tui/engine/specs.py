@@ -9,10 +9,13 @@ of truth. This module is light: no numpy, no scikit-learn, no TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from mnist_tui.engine.errors import SpecError
+
+DEFAULT_MAX_SAMPLES = 10_000  # what `samples = None` means: every image, up to this many
 
 
 def opt(default: Any, help: str, *, kind: type = str, choices: tuple | None = None,
@@ -40,7 +43,8 @@ class JobSpec:
                                optional=True)
     split: str = opt("all", "which split to sample from (all = every split the data has)",
                      choices=("all", "train", "test"))
-    samples: int | None = opt(None, "number of images to use (default: all of them)",
+    samples: int | None = opt(None, f"number of images to use (default: all, at most "
+                              f"{DEFAULT_MAX_SAMPLES:,})",
                               kind=int, minimum=20, optional=True)
     subset_seed: int = opt(0, "seed that picks which images are used (kept apart from --seed "
                            "so that several seeds can run on the same images)",
@@ -72,7 +76,7 @@ class JobSpec:
         """Checks between fields, for subclasses."""
         return {}
 
-    def validate(self) -> "JobSpec":
+    def validate(self) -> JobSpec:
         problems = self.problems()
         if problems:
             name, msg = next(iter(problems.items()))
@@ -199,7 +203,7 @@ def _check_field(f: dataclasses.Field, value: Any) -> str | None:
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"expected a number, got {value!r}"
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             return f"expected a finite number, got {value!r}"
     if kind is str and not isinstance(value, str):
         return f"expected text, got {value!r}"

@@ -26,8 +26,16 @@ from typing import TextIO
 from mnist_tui.engine import runs
 from mnist_tui.engine.context import JobContext
 from mnist_tui.engine.errors import MnistTuiError
-from mnist_tui.engine.events import (Cancelled, Event, Failed, Finished, Interrupted, Progress,
-                                     Started, Throttle)
+from mnist_tui.engine.events import (
+    Cancelled,
+    Event,
+    Failed,
+    Finished,
+    Interrupted,
+    Progress,
+    Started,
+    Throttle,
+)
 
 EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_CANCELLED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 TRACKED_PACKAGES = ("mnist-tui", "numpy", "scipy", "scikit-learn", "openTSNE", "tensorflow",

@@ -7,7 +7,6 @@ them too (it rejects function-scoped fixtures).
 from __future__ import annotations
 
 import gzip
-import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -91,15 +90,3 @@ def make_header() -> Callable[[int, tuple[int, ...]], bytes]:
 @pytest.fixture(scope="session")
 def make_split() -> Callable[..., dict[str, Path]]:
     return write_split
-
-
-@pytest.fixture(scope="session")
-def real_mnist_dir() -> Path:
-    """The real MNIST test set named by MNIST_TUI_REAL_MNIST; skips when it is unset."""
-    value = os.environ.get("MNIST_TUI_REAL_MNIST")
-    if not value:
-        pytest.skip("MNIST_TUI_REAL_MNIST is not set (real MNIST test set not available)")
-    path = Path(value)
-    if not path.is_dir():
-        pytest.fail(f"MNIST_TUI_REAL_MNIST={value} is not a directory")
-    return path

@@ -78,7 +78,7 @@ class Handler(SimpleHTTPRequestHandler):
     """Serves the server's folder; counts requests. Paths under /slow/ trickle the file in
     pieces; paths under /truncated/ promise the full length but close halfway."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self.server.requests.append(self.path)
         for mode in ("slow", "truncated"):
             prefix = f"/{mode}/"

@@ -14,7 +14,7 @@ from contextlib import redirect_stdout
 import numpy as np
 
 from mnist_tui.engine.context import JobContext
-from mnist_tui.engine.datasets import Dataset
+from mnist_tui.engine.datasets import Dataset, select_subset
 from mnist_tui.engine.errors import DataError
 from mnist_tui.engine.events import Progress, Snapshot, Throttle
 from mnist_tui.engine.metrics import score_clustering
@@ -23,15 +23,6 @@ from mnist_tui.engine.specs import TsneGmmSpec
 EARLY_EXAGGERATION_ITERS = 250
 SNAPSHOT_POINTS = 1500
 SNAPSHOT_EVERY = 25
-
-
-def select_subset(n_pool: int, samples: int | None, subset_seed: int) -> np.ndarray:
-    """Sorted indices of the images a run uses: all of them, or `samples` drawn without replacement."""
-    if samples is None or samples == n_pool:
-        return np.arange(n_pool)
-    if samples > n_pool:
-        raise DataError(f"--samples {samples} is more than the {n_pool:,} images available")
-    return np.sort(np.random.default_rng(subset_seed).choice(n_pool, samples, replace=False))
 
 
 def upsample_rgb(images: np.ndarray, size: int, batch: int = 256) -> np.ndarray:
@@ -165,6 +156,8 @@ def _tsne_opentsne(X, spec: TsneGmmSpec, seed: int, ctx: JobContext, snapshot):
     embedding.optimize(n_iter=main_iters, exaggeration=spec.exaggeration,
                        momentum=tsne.final_momentum, inplace=True, propagate_exception=True,
                        callbacks=[callback], callbacks_every_iters=SNAPSHOT_EVERY)
+    ctx.emit(Progress(phase="tsne", step=spec.iterations, total=spec.iterations,
+                      metrics={"kl_divergence": state["kl"]} if state["kl"] is not None else {}))
     return np.asarray(embedding), state["kl"]
 
 

@@ -1,0 +1,46 @@
+"""Fixtures shared by every test: isolated run/cache dirs, no network, the real MNIST when present."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens: downloads fail at once, never touch the network."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch) -> dict:
+    """Environment for running `mnist-tui` in a subprocess: its own runs and cache, offline."""
+    env = dict(os.environ)
+    for key in ("MNIST_TUI_DATA_DIR",):
+        env.pop(key, None)
+    env["MNIST_TUI_RUNS_DIR"] = str(tmp_path / "runs")
+    env["MNIST_TUI_CACHE_DIR"] = str(tmp_path / "cache")
+    env["MNIST_TUI_MIRRORS"] = closed_port_url()
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture
+def real_mnist_dir() -> Path:
+    """The real MNIST test set (10,000 digits) when CI provides it; skip otherwise."""
+    path = os.environ.get("MNIST_TUI_REAL_MNIST")
+    if not path or not Path(path).is_dir():
+        pytest.skip("MNIST_TUI_REAL_MNIST is not set to the real MNIST test set")
+    return Path(path)
+
+
+def run_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mnist_tui", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)

@@ -1,0 +1,171 @@
+"""The command-line contract: fast help, one-line errors with exit 2, and what --batch writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import run_cli
+
+QUICK = ["--batch", "--job", "tsne-gmm", "--dataset", "digits", "--samples", "300",
+         "--iterations", "260", "--gmm-inits", "2"]
+
+
+def test_help_is_fast_and_imports_nothing_heavy():
+    code = (
+        "import sys, time\n"
+        "t = time.perf_counter()\n"
+        "from mnist_tui.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'textual', 'sklearn', 'numpy', 'scipy')"
+        " if m in sys.modules]\n"
+        "print('HEAVY', heavy, time.perf_counter() - t, file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert "usage: mnist-tui" in out.stdout
+    assert "--perplexity" in out.stdout and "--tsne-backend" in out.stdout
+    line = next(line for line in out.stderr.splitlines() if line.startswith("HEAVY"))
+    assert line.startswith("HEAVY []"), line
+
+
+def test_help_answers_well_under_a_second():
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "mnist_tui", "--help"], capture_output=True,
+                         check=True)
+    assert time.perf_counter() - start < 2.0  # interpreter start included; measured ~0.05 s
+    assert out.returncode == 0
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--batch", "--job", "tsne-gmm", "--bogus"], "unrecognized arguments: --bogus"),
+    (["--batch", "--job", "nope"], "invalid choice: 'nope'"),
+    (["--batch"], "exactly one of --job, --rerun or --config"),
+    (["--batch", "--job", "tsne-gmm", "--samples", "abc"], "--samples: expected an integer"),
+    (["--batch", "--job", "tsne-gmm", "--samples", "5"], "--samples: must be at least 20"),
+    (["--batch", "--job", "tsne-gmm", "--perplexity", "-3"], "--perplexity: must be at least"),
+    (["--batch", "--job", "tsne-gmm", "--components", "4"], "--components: 4 is not one of 2, 3"),
+    (["--batch", "--job", "tsne-gmm", "--covariance", "round"], "--covariance:"),
+    (["--batch", "--job", "tsne-gmm", "--preset", "best"], "--preset: unknown preset 'best'"),
+    (["--batch", "--job", "tsne-gmm", "--dataset", "digits", "--data-dir", "/tmp"],
+     "--data-dir"),
+    (["--batch", "--job", "tsne-gmm", "--samples", "60", "--perplexity", "30"],
+     "--perplexity: perplexity 30 is too large for 60 samples"),
+    (["--batch", "--rerun", "no-such-run"], "no run 'no-such-run'"),
+    (["--batch", "--config", "/nonexistent/spec.json"], "--config: cannot read"),
+    (["--job", "tsne-gmm"], "--job needs --batch"),
+    (["--batch", "--job", "tsne-gmm", "--json", "/nonexistent/dir/out.json"],
+     "--json: folder /nonexistent/dir does not exist"),
+])
+def test_bad_usage_is_one_error_line_and_exit_2(cli_env, args, needle):
+    out = run_cli(args, cli_env, timeout=60)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("error: ")
+    assert needle in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda p: p / "missing", "no such file or directory"),
+    (lambda p: p, "no MNIST files in"),
+])
+def test_unreadable_data_is_exit_2_and_leaves_no_run(cli_env, tmp_path, make, needle):
+    data = make(tmp_path / "data")
+    (tmp_path / "data").mkdir(exist_ok=True)
+    out = run_cli(["--batch", "--job", "tsne-gmm", "--data-dir", str(data)], cli_env)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert needle in out.stderr
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_corrupt_idx_names_the_file(cli_env, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "t10k-images-idx3-ubyte.gz").write_bytes(b"not gzip at all")
+    (data / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip either")
+    out = run_cli(["--batch", "--job", "tsne-gmm", "--data-dir", str(data)], cli_env)
+    assert out.returncode == 2
+    assert "t10k-images-idx3-ubyte.gz: named .gz but is not gzip data" in out.stderr
+
+
+def test_dataset_mnist_offline_never_falls_back(cli_env, tmp_path):
+    out = run_cli(["--batch", "--job", "tsne-gmm", "--dataset", "mnist"], cli_env)
+    assert out.returncode == 2
+    line = out.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: could not download MNIST")
+    assert str(tmp_path / "cache") in line and "--data-dir" in line
+
+
+def test_json_stdout_carries_only_the_result(cli_env, tmp_path):
+    out = run_cli([*QUICK, "--json", "-"], cli_env)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)  # nothing but the JSON on stdout
+    assert result["status"] == "finished"
+    assert result["job"] == "tsne-gmm" and result["preset"] == "default" and result["seed"] == 0
+    assert result["dataset"]["name"] == "digits"
+    assert result["dataset"]["n_samples"] == 300
+    assert "bundled digits" in result["dataset"]["source"]
+    for key in ("accuracy_majority", "accuracy_hungarian", "nmi", "ari"):
+        assert 0.0 <= result["metrics"][key] <= 1.0
+    cm = result["confusion_matrix"]
+    assert len(cm) == 10 and all(len(r) == 10 for r in cm)
+    assert sum(map(sum, cm)) == 300  # 10 clusters, 10 digits: every image gets a digit
+    timings = result["timings"]
+    assert {"loading", "tsne", "gmm", "total"} <= set(timings)
+    assert timings["total"] >= timings["tsne"] > 0
+    # progress went to stderr
+    assert "tsne" in out.stderr and "accuracy (one-to-one, Hungarian)" in out.stderr
+
+
+def test_batch_writes_complete_run_folder_and_json_file(cli_env, tmp_path):
+    target = tmp_path / "result.json"
+    out = run_cli([*QUICK, "--json", str(target)], cli_env)
+    assert out.returncode == 0, out.stderr
+    assert "\r" not in out.stdout  # not a terminal: plain lines only
+    result = json.loads(target.read_text())
+    run_dir = tmp_path / "runs" / result["run_id"]
+    assert result["run_dir"] == str(run_dir)
+    for name in ("spec.json", "meta.json", "events.jsonl", "result.json", "embedding.npz"):
+        assert (run_dir / name).is_file(), name
+    assert json.loads((run_dir / "result.json").read_text()) == result
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    types = [e["type"] for e in events]
+    assert types[0] == "started" and types[-1] == "finished"
+    assert "snapshot" in types and "progress" in types
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["versions"]["scikit-learn"] and meta["dataset"]["fingerprint"]
+    assert not list(run_dir.glob(".*.tmp"))
+
+
+def test_rerun_reproduces_the_spec_and_the_numbers(cli_env, tmp_path):
+    first = json.loads(run_cli([*QUICK, "--json", "-"], cli_env).stdout)
+    again = run_cli(["--batch", "--rerun", first["run_id"], "--json", "-"], cli_env)
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)
+    assert second["run_id"] != first["run_id"] and second["rerun_of"] == first["run_id"]
+    assert second["spec"] == first["spec"]
+    assert second["metrics"] == first["metrics"]
+
+    config = tmp_path / "spec.json"
+    config.write_text(json.dumps(first["spec"]))
+    third = run_cli(["--batch", "--config", str(config), "--seed", "3", "--json", "-"], cli_env)
+    assert third.returncode == 0, third.stderr
+    assert json.loads(third.stdout)["spec"] == {**first["spec"], "seed": 3}
+
+
+def test_config_that_is_not_a_spec_is_exit_2(cli_env, tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text('{"job": "tsne-gmm", "perplexity": "high"}')
+    out = run_cli(["--batch", "--config", str(config)], cli_env)
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: --perplexity: expected a number")
+    config.write_text("[1, 2]")
+    out = run_cli(["--batch", "--config", str(config)], cli_env)
+    assert out.returncode == 2 and "not a job spec" in out.stderr
