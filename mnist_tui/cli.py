@@ -38,8 +38,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see mnist-tui --help)")
 
 
-def _field_flags() -> dict[str, tuple[str, argparse.Action | None]]:
-    """field name → (flag, the first spec field of that name) over every job."""
+def _field_flags() -> dict:
+    """field name → the first spec field of that name, over every job."""
     out: dict = {}
     for job in JOB_NAMES:
         for f in spec_fields(job):
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes (--batch): 0 finished, 2 bad usage or input, 3 the job failed, "
                "130 interrupted. Environment: MNIST_TUI_DATA_DIR, MNIST_TUI_RUNS_DIR, "
                "MNIST_TUI_CACHE_DIR, MNIST_TUI_MIRRORS.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
+        allow_abbrev=False)
     p.add_argument("--version", action="version", version=f"mnist-tui {__version__}")
     p.add_argument("--batch", action="store_true", help="run a job with no UI")
     p.add_argument("--job", choices=JOB_NAMES, help="the job to run")
@@ -69,23 +69,44 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where runs are recorded [env MNIST_TUI_RUNS_DIR, else the user data dir]")
     p.add_argument("--json", metavar="PATH|-", dest="json_out",
                    help="write the result as JSON to PATH (- = stdout only; progress goes to stderr)")
-    common = p.add_argument_group("data and seeds (every job)")
-    per_job = {job: p.add_argument_group(f"{job} options") for job in JOB_NAMES}
+    groups: dict[str, argparse._ArgumentGroup] = {}
     for name, f in _field_flags().items():
         meta = f.metadata
-        group = common if name in COMMON_FIELDS else per_job[_owner(name)]
+        title = _group_title(name)
+        group = groups.get(title) or groups.setdefault(title, p.add_argument_group(title))
         help_text = meta["help"]
         if meta["choices"]:
             help_text += f" {{{', '.join(map(str, meta['choices']))}}}"
         if name == "data_dir":
             help_text += " [env MNIST_TUI_DATA_DIR]"
-        group.add_argument(f"--{flag_name(name)}", dest=name, default=argparse.SUPPRESS,
-                           metavar=_metavar(f), help=help_text)
+        help_text += f" (default: {_default_text(name)})"
+        if meta["kind"] is bool:
+            group.add_argument(f"--{flag_name(name)}", dest=name, default=argparse.SUPPRESS,
+                               action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            group.add_argument(f"--{flag_name(name)}", dest=name, default=argparse.SUPPRESS,
+                               metavar=_metavar(f), help=help_text)
     return p
 
 
-def _owner(name: str) -> str:
-    return next(job for job in JOB_NAMES if name in {f.name for f in spec_fields(job)})
+def _jobs_with(name: str) -> list[str]:
+    return [job for job in JOB_NAMES if name in {f.name for f in spec_fields(job)}]
+
+
+def _group_title(name: str) -> str:
+    jobs = _jobs_with(name)
+    if name in COMMON_FIELDS or len(jobs) == len(JOB_NAMES):
+        return "data and seeds (every job)"
+    return f"{', '.join(jobs)} options"
+
+
+def _default_text(name: str) -> str:
+    """The value the default preset gives, per job when jobs differ."""
+    values = {job: getattr(SPEC_CLASSES[job](), name) for job in _jobs_with(name)}
+    shown = {job: "none" if v is None else str(v) for job, v in values.items()}
+    if len(set(shown.values())) == 1:
+        return next(iter(shown.values()))
+    return ", ".join(f"{job} {v}" for job, v in shown.items())
 
 
 def _metavar(f) -> str:
@@ -104,7 +125,7 @@ def _overrides(job: str, given: dict[str, str]) -> dict:
     for name, text in given.items():
         if name not in fields_of_job:
             raise UsageError(f"--{flag_name(name)} does not apply to --job {job}")
-        out[name] = parse_value(fields_of_job[name], text)
+        out[name] = text if isinstance(text, bool) else parse_value(fields_of_job[name], text)
     return out
 
 

@@ -43,7 +43,7 @@ class JobSpec:
                                optional=True)
     split: str = opt("all", "which split to sample from (all = every split the data has)",
                      choices=("all", "train", "test"))
-    samples: int | None = opt(None, f"number of images to use (default: all, at most "
+    samples: int | None = opt(None, "number of images to use (none = all of them, at most "
                               f"{DEFAULT_MAX_SAMPLES:,})",
                               kind=int, minimum=20, optional=True)
     subset_seed: int = opt(0, "seed that picks which images are used (kept apart from --seed "
@@ -130,7 +130,97 @@ class TsneGmmSpec(JobSpec):
         return out
 
 
-SPEC_CLASSES: dict[str, type[JobSpec]] = {cls.job: cls for cls in (TsneGmmSpec,)}
+@dataclass
+class SupervisedSpec(JobSpec):
+    """What every classifier job shares: the split of the data, the optimiser and the training loop.
+
+    The images chosen with --samples/--subset-seed are split into train and validation
+    (--val-fraction). Accuracy is measured on data the model never trained on: the dataset's test
+    split when training draws from a train split, else every image of the pool not chosen for
+    training (held out), at most --eval-samples of them.
+    """
+
+    split: str = opt("train", "which split to train on (all = every split the data has)",
+                     choices=("all", "train", "test"))
+    val_fraction: float = opt(0.2, "fraction of the chosen images kept for validation",
+                              kind=float, minimum=0.0, maximum=0.9)
+    eval_samples: int | None = opt(None, "images to evaluate on (none = all available, at "
+                                   f"most {DEFAULT_MAX_SAMPLES:,})", kind=int, minimum=10,
+                                   optional=True)
+    epochs: int = opt(10, "training epochs", kind=int, minimum=1, maximum=1000)
+    batch_size: int = opt(32, "batch size", kind=int, minimum=1, maximum=8192)
+    optimizer: str = opt("adam", "optimiser", choices=("adam", "adagrad", "sgd"))
+    lr: float = opt(0.001, "learning rate", kind=float, minimum=1e-7, maximum=10.0)
+    dropout: float = opt(0.5, "dropout before the output layer", kind=float, minimum=0.0,
+                         maximum=0.95)
+    tensorboard: str | None = opt(None, "also write TensorBoard logs under this folder",
+                                  optional=True)
+    strategy: str = opt("none", "tf.distribute strategy: none, or mirrored (every GPU of this "
+                        "machine)", choices=("none", "mirrored"))
+
+    def cross_checks(self) -> dict[str, str]:
+        out = {}
+        if self.samples is not None:
+            n_train = int(self.samples * (1 - self.val_fraction))
+            if self.batch_size > n_train:
+                out["batch_size"] = (f"batch size {self.batch_size} is larger than the "
+                                     f"{n_train} training images")
+        return out
+
+
+@dataclass
+class Vgg16Spec(SupervisedSpec):
+    """VGG16 transfer learning: a frozen ImageNet base, Flatten → Dense → Dropout → Dense(10)."""
+
+    job: ClassVar[str] = "vgg16"
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        # The reference notebook: 10% of the training set (6,000 images), 80/20 train/validation,
+        # 224×224 RGB fed 0–1 without preprocess_input, the base re-run every epoch, 10 epochs.
+        "seed": {"samples": 6000, "input_size": 224, "preprocess": "seed",
+                 "weights": "imagenet", "feature_cache": False, "optimizer": "adam",
+                 "lr": 0.001, "epochs": 10, "batch_size": 32, "head_units": 128,
+                 "dropout": 0.5, "fine_tune": False},
+        "default": {},
+    }
+
+    samples: int | None = opt(6000, "number of images to train and validate on",
+                              kind=int, minimum=20, optional=True)
+    input_size: int = opt(64, "images are resized to N×N RGB on the fly (VGG16 needs ≥ 32)",
+                          kind=int, minimum=32, maximum=224)
+    preprocess: str = opt("vgg", "vgg: keras' vgg16.preprocess_input (0–255 RGB → BGR minus "
+                          "ImageNet means, what the weights expect); seed: the notebook's 0–1 "
+                          "input without it", choices=("vgg", "seed"))
+    weights: str = opt("imagenet", "imagenet (Keras' cached file), none (random), or a path "
+                       "to a .h5/.keras/.weights.h5 file")
+    feature_cache: bool = opt(True, "compute the frozen base's features once and train the "
+                              "head on them (off: re-run the base every epoch, as the notebook)",
+                              kind=bool)
+    head_units: int = opt(128, "width of the dense layer of the head", kind=int, minimum=1,
+                          maximum=8192)
+    fine_tune: bool = opt(False, "also train the last convolution block (turns the feature "
+                          "cache off)", kind=bool)
+
+
+@dataclass
+class CnnSpec(SupervisedSpec):
+    """A small CNN on the native 28×28 input: the strong, simple baseline."""
+
+    job: ClassVar[str] = "cnn"
+    presets: ClassVar[dict[str, dict[str, Any]]] = {"default": {}, "seed": {}}
+
+    samples: int | None = opt(None, "number of images to train and validate on (none = all, "
+                              f"at most {DEFAULT_MAX_SAMPLES:,})", kind=int, minimum=20,
+                              optional=True)
+    val_fraction: float = opt(0.1, "fraction of the chosen images kept for validation",
+                              kind=float, minimum=0.0, maximum=0.9)
+    epochs: int = opt(5, "training epochs", kind=int, minimum=1, maximum=1000)
+    batch_size: int = opt(64, "batch size", kind=int, minimum=1, maximum=8192)
+    dropout: float = opt(0.3, "dropout before the output layer", kind=float, minimum=0.0,
+                         maximum=0.95)
+
+
+SPEC_CLASSES: dict[str, type[JobSpec]] = {cls.job: cls for cls in (TsneGmmSpec, Vgg16Spec,
+                                                                    CnnSpec)}
 JOB_NAMES = tuple(SPEC_CLASSES)
 
 
@@ -169,6 +259,12 @@ def parse_value(f: dataclasses.Field, text: str) -> Any:
     if meta["optional"] and (text.lower() in ("none", "") or text == meta["off"]):
         return None
     kind = meta["kind"]
+    if kind is bool:
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SpecError(f"--{flag_name(f.name)}: expected yes or no, got {text!r}")
     try:
         return kind(text) if kind is not int else int(text, 10)
     except ValueError:
@@ -205,6 +301,8 @@ def _check_field(f: dataclasses.Field, value: Any) -> str | None:
             return f"expected a number, got {value!r}"
         if not math.isfinite(value):
             return f"expected a finite number, got {value!r}"
+    if kind is bool and not isinstance(value, bool):
+        return f"expected true or false, got {value!r}"
     if kind is str and not isinstance(value, str):
         return f"expected text, got {value!r}"
     if meta["choices"] is not None and value not in meta["choices"]:

@@ -1,4 +1,4 @@
-"""Job specs: presets, overrides, validation messages, text parsing and the spec.json round trip."""
+"""Job specs: presets, overrides, validation messages, text parsing, the spec.json round trip."""
 
 from __future__ import annotations
 
@@ -33,10 +33,12 @@ def test_default_spec_is_valid_and_has_the_field_defaults():
     assert isinstance(spec, TsneGmmSpec)
     assert spec.problems() == {}
     assert spec.validate() is spec
-    assert spec.job == "tsne-gmm" and JOB_NAMES == ("tsne-gmm",)
-    assert (spec.preset, spec.dataset, spec.data_dir, spec.split) == ("default", "auto", None, "all")
+    assert spec.job == "tsne-gmm" and "tsne-gmm" in JOB_NAMES
+    assert (spec.preset, spec.dataset, spec.data_dir, spec.split) == (
+        "default", "auto", None, "all")
     assert (spec.samples, spec.subset_seed, spec.seed) == (None, 0, 0)
-    assert (spec.upsample, spec.pca, spec.tsne_backend, spec.components) == (None, 50, "opentsne", 2)
+    assert (spec.upsample, spec.pca, spec.tsne_backend, spec.components) == (
+        None, 50, "opentsne", 2)
     assert (spec.perplexity, spec.iterations, spec.exaggeration) == (30.0, 750, None)
     assert (spec.gmm_components, spec.covariance, spec.gmm_inits) == (10, "full", 10)
 
@@ -81,7 +83,6 @@ BAD = [
     ("iterations", 10001, "must be at most 10000, got 10001"),
     ("samples", 19, "must be at least 20, got 19"),
     ("seed", -1, "must be at least 0, got -1"),
-    ("seed", 2**32, "must be at most 4.29497e+09, got 4294967296"),
     ("subset_seed", -5, "must be at least 0, got -5"),
     ("pca", 1, "must be at least 2, got 1"),
     ("pca", 1001, "must be at most 1000, got 1001"),
@@ -132,6 +133,11 @@ GOOD = [
 ]
 
 
+def test_seed_above_32_bits():
+    with pytest.raises(SpecError, match=r"^--seed: must be at most .*, got 4294967296$"):
+        build(seed=2**32)
+
+
 @pytest.mark.parametrize("name,value", GOOD, ids=[f"{n}={v!r}" for n, v in GOOD])
 def test_boundary_values_are_accepted(name, value):
     assert getattr(build(**{name: value}), name) == value
@@ -153,7 +159,7 @@ def test_unknown_preset():
 
 
 def test_unknown_job():
-    with pytest.raises(SpecError, match=r"^unknown job 'kmeans' \(choose from tsne-gmm\)$"):
+    with pytest.raises(SpecError, match=r"^unknown job 'kmeans' \(choose from tsne-gmm\b"):
         build_spec("kmeans")
 
 
@@ -215,8 +221,9 @@ def test_problems_field_error_wins_over_cross_check_and_both_cross_checks_report
     assert problems["preset"].startswith("unknown preset 'nope'")
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="BUG: cross_checks() compares values before checking "
-                   "their types, so a string samples/perplexity/gmm_components raises TypeError")
+@pytest.mark.xfail(strict=True, raises=TypeError,
+                   reason="BUG: cross_checks() compares values before checking their types, so "
+                   "a string samples/perplexity/gmm_components raises TypeError")
 @pytest.mark.parametrize("preset,overrides,flag", [
     ("seed", {"perplexity": "30"}, "perplexity"),          # samples 4800 from the preset
     ("default", {"samples": "100"}, "samples"),
