@@ -8,6 +8,7 @@ keeps them in `events.jsonl` so a finished run can be replayed.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
@@ -24,8 +25,7 @@ class Event:
         return {"type": self.type, **asdict(self)}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False,
-                          default=_jsonable)
+        return dumps(self.to_dict())
 
 
 @dataclass
@@ -146,6 +146,24 @@ def event_from_dict(data: dict) -> Event:
 
 def event_from_json(line: str) -> Event:
     return event_from_dict(json.loads(line))
+
+
+def dumps(obj: Any, indent: int | None = None) -> str:
+    """Strict JSON: numpy values converted, NaN/inf (a diverged loss) written as null."""
+    return json.dumps(_finite(obj), indent=indent, allow_nan=False, default=_jsonable,
+                      separators=None if indent else (",", ":"))
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if type(obj).__module__ == "numpy":
+        return _finite(_jsonable(obj))
+    return obj
 
 
 def _jsonable(obj: Any) -> Any:

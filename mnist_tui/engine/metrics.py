@@ -54,9 +54,13 @@ def confusion(true: np.ndarray, pred: np.ndarray, n_classes: int = N_CLASSES) ->
     return m
 
 
-def per_class_recall(cm: np.ndarray) -> list[float | None]:
-    """Recall of each true digit (row); None for a digit absent from the data."""
-    support = cm.sum(axis=1)
+def per_class_recall(cm: np.ndarray, support: np.ndarray | None = None) -> list[float | None]:
+    """Recall of each true digit (row); None for a digit absent from the data.
+
+    `support` is each digit's true count: pass it when some samples got no prediction (a
+    cluster left over by the one-to-one mapping), so they count as misses, not vanish.
+    """
+    support = cm.sum(axis=1) if support is None else support
     return [float(cm[i, i] / support[i]) if support[i] else None for i in range(len(cm))]
 
 
@@ -79,6 +83,7 @@ class ClusteringScore:
     ari: float
     confusion_hungarian: np.ndarray     # true × predicted
     confusion_majority: np.ndarray
+    support: np.ndarray                 # images per true digit
 
     def metrics(self) -> dict:
         return {
@@ -86,8 +91,10 @@ class ClusteringScore:
             "accuracy_hungarian": self.accuracy_hungarian,
             "nmi": self.nmi,
             "ari": self.ari,
-            "per_class_recall_hungarian": per_class_recall(self.confusion_hungarian),
-            "per_class_recall_majority": per_class_recall(self.confusion_majority),
+            "per_class_recall_hungarian": per_class_recall(self.confusion_hungarian,
+                                                           self.support),
+            "per_class_recall_majority": per_class_recall(self.confusion_majority,
+                                                          self.support),
         }
 
 
@@ -114,6 +121,7 @@ def score_clustering(true: np.ndarray, clusters: np.ndarray,
         ari=float(adjusted_rand_score(true, clusters)),
         confusion_hungarian=confusion(true, pred_hun),
         confusion_majority=confusion(true, pred_maj),
+        support=counts.sum(axis=0),
     )
 
 

@@ -43,8 +43,8 @@ def default_runs_dir() -> Path:
 
 
 def new_run_id(job: str) -> str:
-    """Sortable by time, unique without coordination: 20261125-143005-tsne-gmm-3f9a."""
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{job}-{secrets.token_hex(2)}"
+    """Sortable by time, unique without coordination: 20261125-143005-tsne-gmm-3f9a1c."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{job}-{secrets.token_hex(3)}"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -66,9 +66,9 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_json(path: Path, obj) -> None:
-    from mnist_tui.engine.events import _jsonable
+    from mnist_tui.engine.events import dumps
 
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_jsonable, allow_nan=False) + "\n")
+    atomic_write_text(path, dumps(obj, indent=2) + "\n")
 
 
 def read_json(path: Path):
@@ -150,11 +150,16 @@ class RunStore:
         if not self.root.is_dir():
             return runs
         for p in self.root.iterdir():
+            if p.name.startswith("."):
+                continue
             try:
                 spec = read_json(p / SPEC_FILE)
                 meta = read_json(p / META_FILE) if (p / META_FILE).is_file() else {}
                 result = read_json(p / RESULT_FILE) if (p / RESULT_FILE).is_file() else None
             except (OSError, ValueError):
+                continue
+            if not isinstance(spec, dict) or not isinstance(meta, dict) \
+                    or not isinstance(result, (dict, type(None))):
                 continue
             status = result.get("status", "failed") if result else "running"
             runs.append(RunInfo(p.name, p, spec.get("job", "?"), status,
@@ -172,7 +177,10 @@ class RunStore:
             if run.status != "running":
                 continue
             meta = read_json(run.path / META_FILE) if (run.path / META_FILE).is_file() else {}
-            if meta.get("host") == socket.gethostname() and pid_alive(int(meta.get("pid", 0))):
+            host = meta.get("host")
+            if host and host != socket.gethostname():
+                continue  # another machine's run (a shared runs folder): not ours to judge
+            if pid_alive(int(meta.get("pid", 0))):
                 continue
             record_unfinished(run.path, "interrupted", "the worker process ended without a result "
                               "(killed, or the app quit)")

@@ -69,7 +69,8 @@ class JobSpec:
         if self.dataset == "digits" and self.data_dir:
             out.setdefault("data_dir", "--data-dir reads MNIST files; it cannot be used with "
                                        "--dataset digits")
-        out.update({k: v for k, v in self.cross_checks().items() if k not in out})
+        if not out:  # cross-checks assume every field already has a valid type
+            out.update(self.cross_checks())
         return out
 
     def cross_checks(self) -> dict[str, str]:

@@ -146,9 +146,6 @@ def test_more_clusters_than_digits_leftover_maps_to_minus_one_and_counts_wrong()
     assert s.confusion_majority[0, 0] == 3
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: per-class recall ignores samples in leftover (-1) clusters: "
-                   "confusion() drops them, so digit 0 gets recall 2/2 not 2/3")
 def test_hungarian_recall_counts_leftover_cluster_samples_as_wrong():
     s = score_clustering(MANY_TRUE, MANY_CLUSTERS)
     # digit 0 has 3 samples, 2 predicted 0 and 1 predicted -1 (counted wrong by the accuracy)

@@ -214,16 +214,16 @@ def test_problems_field_error_wins_over_cross_check_and_both_cross_checks_report
     # perplexity 600 is out of bounds and too large for 100 samples: the field message is kept
     spec = TsneGmmSpec(samples=100, perplexity=600.0)
     assert spec.problems() == {"perplexity": "must be at most 500, got 600.0"}
+    # field problems are all reported; cross-checks wait until every field is valid
     spec = TsneGmmSpec(samples=30, perplexity=10.0, gmm_components=31, preset="nope",
                        dataset="digits", data_dir="d")
     problems = spec.problems()
-    assert set(problems) == {"perplexity", "gmm_components", "preset", "data_dir"}
+    assert set(problems) == {"preset", "data_dir"}
     assert problems["preset"].startswith("unknown preset 'nope'")
+    spec = TsneGmmSpec(samples=30, perplexity=10.0, gmm_components=31)
+    assert set(spec.problems()) == {"perplexity", "gmm_components"}
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="BUG: cross_checks() compares values before checking their types, so "
-                   "a string samples/perplexity/gmm_components raises TypeError")
 @pytest.mark.parametrize("preset,overrides,flag", [
     ("seed", {"perplexity": "30"}, "perplexity"),          # samples 4800 from the preset
     ("default", {"samples": "100"}, "samples"),
