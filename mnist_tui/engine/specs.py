@@ -93,7 +93,8 @@ class TsneGmmSpec(JobSpec):
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # The reference notebook: 3-D t-SNE on raw pixels, a 10-component GMM with one init.
         # (--upsample 224 adds its 224×224×3 upscaling for a fully faithful, slow run.)
-        "seed": {"samples": 4800, "pca": None, "tsne_backend": "sklearn", "components": 3,
+        "seed": {"samples": 4800, "deskew": False, "pca": None, "tsne_backend": "sklearn",
+                 "components": 3,
                  "perplexity": 30.0, "iterations": 1000, "exaggeration": None,
                  "gmm_inits": 1, "covariance": "full"},
         "default": {},
@@ -102,6 +103,8 @@ class TsneGmmSpec(JobSpec):
     upsample: int | None = opt(None, "resize to N×N RGB before clustering, as the notebook did "
                                "(224 reproduces it; slow and memory-hungry)",
                                kind=int, minimum=8, maximum=256, optional=True, off="0")
+    deskew: bool = opt(True, "straighten slanted digits first (moment-based shear; uses no "
+                       "labels)", kind=bool)
     pca: int | None = opt(50, "reduce to N principal components before t-SNE (0 = off)",
                           kind=int, minimum=2, maximum=1000, optional=True, off="0")
     tsne_backend: str = opt("opentsne", "t-SNE implementation: opentsne (FFT-accelerated, "
@@ -109,9 +112,9 @@ class TsneGmmSpec(JobSpec):
                             choices=("opentsne", "sklearn"))
     components: int = opt(2, "t-SNE output dimensions", kind=int, choices=(2, 3))
     perplexity: float = opt(30.0, "t-SNE perplexity", kind=float, minimum=2.0, maximum=500.0)
-    iterations: int = opt(750, "t-SNE iterations in all (early exaggeration included)",
+    iterations: int = opt(500, "t-SNE iterations in all (250 of early exaggeration included)",
                           kind=int, minimum=260, maximum=10000)
-    exaggeration: float | None = opt(None, "t-SNE exaggeration after the early phase "
+    exaggeration: float | None = opt(2.0, "t-SNE exaggeration after the early phase "
                                      "(tighter clusters; none = 1)", kind=float,
                                      minimum=1.0, maximum=12.0, optional=True)
     gmm_components: int = opt(10, "Gaussian mixture components (clusters)", kind=int,

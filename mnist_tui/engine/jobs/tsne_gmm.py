@@ -18,6 +18,7 @@ from mnist_tui.engine.datasets import Dataset, select_subset
 from mnist_tui.engine.errors import DataError
 from mnist_tui.engine.events import Progress, Snapshot, Throttle
 from mnist_tui.engine.metrics import score_clustering
+from mnist_tui.engine.preprocessing import deskew
 from mnist_tui.engine.specs import TsneGmmSpec
 
 EARLY_EXAGGERATION_ITERS = 250
@@ -25,17 +26,18 @@ SNAPSHOT_POINTS = 1500
 SNAPSHOT_EVERY = 25
 
 
-def upsample_rgb(images: np.ndarray, size: int, batch: int = 256) -> np.ndarray:
-    """The notebook's preprocessing: bilinear resize to size×size, grey copied to 3 channels, 0–1.
+def upsample_rgb(pixels: np.ndarray, size: int, batch: int = 256) -> np.ndarray:
+    """The notebook's preprocessing: bilinear resize of 0–1 images to size×size, grey copied to
+    3 channels.
 
     Returns (N, size*size*3) float32, filled batch by batch to avoid float64 temporaries.
     """
     from scipy.ndimage import zoom
 
-    n, h, w = images.shape
+    n, h, w = pixels.shape
     out = np.empty((n, size, size, 3), dtype=np.float32)
     for s in range(0, n, batch):
-        part = zoom(images[s:s + batch].astype(np.float32) / 255.0, (1, size / h, size / w), order=1)
+        part = zoom(pixels[s:s + batch], (1, size / h, size / w), order=1)
         out[s:s + batch] = part[..., None]
     return out.reshape(n, -1)
 
@@ -57,12 +59,11 @@ def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
         ctx.log(f"{n:,} images of {dataset.name} ({spec.split} split), "
                 f"{images.shape[1]}×{images.shape[2]}")
 
-    with ctx.phase("preprocess", "scaling pixels" + (f", upsampling to {spec.upsample}×"
-                                                       f"{spec.upsample}×3" if spec.upsample else "")):
-        if spec.upsample:
-            X = upsample_rgb(images, spec.upsample)
-        else:
-            X = images.reshape(n, -1).astype(np.float32) / 255.0
+    steps = ["scaling pixels"] + (["deskewing"] if spec.deskew else []) + (
+        [f"upsampling to {spec.upsample}×{spec.upsample}×3"] if spec.upsample else [])
+    with ctx.phase("preprocess", ", ".join(steps)):
+        pixels = deskew(images) if spec.deskew else images.astype(np.float32) / 255.0
+        X = upsample_rgb(pixels, spec.upsample) if spec.upsample else pixels.reshape(n, -1)
         features_in = X.shape[1]
 
     pca_info = None
