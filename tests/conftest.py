@@ -41,6 +41,12 @@ def real_mnist_dir() -> Path:
     return Path(path)
 
 
-def run_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+def _run_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mnist_tui", *args], env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture
+def run_cli():
+    """`run_cli(args, env)`: run `python -m mnist_tui ARGS` and capture its output."""
+    return _run_cli

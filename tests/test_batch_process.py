@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 
-from conftest import run_cli
 
 from mnist_tui.engine.events import event_from_json
 
@@ -94,7 +93,7 @@ def test_worker_stdout_is_only_events_even_when_libraries_print(cli_env, tmp_pat
     assert [e.step for e in kl] == sorted(e.step for e in kl)
 
 
-def test_real_mnist_end_to_end(cli_env, real_mnist_dir, tmp_path):
+def test_real_mnist_end_to_end(run_cli, cli_env, real_mnist_dir, tmp_path):
     out = run_cli(["--batch", "--job", "tsne-gmm", "--data-dir", str(real_mnist_dir),
                    "--samples", "1000", "--json", "-"], cli_env)
     assert out.returncode == 0, out.stderr

@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-from conftest import run_cli
 
 QUICK = ["--batch", "--job", "tsne-gmm", "--dataset", "digits", "--samples", "300",
          "--iterations", "260", "--gmm-inits", "2"]
@@ -60,7 +59,7 @@ def test_help_answers_well_under_a_second():
     (["--batch", "--job", "tsne-gmm", "--json", "/nonexistent/dir/out.json"],
      "--json: folder /nonexistent/dir does not exist"),
 ])
-def test_bad_usage_is_one_error_line_and_exit_2(cli_env, args, needle):
+def test_bad_usage_is_one_error_line_and_exit_2(run_cli, cli_env, args, needle):
     out = run_cli(args, cli_env, timeout=60)
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
@@ -74,7 +73,7 @@ def test_bad_usage_is_one_error_line_and_exit_2(cli_env, args, needle):
     (lambda p: p / "missing", "no such file or directory"),
     (lambda p: p, "no MNIST files in"),
 ])
-def test_unreadable_data_is_exit_2_and_leaves_no_run(cli_env, tmp_path, make, needle):
+def test_unreadable_data_is_exit_2_and_leaves_no_run(run_cli, cli_env, tmp_path, make, needle):
     data = make(tmp_path / "data")
     (tmp_path / "data").mkdir(exist_ok=True)
     out = run_cli(["--batch", "--job", "tsne-gmm", "--data-dir", str(data)], cli_env)
@@ -85,7 +84,7 @@ def test_unreadable_data_is_exit_2_and_leaves_no_run(cli_env, tmp_path, make, ne
     assert not runs.exists() or not any(runs.iterdir())
 
 
-def test_corrupt_idx_names_the_file(cli_env, tmp_path):
+def test_corrupt_idx_names_the_file(run_cli, cli_env, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "t10k-images-idx3-ubyte.gz").write_bytes(b"not gzip at all")
@@ -95,7 +94,7 @@ def test_corrupt_idx_names_the_file(cli_env, tmp_path):
     assert "t10k-images-idx3-ubyte.gz: named .gz but is not gzip data" in out.stderr
 
 
-def test_dataset_mnist_offline_never_falls_back(cli_env, tmp_path):
+def test_dataset_mnist_offline_never_falls_back(run_cli, cli_env, tmp_path):
     out = run_cli(["--batch", "--job", "tsne-gmm", "--dataset", "mnist"], cli_env)
     assert out.returncode == 2
     line = out.stderr.strip().splitlines()[-1]
@@ -103,7 +102,7 @@ def test_dataset_mnist_offline_never_falls_back(cli_env, tmp_path):
     assert str(tmp_path / "cache") in line and "--data-dir" in line
 
 
-def test_json_stdout_carries_only_the_result(cli_env, tmp_path):
+def test_json_stdout_carries_only_the_result(run_cli, cli_env, tmp_path):
     out = run_cli([*QUICK, "--json", "-"], cli_env)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)  # nothing but the JSON on stdout
@@ -124,7 +123,7 @@ def test_json_stdout_carries_only_the_result(cli_env, tmp_path):
     assert "tsne" in out.stderr and "accuracy (one-to-one, Hungarian)" in out.stderr
 
 
-def test_batch_writes_complete_run_folder_and_json_file(cli_env, tmp_path):
+def test_batch_writes_complete_run_folder_and_json_file(run_cli, cli_env, tmp_path):
     target = tmp_path / "result.json"
     out = run_cli([*QUICK, "--json", str(target)], cli_env)
     assert out.returncode == 0, out.stderr
@@ -144,7 +143,7 @@ def test_batch_writes_complete_run_folder_and_json_file(cli_env, tmp_path):
     assert not list(run_dir.glob(".*.tmp"))
 
 
-def test_rerun_reproduces_the_spec_and_the_numbers(cli_env, tmp_path):
+def test_rerun_reproduces_the_spec_and_the_numbers(run_cli, cli_env, tmp_path):
     first = json.loads(run_cli([*QUICK, "--json", "-"], cli_env).stdout)
     again = run_cli(["--batch", "--rerun", first["run_id"], "--json", "-"], cli_env)
     assert again.returncode == 0, again.stderr
@@ -160,7 +159,7 @@ def test_rerun_reproduces_the_spec_and_the_numbers(cli_env, tmp_path):
     assert json.loads(third.stdout)["spec"] == {**first["spec"], "seed": 3}
 
 
-def test_config_that_is_not_a_spec_is_exit_2(cli_env, tmp_path):
+def test_config_that_is_not_a_spec_is_exit_2(run_cli, cli_env, tmp_path):
     config = tmp_path / "c.json"
     config.write_text('{"job": "tsne-gmm", "perplexity": "high"}')
     out = run_cli(["--batch", "--config", str(config)], cli_env)

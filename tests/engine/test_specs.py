@@ -39,7 +39,7 @@ def test_default_spec_is_valid_and_has_the_field_defaults():
     assert (spec.samples, spec.subset_seed, spec.seed) == (None, 0, 0)
     assert (spec.upsample, spec.pca, spec.tsne_backend, spec.components) == (
         None, 50, "opentsne", 2)
-    assert (spec.perplexity, spec.iterations, spec.exaggeration) == (30.0, 750, None)
+    assert (spec.perplexity, spec.iterations, spec.exaggeration) == (30.0, 500, 2.0)
     assert (spec.gmm_components, spec.covariance, spec.gmm_inits) == (10, "full", 10)
 
 
