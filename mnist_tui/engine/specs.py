@@ -183,7 +183,7 @@ class Vgg16Spec(SupervisedSpec):
         "seed": {"samples": 6000, "input_size": 224, "preprocess": "seed",
                  "weights": "imagenet", "feature_cache": False, "optimizer": "adam",
                  "lr": 0.001, "epochs": 10, "batch_size": 32, "head_units": 128,
-                 "dropout": 0.5, "fine_tune": False},
+                 "head_norm": False, "dropout": 0.5, "fine_tune": False},
         "default": {},
     }
 
@@ -201,6 +201,8 @@ class Vgg16Spec(SupervisedSpec):
                               kind=bool)
     head_units: int = opt(128, "width of the dense layer of the head", kind=int, minimum=1,
                           maximum=8192)
+    head_norm: bool = opt(True, "batch-normalise the base's features at the head's input "
+                          "(the notebook's head has none)", kind=bool)
     fine_tune: bool = opt(False, "also train the last convolution block (turns the feature "
                           "cache off)", kind=bool)
 
@@ -217,7 +219,7 @@ class CnnSpec(SupervisedSpec):
                               optional=True)
     val_fraction: float = opt(0.1, "fraction of the chosen images kept for validation",
                               kind=float, minimum=0.0, maximum=0.9)
-    epochs: int = opt(5, "training epochs", kind=int, minimum=1, maximum=1000)
+    epochs: int = opt(12, "training epochs", kind=int, minimum=1, maximum=1000)
     batch_size: int = opt(64, "batch size", kind=int, minimum=1, maximum=8192)
     dropout: float = opt(0.3, "dropout before the output layer", kind=float, minimum=0.0,
                          maximum=0.95)

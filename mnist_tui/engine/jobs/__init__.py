@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 _RUNNERS = {
     "tsne-gmm": "mnist_tui.engine.jobs.tsne_gmm:run",
+    "vgg16": "mnist_tui.engine.jobs.vgg16:run",
+    "cnn": "mnist_tui.engine.jobs.cnn:run",
 }
 
 

@@ -1,0 +1,235 @@
+"""VGG16 transfer learning: a frozen convolutional base, Flatten → Dense → Dropout → Dense(10).
+
+Why it is fast: with the base frozen (and no augmentation), its output is a fixed function of
+each image, so it is computed once for the training and validation images (the feature cache)
+and only the head trains, epoch after epoch, on those features. Evaluation streams the eval
+images through base + head once, so they are never cached. The saved model is always the full
+model (base + trained head). `--no-feature-cache` re-runs the base every epoch (the notebook's
+cost); `--fine-tune` unfreezes block 5, which makes the base's output change, so caching is off.
+
+The model's input is the preprocessed N×N×3 image; the resize, grey→RGB and scaling
+(`details.model_input`) happen batch by batch in the tf.data pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from mnist_tui.engine.context import JobContext
+from mnist_tui.engine.datasets import Dataset
+from mnist_tui.engine.errors import DataError
+from mnist_tui.engine.events import Progress, Throttle
+from mnist_tui.engine.jobs import keras_common as kc
+from mnist_tui.engine.specs import Vgg16Spec
+
+IMAGENET_NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def keras_home() -> Path:
+    """Keras' cache folder, found the way Keras finds it (KERAS_HOME, else ~/.keras or /tmp)."""
+    if os.environ.get("KERAS_HOME"):
+        return Path(os.environ["KERAS_HOME"])
+    base = os.path.expanduser("~")
+    if not os.access(base, os.W_OK):
+        base = "/tmp"
+    return Path(base) / ".keras"
+
+
+def resolve_weights(weights: str) -> tuple[Path | None, str]:
+    """(file to load or None, description). Raises DataError at once, before any download.
+
+    Keras would try to download the ImageNet file when it is missing, which hangs offline;
+    we never let it: the file must already be in Keras' cache.
+    """
+    if weights == "none":
+        return None, "none (random initialisation)"
+    if weights == "imagenet":
+        path = keras_home() / "models" / IMAGENET_NOTOP
+        if not path.is_file():
+            raise DataError(f"ImageNet weights not found: put {IMAGENET_NOTOP} in "
+                            f"{path.parent}/ (Keras' cache; KERAS_HOME moves it), or run with "
+                            "--weights none")
+        return path, f"imagenet ({path})"
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise DataError(f"--weights {weights}: no such file")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    name = path.name.lower()
+    if not (head == HDF5_MAGIC and name.endswith((".h5", ".hdf5"))) and not (
+            head[:4] == ZIP_MAGIC and name.endswith(".keras")):
+        raise DataError(f"--weights {weights}: not an HDF5 (.h5/.weights.h5) or .keras "
+                        "weights file")
+    return path, f"file {path}"
+
+
+def load_base_weights(base, path: Path, shown: str) -> None:
+    """Load weights into the base; any mismatch becomes a one-line DataError."""
+    try:
+        base.load_weights(str(path))
+    except Exception as exc:  # noqa: BLE001 - h5py/Keras raise many kinds; one line for the user
+        reason = " ".join(str(exc).split())[:200]
+        raise DataError(f"--weights {shown}: does not fit VGG16 without its top "
+                        f"({type(exc).__name__}: {reason})") from None
+
+
+def make_prep(tf, keras, size: int, preprocess: str):
+    """float32 (B,H,W,1) 0–255 → (B,size,size,3) as the base expects."""
+    vgg_pre = keras.applications.vgg16.preprocess_input
+
+    def prep(x):
+        if x.shape[1] != size or x.shape[2] != size:
+            x = tf.image.resize(x, (size, size), method="bilinear")
+        x = tf.image.grayscale_to_rgb(x)
+        return vgg_pre(x) if preprocess == "vgg" else x / 255.0
+
+    return prep
+
+
+def build_head(keras, input_shape, spec: Vgg16Spec):
+    """The notebook's head; `head_norm` adds a BatchNormalization after Flatten, because the
+    frozen base's features are large and highly correlated (random weights: ~0.97), which the
+    plain head barely learns from."""
+    norm = [keras.layers.BatchNormalization(name="head_norm")] if spec.head_norm else []
+    return keras.Sequential([
+        keras.Input(input_shape),
+        keras.layers.Flatten(name="flatten"),
+        *norm,
+        keras.layers.Dense(spec.head_units, activation="relu", name="dense"),
+        keras.layers.Dropout(spec.dropout, name="dropout"),
+        keras.layers.Dense(10, activation="softmax", name="predictions"),
+    ], name="head")
+
+
+def build_models(keras, spec: Vgg16Spec, weights_path: Path | None, shown: str):
+    """(base, head, full): full = base → head, sharing their layers."""
+    size = spec.input_size
+    base = keras.applications.VGG16(include_top=False, weights=None,
+                                    input_shape=(size, size, 3))
+    if weights_path is not None:
+        load_base_weights(base, weights_path, shown)
+    base.trainable = False
+    if spec.fine_tune:
+        for layer in base.layers:
+            layer.trainable = layer.name.startswith("block5")
+    head = build_head(keras, base.output_shape[1:], spec)
+    inp = keras.Input((size, size, 3), name="image")
+    full = keras.Model(inp, head(base(inp, training=False)), name="vgg16_transfer")
+    return base, head, full
+
+
+def extract_features(tf, base, images: np.ndarray, prep, batch: int, ctx: JobContext,
+                     what: str) -> np.ndarray:
+    """The frozen base's output for every image, filled batch by batch into one array."""
+    n = len(images)
+    out = np.empty((n, *base.output_shape[1:]), dtype=np.float32)
+    infer = tf.function(lambda x: base(x, training=False), reduce_retracing=True)
+    throttle = Throttle(kc.PROGRESS_PER_SECOND)
+    done = 0
+    for x in kc.image_pipeline(tf, images, None, batch, prep):
+        y = infer(x).numpy()
+        out[done:done + len(y)] = y
+        done += len(y)
+        if throttle.ready(force=done >= n):
+            ctx.emit(Progress(phase="feature_extraction", step=done, total=n,
+                              message=f"{what} images through the frozen base"))
+    return out
+
+
+def extraction_batch(size: int) -> int:
+    """Batch for the frozen base: large at small sizes, small at 224 to bound peak memory."""
+    return int(min(256, max(8, 2 ** 19 // (size * size))))
+
+
+def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict:
+    weights_path, weights_desc = resolve_weights(spec.weights)   # before anything slow
+    tf, keras = kc.import_tf()
+    keras.utils.set_random_seed(spec.seed)
+
+    plan = kc.plan_data(spec, dataset)
+    kc.log_plan(ctx, plan, dataset)
+    size = spec.input_size
+    if min(dataset.image_shape) < size:
+        ctx.log(f"images are {dataset.image_shape[0]}×{dataset.image_shape[1]}: resized to "
+                f"{size}×{size} RGB batch by batch")
+
+    cache = spec.feature_cache and not spec.fine_tune
+    why_not = None
+    if spec.fine_tune and spec.feature_cache:
+        why_not = ("fine-tuning trains block 5 of the base, so its output changes every step "
+                   "and cannot be cached")
+        ctx.log(f"feature cache off: {why_not}", "warning")
+    elif not spec.feature_cache:
+        why_not = "turned off (--no-feature-cache): the base runs on every batch of every epoch"
+        ctx.log(f"feature cache {why_not}")
+
+    scope, strategy = kc.strategy_scope(tf, spec, ctx)
+    with scope:
+        base, head, full = build_models(keras, spec, weights_path, spec.weights)
+        trained = head if cache else full
+        trained.compile(optimizer=kc.make_optimizer(keras, spec),
+                        loss="categorical_crossentropy", metrics=["accuracy"])
+    counts = kc.emit_summary(ctx, full)
+    prep = make_prep(tf, keras, size, spec.preprocess)
+    has_val = len(plan.val_idx) > 0
+    ebatch = extraction_batch(size)
+
+    if cache:
+        with ctx.phase("feature_extraction", f"running the frozen base once over "
+                       f"{plan.n_samples:,} images at {size}×{size}"):
+            f_train = extract_features(tf, base, plan.train_images, prep, ebatch, ctx, "training")
+            f_val = (extract_features(tf, base, plan.val_images, prep, ebatch, ctx, "validation")
+                     if has_val else None)
+        cache_bytes = f_train.nbytes + (f_val.nbytes if f_val is not None else 0)
+        ctx.log(f"feature cache: {f_train.shape[1:]} per image, {cache_bytes / 1e6:.1f} MB")
+        train_ds = kc.array_pipeline(tf, f_train, plan.train_labels, spec.batch_size,
+                                     shuffle_seed=spec.seed)
+        val_ds = (kc.array_pipeline(tf, f_val, plan.val_labels, spec.batch_size)
+                  if has_val else None)
+    else:
+        cache_bytes = 0
+        train_ds = kc.image_pipeline(tf, plan.train_images, plan.train_labels, spec.batch_size,
+                                     prep, shuffle_seed=spec.seed)
+        val_ds = (kc.image_pipeline(tf, plan.val_images, plan.val_labels, spec.batch_size, prep)
+                  if has_val else None)
+
+    history = kc.fit(keras, trained, ctx, spec, train_ds, val_ds, len(plan.train_idx))
+
+    with ctx.phase("evaluation", plan.eval_split):
+        infer = tf.function(lambda x: full(x, training=False), reduce_retracing=True)
+        batches = kc.image_pipeline(tf, plan.eval_images, None, ebatch, prep)
+        probs = kc.predict_batches(lambda x: infer(x).numpy(), batches, len(plan.eval_idx),
+                                   ctx, "evaluation", "full model (base + head)")
+        out = kc.evaluate_and_save(ctx, plan, probs)
+        model_file = kc.save_model(ctx, full)
+
+    return {
+        **out,
+        "history": history,
+        "n_samples": plan.n_samples,
+        "details": {
+            "input_size": size,
+            "model_input": (f"{size}×{size}×3 " + ("keras vgg16.preprocess_input of 0–255 RGB "
+                            "(BGR, ImageNet means subtracted)" if spec.preprocess == "vgg"
+                            else "RGB scaled to 0–1 (the notebook's input)")),
+            "preprocess": spec.preprocess,
+            "weights": weights_desc,
+            "feature_cache": cache,
+            "feature_cache_why_not": why_not,
+            "feature_cache_mb": round(cache_bytes / 1e6, 2),
+            "feature_shape": list(base.output_shape[1:]),
+            "fine_tune": spec.fine_tune,
+            "params": counts,
+            "strategy": strategy,
+            "train_images": len(plan.train_idx),
+            "val_images": len(plan.val_idx),
+            "train_pool": plan.train_pool,
+            "eval_pool": plan.eval_pool,
+            "model_file": model_file,
+        },
+    }
