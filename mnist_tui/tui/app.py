@@ -1,0 +1,252 @@
+"""The application: five screens (modes) over one job manager, one run store and one dataset.
+
+`create_app` is the factory shared by the CLI (`run_app`) and the tests (posting's pattern). The
+first frame must come fast: the dataset loads in a thread after mount, the other screens are
+built the first time they are shown, and nothing heavy is imported here (no scikit-learn, never
+TensorFlow: those live in the worker processes).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.events import Resize
+
+from mnist_tui.engine.runs import RunStore
+from mnist_tui.tui.jobs import Job, JobManager
+from mnist_tui.tui.messages import DatasetLoaded, JobEvent, JobsChanged, OpenRun
+
+MIN_WIDTH, MIN_HEIGHT = 64, 20
+TERMINAL = ("finished", "failed", "cancelled", "interrupted")
+
+
+SCREEN_CLASSES = {
+    "dataset": "mnist_tui.tui.screens.dataset:DatasetScreen",
+    "launch": "mnist_tui.tui.screens.launch:LaunchScreen",
+    "monitor": "mnist_tui.tui.screens.monitor:MonitorScreen",
+    "results": "mnist_tui.tui.screens.results:ResultsScreen",
+    "runs": "mnist_tui.tui.screens.runs:RunsScreen",
+}
+
+
+def screen_class(mode: str) -> type:
+    """A screen's class, imported on first use (keeps start-up imports small)."""
+    import importlib
+
+    module, _, name = SCREEN_CLASSES[mode].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+SCREENS = (("dataset", "1", "Dataset"), ("launch", "2", "Launch"), ("monitor", "3", "Monitor"),
+           ("results", "4", "Results"), ("runs", "5", "Runs"))
+
+
+class MnistApp(App):
+    """mnist-tui: watch digit recognisers train, then compare them."""
+
+    TITLE = "mnist-tui"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    MODES = {mode: (lambda mode=mode: screen_class(mode)()) for mode in SCREEN_CLASSES}
+    BINDINGS = [
+        *(Binding(key, f"show('{mode}')", label, key_display=key) for mode, key, label in SCREENS),
+        Binding("question_mark", "help", "Keys", key_display="?"),
+        Binding("q", "quit_app", "Quit"),
+        Binding("ctrl+q,ctrl+c", "quit_app", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, *, runs_dir: Path, data_dir: str | None = None, dataset: str = "auto",
+                 max_running: int = 1, start_mode: str = "dataset",
+                 load_data: bool = True, clock=None) -> None:
+        super().__init__()
+        self.runs_dir = Path(runs_dir)
+        self.data_dir = data_dir
+        self.dataset_choice = "mnist" if data_dir and dataset == "auto" else dataset
+        self.store = RunStore(self.runs_dir)
+        kwargs = {"clock": clock} if clock is not None else {}
+        self.manager = JobManager(self.runs_dir, self._job_notify, max_running, **kwargs)
+        self.start_mode = start_mode
+        self.load_data = load_data
+        self.dataset = None            # engine Dataset, once loaded
+        self.stats = None              # engine DatasetStats, once loaded
+        self.dataset_error: str | None = None
+        self.dataset_loading = False
+        self.plain_digits = self.no_color and os.environ.get("MNIST_TUI_SHADES") == "1"
+        self.results_run: str | None = None   # what Results shows
+        self._too_small = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        return iter(())
+
+    def on_mount(self) -> None:
+        self.switch_mode(self.start_mode)
+        # Threads that import numpy/scikit-learn hold the GIL for long stretches: start them
+        # once the first frame is on screen, not before.
+        self.set_timer(0.05, self._start_background)
+
+    def _start_background(self) -> None:
+        self.reap_runs()
+        if self.load_data:
+            self.load_dataset()
+
+    @work(thread=True, exclusive=True, group="reap", exit_on_error=False)
+    def reap_runs(self) -> None:
+        """Runs whose worker died with a previous app (killed, SSH dropped) become interrupted."""
+        try:
+            self.store.reap()
+        except OSError:
+            pass
+
+    @work(thread=True, exclusive=True, group="dataset", exit_on_error=False)
+    def load_dataset(self, dataset: str | None = None) -> None:
+        """Load the dataset and its statistics off the UI thread (scikit-learn stays in here)."""
+        from mnist_tui.engine.sources import load_dataset
+        from mnist_tui.engine.stats import dataset_stats
+
+        self.dataset_loading = True
+        try:
+            ds = load_dataset(dataset or self.dataset_choice, self.data_dir)
+            stats = dataset_stats(ds)
+        except Exception as exc:  # noqa: BLE001 - shown on the Dataset screen
+            self.post_message(DatasetLoaded(error=f"{type(exc).__name__}: {exc}"))
+            return
+        self.dataset = ds
+        self.post_message(DatasetLoaded(stats=stats))
+
+    def on_dataset_loaded(self, msg: DatasetLoaded) -> None:
+        self.dataset_loading = False
+        if msg.error:
+            self.dataset_error = msg.error
+        else:
+            self.stats, self.dataset_error = msg.stats, None
+            if msg.stats.note:
+                self.notify("MNIST could not be had: the bundled 8×8 digits are shown "
+                            "(1 Dataset says why; r retries)", severity="warning", timeout=6)
+        self._broadcast("on_dataset_changed")
+
+    # -- jobs ------------------------------------------------------------------------------
+    def _job_notify(self, job: Job, what: str) -> None:
+        """Called by the manager on the event loop: turn it into a message."""
+        if what == "state":
+            self.post_message(JobsChanged(job.job_id, job.state))
+        else:
+            self.post_message(JobEvent(job.job_id, what))
+
+    def on_job_event(self, msg: JobEvent) -> None:
+        self._broadcast("on_job_changed", msg.job_id, msg.kind)
+
+    def on_jobs_changed(self, msg: JobsChanged) -> None:
+        job = self.manager.jobs.get(msg.job_id)
+        if job is not None and msg.state in TERMINAL and job.ended_at is not None \
+                and not getattr(job, "_announced", False):
+            job._announced = True  # type: ignore[attr-defined]
+            self._announce(job)
+        self._broadcast("on_job_changed", msg.job_id, "state")
+        if msg.state in TERMINAL:
+            self._broadcast("on_runs_changed")
+
+    def _announce(self, job: Job) -> None:
+        from mnist_tui.tui.summary import fmt_pct, main_accuracy
+
+        if job.state == "finished":
+            acc = main_accuracy(job.result)
+            self.notify(f"{job.job} {job.job_id[-6:]} finished"
+                        + (f": accuracy {fmt_pct(acc)}" if acc is not None else "")
+                        + " — press 4 for its results", timeout=6)
+        elif job.state == "failed":
+            first = (job.error or "no error message").splitlines()[0]
+            self.notify(f"{job.job} {job.job_id[-6:]} failed: {first}", severity="error",
+                        timeout=10)
+        else:
+            self.notify(f"{job.job} {job.job_id[-6:]} {job.state}", severity="warning")
+
+    def _broadcast(self, method: str, *args) -> None:
+        """Tell every screen already built (current or not) that something changed."""
+        for mode in self.MODES:
+            stack = self._screen_stacks.get(mode) or []
+            for screen in stack:
+                handler = getattr(screen, method, None)
+                if handler is not None:
+                    handler(*args)
+
+    # -- navigation ------------------------------------------------------------------------
+    def action_show(self, mode: str) -> None:
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    @on(OpenRun)
+    def open_run(self, msg: OpenRun) -> None:
+        self.results_run = msg.run_id
+        self.switch_mode("results")
+        self._broadcast("on_results_run_changed")
+
+    def action_help(self) -> None:
+        from mnist_tui.tui.screens.modals import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self))
+
+    def on_resize(self, event: Resize) -> None:
+        self.call_after_refresh(self._check_size)
+
+    def _check_size(self) -> None:
+        from mnist_tui.tui.screens.modals import TooSmallScreen
+
+        w, h = self.size
+        small = w < MIN_WIDTH or h < MIN_HEIGHT
+        if small and not isinstance(self.screen, TooSmallScreen):
+            self.push_screen(TooSmallScreen())
+        elif not small and isinstance(self.screen, TooSmallScreen):
+            self.pop_screen()
+
+    # -- quitting --------------------------------------------------------------------------
+    def action_quit_app(self) -> None:
+        from mnist_tui.tui.screens.modals import ConfirmScreen
+
+        active = self.manager.active()
+        if not active:
+            self.exit(0)
+            return
+        running = sum(1 for j in active if j.state != "queued")
+        queued = len(active) - running
+        what = ", ".join(p for p in (f"{running} running" if running else "",
+                                     f"{queued} queued" if queued else "") if p)
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.notify("stopping the jobs…", timeout=30)
+                self._stop_and_exit()
+
+        self.push_screen(ConfirmScreen(f"{what} job(s). Stop them and quit?\n"
+                                       "Running jobs are interrupted and recorded as such.",
+                                       yes="Stop and quit", no="Keep running"), answer)
+
+    @work(exclusive=True, group="quit")
+    async def _stop_and_exit(self) -> None:
+        await self.manager.shutdown()
+        self.exit(0)
+
+
+def create_app(*, runs_dir: Path | str | None = None, data_dir: str | None = None,
+               dataset: str = "auto", **kwargs) -> MnistApp:
+    """The app, configured: shared by `run_app` and the tests."""
+    if runs_dir is None:
+        from mnist_tui.engine.runs import default_runs_dir
+
+        runs_dir = default_runs_dir()
+    parallel = int(os.environ.get("MNIST_TUI_PARALLEL", "1") or 1)
+    kwargs.setdefault("max_running", parallel)
+    return MnistApp(runs_dir=Path(runs_dir), data_dir=data_dir, dataset=dataset, **kwargs)
+
+
+def run_app(data_dir: str | None = None, runs_dir: Path | str | None = None) -> int:
+    """Entry point of `mnist-tui` with no arguments; returns the exit code."""
+    app = create_app(runs_dir=runs_dir, data_dir=data_dir)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,330 @@
+"""The job manager: a queue of specs, worker processes, and their events read asynchronously.
+
+Workers are the engine's (`launch.worker_argv`); this module only starts them, reads their JSON
+lines on the app's event loop, folds each event into a `Job` (plain data the screens read), and
+tells the app through a callback (which posts Textual messages). It runs `max_running` jobs at a
+time (1 by default: the machines have few cores and two trainings would only fight over them).
+
+A worker that dies without a result (SIGKILL, OOM) is recorded exactly as the engine's
+`WorkerRun.outcome` does: `runs.record_unfinished` with the last lines of its stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mnist_tui.engine import runs
+from mnist_tui.engine.events import TERMINAL_TYPES, Event
+from mnist_tui.engine.launch import GRACE_SECONDS, parse_event_line, worker_argv, worker_env
+
+ACTIVE = ("queued", "starting", "running", "stopping")
+LOG_LINES = 200
+STREAM_LIMIT = 1 << 24  # one snapshot line can be large; asyncio's default limit is 64 KiB
+# Workers run at a lower CPU priority so that key presses are answered at once while a job
+# keeps every core busy (the worker still gets all the CPU the UI does not use).
+WORKER_NICE = int(os.environ.get("MNIST_TUI_WORKER_NICE", "10") or 0)
+
+
+@dataclass
+class Job:
+    """Everything the Monitor shows about one job, updated event by event."""
+
+    job_id: str                  # the run id it will have
+    spec: dict
+    run_dir: Path
+    state: str = "queued"        # queued starting running stopping finished failed cancelled interrupted
+    phase: str = ""
+    phase_message: str = ""
+    step: int = 0
+    total: int | None = None
+    progress_message: str = ""
+    eta: float | None = None
+    metrics: dict = field(default_factory=dict)       # the latest progress metrics
+    queued_at: float = 0.0
+    started_at: float | None = None                   # monotonic
+    ended_at: float | None = None
+    kl: list[tuple[int, float]] = field(default_factory=list)
+    epochs: list[dict] = field(default_factory=list)  # {"epoch", **metrics, "seconds"}
+    snapshot: dict | None = None                      # {"iteration", "points", "labels"}
+    snapshot_count: int = 0
+    model_summary: dict | None = None
+    logs: deque = field(default_factory=lambda: deque(maxlen=LOG_LINES))
+    result: dict | None = None
+    error: str | None = None
+    pid: int | None = None
+    events_seen: int = 0
+    phase_t0: float = 0.0        # event time (s since the job started) the phase began
+    last_t: float = 0.0          # event time of the latest event
+
+    @property
+    def job(self) -> str:
+        return self.spec.get("job", "?")
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def fraction(self) -> float | None:
+        if self.total:
+            return max(0.0, min(1.0, self.step / self.total))
+        return None
+
+    def elapsed(self, now: float) -> float | None:
+        if self.started_at is None:
+            return self.last_t or None   # a replayed job: the recorded clock
+        return (self.ended_at or now) - self.started_at
+
+    def phase_eta(self) -> float | None:
+        """The worker's ETA, else one from this phase's pace so far."""
+        if self.eta is not None:
+            return self.eta
+        if self.total and 0 < self.step < self.total and self.last_t > self.phase_t0:
+            return (self.last_t - self.phase_t0) / self.step * (self.total - self.step)
+        return None
+
+    def apply(self, ev: Event) -> None:
+        """Fold one event into the job's state."""
+        self.events_seen += 1
+        self.last_t = max(self.last_t, ev.t or 0.0)
+        kind = ev.type
+        if kind == "started":
+            self.pid = getattr(ev, "pid", None) or self.pid
+            if self.state == "starting":
+                self.state = "running"
+        elif kind == "phase":
+            self.phase, self.phase_message, self.phase_t0 = ev.name, ev.message, ev.t
+            self.step, self.total, self.eta, self.progress_message = 0, None, None, ""
+        elif kind == "progress":
+            self.phase = ev.phase or self.phase
+            self.step, self.total, self.eta = ev.step, ev.total, ev.eta
+            self.progress_message = ev.message
+            self.metrics = dict(ev.metrics)
+            kl = ev.metrics.get("kl_divergence")
+            if kl is not None and (not self.kl or self.kl[-1][0] != ev.step):
+                self.kl.append((ev.step, kl))
+        elif kind == "epoch":
+            self.epochs.append({"epoch": ev.epoch, **ev.metrics, "seconds": ev.seconds,
+                                "epochs": ev.epochs})
+        elif kind == "snapshot":
+            self.snapshot = {"iteration": ev.iteration, "points": ev.points,
+                             "labels": ev.labels}
+            self.snapshot_count += 1
+        elif kind == "model_summary":
+            self.model_summary = {"layers": ev.layers, "trainable_params": ev.trainable_params,
+                                  "frozen_params": ev.frozen_params}
+        elif kind == "log":
+            self.logs.append((ev.level, ev.message))
+        elif kind in TERMINAL_TYPES:
+            self.result = getattr(ev, "result", None) or None
+            if kind == "failed":
+                self.error = ev.error
+                self.logs.append(("error", ev.error))
+            elif getattr(ev, "reason", ""):
+                self.logs.append(("warning", ev.reason))
+            self.state = kind
+
+
+Notify = Callable[[Job, str], None]   # (job, what) — what: an event type, or "state"
+
+
+class JobManager:
+    """Queue → worker processes → events → `Job`s. Lives on the app's asyncio loop."""
+
+    def __init__(self, runs_dir: Path, notify: Notify, max_running: int = 1,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.notify = notify
+        self.max_running = max(1, max_running)
+        self.clock = clock
+        self.jobs: dict[str, Job] = {}
+        self._procs: dict[str, asyncio.subprocess.Process] = {}
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._kill_timers: dict[str, asyncio.TimerHandle] = {}
+
+    # -- queries -------------------------------------------------------------------------
+    def ordered(self) -> list[Job]:
+        """Running first, then queued (in order), then ended (newest first)."""
+        order = {"running": 0, "starting": 0, "stopping": 0, "queued": 1}
+        jobs = list(self.jobs.values())
+        return sorted(jobs, key=lambda j: (order.get(j.state, 2),
+                                           j.queued_at if j.state == "queued"
+                                           else -(j.started_at or j.queued_at)))
+
+    def running(self) -> list[Job]:
+        return [j for j in self.jobs.values() if j.state in ("starting", "running", "stopping")]
+
+    def active(self) -> list[Job]:
+        return [j for j in self.jobs.values() if j.active]
+
+    # -- commands ------------------------------------------------------------------------
+    def submit(self, spec_dict: dict) -> Job:
+        """Queue a validated spec; it starts as soon as a slot is free."""
+        run_id = runs.new_run_id(spec_dict["job"])
+        while run_id in self.jobs:
+            run_id = runs.new_run_id(spec_dict["job"])
+        job = Job(run_id, dict(spec_dict), self.runs_dir / run_id, queued_at=self.clock())
+        self.jobs[run_id] = job
+        self.notify(job, "state")
+        self._schedule()
+        return job
+
+    def add_replay(self, job: Job) -> None:
+        """Show a job that is not ours (tests, screenshots: recorded events)."""
+        self.jobs[job.job_id] = job
+        self.notify(job, "state")
+
+    def cancel(self, job_id: str, sig: int = signal.SIGTERM, grace: float = GRACE_SECONDS) -> bool:
+        """Cancel a queued job at once; ask a running one to stop (SIGTERM), kill it after `grace`."""
+        job = self.jobs.get(job_id)
+        if job is None or not job.active:
+            return False
+        if job.state == "queued":
+            job.state, job.error = "cancelled", "cancelled before it started"
+            self.notify(job, "state")
+            return True
+        proc = self._procs.get(job_id)
+        job.state = "stopping"
+        self.notify(job, "state")
+        if proc is not None and proc.returncode is None:
+            try:
+                proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+            loop = asyncio.get_running_loop()
+            self._kill_timers[job_id] = loop.call_later(grace, self._kill, job_id)
+        return True
+
+    async def shutdown(self, sig: int = signal.SIGINT, grace: float = GRACE_SECONDS) -> None:
+        """Stop everything (quitting): drop the queue, signal workers, wait, kill stragglers."""
+        for job in list(self.jobs.values()):
+            if job.state == "queued":
+                job.state, job.error = "cancelled", "the app quit before it started"
+        for job in self.running():
+            self.cancel(job.job_id, sig, grace)
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace + 5)
+
+    # -- internals -----------------------------------------------------------------------
+    def _kill(self, job_id: str) -> None:
+        proc = self._procs.get(job_id)
+        if proc is not None and proc.returncode is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _schedule(self) -> None:
+        free = self.max_running - len(self.running())
+        for job in sorted((j for j in self.jobs.values() if j.state == "queued"),
+                          key=lambda j: j.queued_at):
+            if free <= 0:
+                break
+            job.state = "starting"
+            job.started_at = self.clock()
+            self._tasks[job.job_id] = asyncio.get_running_loop().create_task(self._run(job))
+            free -= 1
+
+    async def _run(self, job: Job) -> None:
+        stderr = tempfile.TemporaryFile()
+        terminal = None
+        self.notify(job, "state")
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            proc = await asyncio.create_subprocess_exec(
+                *worker_argv(job.spec, job.run_dir), stdout=asyncio.subprocess.PIPE,
+                stderr=stderr, stdin=asyncio.subprocess.DEVNULL, env=worker_env(),
+                start_new_session=True, limit=STREAM_LIMIT)
+            self._procs[job.job_id] = proc
+            job.pid = proc.pid
+            if WORKER_NICE:
+                try:  # before the worker imports anything, so its threads inherit it
+                    os.setpriority(os.PRIO_PROCESS, proc.pid, WORKER_NICE)
+                except OSError:
+                    pass
+            if job.state == "starting":
+                job.state = "running"
+            self.notify(job, "state")
+            assert proc.stdout is not None
+            while True:
+                try:
+                    line = await proc.stdout.readline()
+                except ValueError:  # a line beyond STREAM_LIMIT: skip it, keep reading
+                    continue
+                if not line:
+                    break
+                text = line.decode("utf-8", "replace")
+                if not text.strip():
+                    continue
+                ev = parse_event_line(text)
+                stopping = job.state == "stopping"
+                job.apply(ev)
+                if stopping and ev.type not in TERMINAL_TYPES:
+                    job.state = "stopping"
+                if ev.type in TERMINAL_TYPES:
+                    terminal = ev
+                self.notify(job, ev.type)
+            rc = await proc.wait()
+            if terminal is None:
+                self._record_crash(job, rc, stderr)
+            elif terminal.type == "failed":
+                tail = _tail(stderr, job.run_dir, 8)
+                if tail and tail not in (job.error or ""):
+                    job.error = f"{job.error}\n{tail}" if job.error else tail
+        except Exception as exc:  # noqa: BLE001 - the app must go on whatever happened
+            job.state, job.error = "failed", f"could not run the worker: {exc}"
+        finally:
+            timer = self._kill_timers.pop(job.job_id, None)
+            if timer is not None:
+                timer.cancel()
+            self._procs.pop(job.job_id, None)
+            stderr.close()
+            job.ended_at = self.clock()
+            if job.state in ACTIVE:
+                job.state = "failed"
+            self.notify(job, "state")
+            self._schedule()
+
+    def _record_crash(self, job: Job, rc: int | None, stderr) -> None:
+        """The worker ended without a terminal event: record it as the engine's WorkerRun does."""
+        status = "cancelled" if job.state == "stopping" else "failed"
+        tail = _tail(stderr, job.run_dir, 12)
+        how = f"killed by signal {-rc}" if rc is not None and rc < 0 else f"exit code {rc}"
+        reason = f"the worker process ended without a result ({how})"
+        last = tail.splitlines()[-1] if tail else ""
+        recorded = runs.record_unfinished(job.run_dir, status,
+                                          reason + (f": {last}" if last else ""))
+        if recorded is None and (job.run_dir / runs.RESULT_FILE).is_file():
+            try:
+                recorded = runs.read_json(job.run_dir / runs.RESULT_FILE)
+            except (OSError, ValueError):
+                recorded = None
+        job.result = recorded
+        job.state = status
+        job.error = reason + (f"\n{tail}" if tail else "")
+        job.logs.append(("error", reason))
+
+
+def _tail(stderr_file, run_dir: Path, lines: int) -> str:
+    """The last lines of the worker's stderr: the temp file, then worker.log in its run folder."""
+    try:
+        stderr_file.seek(0)
+        text = stderr_file.read().decode("utf-8", "replace")
+    except (OSError, ValueError):
+        text = ""
+    log = Path(run_dir) / runs.LOG_FILE
+    if log.is_file():
+        try:
+            text += log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            pass
+    return "\n".join(text.strip().splitlines()[-lines:])

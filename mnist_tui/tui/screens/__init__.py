@@ -1,0 +1,1 @@
+"""The five screens (one per app mode) and the modals."""

@@ -1,0 +1,106 @@
+"""Modals: every key binding (`?`), yes/no confirmation, and "enlarge the terminal"."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+
+def _key_name(b: Binding) -> str:
+    if b.key_display:
+        return b.key_display
+    return ", ".join({"question_mark": "?", "space": "space", "escape": "esc",
+                      "enter": "enter", "delete": "del"}.get(k.strip(), k.strip())
+                     for k in b.key.split(","))
+
+
+def bindings_table(app) -> Table:
+    """Every binding of the app and of each screen, grouped: what `?` shows."""
+    from mnist_tui.tui.app import SCREENS, screen_class
+
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+    table.add_column("key", style="bold", no_wrap=True, width=14)
+    table.add_column("action")
+    table.add_row(Text("everywhere", style="bold underline"), "")
+    for b in app.BINDINGS:
+        if isinstance(b, Binding) and b.description:
+            table.add_row(_key_name(b), b.description)
+    table.add_row("tab, shift+tab", "move between fields, tables and buttons")
+    table.add_row("esc", "leave a text field (then single keys work again) / close")
+    for mode, _, label in SCREENS:
+        screen_cls = screen_class(mode)
+        rows = [b for b in getattr(screen_cls, "BINDINGS", []) if isinstance(b, Binding)]
+        if rows:
+            table.add_row("", "")
+            table.add_row(Text(label, style="bold underline"), "")
+            for b in rows:
+                table.add_row(_key_name(b), b.description or b.action)
+    return table
+
+
+class HelpScreen(ModalScreen):
+    """Every key, grouped by screen."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+
+    def __init__(self, app) -> None:
+        super().__init__()
+        self._table = bindings_table(app)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box", classes="modal-box"):
+            yield Static("[b]Keys[/b]  (esc closes)", classes="modal-title")
+            with VerticalScroll():
+                yield Static(self._table, id="help-table")
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A question with two buttons; y / n / esc work too."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question, self.yes, self.no = question, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box confirm-box"):
+            yield Static(self.question, classes="modal-question")
+            with Horizontal(classes="modal-buttons"):
+                yield Button(f"{self.yes} (y)", id="yes", variant="error")
+                yield Button(f"{self.no} (n)", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class TooSmallScreen(ModalScreen):
+    """Shown instead of a squashed layout; goes away when the terminal is big enough again."""
+
+    def compose(self) -> ComposeResult:
+        from mnist_tui.tui.app import MIN_HEIGHT, MIN_WIDTH
+
+        yield Static(f"The terminal is too small.\n\nPlease enlarge it to at least "
+                     f"{MIN_WIDTH}×{MIN_HEIGHT}\n(it is {self.app.size.width}×"
+                     f"{self.app.size.height}).\n\nq quits.", id="too-small")
+
+    def on_resize(self) -> None:
+        from mnist_tui.tui.app import MIN_HEIGHT, MIN_WIDTH
+
+        self.query_one("#too-small", Static).update(
+            f"The terminal is too small.\n\nPlease enlarge it to at least {MIN_WIDTH}×"
+            f"{MIN_HEIGHT}\n(it is {self.app.size.width}×{self.app.size.height}).\n\nq quits.")

@@ -1,0 +1,292 @@
+"""Results: one run's headline accuracies, confusion heat map, per-class scores, curves, model
+summary and misclassified digits.
+
+Everything is read from the run folder in a thread (result.json, events.jsonl, embedding.npz),
+and the gallery's images from the dataset the run used (its spec's dataset/data_dir), checked
+against the run's recorded fingerprint so the pictures are the images that were misclassified.
+Clustering and classifier results share the screen; any field may be missing.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from mnist_tui.tui.summary import (
+    STATE_STYLE,
+    fmt_pct,
+    fmt_seconds,
+    headlines,
+    history_series,
+)
+from mnist_tui.tui.widgets.digits import DigitGrid
+from mnist_tui.tui.widgets.heatmap import confusion_text, per_class_text
+from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot
+
+GALLERY_MAX = 40
+
+
+def load_run_view(store, run_id: str) -> dict:
+    """Everything the screen draws for a run (runs in a thread: file reads, numpy)."""
+    result = store.load_result(run_id) or {}
+    spec = store.load_spec(run_id)
+    events = store.events(run_id)
+    kl, summary, epochs, snapshot = [], None, [], None
+    for ev in events:
+        t = ev.get("type")
+        if t == "progress":
+            v = (ev.get("metrics") or {}).get("kl_divergence")
+            if v is not None and (not kl or kl[-1][0] != ev.get("step")):
+                kl.append((ev.get("step", 0), v))
+        elif t == "model_summary":
+            summary = ev
+        elif t == "epoch":
+            epochs.append({"epoch": ev.get("epoch"), **(ev.get("metrics") or {})})
+        elif t == "snapshot":
+            snapshot = ev
+    history = result.get("history") or epochs
+    final = store.path(run_id) / "embedding.npz"
+    if final.is_file():   # the final embedding beats the last live snapshot
+        import numpy as np
+
+        with np.load(final) as z:
+            emb, labels = z["embedding"], z["labels"]
+        step = max(1, len(emb) // 2000)
+        snapshot = {"iteration": "final", "points": np.round(emb[::step, :2], 2).tolist(),
+                    "labels": labels[::step].tolist()}
+    return {"run_id": run_id, "result": result, "spec": spec, "kl": kl, "summary": summary,
+            "history": history, "snapshot": snapshot, "path": store.path(run_id)}
+
+
+def misclassified(view: dict) -> list[dict]:
+    """[{index, true, pred}] from the result (classifiers) or embedding.npz (clustering)."""
+    result = view["result"]
+    if result.get("misclassified"):
+        return list(result["misclassified"])
+    path = view["path"] / "embedding.npz"
+    mapping = result.get("mapping_hungarian")
+    if not path.is_file() or not mapping:
+        return []
+    import numpy as np
+
+    with np.load(path) as z:
+        clusters, labels, indices = z["clusters"], z["labels"], z["indices"]
+    pred = np.asarray(mapping)[clusters]
+    wrong = np.flatnonzero(pred != labels)
+    return [{"index": int(indices[i]), "true": int(labels[i]), "pred": int(pred[i])}
+            for i in wrong]
+
+
+def gallery_images(app, view: dict, wrong: list[dict]) -> tuple[list, list[str], str]:
+    """Images and captions of misclassified digits, or a reason why there are none."""
+    if not wrong:
+        return [], [], "no misclassified images recorded for this run"
+    result, spec = view["result"], view["spec"]
+    info = result.get("dataset") or {}
+    ds = app.dataset
+    if ds is None or (info.get("fingerprint") and ds.fingerprint() != info.get("fingerprint")):
+        from mnist_tui.engine.sources import load_dataset
+
+        which = "digits" if info.get("name") == "digits" else spec.get("dataset", "auto")
+        try:
+            ds = load_dataset(which, spec.get("data_dir") if which != "digits" else None)
+        except Exception as exc:  # noqa: BLE001 - the gallery is optional
+            return [], [], f"the run's dataset cannot be loaded here: {exc}"
+        if info.get("fingerprint") and ds.fingerprint() != info["fingerprint"]:
+            return [], [], ("the dataset available here is not the one this run used "
+                            f"({info.get('name')} from {info.get('source')})")
+    pool_name = result.get("misclassified_pool") or spec.get("split", "all")
+    try:
+        pool = ds.pool("all" if "+" in pool_name else pool_name)
+    except Exception as exc:  # noqa: BLE001
+        return [], [], f"cannot find the images: {exc}"
+    images, caps = [], []
+    for item in wrong[:GALLERY_MAX]:
+        i = item.get("index")
+        if isinstance(i, int) and 0 <= i < len(pool):
+            images.append(pool.images[i])
+            caps.append(f"{item.get('true')}→{item.get('pred')}")
+    total = result.get("misclassified_total", len(wrong))
+    note = f"{len(images)} of {total:,} misclassified images (true→predicted)"
+    return images, caps, note
+
+
+class ResultsScreen(Screen):
+    """A finished (or failed, cancelled) run in full."""
+
+    BINDINGS = [Binding("g", "reload", "Reload")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="results-body", can_focus=True):
+            yield Static("No run to show yet: finish a job, or open one from Runs (5).",
+                         id="res-title")
+            yield Static("", id="res-headline")
+            with Horizontal(id="res-matrix-row"):
+                yield Static("", id="res-confusion")
+                yield Static("", id="res-perclass")
+            with Horizontal(id="res-curves"):
+                yield CurvePlot("loss", id="res-plot-a")
+                yield CurvePlot("accuracy", id="res-plot-b")
+                yield ScatterPlot("final embedding", id="res-scatter")
+            yield Static("", id="res-model")
+            yield Static("", id="res-gallery-title", classes="section")
+            yield DigitGrid(id="res-gallery")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#results-body").focus()
+        self.query_one("#res-curves").display = False
+        self.action_reload()
+
+    def on_results_run_changed(self) -> None:
+        self.action_reload()
+
+    def on_runs_changed(self) -> None:
+        if self.app.results_run is None:
+            self.action_reload()
+
+    def action_reload(self) -> None:
+        run_id = self.app.results_run
+        if run_id is None:
+            done = [r for r in self.app.store.list() if r.status == "finished"]
+            if not done:
+                return
+            run_id = done[0].run_id
+        self._load(run_id)
+
+    @work(thread=True, exclusive=True, group="results", exit_on_error=False)
+    def _load(self, run_id: str) -> None:
+        try:
+            view = load_run_view(self.app.store, run_id)
+        except Exception as exc:  # noqa: BLE001 - a deleted or unreadable run
+            self.app.call_from_thread(self._show_error, run_id, str(exc))
+            return
+        self.app.call_from_thread(self._show, view)
+        wrong = misclassified(view)
+        images, caps, note = gallery_images(self.app, view, wrong)
+        self.app.call_from_thread(self._show_gallery, images, caps, note)
+
+    def _show_error(self, run_id: str, error: str) -> None:
+        self.query_one("#res-title", Static).update(
+            Text(f"Run {run_id} cannot be read: {error}", style="bold red"))
+
+    def _show(self, view: dict) -> None:
+        self.view = view
+        result, spec = view["result"], view["spec"]
+        status = result.get("status", "running")
+        ds = result.get("dataset") or {}
+        title = Text.assemble(
+            ("Run ", "bold"), (view["run_id"], "bold cyan"), "  ",
+            (status, STATE_STYLE.get(status, "")), "\n",
+            f"{spec.get('job')} · preset {spec.get('preset')} · seed {spec.get('seed')} · ",
+            f"{ds.get('name', spec.get('dataset'))} "
+            f"({ds.get('n_samples', result.get('n_samples', '?'))} images)",
+            (f" · started {result.get('started_at', '')}" if result.get("started_at") else ""))
+        self.query_one("#res-title", Static).update(title)
+        self.query_one("#res-headline", Static).update(self._headline(result))
+        matrix = result.get("confusion_matrix")
+        conf = self.query_one("#res-confusion", Static)
+        per = self.query_one("#res-perclass", Static)
+        self.query_one("#res-matrix-row").display = bool(matrix)
+        if matrix:
+            plain = self.app.no_color
+            head = Text("confusion matrix", style="bold")
+            mapping = result.get("confusion_mapping")
+            head.append(f" (rows true, columns predicted"
+                        + (f", {mapping} mapping)" if mapping else ")") + "\n", style="dim")
+            conf.update(head + confusion_text(matrix, plain=plain))
+            m = result.get("metrics") or {}
+            per.update(per_class_text(matrix, m.get("per_class_precision"),
+                                      m.get("per_class_recall")
+                                      or m.get("per_class_recall_hungarian")))
+        self._show_curves(view)
+        self._show_model(view["summary"])
+
+    def _headline(self, result: dict) -> Text:
+        text = Text()
+        heads = headlines(result)
+        for label, value in heads:
+            text.append(f"{fmt_pct(value):>8}", "bold green" if value is not None else "dim")
+            text.append(f"  {label}\n")
+        m = result.get("metrics") or {}
+        extra = [f"{k.upper()} {m[k]:.3f}" for k in ("nmi", "ari")
+                 if isinstance(m.get(k), (int, float))]
+        if extra:
+            text.append("          " + "  ".join(extra) + "\n", "dim")
+        timings = result.get("timings") or {}
+        if timings:
+            text.append("time  ", "bold")
+            text.append("  ".join(f"{k} {fmt_seconds(v)}" for k, v in timings.items()
+                                  if isinstance(v, (int, float)) and (v >= 0.05 or k == "total")))
+        if result.get("error"):
+            text.append("\n✘ " + str(result["error"]), "bold red")
+        if result.get("traceback"):
+            tail = str(result["traceback"]).strip().splitlines()[-4:]
+            text.append("\n  " + "\n  ".join(tail), "red")
+        if not heads and not result:
+            text.append("this run has no result yet (still running?)", "italic")
+        return text
+
+    def _show_curves(self, view: dict) -> None:
+        row = self.query_one("#res-curves")
+        a = self.query_one("#res-plot-a", CurvePlot)
+        b = self.query_one("#res-plot-b", CurvePlot)
+        scatter = self.query_one("#res-scatter", ScatterPlot)
+        loss, acc = history_series(view["history"])
+        if loss or acc:
+            row.display = True
+            a.display = b.display = True
+            scatter.display = False
+            a.xlabel = b.xlabel = "epoch"
+            a.set_series(loss, "loss")
+            b.set_series(acc, "accuracy")
+        elif view["kl"] or view["snapshot"]:
+            row.display = True
+            b.display = False
+            a.display = bool(view["kl"])
+            a.xlabel = "iteration"
+            a.set_series([("KL", [s for s, _ in view["kl"]], [v for _, v in view["kl"]])],
+                         "KL divergence")
+            snap = view["snapshot"]
+            scatter.display = snap is not None
+            if snap is not None:
+                it = snap.get("iteration")
+                scatter.set_points(snap.get("points", []), snap.get("labels", []),
+                                   "(final)" if it == "final" else f"(iteration {it})")
+        else:
+            row.display = False
+
+    def _show_model(self, summary: dict | None) -> None:
+        widget = self.query_one("#res-model", Static)
+        widget.display = summary is not None
+        if summary is None:
+            return
+        table = Table(title="model summary", title_justify="left", title_style="bold",
+                      box=None, header_style="bold", padding=(0, 1))
+        for col, just in (("layer", "left"), ("type", "left"), ("output", "left"),
+                          ("params", "right"), ("", "left")):
+            table.add_column(col, justify=just, no_wrap=True)
+        for layer in summary.get("layers", []):
+            table.add_row(str(layer.get("name", "")), str(layer.get("class", "")),
+                          str(layer.get("output_shape", "")),
+                          f"{layer.get('params', 0):,}",
+                          "" if layer.get("trainable", True) else Text("frozen", style="dim"))
+        table.caption = (f"trainable {summary.get('trainable_params', 0):,} · frozen "
+                         f"{summary.get('frozen_params', 0):,}")
+        widget.update(table)
+
+    def _show_gallery(self, images: list, caps: list[str], note: str) -> None:
+        self.query_one("#res-gallery-title", Static).update(
+            Text.assemble(("Misclassified digits", "bold"), f"  {note}"))
+        self.query_one("#res-gallery", DigitGrid).set_digits(images, caps)

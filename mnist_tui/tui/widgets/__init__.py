@@ -1,0 +1,1 @@
+"""Widgets that draw the data: digits, confusion heat maps, plots, scatter plots."""

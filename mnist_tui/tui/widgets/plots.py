@@ -1,0 +1,87 @@
+"""Plots: learning curves, the KL divergence curve and the t-SNE scatter (textual-plotext).
+
+Each widget keeps its data and draws only in `render`, so setting data many times between two
+frames costs nothing; `textual_plotext` is imported when the first plot is built, not at startup.
+"""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+# Ten digit colours from the 256-colour palette, readable on dark and light backgrounds.
+DIGIT_COLOURS = (196, 208, 226, 46, 51, 33, 129, 201, 250, 94)
+
+
+class CurvePlot(PlotextPlot):
+    """Named series of (x, y) points: loss/accuracy per epoch, KL per iteration, overlays."""
+
+    def __init__(self, title: str = "", xlabel: str = "", *, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.title, self.xlabel = title, xlabel
+        self.series: list[tuple[str, list, list]] = []
+        self.empty_text = "waiting for data…"
+
+    def set_series(self, series: list[tuple[str, list, list]], title: str | None = None) -> None:
+        self.series = [(n, list(x), list(y)) for n, x, y in series if len(x)]
+        if title is not None:
+            self.title = title
+        self.refresh()
+
+    def render(self):
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self.title if self.series else f"{self.title} — {self.empty_text}")
+        if self.xlabel:
+            plt.xlabel(self.xlabel)
+        for name, xs, ys in self.series:
+            pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
+            if pts:
+                plt.plot([p[0] for p in pts], [p[1] for p in pts], label=name,
+                         marker="braille")
+        return super().render()
+
+
+def digit_legend():
+    """One line "0 1 2 … 9", each digit in its scatter colour (plotext's legend is too tall)."""
+    from rich.text import Text
+
+    text = Text("digit ")
+    for d, colour in enumerate(DIGIT_COLOURS):
+        text.append(f"■{d} ", style=f"bold color({colour})")
+    return text
+
+
+class ScatterPlot(PlotextPlot):
+    """The 2-D embedding coloured by true digit (3-D snapshots show their first two axes)."""
+
+    def __init__(self, title: str = "t-SNE embedding", *, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.title = title
+        self.points: list = []
+        self.labels: list = []
+        self.caption = ""
+
+    def set_points(self, points: list, labels: list, caption: str = "") -> None:
+        self.points, self.labels, self.caption = points, labels, caption
+        self.refresh()
+
+    def render(self):
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(f"{self.title} {self.caption}".strip() if self.points
+                  else f"{self.title} — waiting for a snapshot…")
+        if self.points:
+            by_digit: dict[int, tuple[list, list]] = {}
+            for p, lab in zip(self.points, self.labels):
+                if p and len(p) >= 2 and p[0] is not None and p[1] is not None:
+                    xs, ys = by_digit.setdefault(int(lab), ([], []))
+                    xs.append(p[0])
+                    ys.append(p[1])
+            for digit in sorted(by_digit):
+                xs, ys = by_digit[digit]
+                plt.scatter(xs, ys, marker="braille", color=DIGIT_COLOURS[digit % 10])
+        return super().render()

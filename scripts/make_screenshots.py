@@ -1,0 +1,102 @@
+"""SVG screenshots of every screen, from the real app on real digits, into screenshots/.
+
+    MNIST_TUI_REAL_MNIST=../shared/mnist .venv/bin/python scripts/make_screenshots.py
+
+Runs two small t-SNE + GMM jobs on the real MNIST files (in a temporary runs folder), and saves
+the Dataset, Launch, Monitor (mid-run), Results, Runs, Compare and Help screens at 120×40, plus
+the Monitor and Results screens at 80×24.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "screenshots"
+
+
+async def wait(pilot, predicate, timeout=300.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if predicate():
+                return
+        except Exception:  # noqa: BLE001
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(str(predicate))
+        await pilot.pause(0.2)
+
+
+async def main() -> int:
+    data = os.environ.get("MNIST_TUI_REAL_MNIST")
+    if not data or not Path(data).exists():
+        print("set MNIST_TUI_REAL_MNIST to a folder with the real MNIST files", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(ROOT))
+    from mnist_tui.engine.specs import build_spec
+    from mnist_tui.tui.app import create_app
+
+    OUT.mkdir(exist_ok=True)
+    runs = Path(tempfile.mkdtemp(prefix="mnist-tui-shots-"))
+    data = str(Path(data).resolve())
+    for size in ((120, 40), (80, 24)):
+        tag = f"{size[0]}x{size[1]}"
+        app = create_app(runs_dir=runs, data_dir=data)
+        async with app.run_test(size=size) as pilot:
+            shot = lambda name: app.save_screenshot(f"{name}-{tag}.svg", path=str(OUT))  # noqa: E731
+            await wait(pilot, lambda: app.stats is not None, 120)
+            await pilot.pause(0.5)
+            shot("dataset")
+            await pilot.press("2")
+            await wait(pilot, lambda: app.screen.query("#f-samples"))
+            await pilot.pause(0.3)
+            shot("launch")
+            if size == (120, 40):
+                specs = [build_spec("tsne-gmm", "default", {"data_dir": data, "samples": 2000,
+                                                            "gmm_inits": 2}),
+                         build_spec("tsne-gmm", "default", {"data_dir": data, "samples": 2000,
+                                                            "gmm_inits": 2, "perplexity": 50.0})]
+                jobs = [app.manager.submit(s.to_dict()) for s in specs]
+            else:
+                jobs = [app.manager.submit(build_spec("tsne-gmm", "default", {
+                    "data_dir": data, "samples": 1500, "gmm_inits": 1}).to_dict())]
+            await pilot.press("3")
+            await wait(pilot, lambda: jobs[0].phase == "tsne" and (jobs[0].step or 0) >
+                       (jobs[0].total or 1) * 0.6)
+            await pilot.pause(0.6)
+            shot("monitor")
+            await wait(pilot, lambda: all(not j.active for j in jobs), 600)
+            await pilot.pause(0.5)
+            await pilot.press("o")
+            await wait(pilot, lambda: "misclassified" in str(
+                app.screen.query_one("#res-gallery-title").render()), 120)
+            await pilot.pause(0.5)
+            shot("results")
+            if size == (120, 40):
+                await pilot.press("pagedown")
+                await pilot.pause(0.5)
+                shot("results-more")
+                await pilot.press("5")
+                await wait(pilot, lambda: app.screen.query_one("DataTable").row_count >= 2)
+                await pilot.press("space", "space")
+                await pilot.pause(0.3)
+                shot("runs")
+                await pilot.press("c")
+                await wait(pilot, lambda: getattr(app.screen, "loaded", False))
+                await pilot.pause(0.5)
+                shot("compare")
+                await pilot.press("escape", "question_mark")
+                await pilot.pause(0.5)
+                shot("help")
+    print(f"screenshots in {OUT}: " + ", ".join(sorted(p.name for p in OUT.glob("*.svg"))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
