@@ -21,6 +21,7 @@ from mnist_tui.engine.specs import (
     parse_value,
     spec_fields,
 )
+from mnist_tui.suite_batch import suite_only_flags, wants_suite
 
 EXIT_USAGE = 2
 COMMON_FIELDS = ("dataset", "data_dir", "split", "samples", "subset_seed", "seed")
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where runs are recorded [env MNIST_TUI_RUNS_DIR, else the user data dir]")
     p.add_argument("--json", metavar="PATH|-", dest="json_out",
                    help="write the result as JSON to PATH (- = stdout only; progress goes to stderr)")
+    from mnist_tui.suite_batch import add_arguments as add_suite_arguments
+
+    add_suite_arguments(p)
     groups: dict[str, argparse._ArgumentGroup] = {}
     for name, f in _field_flags().items():
         meta = f.metadata
@@ -172,9 +176,17 @@ def main(argv: list[str] | None = None) -> int:
             batch_only = [f"--{flag_name(k)}" for k in _given_fields(args) if k != "data_dir"]
             batch_only += [f"--{o}" for o in ("job", "rerun", "config", "preset") if getattr(args, o)]
             batch_only += ["--json"] if args.json_out else []
+            batch_only += [f"--{o.replace('_', '-')}" for o in ("suite", "resume", "suite_rerun")
+                           if getattr(args, o)] + suite_only_flags(args)
             if batch_only:
                 raise UsageError(f"{batch_only[0]} needs --batch")
             return _run_tui(args, runs_dir)
+        if wants_suite(args):
+            from mnist_tui.suite_batch import run_suite_batch
+
+            return _guarded(lambda: run_suite_batch(args, runs_dir, _given_fields(args)))
+        if suite_only_flags(args):
+            raise UsageError(f"{suite_only_flags(args)[0]} needs --suite (or --resume)")
         spec, rerun_of = resolve_spec(args, runs_dir)
         if args.json_out and args.json_out != "-" and not Path(args.json_out).parent.is_dir():
             raise UsageError(f"--json: folder {Path(args.json_out).parent} does not exist")
@@ -183,9 +195,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from mnist_tui.batch import run_batch
 
+    return _guarded(lambda: run_batch(spec, runs_dir, json_out=args.json_out, rerun_of=rerun_of))
+
+
+def _guarded(fn) -> int:
+    """Run a batch front end: a bug of ours is one `error:` line and exit 3, not a traceback."""
     try:
-        return run_batch(spec, runs_dir, json_out=args.json_out, rerun_of=rerun_of)
-    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, not a traceback
+        return fn()
+    except Exception as exc:
         if os.environ.get("MNIST_TUI_DEBUG"):
             raise
         print(f"error: internal error: {type(exc).__name__}: {exc} "

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import sys
@@ -152,6 +153,7 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None) -
                               ctx.partial.get("n_samples", dataset.n_samples)),
                               "available": dataset.n_samples}
         out["versions"], out["machine"] = library_versions(), runs.machine_info()
+        out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
         return out
 
     def finish(status: str, event_cls, code: int, **extra) -> int:

@@ -23,7 +23,12 @@ from pathlib import Path
 
 from mnist_tui.engine import runs
 from mnist_tui.engine.events import TERMINAL_TYPES, Event
-from mnist_tui.engine.launch import GRACE_SECONDS, parse_event_line, worker_argv, worker_env
+from mnist_tui.engine.launch import (
+    GRACE_SECONDS,
+    parse_event_line,
+    worker_argv,
+    worker_env,
+)
 
 ACTIVE = ("queued", "starting", "running", "stopping")
 LOG_LINES = 200

@@ -89,7 +89,7 @@ def test_batch_larger_than_the_training_images_is_a_data_error():
 
 
 def test_weights_resolution_fails_at_once_without_tensorflow(tmp_path, monkeypatch):
-    from mnist_tui.engine.jobs import vgg16
+    from mnist_tui.engine import weights as vgg16
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
     with pytest.raises(DataError) as err:

@@ -15,10 +15,25 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Footer,
+    Header,
+    Input,
+    Label,
+    Select,
+    Static,
+)
 
 from mnist_tui.engine.errors import SpecError
-from mnist_tui.engine.specs import JOB_NAMES, SPEC_CLASSES, flag_name, parse_value, spec_fields
+from mnist_tui.engine.specs import (
+    JOB_NAMES,
+    SPEC_CLASSES,
+    flag_name,
+    parse_value,
+    spec_fields,
+)
 
 JOB_TITLES = {"tsne-gmm": "t-SNE + GMM (clustering)", "vgg16": "VGG16 transfer learning",
               "cnn": "small CNN"}

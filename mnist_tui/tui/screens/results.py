@@ -203,7 +203,7 @@ class ResultsScreen(Screen):
             plain = self.app.no_color
             head = Text("confusion matrix", style="bold")
             mapping = result.get("confusion_mapping")
-            head.append(f" (rows true, columns predicted"
+            head.append(" (rows true, columns predicted"
                         + (f", {mapping} mapping)" if mapping else ")") + "\n", style="dim")
             conf.update(head + confusion_text(matrix, plain=plain))
             m = result.get("metrics") or {}

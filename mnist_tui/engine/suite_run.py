@@ -1,0 +1,175 @@
+"""Running a suite: its members one after another, each a normal recorded run in a worker.
+
+Front ends pass a listener (any object; every method is optional):
+
+    member_start(index, total, member)           before a member runs (index from 1)
+    member_reused(index, total, member, run_id)  a finished run with the member's exact spec
+    event(ev)                                    every event of the running member
+    member_end(index, total, member, result)     its result (finished, failed, interrupted …)
+
+Ctrl-C (KeyboardInterrupt in the caller) interrupts the running member — it records what it
+measured — and stops the suite, which a later `resume` continues: finished members are reused.
+A failed member does not stop the suite.
+
+Peak memory: the worker does not report its own yet, so the caller reads the worker's
+`VmHWM` (the kernel's high-water mark of its resident set) from /proc at every event; the last
+read, at the terminal event, is after the job's work, so it is the job's peak.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+
+from mnist_tui.engine import runs
+from mnist_tui.engine.launch import WorkerRun
+from mnist_tui.engine.suites import Member, SuiteFolder, finished_runs_by_key
+
+PEAK_SOURCE = "worker VmHWM from /proc, read by the suite while the worker ran"
+
+
+@dataclass
+class SuiteOutcome:
+    status: str                      # finished | failed | interrupted
+    results: dict[str, dict] = field(default_factory=dict)   # member key → result
+    reused: list[str] = field(default_factory=list)          # run ids reused
+    ran: list[str] = field(default_factory=list)             # run ids started now
+    failed: list[str] = field(default_factory=list)          # member labels
+
+
+def read_vmhwm(pid: int) -> int | None:
+    """Peak resident set size of a live process in bytes (Linux), else None."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _call(listener, name: str, *args) -> None:
+    fn = getattr(listener, name, None)
+    if fn is not None:
+        fn(*args)
+
+
+def run_suite(folder: SuiteFolder, listener=None, reuse_store: bool = False) -> SuiteOutcome:
+    """Run (or continue) every member of the suite in `folder`."""
+    spec = folder.spec()
+    members = spec.members()
+    store_index = finished_runs_by_key(folder.runs_dir) if reuse_store else {}
+    out = SuiteOutcome(status="finished")
+    total = len(members)
+    folder.write_status("running")
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        for i, member in enumerate(members, 1):
+            run_id = folder.finished_run(member) or store_index.get(member.key)
+            if run_id:
+                if folder.members().get(member.key) != run_id:
+                    folder.set_member(member.key, run_id)
+                out.reused.append(run_id)
+                out.results[member.key] = runs.read_json(folder.runs_dir / run_id
+                                                         / runs.RESULT_FILE)
+                _call(listener, "member_reused", i, total, member, run_id)
+                continue
+            result = _run_member(folder, member, i, total, listener, out)
+            out.results[member.key] = result
+            status = result.get("status", "failed")
+            if status in ("interrupted", "cancelled"):
+                out.status = "interrupted"
+                break
+            if status != "finished":
+                out.failed.append(member.label)
+    except KeyboardInterrupt:
+        out.status = "interrupted"   # between members: nothing is running
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if out.status != "interrupted" and out.failed:
+        out.status = "failed"
+    folder.write_status(out.status, members=total, finished=sum(
+        1 for r in out.results.values() if r.get("status") == "finished"),
+        failed=out.failed)
+    return out
+
+
+def _run_member(folder: SuiteFolder, member: Member, i: int, total: int, listener,
+                out: SuiteOutcome) -> dict:
+    worker = WorkerRun(member.spec, folder.runs_dir)
+    peak: int | None = None
+    interrupted = False
+    _call(listener, "member_start", i, total, member)
+    try:
+        folder.set_member(member.key, worker.run_id)
+        out.ran.append(worker.run_id)
+        worker.start()
+        for ev in worker.events():
+            peak = _max(peak, read_vmhwm(worker.proc.pid))
+            _call(listener, "event", ev)
+    except KeyboardInterrupt:
+        interrupted = True
+        _call(listener, "interrupting", member)
+        if worker.proc is not None:
+            worker.stop(signal.SIGINT)
+            for ev in worker.events():
+                _call(listener, "event", ev)
+    result = worker.outcome("interrupted" if interrupted else "failed")
+    if interrupted and result.get("status") == "finished":
+        interrupted = False  # it finished before the signal reached it
+    if (folder.runs_dir / worker.run_id).is_dir():
+        if peak is not None:
+            folder.set_measurement(worker.run_id, {"peak_rss_bytes": peak,
+                                                   "source": PEAK_SOURCE})
+    else:   # no run folder (bad input found by the worker): the suite keeps the failure
+        folder.set_measurement(worker.run_id, {"status": result.get("status", "failed"),
+                                               "error": result.get("error")})
+    result.setdefault("run_id", worker.run_id)
+    _call(listener, "member_end", i, total, member, result)
+    if interrupted:
+        result["status"] = "interrupted"
+    return result
+
+
+def _max(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def preflight(members: list[Member]) -> None:
+    """Catch what would fail every member the same way before anything runs (MnistTuiError):
+    data that cannot be loaded, sizes larger than the data, missing VGG16 weights."""
+    from mnist_tui.engine.errors import DataError
+    from mnist_tui.engine.sources import load_dataset
+
+    seen: dict[tuple, object] = {}
+    for m in members:
+        s = m.spec
+        key = (s["dataset"], s.get("data_dir"))
+        if key not in seen:
+            seen[key] = load_dataset(s["dataset"], s.get("data_dir"))
+        ds = seen[key]
+        split = s.get("split", "all")
+        if split == "train" and "train" not in ds.splits:
+            split = "all"   # what the supervised jobs do (and say) themselves
+        n_pool = len(ds.pool(split))
+        if s.get("samples") and s["samples"] > n_pool:
+            raise DataError(f"{m.label}: {s['samples']:,} images asked for, but {ds.name} has "
+                            f"{n_pool:,} in its {split} split (choose smaller --sizes)")
+        if m.job == "vgg16":
+            check_vgg_weights(s["weights"])
+
+
+def check_vgg_weights(weights: str) -> None:
+    """The vgg16 job's own first check (light: no TensorFlow)."""
+    from mnist_tui.engine.weights import resolve_weights
+
+    resolve_weights(weights)

@@ -1,0 +1,224 @@
+"""`mnist-tui --batch --suite NAME` (and --resume / --suite-rerun): a suite headless.
+
+Each member prints a header line (`[3/12] cnn default 2,000 images seed 1`), then the batch
+Reporter's progress lines, then one result line. At the end: the comparison table, the sweep
+charts, and the report files (always in the suite folder; also at --report PATH).
+Exit codes as --batch: 0 every member finished, 3 some failed, 130 interrupted, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from mnist_tui.engine.errors import MnistTuiError, SpecError
+from mnist_tui.engine.specs import JOB_NAMES, flag_name, parse_value, spec_fields
+
+SUITE_OPTIONS = ("methods", "presets", "sizes", "seeds", "vgg_input_size")
+EXIT = {"finished": 0, "failed": 3, "interrupted": 130}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from mnist_tui.engine.suites import SUITE_HELP, SUITE_NAMES, SWEEP_SIZES
+
+    g = p.add_argument_group("suites (with --batch)")
+    g.add_argument("--suite", choices=SUITE_NAMES, help="run a benchmark suite: " + "; ".join(
+        f"{k}: {v}" for k, v in SUITE_HELP.items()) + ". Job options given too apply to every "
+        "member they fit (e.g. --epochs 1, --iterations 260)")
+    g.add_argument("--resume", metavar="SUITE_ID", help="continue an interrupted suite: "
+                   "finished members are reused, the rest run")
+    g.add_argument("--suite-rerun", metavar="SUITE_ID", help="run a recorded suite's spec "
+                   "again, from scratch, as a new suite")
+    g.add_argument("--report", metavar="PATH", help="also write the report here: PATH (HTML) "
+                   "and .md, .json, .csv next to it")
+    g.add_argument("--methods", metavar="LIST", help=f"methods of the suite (default: all: "
+                   f"{','.join(JOB_NAMES)})")
+    g.add_argument("--presets", metavar="LIST", help="presets (default: seed suite seed,default;"
+                   " sweep default)")
+    g.add_argument("--sizes", metavar="LIST", help="numbers of images (sweep default "
+                   f"{','.join(map(str, SWEEP_SIZES))}; seed suite: the t-SNE + GMM sizes, "
+                   "default 4800,2400; there --samples sets the classifiers', default 6000)")
+    g.add_argument("--seeds", metavar="N|LIST", help="N seeds (0…N-1) or a list (default: "
+                   "seed suite 1, sweep 3)")
+    g.add_argument("--vgg-input-size", metavar="N", help="VGG16 input size in suites "
+                   "(default 32, what 2 CPU cores afford; the notebook used 224)")
+    g.add_argument("--reuse-runs", action="store_true", help="reuse any finished run in the "
+                   "runs folder whose spec is exactly a member's")
+
+
+def wants_suite(args) -> bool:
+    return bool(args.suite or args.resume or args.suite_rerun)
+
+
+def suite_only_flags(args) -> list[str]:
+    """Suite options given without a suite: each is a usage error."""
+    out = [f"--{flag_name(k)}" for k in (*SUITE_OPTIONS, "report") if getattr(args, k, None)]
+    return out + (["--reuse-runs"] if args.reuse_runs else [])
+
+
+def _field_for(name: str, methods) -> object | None:
+    for job in methods:
+        for f in spec_fields(job):
+            if f.name == name:
+                return f
+    return None
+
+
+def build_suite_spec(args, given: dict):
+    from mnist_tui.engine.suites import SuiteSpec, parse_int_list, parse_seeds
+
+    kw: dict = {}
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) \
+        if args.methods else JOB_NAMES
+    kw["methods"] = methods
+    if args.presets:
+        kw["presets"] = tuple(p.strip() for p in args.presets.split(",") if p.strip())
+    if args.sizes:
+        kw["sizes"] = parse_int_list("--sizes", args.sizes, minimum=20)
+    kw["seeds"] = parse_seeds(args.seeds) if args.seeds else (
+        (0,) if args.suite == "seed" else (0, 1, 2))
+    if args.vgg_input_size:
+        kw["vgg_input_size"] = parse_int_list("--vgg-input-size", args.vgg_input_size)[0]
+    given = dict(given)
+    if "samples" in given:
+        if args.suite != "seed":
+            raise SpecError("--samples cannot be used with --suite sweep (use --sizes)")
+        value = given.pop("samples")
+        kw["supervised_samples"] = parse_int_list("--samples", value, minimum=20)[0]
+    if "data_dir" not in given and os.environ.get("MNIST_TUI_DATA_DIR") \
+            and given.get("dataset") != "digits":
+        given["data_dir"] = os.environ["MNIST_TUI_DATA_DIR"]
+    if given.get("data_dir"):
+        given["data_dir"] = str(Path(given["data_dir"]).expanduser().resolve())
+    overrides = {}
+    for name, text in given.items():
+        f = _field_for(name, [m for m in methods if m in JOB_NAMES] or JOB_NAMES)
+        if f is None:
+            raise SpecError(f"--{flag_name(name)} does not apply to any method of this suite "
+                            f"({', '.join(methods)})")
+        overrides[name] = text if isinstance(text, bool) else parse_value(f, text)
+    return SuiteSpec(name=args.suite, overrides=overrides, **kw).validate()
+
+
+class BatchListener:
+    """Suite progress for people, through the batch Reporter."""
+
+    def __init__(self, reporter) -> None:
+        self.r = reporter
+
+    def member_start(self, i, n, member) -> None:
+        self.r._line(f"[{i}/{n}] {member.label}")
+
+    def member_reused(self, i, n, member, run_id) -> None:
+        self.r._line(f"[{i}/{n}] {member.label}: finished before, reusing run {run_id}")
+
+    def event(self, ev) -> None:
+        self.r.event(ev)
+
+    def interrupting(self, member) -> None:
+        self.r._line("interrupted: stopping the member and recording what it has done…")
+
+    def member_end(self, i, n, member, result) -> None:
+        status = result.get("status", "failed")
+        m = result.get("metrics") or {}
+        t = result.get("timings") or {}
+        parts = []
+        if member.job == "tsne-gmm" and m.get("accuracy_hungarian") is not None:
+            parts.append(f"accuracy one-to-one {100 * m['accuracy_hungarian']:.2f}%, majority "
+                         f"vote {100 * m['accuracy_majority']:.2f}%")
+        elif m.get("accuracy") is not None:
+            parts.append(f"accuracy {100 * m['accuracy']:.2f}%")
+        if t.get("total") is not None:
+            parts.append(f"total {t['total']:.1f}s")
+        text = f"  → {member.label}: {status}" + (f": {', '.join(parts)}" if parts else "")
+        if status != "finished" and result.get("error"):
+            text += f" ({result['error']})"
+        self.r._line(text)
+
+
+def run_suite_batch(args, runs_dir: Path, given: dict) -> int:
+    from mnist_tui.batch import Reporter
+    from mnist_tui.engine import report as rep
+    from mnist_tui.engine.runs import atomic_write_text
+    from mnist_tui.engine.suite_run import preflight, run_suite
+    from mnist_tui.engine.suites import SuiteFolder
+
+    human = sys.stderr if args.json_out == "-" else sys.stdout
+    try:
+        sources = [s for s in ("suite", "resume", "suite_rerun") if getattr(args, s)]
+        if len(sources) != 1:
+            raise SpecError("give exactly one of --suite, --resume or --suite-rerun")
+        others = [f"--{o}" for o in ("job", "rerun", "config") if getattr(args, o)]
+        if others:
+            raise SpecError(f"{others[0]} cannot be used with --{flag_name(sources[0])}")
+        if args.preset:
+            raise SpecError("--preset cannot be used with a suite (use --presets)")
+        if args.report:
+            rp = Path(args.report).expanduser()
+            if not rp.parent.is_dir():
+                raise SpecError(f"--report: folder {rp.parent} does not exist")
+        if args.suite:
+            spec = build_suite_spec(args, given)
+            preflight(spec.members())
+            folder = SuiteFolder.create(runs_dir, spec)
+        else:
+            changed = [f"--{flag_name(k)}" for k in SUITE_OPTIONS if getattr(args, k)]
+            changed += [f"--{flag_name(k)}" for k in given]
+            if changed:
+                raise SpecError(f"{changed[0]} cannot be changed for a recorded suite (its "
+                                "members are fixed): start a new one with --suite")
+            folder = SuiteFolder.open(runs_dir, args.resume or args.suite_rerun)
+            spec = folder.spec()
+            preflight(spec.members())
+            if args.suite_rerun:
+                folder = SuiteFolder.create(runs_dir, spec, rerun_of=args.suite_rerun)
+    except MnistTuiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    reporter = Reporter(human)
+    members = spec.members()
+    verb = "resuming" if args.resume else "running"
+    reporter._line(f"{verb} suite {spec.name} {folder.suite_id}: {len(members)} member runs "
+                   f"(folder {folder.path})")
+    outcome = run_suite(folder, BatchListener(reporter), reuse_store=args.reuse_runs)
+
+    report = rep.build_report(folder, outcome.status)
+    written = rep.write_report(report, folder.path / "report.html")
+    if args.report:
+        try:
+            written += rep.write_report(report, Path(args.report).expanduser())
+        except OSError as exc:
+            print(f"error: --report: cannot write {args.report}: {exc.strerror}",
+                  file=sys.stderr)
+            return 2
+    reporter._line("")
+    for line in rep.terminal_summary(report):
+        reporter._line(line)
+    if spec.name == "sweep":
+        charts = rep.terminal_charts(report, color=human.isatty())
+        if charts:
+            reporter._line(charts)
+    reporter._line("")
+    if outcome.reused:
+        reporter._line(f"reused {len(outcome.reused)} finished run(s)")
+    reporter._line("report: " + ", ".join(str(p) for p in written[-4:]))
+    if outcome.status == "interrupted":
+        reporter._line(f"interrupted: continue with  mnist-tui --batch --resume "
+                       f"{folder.suite_id}")
+    reporter._line(f"suite {folder.suite_id}: {outcome.status}")
+    if args.json_out:
+        text = rep.to_json(report)
+        if args.json_out == "-":
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            try:
+                atomic_write_text(Path(args.json_out), text)
+            except OSError as exc:
+                print(f"error: --json: cannot write {args.json_out}: {exc.strerror}",
+                      file=sys.stderr)
+                return 2
+    return EXIT.get(outcome.status, 3)
