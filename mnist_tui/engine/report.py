@@ -454,3 +454,71 @@ def write_report(report: dict, html_path: Path) -> list[Path]:
         runs.atomic_write_text(p, text)
         os.chmod(p, 0o666 & ~umask)      # a report is for sharing (temp files are 0600)
     return list(paths)
+
+
+# -- a report of arbitrary runs, not a suite (the TUI's export from Results and Runs) --------
+
+def build_runs_report(runs_dir: Path, run_ids: list[str], report_id: str | None = None) -> dict:
+    """The same report as a suite's, for chosen run folders: each run is one row (runs with the
+    same method, preset and images are grouped as seeds). `report["suite"]["suite"]` is
+    "runs"; its "run_ids" lists the runs in order."""
+    from mnist_tui.engine.suites import Member, member_key
+
+    runs_dir = Path(runs_dir)
+    rows, run_details, seeds = [], [], []
+    for run_id in run_ids:
+        folder = runs_dir / run_id
+
+        def read(name: str):
+            try:
+                data = runs.read_json(folder / name) if (folder / name).is_file() else None
+            except (OSError, ValueError):
+                data = None
+            return data if isinstance(data, dict) else None
+
+        result = read(runs.RESULT_FILE)
+        spec = read(runs.SPEC_FILE) or (result or {}).get("spec") or {}
+        n = spec.get("samples") or ((result or {}).get("dataset") or {}).get("n_samples") or 0
+        job, preset, seed = spec.get("job", "?"), spec.get("preset", "?"), spec.get("seed", 0)
+        label = f"{job} {preset} {n:,} images seed {seed} ({run_id})"
+        member = Member(key=member_key(spec), label=label, job=job, preset=preset,
+                        size=int(n), seed=seed, spec=spec)
+        rows.append(member_row(member, run_id, result, None))
+        seeds.append(seed)
+        if result:
+            run_details.append({
+                "run_id": run_id, "member": label, "status": result.get("status"),
+                "spec": result.get("spec") or spec, "versions": result.get("versions"),
+                "machine": result.get("machine"), "dataset": result.get("dataset"),
+                "confusion_matrix": result.get("confusion_matrix"),
+                "confusion_mapping": result.get("confusion_mapping"),
+                "started_at": result.get("started_at"), "finished_at": result.get("finished_at"),
+                "timings": result.get("timings"), "error": result.get("error"),
+            })
+    groups = group_rows(rows)
+    add_verdicts(groups, by_point=False)
+    statuses = {r["status"] for r in rows}
+    return {
+        "suite_id": report_id or f"runs-{time.strftime('%Y%m%d-%H%M%S')}",
+        "suite": {"suite": "runs", "run_ids": list(run_ids),
+                  "seeds": sorted(set(seeds), key=str)},
+        "status": statuses.pop() if len(statuses) == 1 else "mixed",
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "suite_dir": str(runs_dir), "definitions": DEFINITIONS,
+        "phases": phases_by_method(rows), "rows": rows, "groups": groups,
+        "degradation": degradation(groups), "runs": run_details,
+    }
+
+
+def export_runs_report(runs_dir: Path, run_ids: list[str]) -> list[Path]:
+    """Write the report of `run_ids` under `<runs_dir>/reports/<timestamp>/report.*`
+    (HTML, Markdown, JSON, CSV); returns the paths, the HTML first."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path(runs_dir) / "reports"
+    folder, i = base / stamp, 1
+    while folder.exists():       # two exports in the same second
+        i += 1
+        folder = base / f"{stamp}-{i}"
+    folder.mkdir(parents=True)
+    report = build_runs_report(runs_dir, run_ids, report_id=f"runs-{folder.name}")
+    return write_report(report, folder / "report.html")

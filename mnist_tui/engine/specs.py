@@ -91,13 +91,13 @@ class TsneGmmSpec(JobSpec):
 
     job: ClassVar[str] = "tsne-gmm"
     presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "default": {},
         # The reference notebook: 3-D t-SNE on raw pixels, a 10-component GMM with one init.
         # (--upsample 224 adds its 224×224×3 upscaling for a fully faithful, slow run.)
         "seed": {"samples": 4800, "deskew": False, "pca": None, "tsne_backend": "sklearn",
                  "components": 3,
                  "perplexity": 30.0, "iterations": 1000, "exaggeration": None,
                  "gmm_inits": 1, "covariance": "full"},
-        "default": {},
     }
 
     upsample: int | None = opt(None, "resize to N×N RGB before clustering, as the notebook did "
@@ -178,13 +178,13 @@ class Vgg16Spec(SupervisedSpec):
 
     job: ClassVar[str] = "vgg16"
     presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "default": {},
         # The reference notebook: 10% of the training set (6,000 images), 80/20 train/validation,
         # 224×224 RGB fed 0–1 without preprocess_input, the base re-run every epoch, 10 epochs.
         "seed": {"samples": 6000, "input_size": 224, "preprocess": "seed",
                  "weights": "imagenet", "feature_cache": False, "optimizer": "adam",
                  "lr": 0.001, "epochs": 10, "batch_size": 32, "head_units": 128,
                  "head_norm": False, "dropout": 0.5, "fine_tune": False},
-        "default": {},
     }
 
     samples: int | None = opt(6000, "number of images to train and validate on",

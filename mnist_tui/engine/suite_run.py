@@ -19,6 +19,7 @@ read, at the terminal event, is after the job's work, so it is the job's peak.
 from __future__ import annotations
 
 import signal
+import threading
 from dataclasses import dataclass, field
 
 from mnist_tui.engine import runs
@@ -67,7 +68,10 @@ def run_suite(folder: SuiteFolder, listener=None, reuse_store: bool = False) -> 
     def on_term(signum, frame):
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    # signal.signal works on the main thread only: a front end that runs the suite in a thread
+    # (the TUI) interrupts the member through its listener or the worker's pid instead.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_term) if in_main else None
     try:
         for i, member in enumerate(members, 1):
             run_id = folder.finished_run(member) or store_index.get(member.key)
@@ -90,7 +94,8 @@ def run_suite(folder: SuiteFolder, listener=None, reuse_store: bool = False) -> 
     except KeyboardInterrupt:
         out.status = "interrupted"   # between members: nothing is running
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
     if out.status != "interrupted" and out.failed:
         out.status = "failed"
     folder.write_status(out.status, members=total, finished=sum(

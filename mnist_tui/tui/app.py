@@ -30,6 +30,7 @@ SCREEN_CLASSES = {
     "monitor": "mnist_tui.tui.screens.monitor:MonitorScreen",
     "results": "mnist_tui.tui.screens.results:ResultsScreen",
     "runs": "mnist_tui.tui.screens.runs:RunsScreen",
+    "suites": "mnist_tui.tui.screens.suites:SuitesScreen",
 }
 
 
@@ -42,7 +43,7 @@ def screen_class(mode: str) -> type:
 
 
 SCREENS = (("dataset", "1", "Dataset"), ("launch", "2", "Launch"), ("monitor", "3", "Monitor"),
-           ("results", "4", "Results"), ("runs", "5", "Runs"))
+           ("results", "4", "Results"), ("runs", "5", "Runs"), ("suites", "6", "Suites"))
 
 
 class MnistApp(App):

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from mnist_tui.tui.summary import (
     differing_settings,
@@ -21,6 +21,7 @@ from mnist_tui.tui.summary import (
     main_accuracy,
     short_id,
 )
+from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot
 
 
@@ -39,7 +40,7 @@ class CompareScreen(Screen):
         with VerticalScroll(id="compare-body", can_focus=True):
             yield Static("loading…", id="compare-table")
             yield CurvePlot("", id="compare-plot")
-        yield Footer()
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.query_one("#compare-body").focus()

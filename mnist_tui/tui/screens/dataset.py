@@ -13,9 +13,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from mnist_tui.tui.widgets.digits import DigitGrid
+from mnist_tui.tui.widgets.keysbar import KeysBar
 
 
 class DatasetScreen(Screen):
@@ -33,7 +34,7 @@ class DatasetScreen(Screen):
             yield DigitGrid(id="ds-means")
             yield Static("[b]Samples of each class[/b]", classes="section")
             yield DigitGrid(id="ds-samples")
-        yield Footer()
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.query_one("#dataset-body").focus()

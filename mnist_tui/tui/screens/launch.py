@@ -18,7 +18,6 @@ from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
-    Footer,
     Header,
     Input,
     Label,
@@ -34,6 +33,7 @@ from mnist_tui.engine.specs import (
     parse_value,
     spec_fields,
 )
+from mnist_tui.tui.widgets.keysbar import KeysBar
 
 JOB_TITLES = {"tsne-gmm": "t-SNE + GMM (clustering)", "vgg16": "VGG16 transfer learning",
               "cnn": "small CNN"}
@@ -76,7 +76,7 @@ class LaunchScreen(Screen):
             yield Static("", id="field-help")
             yield Button("Start (ctrl+s)", id="start", variant="success", compact=True)
         yield Static("", id="form-status")
-        yield Footer()
+        yield KeysBar()
 
     async def on_mount(self) -> None:
         await self._build_form()
@@ -193,8 +193,8 @@ class LaunchScreen(Screen):
 
     @on(Select.Changed, "#preset-select")
     async def _preset_changed(self, event: Select.Changed) -> None:
-        if self._building or event.value is Select.BLANK:
-            return
+        if self._building or event.value is Select.BLANK or event.value != event.select.value:
+            return  # a stale event: set_options picks a first option before the real one
         await self._build_form(str(event.value))
 
     @on(Input.Changed)

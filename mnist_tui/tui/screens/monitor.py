@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from mnist_tui.tui.summary import STATE_ICON, STATE_STYLE, fmt_seconds, short_id
+from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot, digit_legend
 
 COLUMNS = (("state", "state"), ("job", "job"), ("run", "run"), ("phase", "phase"),
@@ -65,7 +66,7 @@ class MonitorScreen(Screen):
                 yield ScatterPlot(id="scatter")
             yield Static("", id="legend")
             yield Static("", id="job-log")
-        yield Footer()
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.set_interval(0.25, self._tick)
@@ -74,8 +75,13 @@ class MonitorScreen(Screen):
         self._redraw(force=True)
 
     def on_screen_resume(self) -> None:
+        # Show the screen first (its last plots), then bring the plots up to date: the key
+        # press is answered within a frame, the plotext redraw follows right after.
         self._dirty_table = self._dirty_detail = self._dirty_plots = True
-        self._redraw(force=True)
+        self._draw_table()
+        self._draw_detail()
+        self._dirty_table = self._dirty_detail = False
+        self.call_after_refresh(self._redraw)
 
     # -- notifications from the app ------------------------------------------------------
     def on_job_changed(self, job_id: str, kind: str) -> None:

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from mnist_tui.tui.summary import (
     STATE_STYLE,
@@ -27,6 +27,7 @@ from mnist_tui.tui.summary import (
 )
 from mnist_tui.tui.widgets.digits import DigitGrid
 from mnist_tui.tui.widgets.heatmap import confusion_text, per_class_text
+from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot
 
 GALLERY_MAX = 40
@@ -120,7 +121,7 @@ def gallery_images(app, view: dict, wrong: list[dict]) -> tuple[list, list[str],
 class ResultsScreen(Screen):
     """A finished (or failed, cancelled) run in full."""
 
-    BINDINGS = [Binding("g", "reload", "Reload")]
+    BINDINGS = [Binding("g", "reload", "Reload"), Binding("e", "export", "Export report")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -142,7 +143,7 @@ class ResultsScreen(Screen):
             yield Static("", id="res-model")
             yield Static("", id="res-gallery-title", classes="section")
             yield DigitGrid(id="res-gallery")
-        yield Footer()
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.query_one("#results-body").focus()
@@ -155,6 +156,11 @@ class ResultsScreen(Screen):
     def on_runs_changed(self) -> None:
         if self.app.results_run is None:
             self.action_reload()
+
+    def action_export(self) -> None:
+        from mnist_tui.tui.screens.suites import export_runs
+
+        export_runs(self.app, [self.view["run_id"] if self.view else self.app.results_run])
 
     def action_reload(self) -> None:
         run_id = self.app.results_run

@@ -9,7 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from mnist_tui.tui.summary import (
     STATE_ICON,
@@ -20,6 +20,7 @@ from mnist_tui.tui.summary import (
     short_id,
     total_seconds,
 )
+from mnist_tui.tui.widgets.keysbar import KeysBar
 
 SORTS = (
     ("newest", lambda r: r.created or r.run_id, True),
@@ -41,6 +42,7 @@ class RunsScreen(Screen):
         Binding("s", "sort", "Sort"),
         Binding("x,delete", "delete", "Delete"),
         Binding("g", "reload", "Reload"),
+        Binding("e", "export", "Export report"),
     ]
 
     def __init__(self) -> None:
@@ -58,7 +60,7 @@ class RunsScreen(Screen):
                            ("n", "images"), ("preset", "preset")):
             table.add_column(label, key=key)
         yield table
-        yield Footer()
+        yield KeysBar()
 
     def on_mount(self) -> None:
         self.query_one("#runs-table", DataTable).focus()
@@ -147,6 +149,12 @@ class RunsScreen(Screen):
     def action_sort(self) -> None:
         self.sort_index = (self.sort_index + 1) % len(SORTS)
         self._show(self.runs)
+
+    def action_export(self) -> None:
+        from mnist_tui.tui.screens.suites import export_runs
+
+        marked = [r.run_id for r in self.runs if r.run_id in self.marked]
+        export_runs(self.app, marked or [self._current()])
 
     def action_compare(self) -> None:
         from mnist_tui.tui.screens.compare import CompareScreen

@@ -1,0 +1,122 @@
+"""TUI targets, measured as a person sees them: in an 80×24 tmux pane.
+
+    python benchmarks/tui_latency.py [--presses 60] [--job cnn|tsne|none] [--starts 5]
+
+1. launch to first frame: from sending the command to the pane until the Dataset screen's key
+   bar is on it (median of --starts runs; includes the interpreter start);
+2. key press → screen: while a job launched from the form trains (cnn by default: it uses both
+   cores), alternate 5 (Runs) and 3 (Monitor, with its live plots) — screen switches, the
+   heaviest redraws a key causes — and time until the pane shows the new screen.
+
+Needs tmux and real digits in MNIST_TUI_REAL_MNIST (or --data-dir). Polling capture-pane costs
+CPU itself, so the figures are an upper bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = str(Path(sys.executable).with_name("mnist-tui"))
+SESSION = "mnist-tui-bench"
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+
+
+def pane() -> str:
+    return tmux("capture-pane", "-p", "-t", SESSION)
+
+
+def wait_for(text: str, timeout: float = 60, step: float = 0.01) -> float:
+    t0 = time.perf_counter()
+    while text not in pane():
+        if time.perf_counter() - t0 > timeout:
+            raise TimeoutError(f"{text!r} not on screen:\n{pane()}")
+        time.sleep(step)
+    return time.perf_counter()
+
+
+def start(env: str) -> None:
+    tmux("kill-session", "-t", SESSION)
+    tmux("new-session", "-d", "-s", SESSION, "-x", "80", "-y", "24", "bash --norc")
+    time.sleep(0.5)
+    tmux("send-keys", "-t", SESSION, f"clear; env {env} {BIN}", "Enter")
+
+
+def quit_app() -> None:
+    tmux("send-keys", "-t", SESSION, "q")
+    time.sleep(0.5)
+    tmux("send-keys", "-t", SESSION, "y")
+    time.sleep(2)
+    tmux("kill-session", "-t", SESSION)
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=os.environ.get("MNIST_TUI_REAL_MNIST"))
+    ap.add_argument("--presses", type=int, default=60)
+    ap.add_argument("--starts", type=int, default=5)
+    ap.add_argument("--job", choices=("cnn", "tsne", "none"), default="cnn")
+    args = ap.parse_args()
+    if not args.data_dir:
+        sys.exit("error: no data: pass --data-dir or set MNIST_TUI_REAL_MNIST")
+    tmp = tempfile.mkdtemp(prefix="tui-bench-")
+    env = (f"MNIST_TUI_RUNS_DIR={tmp}/runs MNIST_TUI_DATA_DIR={args.data_dir} "
+           f"MNIST_TUI_CACHE_DIR={tmp}/cache")
+
+    firsts = []
+    for _ in range(args.starts):
+        start(env)
+        t0 = time.perf_counter()
+        firsts.append(wait_for("Retry download", 20, 0.002) - t0)
+        quit_app()
+    print(f"launch to first frame: median {statistics.median(firsts) * 1000:.0f} ms, "
+          f"max {max(firsts) * 1000:.0f} ms over {len(firsts)} starts (target ≤ 500 ms)")
+
+    start(env)
+    wait_for("Retry download", 20)
+    tmux("send-keys", "-t", SESSION, "2")
+    wait_for("Start job")
+    time.sleep(0.5)
+    if args.job == "cnn":   # the job select has focus: open it, pick the CNN
+        for key in ("Enter", "Down", "Down", "Enter"):
+            tmux("send-keys", "-t", SESSION, key)
+            time.sleep(0.3)
+    if args.job != "none":
+        tmux("send-keys", "-t", SESSION, "C-s")
+        wait_for("Cancel job", 10)
+        wait_for("training " if args.job == "cnn" else "tsne ", 180)
+    per: dict[str, list[float]] = {"5": [], "3": []}
+    shows = {"5": "Compare marked", "3": "Cancel job"}
+    for i in range(args.presses):
+        key = "5" if i % 2 == 0 else "3"
+        time.sleep(0.3)
+        t0 = time.perf_counter()
+        tmux("send-keys", "-t", SESSION, key)
+        per[key].append((wait_for(shows[key], 10) - t0) * 1000)
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    quit_app()
+    everything = per["5"] + per["3"]
+    for key, name in (("5", "to Runs"), ("3", "to Monitor")):
+        print(f"key {key} ({name}): p50 {pct(per[key], .5):.0f} ms, p95 {pct(per[key], .95):.0f} ms")
+    print(f"all {len(everything)} presses while {args.job} trains: p50 {pct(everything, .5):.0f} "
+          f"ms, p95 {pct(everything, .95):.0f} ms, max {max(everything):.0f} ms "
+          f"(target p95 ≤ 100 ms); load average {' '.join(load)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

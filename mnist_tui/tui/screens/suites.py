@@ -1,0 +1,645 @@
+"""Suites: pick a benchmark suite (seed or sweep) and its options, run it, and watch its members
+fill a table — and, for the sweep, a plot of accuracy against images per method — live; cancel
+(the running member is interrupted and recorded, the suite can be resumed); open a past suite
+from `<runs>/suites/` and resume an interrupted one.
+
+The suite runs in a Textual thread worker (`engine.suite_run.run_suite`); each member is a
+worker process, so TensorFlow is never imported here. The listener's callbacks arrive on that
+thread: member starts/ends reach the UI through `app.call_from_thread`; the many per-member
+events only store the latest one, which a 4/s timer draws.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import threading
+import time
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Header, Input, Label, Select, Static
+from textual_plotext import PlotextPlot
+
+from mnist_tui.tui.summary import STATE_STYLE
+
+try:   # the one-line key bar, where the app has it
+    from mnist_tui.tui.widgets.keysbar import KeysBar as _KeysBar
+except ImportError:  # pragma: no cover
+    from textual.widgets import Footer as _KeysBar
+
+DEFAULTS = {"sweep": {"sizes": "250,500,1000,2000,5000,10000", "seeds": "3"},
+            "seed": {"sizes": "4800,2400", "seeds": "1"}}
+MARKERS = ("dot", "x", "+", "o", "*", "#")
+REDRAW_S = 0.25
+
+
+def parse_options(text: str) -> dict[str, str]:
+    """`dataset=digits iterations=260 --epochs 1` → {"dataset": "digits", "iterations": "260",
+    "epochs": "1"}: job options applied to every member they fit (as `--batch --suite`)."""
+    from mnist_tui.engine.errors import SpecError
+
+    out: dict[str, str] = {}
+    try:
+        tokens = shlex.split(text)
+    except ValueError as exc:
+        raise SpecError(f"options: {exc}") from None
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i].lstrip("-")
+        if "=" in tok:
+            name, _, value = tok.partition("=")
+        elif tokens[i].startswith("--") and i + 1 < len(tokens):
+            name, value = tok, tokens[i + 1]
+            i += 1
+        else:
+            raise SpecError(f"options: expected name=value, got {tokens[i]!r}")
+        out[name.strip().replace("-", "_")] = value
+        i += 1
+    return out
+
+
+def fmt_time(seconds) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+class SweepPlot(PlotextPlot):
+    """Accuracy (mean over seeds) against images, one line per method and preset, log x."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.data: dict[str, list] = {}
+
+    def set_data(self, data: dict[str, list]) -> None:
+        self.data = data
+        self.refresh()
+
+    def render(self):
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if not self.data:
+            plt.title("accuracy % vs images — waiting for finished members…")
+            return super().render()
+        plt.title("accuracy % vs images (mean over seeds; t-SNE+GMM 1:1)")
+        plt.xscale("log")
+        ticks = sorted({x for pts in self.data.values() for x, _ in pts})
+        plt.xticks(ticks, [f"{x:,}" for x in ticks])
+        for i, (name, pts) in enumerate(self.data.items()):
+            plt.plot([x for x, _ in pts], [100 * s["mean"] for _, s in pts], label=name,
+                     marker=MARKERS[i % len(MARKERS)])
+        return super().render()
+
+
+class SuiteListener:
+    """`run_suite`'s listener, called on the suite's thread."""
+
+    def __init__(self, screen: SuitesScreen) -> None:
+        self.screen = screen
+        self.pid: int | None = None
+        self.signalled = False
+        self.lock = threading.Lock()
+
+    def _ui(self, fn, *args) -> None:
+        try:
+            self.screen.app.call_from_thread(fn, *args)
+        except Exception:  # noqa: BLE001 - the app is closing
+            pass
+
+    def member_start(self, i, n, member) -> None:
+        if self.screen.cancelling:
+            raise KeyboardInterrupt   # between members: the next one does not start
+        with self.lock:
+            self.pid, self.signalled = None, False
+        self.screen.live = {"i": i, "n": n, "label": member.label, "start": time.monotonic(),
+                            "text": "starting the worker…"}
+        self._ui(self.screen.member_started, i, n)
+
+    def member_reused(self, i, n, member, run_id) -> None:
+        self.screen.reused += 1
+        self._push_report()
+        if self.screen.cancelling:
+            raise KeyboardInterrupt
+
+    def event(self, ev) -> None:
+        if ev.type == "started":
+            with self.lock:
+                self.pid = ev.pid or None
+        if self.screen.cancelling:
+            self.interrupt_worker()
+        live = self.screen.live
+        if live is None:
+            return
+        if ev.type == "phase":
+            live["phase"] = ev.name
+            live["text"] = ev.message or ev.name
+        elif ev.type == "progress":
+            pct = f" {100 * ev.step / ev.total:.0f}%" if ev.total else ""
+            live["text"] = f"{ev.phase or live.get('phase', '')}{pct} {ev.message}".strip()
+        elif ev.type == "epoch":
+            acc = (ev.metrics or {}).get("val_accuracy", (ev.metrics or {}).get("accuracy"))
+            live["text"] = f"epoch {ev.epoch}/{ev.epochs}" + (
+                f": accuracy {100 * acc:.1f}%" if isinstance(acc, (int, float)) else "")
+        self.screen.dirty = True
+
+    def interrupt_worker(self) -> bool:
+        """SIGINT to the running member's worker (once): it records what it has and stops."""
+        with self.lock:
+            if self.pid is None or self.signalled:
+                return False
+            self.signalled = True
+            pid = self.pid
+        try:
+            os.kill(pid, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def member_end(self, i, n, member, result) -> None:
+        self.screen.live = None
+        self._push_report()
+
+    def _push_report(self) -> None:
+        from mnist_tui.engine.report import build_report
+
+        try:
+            report = build_report(self.screen.folder, "running")
+        except Exception:  # noqa: BLE001 - the table catches up at the end
+            return
+        self._ui(self.screen.show_report, report)
+
+
+class SuitePicker(ModalScreen):
+    """The suites recorded under `<runs>/suites/`, newest first; enter opens one."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
+    DEFAULT_CSS = """
+    SuitePicker #picker-box { width: 76; max-width: 95%; height: 80%; border: thick $accent;
+                              background: $surface; padding: 0 1; }
+    SuitePicker DataTable { height: 1fr; }
+    """
+
+    def __init__(self, suites: list[dict]) -> None:
+        super().__init__()
+        self.suites = suites
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker-box"):
+            yield Static(Text("Past suites — enter opens, esc closes", style="bold"))
+            table = DataTable(id="picker-table", cursor_type="row", zebra_stripes=True)
+            table.add_columns("suite id", "kind", "status", "done")
+            for s in self.suites:
+                table.add_row(s["suite_id"], s["name"],
+                              Text(s["status"], style=STATE_STYLE.get(s["status"], "")),
+                              s["done"], key=s["suite_id"])
+            yield table
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.dismiss(event.row_key.value)
+
+
+class SuitesScreen(Screen):
+    """Run a suite and watch it; open, resume past ones."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "start", "Start suite", priority=True),
+        Binding("x", "cancel", "Cancel"),
+        Binding("ctrl+x", "cancel", "Cancel", show=False, priority=True),
+        Binding("l", "pick", "Past suites"),
+        Binding("r", "resume", "Resume"),
+        Binding("escape", "leave_field", "Leave field", show=False),
+    ]
+    DEFAULT_CSS = """
+    SuitesScreen #suite-form { height: 2; padding: 0 1; }
+    SuitesScreen .sf-row { height: 1; }
+    SuitesScreen .sf-label { width: auto; padding: 0 1 0 1; color: $text-muted; }
+    SuitesScreen .sf-label.first { padding: 0 1 0 0; }
+    SuitesScreen #sf-suite { width: 11; }
+    SuitesScreen #sf-methods { width: 1fr; }
+    SuitesScreen #sf-sizes { width: 1fr; }
+    SuitesScreen #sf-seeds { width: 8; }
+    SuitesScreen #sf-vgg { width: 6; }
+    SuitesScreen #sf-options { width: 1fr; }
+    SuitesScreen #suite-status { height: 3; padding: 0 1; border-top: solid $primary-darken-2; }
+    SuitesScreen #suite-body { height: 1fr; }
+    SuitesScreen #suite-table { height: auto; max-height: 50%; }
+    SuitesScreen #suite-body.-noplot #suite-table { height: 1fr; max-height: 100%; }
+    SuitesScreen #suite-plot { height: 1fr; min-height: 8; }
+    .-wide SuitesScreen #suite-body { layout: horizontal; }
+    .-wide SuitesScreen #suite-table { width: 1fr; height: 1fr; max-height: 100%; }
+    .-wide SuitesScreen #suite-plot { width: 1fr; height: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = None            # SuiteFolder shown (running or past)
+        self.report: dict | None = None
+        self.running = False
+        self.cancelling = False
+        self.listener: SuiteListener | None = None
+        self.live: dict | None = None  # the running member (written by the suite thread)
+        self.dirty = False
+        self.reused = 0
+        self.message: Text | None = None
+        self.last_status: str | None = None
+        self.loaded = False            # a suite has been drawn (for tests)
+        self._filling: str | None = None
+
+    # -- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        from mnist_tui.engine.specs import JOB_NAMES
+
+        yield Header()
+        with Vertical(id="suite-form"):
+            with Horizontal(classes="sf-row"):
+                yield Label("suite", classes="sf-label first")
+                yield Select([("sweep", "sweep"), ("seed", "seed")], value="sweep",
+                             allow_blank=False, id="sf-suite", compact=True)
+                yield Label("methods", classes="sf-label")
+                yield Input(",".join(JOB_NAMES), id="sf-methods", compact=True)
+                yield Label("sizes", classes="sf-label")
+                yield Input(DEFAULTS["sweep"]["sizes"], id="sf-sizes", compact=True)
+            with Horizontal(classes="sf-row"):
+                yield Label("seeds", classes="sf-label first")
+                yield Input(DEFAULTS["sweep"]["seeds"], id="sf-seeds", compact=True)
+                yield Label("vgg px", classes="sf-label")
+                yield Input("32", id="sf-vgg", compact=True)
+                yield Label("options", classes="sf-label")
+                yield Input(self._default_options(), placeholder="e.g. epochs=1 iterations=260",
+                            id="sf-options", compact=True)
+        yield Static("", id="suite-status")
+        with Vertical(id="suite-body"):
+            table = DataTable(id="suite-table", cursor_type="row", zebra_stripes=True)
+            for key, label in (("n", "#"), ("method", "method"), ("preset", "preset"),
+                               ("images", "images"), ("seed", "seed"), ("status", "status"),
+                               ("acc", "accuracy"), ("time", "time")):
+                table.add_column(label, key=key)
+            yield table
+            yield SweepPlot(id="suite-plot")
+        yield _KeysBar()
+
+    def _default_options(self) -> str:
+        choice = getattr(self.app, "dataset_choice", "auto")
+        return f"dataset={choice}" if choice in ("digits", "mnist") else ""
+
+    def on_mount(self) -> None:
+        self.query_one("#sf-methods").tooltip = "comma-separated: tsne-gmm, vgg16, cnn"
+        self.query_one("#sf-sizes").tooltip = ("numbers of images (seed suite: t-SNE + GMM's; "
+                                               "add samples=N to options for the classifiers')")
+        self.query_one("#sf-seeds").tooltip = "N seeds (0…N-1) or a list 0,7,9"
+        self.query_one("#sf-vgg").tooltip = "VGG16 input size (32 to 224; the notebook's 224)"
+        self.query_one("#sf-options").tooltip = ("job options for every member they fit, as "
+                                                 "name=value: epochs=1 iterations=260 …")
+        self.query_one("#suite-plot").display = False
+        self.query_one("#suite-table").focus()
+        self.set_interval(REDRAW_S, self._tick)
+        self._status()
+        self.open_newest()
+
+    def on_unmount(self) -> None:
+        # The app is closing: interrupt the running member (recorded; the suite is resumable).
+        if self.running:
+            self.cancelling = True
+            if self.listener is not None:
+                self.listener.interrupt_worker()
+
+    @on(Select.Changed, "#sf-suite")
+    def _suite_changed(self, event: Select.Changed) -> None:
+        if self._filling == event.value:   # set by opening a suite, not by the user
+            self._filling = None
+            return
+        d = DEFAULTS.get(str(event.value))
+        if d:
+            self.query_one("#sf-sizes", Input).value = d["sizes"]
+            self.query_one("#sf-seeds", Input).value = d["seeds"]
+
+    def action_leave_field(self) -> None:
+        self.query_one("#suite-table").focus()
+
+    # -- building the spec -----------------------------------------------------------------
+    def read_spec(self):
+        """The SuiteSpec of the form (SpecError with a one-line reason)."""
+        from mnist_tui.suite_batch import build_suite_spec
+
+        def val(wid: str) -> str | None:
+            text = self.query_one(wid, Input).value.strip()
+            return text or None
+
+        args = argparse.Namespace(suite=str(self.query_one("#sf-suite", Select).value),
+                                  methods=val("#sf-methods"), presets=None,
+                                  sizes=val("#sf-sizes"), seeds=val("#sf-seeds"),
+                                  vgg_input_size=val("#sf-vgg"))
+        given = parse_options(self.query_one("#sf-options", Input).value)
+        data_dir = getattr(self.app, "data_dir", None)
+        if data_dir and "data_dir" not in given and given.get("dataset") != "digits":
+            given["data_dir"] = data_dir
+        return build_suite_spec(args, given)
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_start(self) -> None:
+        from mnist_tui.engine.errors import MnistTuiError
+
+        if self.running:
+            self.app.notify("a suite is running: cancel it first (x)", severity="warning")
+            return
+        try:
+            spec = self.read_spec()
+        except MnistTuiError as exc:
+            self._say(f"✘ {exc}", "bold red")
+            self.app.notify(str(exc), severity="error")
+            return
+        self._begin()
+        self._say(f"checking the data for {len(spec.members())} member runs…", "italic")
+        self._run(spec, None)
+
+    def action_resume(self) -> None:
+        if self.running:
+            self.app.notify("a suite is already running", severity="warning")
+            return
+        if self.folder is None:
+            self.app.notify("open a past suite first (l)", severity="warning")
+            return
+        status = (self.report or {}).get("status")
+        if status == "finished":
+            self.app.notify("this suite finished: nothing to resume", severity="warning")
+            return
+        self._begin()
+        self._say(f"resuming {self.folder.suite_id}: finished members are reused…", "italic")
+        self._run(None, self.folder)
+
+    def action_cancel(self) -> None:
+        if not self.running:
+            self.app.notify("no suite is running", severity="warning")
+            return
+        if self.cancelling:
+            return
+        self.cancelling = True
+        if self.listener is not None:
+            self.listener.interrupt_worker()
+        self._say("cancelling: interrupting the running member (it records what it has)…",
+                  "bold yellow")
+
+    def action_pick(self) -> None:
+        self._list_suites()
+
+    @work(thread=True, exclusive=True, group="suite-list", exit_on_error=False)
+    def _list_suites(self) -> None:
+        from mnist_tui.engine.suites import SuiteFolder, list_suites
+
+        rows = []
+        for sid in list_suites(self.app.runs_dir):
+            st = SuiteFolder(self.app.runs_dir, sid).status()
+            done = (f"{st.get('finished')}/{st.get('members')}"
+                    if st.get("members") is not None else "")
+            rows.append({"suite_id": sid, "name": sid.split("-")[2] if sid.count("-") >= 3
+                         else "?", "status": st.get("status", "?"), "done": done})
+        self.app.call_from_thread(self._show_picker, rows)
+
+    def _show_picker(self, rows: list[dict]) -> None:
+        if not rows:
+            self.app.notify(f"no suites yet in {self.app.runs_dir / 'suites'}",
+                            severity="warning")
+            return
+
+        def chosen(suite_id: str | None) -> None:
+            if suite_id:
+                if self.running:
+                    self.app.notify("a suite is running: its table stays here",
+                                    severity="warning")
+                    return
+                self.open_suite(suite_id)
+
+        self.app.push_screen(SuitePicker(rows), chosen)
+
+    # -- opening a past suite --------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="suite-open", exit_on_error=False)
+    def open_newest(self) -> None:
+        from mnist_tui.engine.suites import list_suites
+
+        ids = list_suites(self.app.runs_dir)
+        if ids and not self.running and self.folder is None:
+            self._open(ids[0])
+
+    @work(thread=True, exclusive=True, group="suite-open", exit_on_error=False)
+    def open_suite(self, suite_id: str) -> None:
+        self._open(suite_id)
+
+    def _open(self, suite_id: str) -> None:
+        from mnist_tui.engine.report import build_report
+        from mnist_tui.engine.suites import SuiteFolder
+
+        try:
+            folder = SuiteFolder.open(self.app.runs_dir, suite_id)
+            report = build_report(folder)
+        except Exception as exc:  # noqa: BLE001 - unreadable suite
+            self.app.call_from_thread(self._say, f"✘ suite {suite_id}: {exc}", "bold red")
+            return
+        self.app.call_from_thread(self._opened, folder, report)
+
+    def _opened(self, folder, report: dict) -> None:
+        if self.running:
+            return
+        self.folder = folder
+        self.message = None
+        self._fill_form(report["suite"])
+        self.show_report(report)
+
+    def _fill_form(self, spec: dict) -> None:
+        select = self.query_one("#sf-suite", Select)
+        if select.value != spec["suite"]:
+            self._filling = spec["suite"]
+            select.value = spec["suite"]
+        self.query_one("#sf-methods", Input).value = ",".join(spec["methods"])
+        self.query_one("#sf-sizes", Input).value = ",".join(map(str, spec["sizes"]))
+        self.query_one("#sf-seeds", Input).value = ",".join(map(str, spec["seeds"]))
+        self.query_one("#sf-vgg", Input).value = str(spec["vgg_input_size"])
+        self.query_one("#sf-options", Input).value = " ".join(
+            f"{k.replace('_', '-')}={v}" for k, v in spec.get("overrides", {}).items())
+
+    # -- running (the suite thread) --------------------------------------------------------
+    def _begin(self) -> None:
+        self.running, self.cancelling, self.reused = True, False, 0
+        self.live = None
+        self.listener = SuiteListener(self)
+
+    @work(thread=True, exclusive=True, group="suite-run", exit_on_error=False)
+    def _run(self, spec, folder) -> None:
+        from mnist_tui.engine import report as rep
+        from mnist_tui.engine.suite_run import preflight, run_suite
+        from mnist_tui.engine.suites import SuiteFolder
+
+        call = self.app.call_from_thread
+        try:
+            if folder is None:
+                preflight(spec.members())
+                folder = SuiteFolder.create(self.app.runs_dir, spec)
+            else:
+                preflight(folder.spec().members())
+            self.folder = folder
+            call(self.show_report, rep.build_report(folder, "running"))
+            if self.cancelling:
+                folder.write_status("interrupted", members=len(folder.spec().members()),
+                                    finished=0, failed=[])
+                outcome_status = "interrupted"
+            else:
+                outcome_status = run_suite(folder, self.listener).status
+            report = rep.build_report(folder, outcome_status)
+            paths = rep.write_report(report, folder.path / "report.html")
+        except Exception as exc:  # noqa: BLE001 - shown on the screen
+            from mnist_tui.engine.errors import MnistTuiError
+
+            error = str(exc) if isinstance(exc, MnistTuiError) else f"{type(exc).__name__}: {exc}"
+            try:
+                call(self._failed, error)
+            except Exception:  # noqa: BLE001 - the app is closing
+                pass
+            return
+        try:
+            call(self._done, report, outcome_status, paths)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _failed(self, error: str) -> None:
+        self.running, self.live = False, None
+        self._say(f"✘ {error}", "bold red")
+        self.app.notify(error, severity="error", timeout=10)
+
+    def _done(self, report: dict, status: str, paths) -> None:
+        self.running, self.cancelling, self.live = False, False, None
+        self.show_report(report)
+        sid = report["suite_id"]
+        if status == "interrupted":
+            self._say(f"interrupted: r resumes it (or mnist-tui --batch --resume {sid})",
+                      "bold yellow")
+            self.app.notify(f"suite {sid} interrupted: r resumes it", severity="warning")
+        else:
+            try:
+                shown = paths[0].relative_to(self.app.runs_dir)
+            except ValueError:
+                shown = paths[0]
+            self._say(f"{status}" + (f" (reused {self.reused} finished run(s))"
+                                     if self.reused else "") + f": report <runs>/{shown}",
+                "bold green" if status == "finished" else "bold red")
+            self.app.notify(f"suite {sid} {status}: report in {paths[0].parent}", timeout=8,
+                            severity="information" if status == "finished" else "error")
+        if hasattr(self.app, "_broadcast"):
+            self.app._broadcast("on_runs_changed")
+
+    # -- drawing ---------------------------------------------------------------------------
+    def member_started(self, i: int, n: int) -> None:
+        table = self.query_one("#suite-table", DataTable)
+        key = str(i - 1)
+        if key in table.rows:
+            table.update_cell(key, "status", Text("running", style=STATE_STYLE.get(
+                "running", "bold yellow")))
+            table.move_cursor(row=i - 1, animate=False)
+        self.dirty = True
+
+    def show_report(self, report: dict) -> None:
+        self.report = report
+        table = self.query_one("#suite-table", DataTable)
+        running = self.live["i"] - 1 if self.running and self.live else None
+        table.clear()
+        for i, r in enumerate(report["rows"]):
+            status = r["status"]
+            if i == running:
+                status = "running"
+            acc = f"{100 * r['accuracy']:.1f}%" if r["accuracy"] is not None else "—"
+            table.add_row(str(i + 1), r["method"], r["preset"], f"{r['images_requested']:,}",
+                          str(r["seed"]), Text(status, style=STATE_STYLE.get(status, "")),
+                          acc, fmt_time(r["total_s"]) if status != "running" else "…",
+                          key=str(i))
+        if running is not None and running < table.row_count:
+            table.move_cursor(row=running, animate=False)
+        plot = self.query_one("#suite-plot", SweepPlot)
+        sweep = report["suite"]["suite"] == "sweep"
+        plot.display = sweep
+        self.query_one("#suite-body").set_class(not sweep, "-noplot")
+        if sweep:
+            from mnist_tui.engine.report import series
+
+            plot.set_data(series(report, "accuracy"))
+        self.loaded = True
+        self._status()
+
+    def _tick(self) -> None:
+        if not self.dirty:
+            return
+        self.dirty = False
+        self._status()
+        live = self.live
+        if live is not None:
+            table = self.query_one("#suite-table", DataTable)
+            key = str(live["i"] - 1)
+            if key in table.rows:
+                table.update_cell(key, "time", fmt_time(time.monotonic() - live["start"]))
+
+    def _say(self, text: str, style: str = "") -> None:
+        self.message = Text(text, style=style)
+        self._status()
+
+    def _status(self) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        rep = self.report
+        if self.folder is not None and rep is not None:
+            rows = rep["rows"]
+            done = sum(1 for r in rows if r["status"] == "finished")
+            status = "running" if self.running else rep.get("status", "?")
+            text.append(f"{rep['suite']['suite']} ", "bold")
+            text.append(self.folder.suite_id, "cyan")
+            text.append(f" · {status}", STATE_STYLE.get(status, "bold"))
+            text.append(f" · {done}/{len(rows)} members finished")
+        else:
+            text.append("No suite yet: set the options, ctrl+s starts; l lists past suites",
+                        "italic")
+        text.append("\n")
+        live = self.live
+        if self.running and live is not None and not self.cancelling:
+            text.append(f"[{live['i']}/{live['n']}] {live['label']}: ", "bold")
+            text.append(str(live.get("text", "")))
+        elif self.message is not None:
+            text.append_text(self.message)
+        elif rep is not None and not self.running and rep.get("status") not in (
+                "finished", None):
+            text.append("not finished: r resumes it (finished members are reused)",
+                        "bold yellow")
+        elif rep is not None and not self.running and self.folder is not None \
+                and (self.folder.path / "report.html").is_file():
+            text.append(f"report: <runs>/suites/{self.folder.suite_id}/report.html (and .md .json "
+                        ".csv) · l opens another", "dim")
+        self.query_one("#suite-status", Static).update(text)
+
+
+def export_runs(app, run_ids: list[str]) -> None:
+    """The Results and Runs screens' export: the suite report (HTML, Markdown, JSON, CSV) of
+    `run_ids`, written in a thread under `<runs>/reports/<timestamp>/`; the path is notified."""
+    run_ids = [r for r in run_ids if r]
+    if not run_ids:
+        app.notify("no run to export", severity="warning")
+        return
+
+    def write() -> None:
+        from mnist_tui.engine.report import export_runs_report
+
+        try:
+            paths = export_runs_report(app.runs_dir, run_ids)
+        except Exception as exc:  # noqa: BLE001 - shown as a notification
+            app.call_from_thread(app.notify, f"export failed: {exc}", severity="error")
+            return
+        app.call_from_thread(app.notify, f"report of {len(run_ids)} run(s) written: "
+                             f"{paths[0]} (and .md .json .csv)", timeout=10)
+
+    app.run_worker(write, thread=True, group="export", exit_on_error=False)

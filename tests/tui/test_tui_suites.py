@@ -1,0 +1,197 @@
+"""Suites screen: a tiny sweep run live from the form (real worker processes on the bundled
+digits), a past suite opened, a cancelled suite resumed, the report exported from Results and
+Runs; a snapshot of a recorded suite at 80×24."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from mnist_tui.tui.app import create_app
+from tui_helpers import screen_text, wait_for, write_classifier_run
+
+TINY_OPTIONS = "dataset=digits iterations=260 gmm-inits=1"
+
+
+async def fill(pilot, **values) -> None:
+    for name, value in values.items():
+        pilot.app.screen.query_one(f"#sf-{name}", Input).value = str(value)
+    await pilot.pause()
+
+
+def table_rows(app) -> list[list[str]]:
+    table = app.screen.query_one("#suite-table")
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def write_recorded_suite(runs_dir: Path, suite_id: str = "20260101-120000-sweep-abc123") -> str:
+    """A finished sweep (t-SNE + GMM and CNN at 100 and 200 images, one seed) written the way
+    the suite and its workers write it: suite folder and run folders with fixed numbers."""
+    from mnist_tui.engine import runs
+    from mnist_tui.engine.suites import SuiteFolder, SuiteSpec
+
+    spec = SuiteSpec(name="sweep", methods=("tsne-gmm", "cnn"), sizes=(100, 200), seeds=(0,),
+                     overrides={"dataset": "digits", "iterations": 260, "gmm_inits": 1,
+                                "epochs": 1}).validate()
+    folder = SuiteFolder(runs_dir, suite_id)
+    folder.path.mkdir(parents=True)
+    runs.atomic_write_json(folder.path / "suite.json", spec.to_dict())
+    acc = {("tsne-gmm", 100): 0.62, ("tsne-gmm", 200): 0.81, ("cnn", 100): 0.35,
+           ("cnn", 200): 0.58}
+    members = spec.members()
+    for i, m in enumerate(members):
+        run_id = f"{suite_id[:8]}-12000{i}-{m.job}-{suite_id[-3:]}00{i}"
+        d = runs_dir / run_id
+        d.mkdir()
+        a = acc[(m.job, m.size)]
+        metrics = ({"accuracy_hungarian": a, "accuracy_majority": a + 0.02, "nmi": 0.7,
+                    "ari": 0.6} if m.job == "tsne-gmm" else {"accuracy": a, "loss": 1.0})
+        timings = ({"preprocess": 0.1, "pca": 0.1, "tsne": 2.0 + i, "gmm": 0.3, "scoring": 0.01,
+                    "total": 3.5 + i} if m.job == "tsne-gmm"
+                   else {"training": 1.0 + i, "evaluation": 0.1, "total": 3.4 + i})
+        result = {"status": "finished", "job": m.job, "run_id": run_id, "spec": m.spec,
+                  "metrics": metrics, "timings": timings,
+                  "dataset": {"name": "digits", "n_samples": m.size}}
+        (d / "spec.json").write_text(json.dumps(m.spec))
+        (d / "meta.json").write_text(json.dumps({"run_id": run_id, "created":
+                                                 f"2026-01-01T12:00:0{i}+0000", "pid": 1}))
+        (d / "result.json").write_text(json.dumps(result))
+        folder.set_member(m.key, run_id)
+        folder.set_measurement(run_id, {"peak_rss_bytes": 150_000_000 + i, "source": "test"})
+    runs.atomic_write_json(folder.path / "status.json", {
+        "suite_id": suite_id, "status": "finished", "created": "2026-01-01T12:00:00+0000",
+        "updated": "2026-01-01T12:01:00+0000", "members": len(members),
+        "finished": len(members), "failed": []})
+    return suite_id
+
+
+@pytest.mark.slow
+async def test_tiny_sweep_runs_live_and_fills_the_table(runs_dir):
+    app = create_app(runs_dir=runs_dir, dataset="digits", load_data=False, start_mode="suites")
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query("#sf-methods"), 10)
+        await fill(pilot, methods="tsne-gmm", sizes="100,200", seeds="1", options=TINY_OPTIONS)
+        await pilot.press("ctrl+s")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.running and screen.live is not None, 30)
+        await pilot.pause(0.6)
+        assert "[1/2] tsne-gmm default 100 images seed 0" in screen_text(app)
+        await wait_for(pilot, lambda: not screen.running, 90)
+        rows = table_rows(app)
+        assert len(rows) == 2
+        assert all(r[5] == "finished" and r[6].endswith("%") for r in rows), rows
+        assert [r[3] for r in rows] == ["100", "200"]
+        assert screen.query_one("#suite-plot").display
+        assert sum(len(v) for v in screen.query_one("#suite-plot").data.values()) == 2
+        folder = screen.folder
+        assert folder.status()["status"] == "finished"
+        for ext in ("html", "md", "json", "csv"):
+            assert (folder.path / f"report.{ext}").is_file()
+        report = json.loads((folder.path / "report.json").read_text())
+        for r, row in zip(report["rows"], rows):
+            assert row[6] == f"{100 * r['accuracy']:.1f}%"
+        assert "finished: report" in screen_text(app)
+        # The UI process never imported TensorFlow.
+        assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+
+
+@pytest.mark.slow
+async def test_cancel_then_resume_reuses_the_finished_member(runs_dir):
+    app = create_app(runs_dir=runs_dir, dataset="digits", load_data=False, start_mode="suites")
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query("#sf-methods"), 10)
+        # the second member is much slower (many more t-SNE iterations): time to cancel it
+        await fill(pilot, methods="tsne-gmm", sizes="100,300", seeds="1",
+                   options="dataset=digits iterations=260 gmm-inits=1")
+        await pilot.press("ctrl+s")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.live is not None and screen.live["i"] == 2
+                       and screen.listener.pid, 60)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not screen.running, 30)
+        assert screen.folder.status()["status"] == "interrupted"
+        assert "r resumes" in screen_text(app)
+        assert [r[5] for r in table_rows(app)] == ["finished", "interrupted"]
+        first_run = screen.report["rows"][0]["run_id"]
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.running, 10)
+        await wait_for(pilot, lambda: not screen.running, 90)
+        assert screen.folder.status()["status"] == "finished"
+        assert screen.report["rows"][0]["run_id"] == first_run      # reused, not re-run
+        assert [r[5] for r in table_rows(app)] == ["finished", "finished"]
+        assert "reused 1" in screen_text(app)
+
+
+async def test_open_a_past_suite(runs_dir):
+    newer = write_recorded_suite(runs_dir, "20260102-120000-sweep-def456")
+    older = write_recorded_suite(runs_dir, "20260101-120000-sweep-abc123")
+    app = create_app(runs_dir=runs_dir, load_data=False, start_mode="suites")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.loaded, 10)
+        assert screen.folder.suite_id == newer          # the newest opens by itself
+        await pilot.press("l")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "SuitePicker", 10)
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: screen.folder.suite_id == older, 10)
+        await pilot.pause(0.2)
+        rows = table_rows(app)
+        assert [r[1] for r in rows] == ["tsne-gmm", "cnn", "tsne-gmm", "cnn"]
+        assert [r[6] for r in rows] == ["62.0%", "35.0%", "81.0%", "58.0%"]
+        assert screen.query_one("#sf-methods", Input).value == "tsne-gmm,cnn"
+        assert screen.query_one("#sf-sizes", Input).value == "100,200"
+        assert older in screen_text(app)
+
+
+def _latest_report(runs_dir: Path) -> Path:
+    found = sorted((runs_dir / "reports").glob("*/report.html"))
+    assert found, "no report written"
+    return found[-1]
+
+
+async def test_export_from_results_and_runs(runs_dir):
+    cnn = write_classifier_run(runs_dir)
+    app = create_app(runs_dir=runs_dir, load_data=False, start_mode="results")
+    app.results_run = cnn
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.view is not None, 10)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: (runs_dir / "reports").is_dir()
+                       and list((runs_dir / "reports").glob("*/report.csv")), 10)
+        html = _latest_report(runs_dir)
+        data = json.loads(html.with_suffix(".json").read_text())
+        assert [r["run_id"] for r in data["rows"]] == [cnn]
+        assert data["rows"][0]["accuracy"] == 0.9897
+        assert "98.97%" in html.read_text() and "98.97%" in html.with_suffix(".md").read_text()
+        assert "0.9897" in html.with_suffix(".csv").read_text()
+        await wait_for(pilot, lambda: str(html.parent) in " ".join(
+            str(n.message) for n in app._notifications), 5)
+        # Runs: the marked runs (here the only one)
+        from tui_helpers import install_recorded_run
+
+        tsne = install_recorded_run(runs_dir)
+        await pilot.press("5")
+        await wait_for(pilot, lambda: app.screen.query_one("DataTable").row_count == 2, 10)
+        before = set((runs_dir / "reports").iterdir())
+        await pilot.press("space", "space", "e")
+        await wait_for(pilot, lambda: len(set((runs_dir / "reports").iterdir())) > len(before)
+                       and list((set((runs_dir / "reports").iterdir()) - before).pop()
+                                .glob("report.csv")), 10)
+        new = (set((runs_dir / "reports").iterdir()) - before).pop()
+        data = json.loads((new / "report.json").read_text())
+        assert sorted(r["run_id"] for r in data["rows"]) == sorted([cnn, tsne])
+
+
+def test_snapshot_recorded_suite(snap_compare, runs_dir):
+    write_recorded_suite(runs_dir)
+    app = create_app(runs_dir=runs_dir, load_data=False, start_mode="suites")
+
+    async def ready(pilot):
+        await wait_for(pilot, lambda: app.screen.loaded, 10)
+        await pilot.pause(0.5)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
