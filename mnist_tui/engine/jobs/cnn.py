@@ -63,13 +63,7 @@ def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict:
               if len(plan.val_idx) else None)
     history = kc.fit(keras, model, ctx, spec, train_ds, val_ds, len(plan.train_idx))
 
-    with ctx.phase("evaluation", plan.eval_split):
-        infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        batches = kc.image_pipeline(tf, plan.eval_images, None, 512, ident)
-        probs = kc.predict_batches(lambda x: infer(x).numpy(), batches, len(plan.eval_idx),
-                                   ctx, "evaluation")
-        out = kc.evaluate_and_save(ctx, plan, probs)
-        model_file = kc.save_model(ctx, model)
+    out, model_file = kc.evaluate(tf, ctx, model, plan, 512, ident)
 
     return {
         **out,

@@ -434,6 +434,20 @@ def evaluate_and_save(ctx: JobContext, plan: DataPlan, probs: np.ndarray) -> dic
     }
 
 
+def evaluate(tf, ctx: JobContext, model, plan: DataPlan, batch: int, prep,
+             message: str = "") -> tuple[dict, str | None]:
+    """The evaluation phase: stream the eval images through `model` once, score, save it all.
+
+    Returns (metrics/artifacts dict from `evaluate_and_save`, saved model path).
+    """
+    with ctx.phase("evaluation", plan.eval_split):
+        infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        batches = image_pipeline(tf, plan.eval_images, None, batch, prep)
+        probs = predict_batches(lambda x: infer(x).numpy(), batches, len(plan.eval_idx),
+                                ctx, "evaluation", message)
+        return evaluate_and_save(ctx, plan, probs), save_model(ctx, model)
+
+
 def save_model(ctx: JobContext, model) -> str | None:
     path = ctx.artifact("model.keras")
     if path is None:

@@ -158,13 +158,7 @@ def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict:
 
     history = kc.fit(keras, trained, ctx, spec, train_ds, val_ds, len(plan.train_idx))
 
-    with ctx.phase("evaluation", plan.eval_split):
-        infer = tf.function(lambda x: full(x, training=False), reduce_retracing=True)
-        batches = kc.image_pipeline(tf, plan.eval_images, None, ebatch, prep)
-        probs = kc.predict_batches(lambda x: infer(x).numpy(), batches, len(plan.eval_idx),
-                                   ctx, "evaluation", "full model (base + head)")
-        out = kc.evaluate_and_save(ctx, plan, probs)
-        model_file = kc.save_model(ctx, full)
+    out, model_file = kc.evaluate(tf, ctx, full, plan, ebatch, prep, "full model (base + head)")
 
     return {
         **out,
