@@ -205,6 +205,14 @@ def degradation(groups: list[dict]) -> list[dict]:
 
 # -- the whole report --------------------------------------------------------------------------
 
+def run_detail(run_id: str, label: str, result: dict, spec: dict) -> dict:
+    """What the report keeps of one run: settings, versions, machine, data, matrix, times."""
+    keys = ("versions", "machine", "dataset", "confusion_matrix", "confusion_mapping",
+            "started_at", "finished_at", "timings", "error")
+    return {"run_id": run_id, "member": label, "status": result.get("status"),
+            "spec": result.get("spec") or spec, **{k: result.get(k) for k in keys}}
+
+
 def build_report(folder: SuiteFolder, status: str | None = None) -> dict:
     spec = folder.spec()
     members = spec.members()
@@ -222,15 +230,7 @@ def build_report(folder: SuiteFolder, status: str | None = None) -> dict:
                 result = None
         rows.append(member_row(member, run_id, result, measurements.get(run_id or "")))
         if result:
-            run_details.append({
-                "run_id": run_id, "member": member.label, "status": result.get("status"),
-                "spec": result.get("spec") or member.spec, "versions": result.get("versions"),
-                "machine": result.get("machine"), "dataset": result.get("dataset"),
-                "confusion_matrix": result.get("confusion_matrix"),
-                "confusion_mapping": result.get("confusion_mapping"),
-                "started_at": result.get("started_at"), "finished_at": result.get("finished_at"),
-                "timings": result.get("timings"), "error": result.get("error"),
-            })
+            run_details.append(run_detail(run_id, member.label, result, member.spec))
     groups = group_rows(rows)
     add_verdicts(groups, by_point=spec.name == "sweep")
     st = status or folder.status().get("status", "?")
@@ -469,7 +469,7 @@ def build_runs_report(runs_dir: Path, run_ids: list[str], report_id: str | None 
     for run_id in run_ids:
         folder = runs_dir / run_id
 
-        def read(name: str):
+        def read(name: str, folder: Path = folder):
             try:
                 data = runs.read_json(folder / name) if (folder / name).is_file() else None
             except (OSError, ValueError):
@@ -486,15 +486,7 @@ def build_runs_report(runs_dir: Path, run_ids: list[str], report_id: str | None 
         rows.append(member_row(member, run_id, result, None))
         seeds.append(seed)
         if result:
-            run_details.append({
-                "run_id": run_id, "member": label, "status": result.get("status"),
-                "spec": result.get("spec") or spec, "versions": result.get("versions"),
-                "machine": result.get("machine"), "dataset": result.get("dataset"),
-                "confusion_matrix": result.get("confusion_matrix"),
-                "confusion_mapping": result.get("confusion_mapping"),
-                "started_at": result.get("started_at"), "finished_at": result.get("finished_at"),
-                "timings": result.get("timings"), "error": result.get("error"),
-            })
+            run_details.append(run_detail(run_id, label, result, spec))
     groups = group_rows(rows)
     add_verdicts(groups, by_point=False)
     statuses = {r["status"] for r in rows}

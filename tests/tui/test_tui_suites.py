@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input
+from tui_helpers import screen_text, wait_for, write_classifier_run
 
 from mnist_tui.tui.app import create_app
-from tui_helpers import screen_text, wait_for, write_classifier_run
 
 TINY_OPTIONS = "dataset=digits iterations=260 gmm-inits=1"
 
