@@ -42,7 +42,7 @@ class Reporter:
         frac = f"{ev.step:,}/{ev.total:,}" if ev.total else f"{ev.step:,}"
         if ev.phase == "download" and ev.total:
             frac = f"{ev.step / 1e6:.1f}/{ev.total / 1e6:.1f} MB"
-        extras = " ".join(f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in ev.metrics.items())
+        extras = " ".join(f"{k.replace('_', ' ')} {_fmt(v, k)}" for k, v in ev.metrics.items())
         eta = f" ETA {ev.eta:.0f}s" if ev.eta else ""
         text = f"[{ev.t:7.1f}s] {ev.phase} {frac} {ev.message} {extras}{eta}".rstrip()
         if self.tty:
@@ -83,7 +83,9 @@ class Reporter:
             self._line(line)
 
 
-def _fmt(v) -> str:
+def _fmt(v, key: str = "") -> str:
+    if isinstance(v, float) and key.endswith("per_s"):
+        return f"{v:,.0f}"
     if isinstance(v, float):
         return f"{v:.4f}" if abs(v) < 100 else f"{v:,.1f}"
     return str(v)
