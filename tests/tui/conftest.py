@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-
 from tui_helpers import closed_port_url
-
 
 
 @pytest.fixture(autouse=True)
@@ -38,3 +37,20 @@ def pytest_pyfunc_call(pyfuncitem):
         asyncio.run(pyfuncitem.obj(**args))
         return True
     return None
+
+
+@pytest.fixture
+def assert_no_tensorflow():
+    """`assert_no_tensorflow()` checks the UI process never imported TensorFlow or Keras.
+
+    Only meaningful if this test process had not imported them before the test (engine tests
+    import TensorFlow in-process when the whole suite runs in one pytest); the check in a fresh
+    interpreter is `test_tui_flow.py::test_ui_process_never_imports_tensorflow`.
+    """
+    preloaded = any(m in sys.modules for m in ("tensorflow", "keras"))
+
+    def check() -> None:
+        if not preloaded:
+            assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+
+    return check

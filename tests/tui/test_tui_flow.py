@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 
 import pytest
-from textual.widgets import Input, Select
+from textual.widgets import Select
+from tui_helpers import screen_text, wait_for
 
 from mnist_tui.tui.app import create_app
-from tui_helpers import screen_text, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +27,7 @@ async def fill_form(pilot, **values) -> None:
     await pilot.pause()
 
 
-async def test_launch_finish_results(runs_dir):
+async def test_launch_finish_results(runs_dir, assert_no_tensorflow):
     app = create_app(runs_dir=runs_dir, dataset="digits")
     async with app.run_test(size=(100, 32)) as pilot:
         await pilot.press("2")
@@ -49,9 +50,8 @@ async def test_launch_finish_results(runs_dir):
         text = screen_text(app)
         assert "one-to-one (Hungarian)" in text and "majority vote" in text
         assert job.job_id in text
-        # The UI process never imported TensorFlow (nor scikit-learn's estimators).
-        assert "tensorflow" not in sys.modules
-        assert "keras" not in sys.modules
+        # The UI process never imported TensorFlow.
+        assert_no_tensorflow()
 
 
 async def test_cancel_running_job(runs_dir):
@@ -111,3 +111,16 @@ async def test_input_failure_has_no_run_folder(runs_dir, tmp_path):
         assert job.error
         await pilot.pause(0.5)
         assert "failed" in screen_text(app)
+
+
+def test_ui_process_never_imports_tensorflow():
+    """The launch → finish → results flow again, in a fresh interpreter where the check counts."""
+    import subprocess
+
+    here = Path(__file__)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         f"{here}::test_launch_finish_results"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=here.parents[2])
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "1 passed" in out.stdout

@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 
 from textual.widgets import DataTable, Input
-
-from mnist_tui.tui.app import create_app
 from tui_helpers import (
     install_recorded_run,
     replay_job,
@@ -16,8 +14,10 @@ from tui_helpers import (
     write_classifier_run,
 )
 
+from mnist_tui.tui.app import create_app
 
-async def test_dataset_screen_falls_back_to_digits_without_mnist(runs_dir):
+
+async def test_dataset_screen_falls_back_to_digits_without_mnist(runs_dir, assert_no_tensorflow):
     """dataset auto, no MNIST reachable (closed port, empty cache): the digits, said loudly."""
     app = create_app(runs_dir=runs_dir)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -28,7 +28,7 @@ async def test_dataset_screen_falls_back_to_digits_without_mnist(runs_dir):
         assert "Dataset digits" in text
         assert "MNIST could not be had" in text
         assert "r retries the download" in text
-        assert "tensorflow" not in sys.modules
+        assert_no_tensorflow()
 
 
 async def test_dataset_screen_draws_digits(runs_dir):

@@ -6,9 +6,9 @@ Update them after an intended change with `pytest tests/tui --snapshot-update`.
 from __future__ import annotations
 
 import pytest
+from tui_helpers import install_recorded_run, replay_job, wait_for, write_classifier_run
 
 from mnist_tui.tui.app import create_app
-from tui_helpers import install_recorded_run, replay_job, wait_for, write_classifier_run
 
 SIZES = [(80, 24), (120, 40)]
 

@@ -5,7 +5,6 @@ Runs; a snapshot of a recorded suite at 80×24."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -70,7 +69,7 @@ def write_recorded_suite(runs_dir: Path, suite_id: str = "20260101-120000-sweep-
 
 
 @pytest.mark.slow
-async def test_tiny_sweep_runs_live_and_fills_the_table(runs_dir):
+async def test_tiny_sweep_runs_live_and_fills_the_table(runs_dir, assert_no_tensorflow):
     app = create_app(runs_dir=runs_dir, dataset="digits", load_data=False, start_mode="suites")
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for(pilot, lambda: app.screen.query("#sf-methods"), 10)
@@ -96,7 +95,7 @@ async def test_tiny_sweep_runs_live_and_fills_the_table(runs_dir):
             assert row[6] == f"{100 * r['accuracy']:.1f}%"
         assert "finished: report" in screen_text(app)
         # The UI process never imported TensorFlow.
-        assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+        assert_no_tensorflow()
 
 
 @pytest.mark.slow

@@ -67,7 +67,15 @@ def install_recorded_run(runs_dir: Path, name: str = "tsne-gmm") -> str:
 def write_classifier_run(runs_dir: Path, run_id: str = "20260101-130000-cnn-bbb222") -> str:
     """A recorded CNN run on the bundled digits (events, result) written the way the worker does."""
     from mnist_tui.engine.datasets import load_digits
-    from mnist_tui.engine.events import Epoch, Finished, Log, ModelSummary, Phase, Progress, Started
+    from mnist_tui.engine.events import (
+        Epoch,
+        Finished,
+        Log,
+        ModelSummary,
+        Phase,
+        Progress,
+        Started,
+    )
 
     ds = load_digits()
     spec = {"job": "cnn", "preset": "default", "dataset": "digits", "data_dir": None,
