@@ -99,6 +99,7 @@ def test_real_mnist_end_to_end(run_cli, cli_env, real_mnist_dir, tmp_path):
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["dataset"]["name"] == "mnist"
+    assert result["details"]["deskewed"] is True
     assert result["dataset"]["n_samples"] == 1000 and result["dataset"]["available"] == 10000
     m = result["metrics"]
     assert m["accuracy_hungarian"] >= 0.80, m

@@ -111,6 +111,7 @@ def test_json_stdout_carries_only_the_result(run_cli, cli_env, tmp_path):
     assert result["dataset"]["name"] == "digits"
     assert result["dataset"]["n_samples"] == 300
     assert "bundled digits" in result["dataset"]["source"]
+    assert result["details"]["deskewed"] is False        # 8×8 is too small to shear
     for key in ("accuracy_majority", "accuracy_hungarian", "nmi", "ari"):
         assert 0.0 <= result["metrics"][key] <= 1.0
     cm = result["confusion_matrix"]

@@ -104,7 +104,7 @@ class TsneGmmSpec(JobSpec):
                                "(224 reproduces it; slow and memory-hungry)",
                                kind=int, minimum=8, maximum=256, optional=True, off="0")
     deskew: bool = opt(True, "straighten slanted digits first (moment-based shear; uses no "
-                       "labels)", kind=bool)
+                       "labels; skipped for images under 16 px)", kind=bool)
     pca: int | None = opt(50, "reduce to N principal components before t-SNE (0 = off)",
                           kind=int, minimum=2, maximum=1000, optional=True, off="0")
     tsne_backend: str = opt("opentsne", "t-SNE implementation: opentsne (FFT-accelerated, "
