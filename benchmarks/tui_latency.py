@@ -8,6 +8,7 @@
    cores), alternate 5 (Runs) and 3 (Monitor, with its live plots) — screen switches, the
    heaviest redraws a key causes — and time until the pane shows the new screen.
 
+BENCH_EXTRA_ENV adds variables to the app's environment (e.g. MNIST_TUI_WORKER_NICE=19).
 Needs tmux and real digits in MNIST_TUI_REAL_MNIST (or --data-dir). Polling capture-pane costs
 CPU itself, so the figures are an upper bound.
 """
@@ -75,6 +76,7 @@ def main() -> int:
         sys.exit("error: no data: pass --data-dir or set MNIST_TUI_REAL_MNIST")
     tmp = tempfile.mkdtemp(prefix="tui-bench-")
     env = (f"MNIST_TUI_RUNS_DIR={tmp}/runs MNIST_TUI_DATA_DIR={args.data_dir} "
+           + os.environ.get("BENCH_EXTRA_ENV", "") + " "
            f"MNIST_TUI_CACHE_DIR={tmp}/cache")
 
     firsts = []
