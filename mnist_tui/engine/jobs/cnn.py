@@ -74,12 +74,6 @@ def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict:
             "model_input": f"{shape[0]}×{shape[1]}×1 grey 0–255 (the model rescales to 0–1)",
             "architecture": f"{len(FILTERS)}×conv{KERNEL}×{KERNEL} {FILTERS}, dense "
                             f"{DENSE_UNITS}, random shifts ±{SHIFT:.0%}, cosine-decayed lr",
-            "params": counts,
-            "strategy": strategy,
-            "train_images": len(plan.train_idx),
-            "val_images": len(plan.val_idx),
-            "train_pool": plan.train_pool,
-            "eval_pool": plan.eval_pool,
-            "model_file": model_file,
+            **kc.run_details(plan, counts, strategy, model_file),
         },
     }

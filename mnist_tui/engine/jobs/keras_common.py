@@ -448,6 +448,13 @@ def evaluate(tf, ctx: JobContext, model, plan: DataPlan, batch: int, prep,
         return evaluate_and_save(ctx, plan, probs), save_model(ctx, model)
 
 
+def run_details(plan: DataPlan, counts: dict, strategy, model_file: str | None) -> dict:
+    """The `details` every classifier job reports: parameters, strategy, how the data was split."""
+    return {"params": counts, "strategy": strategy, "train_images": len(plan.train_idx),
+            "val_images": len(plan.val_idx), "train_pool": plan.train_pool,
+            "eval_pool": plan.eval_pool, "model_file": model_file}
+
+
 def save_model(ctx: JobContext, model) -> str | None:
     path = ctx.artifact("model.keras")
     if path is None:

@@ -176,12 +176,6 @@ def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict:
             "feature_cache_mb": round(cache_bytes / 1e6, 2),
             "feature_shape": list(base.output_shape[1:]),
             "fine_tune": spec.fine_tune,
-            "params": counts,
-            "strategy": strategy,
-            "train_images": len(plan.train_idx),
-            "val_images": len(plan.val_idx),
-            "train_pool": plan.train_pool,
-            "eval_pool": plan.eval_pool,
-            "model_file": model_file,
+            **kc.run_details(plan, counts, strategy, model_file),
         },
     }
