@@ -35,14 +35,22 @@ def _wait_for_line(proc, needle, timeout=60):
     raise AssertionError(f"{needle!r} not seen in {seen}")
 
 
-def test_sigint_records_the_run_as_interrupted_and_exits_130(cli_env, tmp_path):
-    proc = _start([*SLOW, "--json", str(tmp_path / "r.json")], cli_env)
+def _slow_run_in_tsne(env, tmp_path, *extra):
+    """A batch run started and waited on until its t-SNE phase: (process, run folder)."""
+    proc = _start([*SLOW, *extra], env)
     seen = _wait_for_line(proc, "tsne ")
-    run_id = seen[0].split()[1].rstrip(":")
+    return proc, tmp_path / "runs" / seen[0].split()[1].rstrip(":")
+
+
+def _worker_pid(run_dir) -> int:
+    return json.loads((run_dir / "meta.json").read_text())["pid"]
+
+
+def test_sigint_records_the_run_as_interrupted_and_exits_130(cli_env, tmp_path):
+    proc, run_dir = _slow_run_in_tsne(cli_env, tmp_path, "--json", str(tmp_path / "r.json"))
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    run_dir = tmp_path / "runs" / run_id
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "interrupted"
     assert result["timings"]["tsne"] > 0            # what was measured is kept
@@ -53,27 +61,21 @@ def test_sigint_records_the_run_as_interrupted_and_exits_130(cli_env, tmp_path):
 
 
 def test_worker_killed_outright_is_a_recorded_failure_exit_3(cli_env, tmp_path):
-    proc = _start(SLOW, cli_env)
-    seen = _wait_for_line(proc, "tsne ")
-    run_id = seen[0].split()[1].rstrip(":")
-    meta = json.loads((tmp_path / "runs" / run_id / "meta.json").read_text())
-    os.kill(meta["pid"], signal.SIGKILL)
-    out, err = proc.communicate(timeout=60)
+    proc, run_dir = _slow_run_in_tsne(cli_env, tmp_path)
+    os.kill(_worker_pid(run_dir), signal.SIGKILL)
+    proc.communicate(timeout=60)
     assert proc.returncode == 3
-    result = json.loads((tmp_path / "runs" / run_id / "result.json").read_text())
+    result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "failed"
     assert "ended without a result" in result["error"]
 
 
 def test_sigterm_to_worker_is_a_cancel(cli_env, tmp_path):
-    proc = _start(SLOW, cli_env)
-    seen = _wait_for_line(proc, "tsne ")
-    run_id = seen[0].split()[1].rstrip(":")
-    meta = json.loads((tmp_path / "runs" / run_id / "meta.json").read_text())
-    os.kill(meta["pid"], signal.SIGTERM)
+    proc, run_dir = _slow_run_in_tsne(cli_env, tmp_path)
+    os.kill(_worker_pid(run_dir), signal.SIGTERM)
     proc.communicate(timeout=60)
     assert proc.returncode == 130
-    result = json.loads((tmp_path / "runs" / run_id / "result.json").read_text())
+    result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "cancelled"
 
 
