@@ -177,6 +177,34 @@ class MnistApp(App):
                     handler(*args)
 
     # -- navigation ------------------------------------------------------------------------
+    def switch_mode(self, mode: str):
+        """Textual's switch, without its 50 ms hold on a screen that is already built.
+
+        `App.switch_mode` calls `delay_update()`, which holds every frame back for 50 ms to hide
+        a new screen being composed. A screen shown before has nothing to hide, and those 50 ms
+        were most of a screen switch's latency while a CNN trains (benchmarks/tui_latency.py: p50
+        84 → 25 ms). The first visit to a screen keeps the hold.
+        """
+        self._resuming_built_screen = mode in self._screen_stacks
+        try:
+            return super().switch_mode(mode)
+        finally:
+            self._resuming_built_screen = False
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        if not getattr(self, "_resuming_built_screen", False):
+            super().delay_update(delay)
+            return
+        # Hold only until the key press has been handled (a zero-delay timer never fires).
+        self._begin_batch()
+
+        def end_batch() -> None:
+            self._end_batch()
+            if not self._batch_count:
+                self.screen.refresh()
+
+        self.call_later(end_batch)
+
     def action_show(self, mode: str) -> None:
         if self.current_mode != mode:
             self.switch_mode(mode)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from textual.widgets import DataTable, Input
@@ -183,6 +184,26 @@ async def test_help_lists_every_binding(runs_dir):
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert type(app.screen).__name__ != "HelpScreen"
+
+
+async def test_switching_back_to_a_built_screen_does_not_hold_frames(runs_dir):
+    """Textual holds frames 50 ms on every switch_mode; the app keeps that only for a screen's
+    first build. Back on a built screen, frames flow again once the key press is handled."""
+    app = create_app(runs_dir=runs_dir, load_data=False, start_mode="monitor")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "RunsScreen", 5)
+        await pilot.pause(0.1)
+        for mode, name in (("monitor", "MonitorScreen"), ("runs", "RunsScreen")):
+            app.action_show(mode)          # what keys 3 and 5 do
+            for _ in range(5):             # a few turns of the event loop, no timers
+                await asyncio.sleep(0)
+            assert type(app.screen).__name__ == name
+            assert app._batch_count == 0, "updates still held after the switch"
+        await pilot.press("1")   # first visit: Textual's hold applies, then ends
+        await pilot.pause(0.2)
+        assert app._batch_count == 0
+        assert "Dataset" in screen_text(app)
 
 
 async def test_too_small_terminal_says_so(runs_dir):

@@ -249,7 +249,10 @@ class MonitorScreen(Screen):
         self.paused = not self.paused
         self._dirty_detail = self._dirty_plots = True
         self.app.notify("redrawing paused: p resumes" if self.paused else "redrawing resumed")
-        self._redraw(force=True)
+        # The title answers the key at once; the plotext redraw follows after that frame.
+        self._draw_detail()
+        self._dirty_detail = False
+        self.call_after_refresh(self._redraw)
 
     def action_cancel(self) -> None:
         from mnist_tui.tui.screens.modals import ConfirmScreen
