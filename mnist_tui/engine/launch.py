@@ -46,6 +46,42 @@ def parse_event_line(line: str) -> Event:
         return Log(message=line.rstrip("\n"), level="warning")
 
 
+def stderr_tail(stderr_file, run_dir: Path, lines: int = 20) -> str:
+    """The last lines a worker wrote: its stderr (a temp file), then worker.log in its folder."""
+    try:
+        stderr_file.seek(0)
+        text = stderr_file.read().decode("utf-8", "replace")
+    except (OSError, ValueError):
+        text = ""
+    log = Path(run_dir) / runs.LOG_FILE
+    if log.is_file():
+        try:
+            text += log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            pass
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def record_dead_worker(run_dir: Path, status: str, rc: int | None,
+                       tail: str) -> tuple[str, dict | None]:
+    """A worker that ended without a terminal event (SIGKILL, OOM, a crash in C): record the
+    run as `status` with why, unless it already has a result. Returns (reason, result).
+
+    Shared by `WorkerRun.outcome` (batch, suites) and the TUI's job manager.
+    """
+    how = f"killed by signal {-rc}" if rc is not None and rc < 0 else f"exit code {rc}"
+    reason = f"the worker process ended without a result ({how})"
+    last = tail.splitlines()[-1] if tail else ""
+    recorded = runs.record_unfinished(Path(run_dir), status,
+                                      reason + (f": {last}" if last else ""))
+    if recorded is None and (Path(run_dir) / runs.RESULT_FILE).is_file():
+        try:
+            recorded = runs.read_json(Path(run_dir) / runs.RESULT_FILE)
+        except (OSError, ValueError):
+            recorded = None
+    return reason, recorded
+
+
 class WorkerRun:
     """One job in a worker process, read synchronously (the TUI wraps the same pieces in asyncio)."""
 
@@ -92,12 +128,7 @@ class WorkerRun:
             self.proc.wait()
 
     def stderr_tail(self, lines: int = 20) -> str:
-        self._stderr.seek(0)
-        text = self._stderr.read().decode("utf-8", "replace")
-        log = self.run_dir / runs.LOG_FILE
-        if log.is_file():
-            text += log.read_text(encoding="utf-8", errors="replace")
-        return "\n".join(text.strip().splitlines()[-lines:])
+        return stderr_tail(self._stderr, self.run_dir, lines)
 
     def outcome(self, unfinished_status: str = "failed") -> dict:
         """The final result: the worker's own, or one recorded here if it died without one."""
@@ -110,10 +141,7 @@ class WorkerRun:
                 res.setdefault("error_kind", getattr(self.terminal, "kind", "job"))
                 res["error_kind"] = getattr(self.terminal, "kind", "job")
             return res
-        reason = (f"the worker process ended without a result (exit code {rc})"
-                  + (f": {self.stderr_tail(1)}" if self.stderr_tail(1) else ""))
-        recorded = runs.record_unfinished(self.run_dir, unfinished_status, reason)
-        if recorded is None and (self.run_dir / runs.RESULT_FILE).is_file():
-            recorded = runs.read_json(self.run_dir / runs.RESULT_FILE)
+        reason, recorded = record_dead_worker(self.run_dir, unfinished_status, rc,
+                                              self.stderr_tail(12))
         return recorded or {"status": unfinished_status, "error": reason, "error_kind": "job",
                             "run_id": self.run_id, "run_dir": None, "job": self.spec_dict["job"]}

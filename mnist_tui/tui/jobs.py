@@ -5,8 +5,8 @@ lines on the app's event loop, folds each event into a `Job` (plain data the scr
 tells the app through a callback (which posts Textual messages). It runs `max_running` jobs at a
 time (1 by default: the machines have few cores and two trainings would only fight over them).
 
-A worker that dies without a result (SIGKILL, OOM) is recorded exactly as the engine's
-`WorkerRun.outcome` does: `runs.record_unfinished` with the last lines of its stderr.
+A worker that dies without a result (SIGKILL, OOM) is recorded by the engine's
+`launch.record_dead_worker`, as `WorkerRun.outcome` does for batch runs and suites.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from mnist_tui.engine.events import TERMINAL_TYPES, Event
 from mnist_tui.engine.launch import (
     GRACE_SECONDS,
     parse_event_line,
+    record_dead_worker,
+    stderr_tail,
     worker_argv,
     worker_env,
 )
@@ -282,7 +284,7 @@ class JobManager:
             if terminal is None:
                 self._record_crash(job, rc, stderr)
             elif terminal.type == "failed":
-                tail = _tail(stderr, job.run_dir, 8)
+                tail = stderr_tail(stderr, job.run_dir, 8)
                 if tail and tail not in (job.error or ""):
                     job.error = f"{job.error}\n{tail}" if job.error else tail
         except Exception as exc:  # noqa: BLE001 - the app must go on whatever happened
@@ -300,36 +302,10 @@ class JobManager:
             self._schedule()
 
     def _record_crash(self, job: Job, rc: int | None, stderr) -> None:
-        """The worker ended without a terminal event: record it as the engine's WorkerRun does."""
+        """The worker ended without a terminal event: recorded by the engine's own function."""
         status = "cancelled" if job.state == "stopping" else "failed"
-        tail = _tail(stderr, job.run_dir, 12)
-        how = f"killed by signal {-rc}" if rc is not None and rc < 0 else f"exit code {rc}"
-        reason = f"the worker process ended without a result ({how})"
-        last = tail.splitlines()[-1] if tail else ""
-        recorded = runs.record_unfinished(job.run_dir, status,
-                                          reason + (f": {last}" if last else ""))
-        if recorded is None and (job.run_dir / runs.RESULT_FILE).is_file():
-            try:
-                recorded = runs.read_json(job.run_dir / runs.RESULT_FILE)
-            except (OSError, ValueError):
-                recorded = None
-        job.result = recorded
+        tail = stderr_tail(stderr, job.run_dir, 12)
+        reason, job.result = record_dead_worker(job.run_dir, status, rc, tail)
         job.state = status
         job.error = reason + (f"\n{tail}" if tail else "")
         job.logs.append(("error", reason))
-
-
-def _tail(stderr_file, run_dir: Path, lines: int) -> str:
-    """The last lines of the worker's stderr: the temp file, then worker.log in its run folder."""
-    try:
-        stderr_file.seek(0)
-        text = stderr_file.read().decode("utf-8", "replace")
-    except (OSError, ValueError):
-        text = ""
-    log = Path(run_dir) / runs.LOG_FILE
-    if log.is_file():
-        try:
-            text += log.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            pass
-    return "\n".join(text.strip().splitlines()[-lines:])

@@ -319,3 +319,25 @@ def test_delete(tmp_path):
             store.delete(bad)
     assert (tmp_path / "outside" / SPEC_FILE).is_file()
     assert (root / "b" / SPEC_FILE).is_file()
+
+
+def test_record_dead_worker_keeps_history_names_the_signal_and_the_last_line(tmp_path):
+    import tempfile
+
+    from mnist_tui.engine.launch import record_dead_worker, stderr_tail
+
+    run = make_run(tmp_path, "killed", meta={"created": "2024-01-01", "pid": dead_pid(),
+                                             "host": HOST}, events=EPOCH_LINES)
+    with tempfile.TemporaryFile() as err:
+        err.write(b"loading\nMemoryError: cannot allocate\n")
+        tail = stderr_tail(err, run, 12)
+    assert tail.splitlines()[-1] == "MemoryError: cannot allocate"
+    reason, result = record_dead_worker(run, "failed", -9, tail)
+    assert reason == "the worker process ended without a result (killed by signal 9)"
+    assert result["status"] == "failed"
+    assert result["error"].endswith("(killed by signal 9): MemoryError: cannot allocate")
+    assert [h["epoch"] for h in result["history"]] == [1, 2]
+    # A second call (the run already has its result) returns that result untouched.
+    again_reason, again = record_dead_worker(run, "cancelled", 1, "")
+    assert again_reason.endswith("(exit code 1)")
+    assert again == result
