@@ -235,30 +235,55 @@ class MnistApp(App):
             self.pop_screen()
 
     # -- quitting --------------------------------------------------------------------------
+    def running_suite(self):
+        """The Suites screen while it runs a suite, else None."""
+        for screen in self._screen_stacks.get("suites") or []:
+            if getattr(screen, "running", False):
+                return screen
+        return None
+
     def action_quit_app(self) -> None:
         from mnist_tui.tui.screens.modals import ConfirmScreen
 
         active = self.manager.active()
-        if not active:
+        suite = self.running_suite()
+        if not active and suite is None:
             self.exit(0)
             return
         running = sum(1 for j in active if j.state != "queued")
         queued = len(active) - running
-        what = ", ".join(p for p in (f"{running} running" if running else "",
-                                     f"{queued} queued" if queued else "") if p)
+        what = ", ".join(p for p in (f"{running} running job(s)" if running else "",
+                                     f"{queued} queued job(s)" if queued else "",
+                                     "a running suite" if suite is not None else "") if p)
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.notify("stopping the jobs…", timeout=30)
+                self.notify("stopping…", timeout=30)
                 self._stop_and_exit()
 
-        self.push_screen(ConfirmScreen(f"{what} job(s). Stop them and quit?\n"
-                                       "Running jobs are interrupted and recorded as such.",
+        self.push_screen(ConfirmScreen(f"{what[0].upper()}{what[1:]}. Stop and quit?\n"
+                                       "Running work is interrupted and recorded as such"
+                                       + (" (r on 6 resumes the suite)." if suite else "."),
                                        yes="Stop and quit", no="Keep running"), answer)
 
     @work(exclusive=True, group="quit")
     async def _stop_and_exit(self) -> None:
+        import asyncio
+
+        from mnist_tui.engine.launch import GRACE_SECONDS
+
+        suite = self.running_suite()
+        if suite is not None:
+            suite.stop()
         await self.manager.shutdown()
+        # The suite runs in a thread the interpreter waits for at exit: see it end.
+        for patience, escalate in ((GRACE_SECONDS + 5, True), (5, False)):
+            for _ in range(int(patience * 10)):
+                if self.running_suite() is None:
+                    break
+                await asyncio.sleep(0.1)
+            if self.running_suite() is not None and escalate:
+                suite.kill_member()
         self.exit(0)
 
 

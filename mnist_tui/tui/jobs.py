@@ -156,6 +156,7 @@ class JobManager:
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._kill_timers: dict[str, asyncio.TimerHandle] = {}
+        self.held_by: str | None = None   # why queued jobs wait (a suite is running)
 
     # -- queries -------------------------------------------------------------------------
     def ordered(self) -> list[Job]:
@@ -183,6 +184,15 @@ class JobManager:
         self.notify(job, "state")
         self._schedule()
         return job
+
+    def hold(self, reason: str) -> None:
+        """Start no queued job until `release` (a suite is timing its members: a job beside
+        it would share the cores and its times)."""
+        self.held_by = reason
+
+    def release(self) -> None:
+        self.held_by = None
+        self._schedule()
 
     def add_replay(self, job: Job) -> None:
         """Show a job that is not ours (tests, screenshots: recorded events)."""
@@ -231,6 +241,8 @@ class JobManager:
                 pass
 
     def _schedule(self) -> None:
+        if self.held_by:
+            return
         free = self.max_running - len(self.running())
         for job in sorted((j for j in self.jobs.values() if j.state == "queued"),
                           key=lambda j: j.queued_at):

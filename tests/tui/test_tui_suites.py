@@ -194,3 +194,57 @@ def test_snapshot_recorded_suite(snap_compare, runs_dir):
         await pilot.pause(0.5)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
+
+
+@pytest.mark.slow
+async def test_quitting_during_a_suite_asks_then_interrupts_it_and_holds_jobs(runs_dir):
+    """While a suite runs, launched jobs wait (they would share its cores and timings); `q`
+    asks first, then interrupts the running member and the suite records itself interrupted —
+    the app does not hang waiting for the suite's thread."""
+    import os
+
+    from mnist_tui.engine.specs import build_spec
+
+    app = create_app(runs_dir=runs_dir, dataset="digits", load_data=False, start_mode="suites")
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query("#sf-methods"), 10)
+        await fill(pilot, methods="tsne-gmm", sizes="1000", seeds="1",
+                   options="dataset=digits iterations=5000 gmm-inits=1")
+        await pilot.press("ctrl+s")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.live is not None and screen.listener.pid, 60)
+        pid = screen.listener.pid
+        job = app.manager.submit(build_spec("tsne-gmm", "default", {
+            "dataset": "digits", "samples": 100}).to_dict())
+        await pilot.pause(0.3)
+        assert job.state == "queued" and app.manager.held_by
+        await pilot.press("q")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 5)
+        assert "a running suite" in screen_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, 30)
+    assert screen.folder.status()["status"] == "interrupted"
+    assert job.state == "cancelled"
+    with pytest.raises(ProcessLookupError):
+        for _ in range(50):   # reaped by the suite thread: gone, not a zombie left running
+            os.kill(pid, 0)
+            import time
+
+            time.sleep(0.1)
+
+
+async def test_a_suite_does_not_start_beside_a_running_job(runs_dir):
+    from mnist_tui.tui.jobs import Job
+
+    app = create_app(runs_dir=runs_dir, dataset="digits", load_data=False, start_mode="suites")
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query("#sf-methods"), 10)
+        job = Job("20260101-150000-cnn-ddd444", {"job": "cnn"}, runs_dir / "x", state="running")
+        app.manager.jobs[job.job_id] = job
+        await fill(pilot, methods="tsne-gmm", sizes="100", seeds="1", options=TINY_OPTIONS)
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
+        assert not app.screen.running and app.manager.held_by is None
+        assert "1 job(s) running" in screen_text(app)
+        assert not (runs_dir / "suites").exists() or not any((runs_dir / "suites").iterdir())
+        job.state = "finished"

@@ -267,6 +267,8 @@ class LaunchScreen(Screen):
             return
         job = self.app.manager.submit(spec.to_dict())
         queued = len([j for j in self.app.manager.active() if j.state == "queued"])
+        held = self.app.manager.held_by
         self.app.notify(f"{self.job} {job.job_id[-6:]} "
-                        + (f"queued ({queued} waiting)" if job.state == "queued" else "started"))
+                        + (f"queued ({queued} waiting)" if job.state == "queued" else "started")
+                        + (f": it starts when {held} ends" if held else ""))
         self.app.action_show("monitor")

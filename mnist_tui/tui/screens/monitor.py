@@ -126,7 +126,9 @@ class MonitorScreen(Screen):
         if frac is not None:
             prog = f"{100 * frac:3.0f}% {prog}"
         eta = job.phase_eta() if job.state in ("running", "stopping") else None
-        return [state, job.job, short_id(job.job_id), job.phase or "—", prog,
+        phase = job.phase or ("held" if job.state == "queued" and self.app.manager.held_by
+                              else "—")
+        return [state, job.job, short_id(job.job_id), phase, prog,
                 fmt_seconds(job.elapsed(now)), fmt_seconds(eta)]
 
     def _draw_table(self) -> None:

@@ -361,6 +361,8 @@ class SuitesScreen(Screen):
             self._say(f"✘ {exc}", "bold red")
             self.app.notify(str(exc), severity="error")
             return
+        if not self._may_begin():
+            return
         self._begin()
         self._say(f"checking the data for {len(spec.members())} member runs…", "italic")
         self._run(spec, None)
@@ -376,6 +378,8 @@ class SuitesScreen(Screen):
         if status == "finished":
             self.app.notify("this suite finished: nothing to resume", severity="warning")
             return
+        if not self._may_begin():
+            return
         self._begin()
         self._say(f"resuming {self.folder.suite_id}: finished members are reused…", "italic")
         self._run(None, self.folder)
@@ -386,9 +390,7 @@ class SuitesScreen(Screen):
             return
         if self.cancelling:
             return
-        self.cancelling = True
-        if self.listener is not None:
-            self.listener.interrupt_worker()
+        self.stop()
         self._say("cancelling: interrupting the running member (it records what it has)…",
                   "bold yellow")
 
@@ -470,10 +472,40 @@ class SuitesScreen(Screen):
             f"{k.replace('_', '-')}={v}" for k, v in spec.get("overrides", {}).items())
 
     # -- running (the suite thread) --------------------------------------------------------
+    def _may_begin(self) -> bool:
+        """A suite times its members: it does not start beside a running job."""
+        busy = self.app.manager.running()
+        if busy:
+            why = (f"{len(busy)} job(s) running: a suite started now would share the cores "
+                   "(and its timings) with them. Wait, or cancel them on 3.")
+            self._say(f"✘ not started: {why}", "bold yellow")
+            self.app.notify(why, severity="warning", timeout=8)
+        return not busy
+
     def _begin(self) -> None:
         self.running, self.cancelling, self.reused = True, False, 0
         self.live = None
         self.listener = SuiteListener(self)
+        self.app.manager.hold("the running suite")
+
+    def _ended(self) -> None:
+        self.running, self.live = False, None
+        self.app.manager.release()
+
+    def stop(self) -> None:
+        """Interrupt the running member (it records what it has); the suite then records itself
+        interrupted, and r (or --resume) continues it later."""
+        self.cancelling = True
+        if self.listener is not None:
+            self.listener.interrupt_worker()
+
+    def kill_member(self) -> None:
+        """The member ignored the interrupt: SIGKILL (recorded as a worker that died)."""
+        if self.listener is not None and self.listener.pid:
+            try:
+                os.kill(self.listener.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     @work(thread=True, exclusive=True, group="suite-run", exit_on_error=False)
     def _run(self, spec, folder) -> None:
@@ -513,12 +545,13 @@ class SuitesScreen(Screen):
             pass
 
     def _failed(self, error: str) -> None:
-        self.running, self.live = False, None
+        self._ended()
         self._say(f"✘ {error}", "bold red")
         self.app.notify(error, severity="error", timeout=10)
 
     def _done(self, report: dict, status: str, paths) -> None:
-        self.running, self.cancelling, self.live = False, False, None
+        self._ended()
+        self.cancelling = False
         self.show_report(report)
         sid = report["suite_id"]
         if status == "interrupted":
