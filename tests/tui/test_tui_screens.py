@@ -203,7 +203,7 @@ async def test_switching_back_to_a_built_screen_does_not_hold_frames(runs_dir):
         await pilot.press("1")   # first visit: Textual's hold applies, then ends
         await pilot.pause(0.2)
         assert app._batch_count == 0
-        assert "Dataset" in screen_text(app)
+        assert "Retry download" in screen_text(app)
 
 
 async def test_too_small_terminal_says_so(runs_dir):

@@ -4,12 +4,65 @@ Textual's Footer recomposes a widget per binding every time the bindings change 
 switch, every focus move): measured here at ~50 ms of CPU per switch, most of the cost of a key
 press. This bar renders the same information — the active bindings with `show=True`, disabled
 ones dimmed — as a single Text, which keeps a key press well under a frame.
+
+When everything does not fit (80 columns hold about half of it), the screen's own keys come
+first, the six screen keys fold into one "1-6 Screens" item, and "? Keys" (which lists every
+binding) and "q Quit" stay pinned at the right edge: a key dropped for lack of room is never the
+one that shows the others.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from rich.text import Text
 from textual.widgets import Static
+
+
+class Key(NamedTuple):
+    key: str
+    description: str
+    enabled: bool
+    action: str
+
+
+def _width(items: list[Key], pad: int) -> int:
+    """Cells taken by `items`: " key " then "desc " (`pad` more spaces before desc)."""
+    return sum(len(k.key) + len(k.description) + 3 + pad for k in items)
+
+
+def _append(text: Text, item: Key, pad: int) -> None:
+    style = "" if item.enabled else "dim"
+    text.append(f" {item.key} ", style=f"bold reverse {style}".strip())
+    text.append(f"{' ' * pad}{item.description} ", style=style)
+
+
+def layout(items: list[Key], width: int) -> Text:
+    """The bar's text for `width` columns (see the module docstring)."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if _width(items, 1) <= width:
+        for item in items:
+            _append(text, item, 1)
+        return text
+    nav = [k for k in items if k.action.startswith("show(")]
+    pinned = [k for k in items if k.action in ("help", "quit_app")]
+    own = [k for k in items if k not in nav and k not in pinned]
+    right = ([Key(f"{nav[0].key}-{nav[-1].key}", "Screens", True, "nav")] if len(nav) > 1
+             else nav) + pinned
+    room = width - _width(right, 0) - 1
+    shown: list[Key] = []
+    for item in own:
+        if _width([*shown, item], 0) > room - 1:   # keep a column for "…"
+            break
+        shown.append(item)
+    for item in shown:
+        _append(text, item, 0)
+    if len(shown) < len(own):
+        text.append("…", style="dim")
+    text.append(" " * max(1, width - text.cell_len - _width(right, 0)))
+    for item in right:
+        _append(text, item, 0)
+    return text
 
 
 class KeysBar(Static):
@@ -31,19 +84,23 @@ class KeysBar(Static):
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
 
+    def on_resize(self) -> None:
+        self._redraw()
+
     def _bindings_changed(self, screen) -> None:
         if screen is self.screen:
             self._redraw()
 
-    def _redraw(self) -> None:
+    def keys(self) -> list[Key]:
         seen: set[str] = set()
-        text = Text(no_wrap=True, overflow="ellipsis")
+        items = []
         for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
-            key = self.app.get_key_display(binding)
-            style = "" if enabled else "dim"
-            text.append(f" {key} ", style=f"bold reverse {style}".strip())
-            text.append(f" {binding.description} ", style=style)
-        self.update(text)
+            items.append(Key(self.app.get_key_display(binding), binding.description, enabled,
+                             binding.action))
+        return items
+
+    def _redraw(self) -> None:
+        self.update(layout(self.keys(), self.size.width or self.app.size.width))
