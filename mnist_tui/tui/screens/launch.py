@@ -47,13 +47,18 @@ def _text_of(value) -> str:
     return str(value)
 
 
+def _on_off(value: bool) -> str:
+    """A boolean field's label: the bare box read as nothing at a glance."""
+    return "on (space toggles)" if value else "off (space toggles)"
+
+
 class LaunchScreen(Screen):
     """Pick a job, a preset, adjust, start (the job joins the queue)."""
 
     BINDINGS = [
         Binding("ctrl+s", "start", "Start job", priority=True),
         Binding("ctrl+d", "reset", "Reset to preset", priority=True),
-        Binding("escape", "leave_field", "Leave field", show=False),
+        Binding("escape", "leave_field", "Leave field"),
     ]
 
     def __init__(self) -> None:
@@ -107,7 +112,8 @@ class LaunchScreen(Screen):
             value = values.get(f.name)
             wid = f"f-{f.name}"
             if meta["kind"] is bool:
-                widget = Checkbox("", value=bool(value), id=wid, compact=True)
+                widget = Checkbox(_on_off(bool(value)), value=bool(value), id=wid,
+                                  compact=True)
             elif meta["choices"]:
                 widget = Select([(str(c), str(c)) for c in meta["choices"]],
                                 value=_text_of(value), allow_blank=False, id=wid, compact=True)
@@ -198,8 +204,12 @@ class LaunchScreen(Screen):
         await self._build_form(str(event.value))
 
     @on(Input.Changed)
-    @on(Checkbox.Changed)
     def _field_changed(self) -> None:
+        self.validate()
+
+    @on(Checkbox.Changed)
+    def _box_changed(self, event: Checkbox.Changed) -> None:
+        event.checkbox.label = _on_off(event.value)
         self.validate()
 
     @on(Select.Changed)
@@ -241,6 +251,13 @@ class LaunchScreen(Screen):
     # -- actions ---------------------------------------------------------------------------
     def action_leave_field(self) -> None:
         self.set_focus(None)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # "esc Leave field" is offered (and bound) only while typing in a field, where the
+        # screen keys 1-6 type digits instead.
+        if action == "leave_field":
+            return isinstance(self.focused, Input)
+        return True
 
     async def action_reset(self) -> None:
         await self._build_form(str(self.query_one("#preset-select", Select).value))

@@ -14,12 +14,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from mnist_tui.tui.summary import STATE_ICON, STATE_STYLE, fmt_seconds, short_id
+from mnist_tui.tui.summary import STATE_ICON, STATE_STYLE, fmt_seconds
 from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot, digit_legend
 
-COLUMNS = (("state", "state"), ("job", "job"), ("run", "run"), ("phase", "phase"),
-           ("progress", "progress"), ("elapsed", "elapsed"), ("eta", "ETA"))
+# Fixed widths: the table fits 80 columns whatever the states become (auto widths grew and
+# clipped "✔ finished" to "✔ finishe"), and rows do not jitter as values change.
+COLUMNS = (("state", "state", 13), ("job", "job", 8), ("run", "run", 6), ("phase", "phase", 10),
+           ("progress", "progress", 12), ("elapsed", "elapsed", 7), ("eta", "ETA", 6))
 BAR_WIDTH = 24
 
 
@@ -54,8 +56,8 @@ class MonitorScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         table = DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
+        for key, label, width in COLUMNS:
+            table.add_column(label, key=key, width=width)
         yield table
         with Vertical(id="detail"):
             yield Static("No jobs yet: press 2 to launch one.", id="job-title")
@@ -124,11 +126,12 @@ class MonitorScreen(Screen):
         frac = job.fraction
         prog = f"{job.step}/{job.total}" if job.total else "—"
         if frac is not None:
-            prog = f"{100 * frac:3.0f}% {prog}"
+            steps = f" {prog}"
+            prog = f"{100 * frac:3.0f}%" + (steps if len(steps) <= 8 else "")
         eta = job.phase_eta() if job.state in ("running", "stopping") else None
         phase = job.phase or ("held" if job.state == "queued" and self.app.manager.held_by
                               else "—")
-        return [state, job.job, short_id(job.job_id), phase, prog,
+        return [state, job.job, job.job_id[-6:], phase, prog,
                 fmt_seconds(job.elapsed(now)), fmt_seconds(eta)]
 
     def _draw_table(self) -> None:
@@ -149,8 +152,8 @@ class MonitorScreen(Screen):
                 self._dirty_detail = self._dirty_plots = True
         else:
             for job in jobs:
-                for (key, _), value in zip(COLUMNS, self._row(job, now)):
-                    table.update_cell(job.job_id, key, value, update_width=True)
+                for (key, _, _), value in zip(COLUMNS, self._row(job, now)):
+                    table.update_cell(job.job_id, key, value)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value if event.row_key is not None else None

@@ -18,6 +18,7 @@ import signal
 import threading
 import time
 
+from rich.console import Group
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -220,7 +221,7 @@ class SuitesScreen(Screen):
         Binding("ctrl+x", "cancel", "Cancel", show=False, priority=True),
         Binding("l", "pick", "Past suites"),
         Binding("r", "resume", "Resume"),
-        Binding("escape", "leave_field", "Leave field", show=False),
+        Binding("escape", "leave_field", "Leave field"),
     ]
     DEFAULT_CSS = """
     SuitesScreen #suite-form { height: 2; padding: 0 1; }
@@ -233,7 +234,8 @@ class SuitesScreen(Screen):
     SuitesScreen #sf-seeds { width: 8; }
     SuitesScreen #sf-vgg { width: 6; }
     SuitesScreen #sf-options { width: 1fr; }
-    SuitesScreen #suite-status { height: 3; padding: 0 1; border-top: solid $primary-darken-2; }
+    SuitesScreen #suite-status { height: auto; min-height: 3; max-height: 6; padding: 0 1;
+                                 border-top: solid $primary-darken-2; }
     SuitesScreen #suite-body { height: 1fr; }
     SuitesScreen #suite-table { height: auto; max-height: 50%; }
     SuitesScreen #suite-body.-noplot #suite-table { height: 1fr; max-height: 100%; }
@@ -328,6 +330,13 @@ class SuitesScreen(Screen):
 
     def action_leave_field(self) -> None:
         self.query_one("#suite-table").focus()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # "esc Leave field" is offered (and bound) only while typing in a field, where the
+        # screen keys 1-6 type digits instead.
+        if action == "leave_field":
+            return isinstance(self.focused, Input)
+        return True
 
     # -- building the spec -----------------------------------------------------------------
     def read_spec(self):
@@ -546,6 +555,8 @@ class SuitesScreen(Screen):
 
     def _failed(self, error: str) -> None:
         self._ended()
+        if "--weights none" in error:   # the engine speaks in CLI flags; here it is an option
+            error += " (here: weights=none in options)"
         self._say(f"✘ {error}", "bold red")
         self.app.notify(error, severity="error", timeout=10)
 
@@ -626,6 +637,7 @@ class SuitesScreen(Screen):
 
     def _status(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
+        below = Text()   # the second part wraps: an error must be read whole at 80 columns
         rep = self.report
         if self.folder is not None and rep is not None:
             rows = rep["rows"]
@@ -638,22 +650,21 @@ class SuitesScreen(Screen):
         else:
             text.append("No suite yet: set the options, ctrl+s starts; l lists past suites",
                         "italic")
-        text.append("\n")
         live = self.live
         if self.running and live is not None and not self.cancelling:
-            text.append(f"[{live['i']}/{live['n']}] {live['label']}: ", "bold")
-            text.append(str(live.get("text", "")))
+            below.append(f"[{live['i']}/{live['n']}] {live['label']}: ", "bold")
+            below.append(str(live.get("text", "")))
         elif self.message is not None:
-            text.append_text(self.message)
+            below.append_text(self.message)
         elif rep is not None and not self.running and rep.get("status") not in (
                 "finished", None):
-            text.append("not finished: r resumes it (finished members are reused)",
-                        "bold yellow")
+            below.append("not finished: r resumes it (finished members are reused)",
+                         "bold yellow")
         elif rep is not None and not self.running and self.folder is not None \
                 and (self.folder.path / "report.html").is_file():
-            text.append(f"report: <runs>/suites/{self.folder.suite_id}/report.html (and .md .json "
-                        ".csv) · l opens another", "dim")
-        self.query_one("#suite-status", Static).update(text)
+            below.append(f"report: <runs>/suites/{self.folder.suite_id}/report.html (and .md "
+                         ".json .csv) · l opens another", "dim")
+        self.query_one("#suite-status", Static).update(Group(text, below))
 
 
 def export_runs(app, run_ids: list[str]) -> None:
