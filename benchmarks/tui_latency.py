@@ -65,6 +65,13 @@ def quit_app() -> None:
     tmux("kill-session", "-t", SESSION)
 
 
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]   # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
@@ -114,6 +121,7 @@ def main() -> int:
             wait_for("Cancel job", 10)
             time.sleep(0.5)
         wait_for("training " if args.job == "cnn" else "tsne ", 180)
+    cpu0 = cpu_times()
     per: dict[str, list[float]] = {"5": [], "3": []}
     shows = {"5": "Compare marked", "3": "Cancel job"}
     for i in range(args.presses):
@@ -137,6 +145,8 @@ def main() -> int:
             t1 = time.perf_counter()
         toggles.append((t1 - t0) * 1000)
     load = Path("/proc/loadavg").read_text().split()[:3]
+    cpu1 = cpu_times()
+    busy = (cpu1[0] - cpu0[0]) / max(1, cpu1[1] - cpu0[1])
     # Honesty check: the job must still have been training when the last key was timed.
     still = args.job == "none" or "▶ running" in pane()
     quit_app()
@@ -150,6 +160,7 @@ def main() -> int:
           f"(target p95 ≤ 100 ms); load average {' '.join(load)}")
     keys = everything + toggles
     print(f"all {len(keys)} key presses: p50 {pct(keys, .5):.0f} ms, p95 {pct(keys, .95):.0f} ms")
+    print(f"CPU busy while the keys were timed: {100 * busy:.0f}% of {os.cpu_count()} cores")
     if args.job != "none":
         print(f"{args.job} still running after the last press: {'yes' if still else 'NO'}")
     return 0

@@ -46,6 +46,27 @@ def parse_event_line(line: str) -> Event:
         return Log(message=line.rstrip("\n"), level="warning")
 
 
+def lower_priority(pid: int, nice: int) -> None:
+    """Run a worker below the UI: `nice` for its threads and for its autogroup.
+
+    Workers start in their own session (so a Ctrl-C or a hang-up meant for the app does not
+    reach them), and with Linux's autogroup scheduling a new session is a new group that gets
+    an equal share of the CPU whatever its threads' nice: nice alone then does nothing against
+    the app. The group's own nice (/proc/PID/autogroup) does. Best effort; before the worker
+    imports anything, so the threads it starts inherit it.
+    """
+    if not nice:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    except OSError:
+        pass
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n", encoding="ascii")
+    except OSError:   # not Linux, autogroup off, or the kernel's 100 ms rate limit
+        pass
+
+
 def stderr_tail(stderr_file, run_dir: Path, lines: int = 20) -> str:
     """The last lines a worker wrote: its stderr (a temp file), then worker.log in its folder."""
     try:
@@ -85,8 +106,10 @@ def record_dead_worker(run_dir: Path, status: str, rc: int | None,
 class WorkerRun:
     """One job in a worker process, read synchronously (the TUI wraps the same pieces in asyncio)."""
 
-    def __init__(self, spec_dict: dict, runs_dir: Path, rerun_of: str | None = None) -> None:
+    def __init__(self, spec_dict: dict, runs_dir: Path, rerun_of: str | None = None,
+                 nice: int = 0) -> None:
         self.run_id = runs.new_run_id(spec_dict["job"])
+        self.nice = nice   # > 0: below an interactive front end (the TUI's suites)
         self.run_dir = Path(runs_dir) / self.run_id
         self.spec_dict = spec_dict
         self.rerun_of = rerun_of
@@ -100,6 +123,7 @@ class WorkerRun:
             worker_argv(self.spec_dict, self.run_dir, self.rerun_of), stdout=subprocess.PIPE,
             stderr=self._stderr, stdin=subprocess.DEVNULL, env=worker_env(), text=True,
             encoding="utf-8", start_new_session=True)
+        lower_priority(self.proc.pid, self.nice)
 
     def events(self) -> Iterator[Event]:
         assert self.proc is not None and self.proc.stdout is not None

@@ -56,8 +56,10 @@ def _call(listener, name: str, *args) -> None:
         fn(*args)
 
 
-def run_suite(folder: SuiteFolder, listener=None, reuse_store: bool = False) -> SuiteOutcome:
-    """Run (or continue) every member of the suite in `folder`."""
+def run_suite(folder: SuiteFolder, listener=None, reuse_store: bool = False,
+              nice: int = 0) -> SuiteOutcome:
+    """Run (or continue) every member of the suite in `folder` (workers at `nice`: see
+    `launch.lower_priority`)."""
     spec = folder.spec()
     members = spec.members()
     store_index = finished_runs_by_key(folder.runs_dir) if reuse_store else {}
@@ -83,7 +85,7 @@ def run_suite(folder: SuiteFolder, listener=None, reuse_store: bool = False) -> 
                                                          / runs.RESULT_FILE)
                 _call(listener, "member_reused", i, total, member, run_id)
                 continue
-            result = _run_member(folder, member, i, total, listener, out)
+            result = _run_member(folder, member, i, total, listener, out, nice)
             out.results[member.key] = result
             status = result.get("status", "failed")
             if status in ("interrupted", "cancelled"):
@@ -105,8 +107,8 @@ def run_suite(folder: SuiteFolder, listener=None, reuse_store: bool = False) -> 
 
 
 def _run_member(folder: SuiteFolder, member: Member, i: int, total: int, listener,
-                out: SuiteOutcome) -> dict:
-    worker = WorkerRun(member.spec, folder.runs_dir)
+                out: SuiteOutcome, nice: int = 0) -> dict:
+    worker = WorkerRun(member.spec, folder.runs_dir, nice=nice)
     peak: int | None = None
     interrupted = False
     _call(listener, "member_start", i, total, member)

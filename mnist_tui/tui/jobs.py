@@ -25,6 +25,7 @@ from mnist_tui.engine import runs
 from mnist_tui.engine.events import TERMINAL_TYPES, Event
 from mnist_tui.engine.launch import (
     GRACE_SECONDS,
+    lower_priority,
     parse_event_line,
     record_dead_worker,
     stderr_tail,
@@ -265,11 +266,7 @@ class JobManager:
                 start_new_session=True, limit=STREAM_LIMIT)
             self._procs[job.job_id] = proc
             job.pid = proc.pid
-            if WORKER_NICE:
-                try:  # before the worker imports anything, so its threads inherit it
-                    os.setpriority(os.PRIO_PROCESS, proc.pid, WORKER_NICE)
-                except OSError:
-                    pass
+            lower_priority(proc.pid, WORKER_NICE)
             if job.state == "starting":
                 job.state = "running"
             self.notify(job, "state")

@@ -536,7 +536,9 @@ class SuitesScreen(Screen):
                                     finished=0, failed=[])
                 outcome_status = "interrupted"
             else:
-                outcome_status = run_suite(folder, self.listener).status
+                from mnist_tui.tui.jobs import WORKER_NICE
+
+                outcome_status = run_suite(folder, self.listener, nice=WORKER_NICE).status
             report = rep.build_report(folder, outcome_status)
             paths = rep.write_report(report, folder.path / "report.html")
         except Exception as exc:  # noqa: BLE001 - shown on the screen
