@@ -1,18 +1,21 @@
 """TUI targets, measured as a person sees them: in an 80×24 tmux pane.
 
-    python benchmarks/tui_latency.py [--presses 60] [--job cnn|tsne|none] [--queue 3] [--starts 5]
+    python benchmarks/tui_latency.py [--presses 60] [--job cnn|tsne|none] [--queue 3]
+                                     [--parallel 1] [--starts 5]
 
 1. launch to first frame: from sending the command to the pane until the Dataset screen's key
    bar is on it (median of --starts runs; includes the interpreter start);
-2. key press → screen: while a job launched from the form trains (cnn by default: it uses both
-   cores), alternate 5 (Runs) and 3 (Monitor, with its live plots) — screen switches, the
-   heaviest redraws a key causes — and time until the pane shows the new screen;
+2. key press → screen: while a job launched from the form trains (cnn by default; one CNN keeps
+   about 1.4 of 2 cores busy here, `--parallel 2 --queue 4` runs two at once to saturate both;
+   the CPU use is printed), alternate 5 (Runs) and 3 (Monitor, with its live plots) — screen
+   switches, the heaviest redraws a key causes — and time until the pane shows the new screen;
 3. then `p` on the Monitor (its title changes in place), every key press together, and whether
    the job was still training after the last one (--queue jobs run back to back to see to it).
 
 BENCH_EXTRA_ENV adds variables to the app's environment (e.g. MNIST_TUI_WORKER_NICE=19).
-Screen switches used to cost Textual's 50 ms `delay_update` hold on top of the redraw; the app
-now skips it for screens already built (MnistApp.switch_mode).
+Screen switches used to cost Textual's 50 ms `delay_update` hold on top of the redraw (the app
+now skips it for screens already built: MnistApp.switch_mode), and with both cores busy the
+workers' nice did nothing until their autogroup was niced too (launch.lower_priority).
 
 Needs tmux and real digits in MNIST_TUI_REAL_MNIST (or --data-dir). Polling capture-pane costs
 CPU itself, so the figures are an upper bound.
@@ -84,11 +87,14 @@ def main() -> int:
     ap.add_argument("--starts", type=int, default=5)
     ap.add_argument("--job", choices=("cnn", "tsne", "none"), default="cnn")
     ap.add_argument("--queue", type=int, default=3, help="jobs queued back to back")
+    ap.add_argument("--parallel", type=int, default=1,
+                    help="jobs the app runs at once (2 CNNs keep both cores busy)")
     args = ap.parse_args()
     if not args.data_dir:
         sys.exit("error: no data: pass --data-dir or set MNIST_TUI_REAL_MNIST")
     tmp = tempfile.mkdtemp(prefix="tui-bench-")
     env = (f"MNIST_TUI_RUNS_DIR={tmp}/runs MNIST_TUI_DATA_DIR={args.data_dir} "
+           + f"MNIST_TUI_PARALLEL={args.parallel} "
            + os.environ.get("BENCH_EXTRA_ENV", "") + " "
            f"MNIST_TUI_CACHE_DIR={tmp}/cache")
 

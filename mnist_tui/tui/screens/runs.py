@@ -67,7 +67,9 @@ class RunsScreen(Screen):
         self.action_reload()
 
     def on_screen_resume(self) -> None:
-        self.action_reload()
+        # Runs started elsewhere (--batch in another terminal) appear; the reading thread starts
+        # after this screen's first frame, so it does not slow the key press that showed it.
+        self.call_after_refresh(self.action_reload)
 
     def on_runs_changed(self) -> None:
         self.action_reload()
