@@ -3,8 +3,8 @@
     MNIST_TUI_REAL_MNIST=../shared/mnist .venv/bin/python scripts/make_screenshots.py
 
 Runs two small t-SNE + GMM jobs on the real MNIST files (in a temporary runs folder), and saves
-the Dataset, Launch, Monitor (mid-run), Results, Runs, Compare and Help screens at 120×40, plus
-the Monitor and Results screens at 80×24.
+the Dataset, Launch, Monitor (mid-run), Results, Runs, Compare, Help and Suites (a small sweep,
+run for real) screens at 120×40, plus the Dataset, Launch, Monitor and Results screens at 80×24.
 """
 
 from __future__ import annotations
@@ -94,6 +94,21 @@ async def main() -> int:
                 await pilot.press("escape", "question_mark")
                 await pilot.pause(0.5)
                 shot("help")
+                await pilot.press("escape", "6")
+                await wait(pilot, lambda: app.screen.query("#sf-methods"))
+                from textual.widgets import Input
+
+                for name, value in (("methods", "tsne-gmm,cnn"), ("sizes", "250,500,1000"),
+                                    ("seeds", "2"),
+                                    ("options", f"dataset=mnist data-dir={data} epochs=4")):
+                    app.screen.query_one(f"#sf-{name}", Input).value = value
+                await pilot.pause(0.3)
+                await pilot.press("ctrl+s")
+                suites = app.screen
+                await wait(pilot, lambda: suites.running, 30)
+                await wait(pilot, lambda: not suites.running, 600)
+                await pilot.pause(0.5)
+                shot("suites")
     print(f"screenshots in {OUT}: " + ", ".join(sorted(p.name for p in OUT.glob("*.svg"))))
     return 0
 
