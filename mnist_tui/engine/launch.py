@@ -95,9 +95,10 @@ def record_dead_worker(run_dir: Path, status: str, rc: int | None,
     last = tail.splitlines()[-1] if tail else ""
     recorded = runs.record_unfinished(Path(run_dir), status,
                                       reason + (f": {last}" if last else ""))
-    if recorded is None and (Path(run_dir) / runs.RESULT_FILE).is_file():
+    result_file = Path(run_dir) / runs.RESULT_FILE
+    if recorded is None and result_file.is_file():
         try:
-            recorded = runs.read_json(Path(run_dir) / runs.RESULT_FILE)
+            recorded = runs.read_json(result_file)
         except (OSError, ValueError):
             recorded = None
     return reason, recorded

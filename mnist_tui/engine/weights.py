@@ -38,8 +38,8 @@ def resolve_weights(weights: str) -> tuple[Path | None, str]:
         path = keras_home() / "models" / IMAGENET_NOTOP
         if not path.is_file():
             raise DataError(f"ImageNet weights not found: put {IMAGENET_NOTOP} in "
-                            f"{path.parent}/ (Keras' cache; KERAS_HOME moves it), or run with "
-                            "--weights none")
+                            f"{path.parent}/ (Keras' cache; KERAS_HOME moves it), or set weights "
+                            "to none (--weights none)")
         return path, f"imagenet ({path})"
     path = Path(weights).expanduser()
     if not path.is_file():

@@ -36,10 +36,9 @@ SCREEN_CLASSES = {
 
 def screen_class(mode: str) -> type:
     """A screen's class, imported on first use (keeps start-up imports small)."""
-    import importlib
+    import pkgutil
 
-    module, _, name = SCREEN_CLASSES[mode].partition(":")
-    return getattr(importlib.import_module(module), name)
+    return pkgutil.resolve_name(SCREEN_CLASSES[mode])
 
 
 SCREENS = (("dataset", "1", "Dataset"), ("launch", "2", "Launch"), ("monitor", "3", "Monitor"),
@@ -79,6 +78,7 @@ class MnistApp(App):
         self.dataset_loading = False
         self.plain_digits = self.no_color and os.environ.get("MNIST_TUI_SHADES") == "1"
         self.results_run: str | None = None   # what Results shows
+        self._resuming_built_screen = False    # see switch_mode
         self._too_small = False
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -192,7 +192,7 @@ class MnistApp(App):
             self._resuming_built_screen = False
 
     def delay_update(self, delay: float = 0.05) -> None:
-        if not getattr(self, "_resuming_built_screen", False):
+        if not self._resuming_built_screen:
             super().delay_update(delay)
             return
         # Hold only until the key press has been handled (a zero-delay timer never fires).
@@ -268,8 +268,6 @@ class MnistApp(App):
 
     @work(exclusive=True, group="quit")
     async def _stop_and_exit(self) -> None:
-        import asyncio
-
         from mnist_tui.engine.launch import GRACE_SECONDS
 
         suite = self.running_suite()
@@ -277,14 +275,19 @@ class MnistApp(App):
             suite.stop()
         await self.manager.shutdown()
         # The suite runs in a thread the interpreter waits for at exit: see it end.
-        for patience, escalate in ((GRACE_SECONDS + 5, True), (5, False)):
-            for _ in range(int(patience * 10)):
-                if self.running_suite() is None:
-                    break
-                await asyncio.sleep(0.1)
-            if self.running_suite() is not None and escalate:
-                suite.kill_member()
+        if suite is not None and not await self._suite_ended(GRACE_SECONDS + 5):
+            suite.kill_member()
+            await self._suite_ended(5)
         self.exit(0)
+
+    async def _suite_ended(self, seconds: float) -> bool:
+        import asyncio
+
+        for _ in range(int(seconds * 10)):
+            if self.running_suite() is None:
+                return True
+            await asyncio.sleep(0.1)
+        return self.running_suite() is None
 
 
 def create_app(*, runs_dir: Path | str | None = None, data_dir: str | None = None,

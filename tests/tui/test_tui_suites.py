@@ -5,6 +5,8 @@ Runs; a snapshot of a recorded suite at 80×24."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,14 @@ async def fill(pilot, **values) -> None:
     for name, value in values.items():
         pilot.app.screen.query_one(f"#sf-{name}", Input).value = str(value)
     await pilot.pause()
+
+
+async def start_suite(pilot, **values):
+    """Wait for the Suites form, fill it, press ctrl+s; the Suites screen."""
+    await wait_for(pilot, lambda: pilot.app.screen.query("#sf-methods"), 10)
+    await fill(pilot, **values)
+    await pilot.press("ctrl+s")
+    return pilot.app.screen
 
 
 def table_rows(app) -> list[list[str]]:
@@ -72,10 +82,8 @@ def write_recorded_suite(runs_dir: Path, suite_id: str = "20260101-120000-sweep-
 async def test_tiny_sweep_runs_live_and_fills_the_table(runs_dir, assert_no_tensorflow):
     app = create_app(runs_dir=runs_dir, dataset="digits", load_data=False, start_mode="suites")
     async with app.run_test(size=(100, 32)) as pilot:
-        await wait_for(pilot, lambda: app.screen.query("#sf-methods"), 10)
-        await fill(pilot, methods="tsne-gmm", sizes="100,200", seeds="1", options=TINY_OPTIONS)
-        await pilot.press("ctrl+s")
-        screen = app.screen
+        screen = await start_suite(pilot, methods="tsne-gmm", sizes="100,200", seeds="1",
+                                   options=TINY_OPTIONS)
         await wait_for(pilot, lambda: screen.running and screen.live is not None, 30)
         await pilot.pause(0.6)
         assert "[1/2] tsne-gmm default 100 images seed 0" in screen_text(app)
@@ -102,12 +110,9 @@ async def test_tiny_sweep_runs_live_and_fills_the_table(runs_dir, assert_no_tens
 async def test_cancel_then_resume_reuses_the_finished_member(runs_dir):
     app = create_app(runs_dir=runs_dir, dataset="digits", load_data=False, start_mode="suites")
     async with app.run_test(size=(100, 32)) as pilot:
-        await wait_for(pilot, lambda: app.screen.query("#sf-methods"), 10)
         # the second member is much slower (many more t-SNE iterations): time to cancel it
-        await fill(pilot, methods="tsne-gmm", sizes="100,300", seeds="1",
-                   options="dataset=digits iterations=260 gmm-inits=1")
-        await pilot.press("ctrl+s")
-        screen = app.screen
+        screen = await start_suite(pilot, methods="tsne-gmm", sizes="100,300", seeds="1",
+                                   options="dataset=digits iterations=260 gmm-inits=1")
         await wait_for(pilot, lambda: screen.live is not None and screen.live["i"] == 2
                        and screen.listener.pid, 60)
         await pilot.press("x")
@@ -201,17 +206,12 @@ async def test_quitting_during_a_suite_asks_then_interrupts_it_and_holds_jobs(ru
     """While a suite runs, launched jobs wait (they would share its cores and timings); `q`
     asks first, then interrupts the running member and the suite records itself interrupted —
     the app does not hang waiting for the suite's thread."""
-    import os
-
     from mnist_tui.engine.specs import build_spec
 
     app = create_app(runs_dir=runs_dir, dataset="digits", load_data=False, start_mode="suites")
     async with app.run_test(size=(100, 32)) as pilot:
-        await wait_for(pilot, lambda: app.screen.query("#sf-methods"), 10)
-        await fill(pilot, methods="tsne-gmm", sizes="1000", seeds="1",
-                   options="dataset=digits iterations=5000 gmm-inits=1")
-        await pilot.press("ctrl+s")
-        screen = app.screen
+        screen = await start_suite(pilot, methods="tsne-gmm", sizes="1000", seeds="1",
+                                   options="dataset=digits iterations=5000 gmm-inits=1")
         await wait_for(pilot, lambda: screen.live is not None and screen.listener.pid, 60)
         pid = screen.listener.pid
         job = app.manager.submit(build_spec("tsne-gmm", "default", {
@@ -228,8 +228,6 @@ async def test_quitting_during_a_suite_asks_then_interrupts_it_and_holds_jobs(ru
     with pytest.raises(ProcessLookupError):
         for _ in range(50):   # reaped by the suite thread: gone, not a zombie left running
             os.kill(pid, 0)
-            import time
-
             time.sleep(0.1)
 
 
@@ -238,11 +236,10 @@ async def test_a_suite_does_not_start_beside_a_running_job(runs_dir):
 
     app = create_app(runs_dir=runs_dir, dataset="digits", load_data=False, start_mode="suites")
     async with app.run_test(size=(100, 32)) as pilot:
-        await wait_for(pilot, lambda: app.screen.query("#sf-methods"), 10)
         job = Job("20260101-150000-cnn-ddd444", {"job": "cnn"}, runs_dir / "x", state="running")
         app.manager.jobs[job.job_id] = job
-        await fill(pilot, methods="tsne-gmm", sizes="100", seeds="1", options=TINY_OPTIONS)
-        await pilot.press("ctrl+s")
+        await start_suite(pilot, methods="tsne-gmm", sizes="100", seeds="1",
+                          options=TINY_OPTIONS)
         await pilot.pause(0.3)
         assert not app.screen.running and app.manager.held_by is None
         assert "1 job(s) running" in screen_text(app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 from collections.abc import Callable
 
 _RUNNERS = {
@@ -13,5 +13,4 @@ _RUNNERS = {
 
 
 def runner(job: str) -> Callable:
-    module, _, func = _RUNNERS[job].partition(":")
-    return getattr(importlib.import_module(module), func)
+    return pkgutil.resolve_name(_RUNNERS[job])

@@ -33,6 +33,7 @@ from mnist_tui.engine.specs import (
     parse_value,
     spec_fields,
 )
+from mnist_tui.tui.screens.fields import LeaveFieldKey
 from mnist_tui.tui.widgets.keysbar import KeysBar
 
 JOB_TITLES = {"tsne-gmm": "t-SNE + GMM (clustering)", "vgg16": "VGG16 transfer learning",
@@ -52,7 +53,7 @@ def _on_off(value: bool) -> str:
     return "on (space toggles)" if value else "off (space toggles)"
 
 
-class LaunchScreen(Screen):
+class LaunchScreen(LeaveFieldKey, Screen):
     """Pick a job, a preset, adjust, start (the job joins the queue)."""
 
     BINDINGS = [
@@ -251,13 +252,6 @@ class LaunchScreen(Screen):
     # -- actions ---------------------------------------------------------------------------
     def action_leave_field(self) -> None:
         self.set_focus(None)
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        # "esc Leave field" is offered (and bound) only while typing in a field, where the
-        # screen keys 1-6 type digits instead.
-        if action == "leave_field":
-            return isinstance(self.focused, Input)
-        return True
 
     async def action_reset(self) -> None:
         await self._build_form(str(self.query_one("#preset-select", Select).value))

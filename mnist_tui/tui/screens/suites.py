@@ -28,12 +28,10 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
 
+from mnist_tui.tui.jobs import WORKER_NICE
+from mnist_tui.tui.screens.fields import LeaveFieldKey
 from mnist_tui.tui.summary import STATE_STYLE
-
-try:   # the one-line key bar, where the app has it
-    from mnist_tui.tui.widgets.keysbar import KeysBar as _KeysBar
-except ImportError:  # pragma: no cover
-    from textual.widgets import Footer as _KeysBar
+from mnist_tui.tui.widgets.keysbar import KeysBar
 
 DEFAULTS = {"sweep": {"sizes": "250,500,1000,2000,5000,10000", "seeds": "3"},
             "seed": {"sizes": "4800,2400", "seeds": "1"}}
@@ -212,7 +210,7 @@ class SuitePicker(ModalScreen):
         self.dismiss(event.row_key.value)
 
 
-class SuitesScreen(Screen):
+class SuitesScreen(LeaveFieldKey, Screen):
     """Run a suite and watch it; open, resume past ones."""
 
     BINDINGS = [
@@ -291,7 +289,7 @@ class SuitesScreen(Screen):
                 table.add_column(label, key=key)
             yield table
             yield SweepPlot(id="suite-plot")
-        yield _KeysBar()
+        yield KeysBar()
 
     def _default_options(self) -> str:
         choice = getattr(self.app, "dataset_choice", "auto")
@@ -330,13 +328,6 @@ class SuitesScreen(Screen):
 
     def action_leave_field(self) -> None:
         self.query_one("#suite-table").focus()
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        # "esc Leave field" is offered (and bound) only while typing in a field, where the
-        # screen keys 1-6 type digits instead.
-        if action == "leave_field":
-            return isinstance(self.focused, Input)
-        return True
 
     # -- building the spec -----------------------------------------------------------------
     def read_spec(self):
@@ -536,8 +527,6 @@ class SuitesScreen(Screen):
                                     finished=0, failed=[])
                 outcome_status = "interrupted"
             else:
-                from mnist_tui.tui.jobs import WORKER_NICE
-
                 outcome_status = run_suite(folder, self.listener, nice=WORKER_NICE).status
             report = rep.build_report(folder, outcome_status)
             paths = rep.write_report(report, folder.path / "report.html")
@@ -557,8 +546,6 @@ class SuitesScreen(Screen):
 
     def _failed(self, error: str) -> None:
         self._ended()
-        if "--weights none" in error:   # the engine speaks in CLI flags; here it is an option
-            error += " (here: weights=none in options)"
         self._say(f"✘ {error}", "bold red")
         self.app.notify(error, severity="error", timeout=10)
 
