@@ -62,7 +62,11 @@ def parse_idx(data: bytes, name: str) -> np.ndarray:
             f"file has {have:,}"
         )
     flat = np.frombuffer(data, dtype=dtype, count=count, offset=header_len)
-    return flat.astype(dtype.newbyteorder("=")).reshape(dims)
+    try:
+        return flat.astype(dtype.newbyteorder("=")).reshape(dims)
+    except ValueError:   # e.g. an empty array whose other dimensions overflow numpy's sizes
+        shape = "×".join(str(d) for d in dims)
+        raise DataError(f"{name}: header dimensions {shape} are not a valid array") from None
 
 
 def read_idx(path: Path) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import struct
 import time
 
 import numpy as np
@@ -285,3 +286,14 @@ def test_real_test_set_loads_fast(real_mnist_dir):
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
     assert labels.shape == (10000,)
     assert elapsed < 0.5, f"loading the real MNIST test set took {elapsed:.2f} s"
+
+
+def test_zero_dimension_with_huge_others_is_a_data_error(tmp_path):
+    """Found by the damaged-gzip property test: 0 images of 0x025c987e × 0x00b0f0f9 × … pixels
+    has no data to be short of, but numpy cannot shape it."""
+    path = tmp_path / "f"
+    path.write_bytes(b"\x00\x00\x08\x04" + struct.pack(">4I", 0, 0x025C987E, 0x00B0F0F9,
+                                                        0xF8000000))
+    with pytest.raises(DataError, match="header dimensions 0×39622782×11596025×4160749568 "
+                                        "are not a valid array"):
+        read_idx(path)
