@@ -38,10 +38,19 @@ class Reporter:
         self.out.write(text + "\n")
         self.out.flush()
 
+    def end_status(self) -> None:
+        """Close a pending status line, so that what follows (an `error:` line on stderr)
+        starts on a line of its own."""
+        if self._status:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+            self._status = False
+
     def _progress(self, ev) -> None:
         frac = f"{ev.step:,}/{ev.total:,}" if ev.total else f"{ev.step:,}"
-        if ev.phase == "download" and ev.total:
-            frac = f"{ev.step / 1e6:.1f}/{ev.total / 1e6:.1f} MB"
+        if ev.phase == "download":   # bytes
+            frac = (f"{ev.step / 1e6:.1f}/{ev.total / 1e6:.1f} MB" if ev.total
+                    else f"{ev.step / 1e6:.1f} MB")
         extras = " ".join(f"{k.replace('_', ' ')} {_fmt(v, k)}" for k, v in ev.metrics.items())
         eta = f" ETA {ev.eta:.0f}s" if ev.eta else ""
         text = f"[{ev.t:7.1f}s] {ev.phase} {frac} {ev.message} {extras}{eta}".rstrip()
@@ -101,6 +110,11 @@ def format_summary(result: dict) -> list[str]:
         n = ds.get("n_samples")
         count = f" ({n:,} images)" if isinstance(n, int) else ""
         lines.append(f"dataset   {ds.get('name')}{count} from {ds.get('source')}")
+    images = result.get("images") if isinstance(result.get("images"), dict) else {}
+    for key in ("train", "validation", "clustered", "evaluation"):
+        if isinstance(images.get(key), str):
+            label = {"evaluation": "scored on"}.get(key, key)
+            lines.append(f"  {label:<12} {images[key]}")
     m = result.get("metrics") or {}
     labels = {
         "accuracy_hungarian": "accuracy (one-to-one, Hungarian)",
@@ -110,8 +124,10 @@ def format_summary(result: dict) -> list[str]:
     for key, label in labels.items():
         if isinstance(m.get(key), (int, float)):
             lines.append(f"{label:<38} {m[key]:.4f}")
-    if m.get("eval_split"):
+    if m.get("eval_split") and not images.get("evaluation"):
         lines.append(f"{'measured on':<38} {m['eval_split']}")
+    for warning in result.get("warnings") or []:
+        lines.append(f"warning   {warning}")
     timings = result.get("timings") or {}
     if timings:
         lines.append("time      " + "  ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
@@ -157,6 +173,7 @@ def run_batch(spec, runs_dir: Path, json_out: str | None = None,
     result = worker.outcome("interrupted" if interrupted else "failed")
     status = result.get("status", "failed")
     if status == "failed" and result.get("error_kind") == "input":
+        reporter.end_status()
         print(f"error: {result.get('error')}", file=sys.stderr)
         code = 2
     else:

@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "or headless with --batch.",
         epilog="Exit codes (--batch): 0 finished, 2 bad usage or input, 3 the job failed, "
                "130 interrupted. Environment: MNIST_TUI_DATA_DIR, MNIST_TUI_RUNS_DIR, "
-               "MNIST_TUI_CACHE_DIR, MNIST_TUI_MIRRORS.",
+               "MNIST_TUI_CACHE_DIR, MNIST_TUI_MIRRORS, MNIST_TUI_WEIGHTS_URL (mirrors of "
+               "VGG16's ImageNet file, comma-separated; Keras' checksum is kept), KERAS_HOME "
+               "(Keras' cache, where the ImageNet file is kept).",
         allow_abbrev=False)
     p.add_argument("--version", action="version", version=f"mnist-tui {__version__}")
     p.add_argument("--batch", action="store_true", help="run a job with no UI")
@@ -161,7 +163,12 @@ def resolve_spec(args: argparse.Namespace, runs_dir: Path):
     if not isinstance(base, dict) or base.get("job") not in SPEC_CLASSES:
         raise SpecError(f"{args.config or args.rerun}: not a job spec (no known \"job\" key)")
     if args.preset:
-        base["preset"] = args.preset
+        # A spec file fixes every value; relabelling it would run one preset under another's
+        # name (and suites and reports group by that name).
+        raise UsageError(f"--preset cannot be combined with --{'rerun' if args.rerun else 'config'}"
+                         f": the spec already fixes every value (its preset is "
+                         f"{base.get('preset')!r}); change single values with their flags, or "
+                         f"start from --job {base['job']} --preset {args.preset}")
     base.update(_overrides(base["job"], given))
     return spec_from_dict(base), rerun_of
 

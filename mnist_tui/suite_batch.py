@@ -16,7 +16,7 @@ from pathlib import Path
 from mnist_tui.engine.errors import MnistTuiError, SpecError
 from mnist_tui.engine.specs import JOB_NAMES, flag_name, parse_value, spec_fields
 
-SUITE_OPTIONS = ("methods", "presets", "sizes", "seeds", "vgg_input_size")
+SUITE_OPTIONS = ("methods", "presets", "sizes", "seeds", "vgg_input_size", "protocols")
 EXIT = {"finished": 0, "failed": 3, "interrupted": 130}
 
 
@@ -44,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "seed suite 1, sweep 3)")
     g.add_argument("--vgg-input-size", metavar="N", help="VGG16 input size in suites "
                    "(default 32, what 2 CPU cores afford; the notebook used 224)")
+    g.add_argument("--protocols", metavar="LIST", help="seed suite: notebook (its small "
+                   "samples), standard (every image: train on the train split, score on the "
+                   "test split, cluster all 70,000) or both (default: notebook,standard)")
     g.add_argument("--reuse-runs", action="store_true", help="reuse any finished run in the "
                    "runs folder whose spec is exactly a member's")
 
@@ -79,6 +82,8 @@ def build_suite_spec(args, given: dict):
         kw["sizes"] = parse_int_list("--sizes", args.sizes, minimum=20)
     kw["seeds"] = parse_seeds(args.seeds) if args.seeds else (
         (0,) if args.suite == "seed" else (0, 1, 2))
+    if args.protocols:
+        kw["protocols"] = tuple(p.strip() for p in args.protocols.split(",") if p.strip())
     if args.vgg_input_size:
         kw["vgg_input_size"] = parse_int_list("--vgg-input-size", args.vgg_input_size)[0]
     given = dict(given)
@@ -146,6 +151,7 @@ def run_suite_batch(args, runs_dir: Path, given: dict) -> int:
     from mnist_tui.engine.suites import SuiteFolder
 
     human = sys.stderr if args.json_out == "-" else sys.stdout
+    reporter = Reporter(human)   # also shows the preflight's downloads (MNIST, VGG16 weights)
     try:
         sources = [s for s in ("suite", "resume", "suite_rerun") if getattr(args, s)]
         if len(sources) != 1:
@@ -161,7 +167,7 @@ def run_suite_batch(args, runs_dir: Path, given: dict) -> int:
                 raise SpecError(f"--report: folder {rp.parent} does not exist")
         if args.suite:
             spec = build_suite_spec(args, given)
-            preflight(spec.members())
+            preflight(spec.members(), reporter.event)
             folder = SuiteFolder.create(runs_dir, spec)
         else:
             changed = [f"--{flag_name(k)}" for k in SUITE_OPTIONS if getattr(args, k)]
@@ -171,14 +177,14 @@ def run_suite_batch(args, runs_dir: Path, given: dict) -> int:
                                 "members are fixed): start a new one with --suite")
             folder = SuiteFolder.open(runs_dir, args.resume or args.suite_rerun)
             spec = folder.spec()
-            preflight(spec.members())
+            preflight(spec.members(), reporter.event)
             if args.suite_rerun:
                 folder = SuiteFolder.create(runs_dir, spec, rerun_of=args.suite_rerun)
     except MnistTuiError as exc:
+        reporter.end_status()
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    reporter = Reporter(human)
     members = spec.members()
     verb = "resuming" if args.resume else "running"
     reporter._line(f"{verb} suite {spec.name} {folder.suite_id}: {len(members)} member runs "

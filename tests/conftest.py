@@ -19,6 +19,13 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/"
 
 
+@pytest.fixture(autouse=True)
+def no_weights_download(monkeypatch):
+    """No test fetches VGG16's 59 MB ImageNet file from the internet: its URL is a closed port
+    (tests that serve a file themselves set their own)."""
+    monkeypatch.setenv("MNIST_TUI_WEIGHTS_URL", closed_port_url())
+
+
 @pytest.fixture
 def cli_env(tmp_path, monkeypatch) -> dict:
     """Environment for running `mnist-tui` in a subprocess: its own runs and cache, offline."""
@@ -28,6 +35,7 @@ def cli_env(tmp_path, monkeypatch) -> dict:
     env["MNIST_TUI_RUNS_DIR"] = str(tmp_path / "runs")
     env["MNIST_TUI_CACHE_DIR"] = str(tmp_path / "cache")
     env["MNIST_TUI_MIRRORS"] = closed_port_url()
+    env["MNIST_TUI_WEIGHTS_URL"] = closed_port_url()
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -38,6 +46,15 @@ def real_mnist_dir() -> Path:
     path = os.environ.get("MNIST_TUI_REAL_MNIST")
     if not path or not Path(path).is_dir():
         pytest.skip("MNIST_TUI_REAL_MNIST is not set to the real MNIST test set")
+    return Path(path)
+
+
+@pytest.fixture
+def real_mnist_full_dir() -> Path:
+    """The whole real MNIST (60,000 train + 10,000 test) when CI provides it; skip otherwise."""
+    path = os.environ.get("MNIST_TUI_REAL_MNIST_FULL")
+    if not path or not Path(path).is_dir():
+        pytest.skip("MNIST_TUI_REAL_MNIST_FULL is not set to the whole real MNIST")
     return Path(path)
 
 

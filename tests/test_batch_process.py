@@ -54,6 +54,10 @@ def test_sigint_records_the_run_as_interrupted_and_exits_130(cli_env, tmp_path):
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "interrupted"
     assert result["timings"]["tsne"] > 0            # what was measured is kept
+    # the images it used, not the whole dataset's 1,797 (what interrupted runs used to show)
+    assert result["dataset"]["n_samples"] == 1500 and result["dataset"]["available"] == 1797
+    assert result["images"]["clustered"] == ("1,500 images: 1,500 of the 1,797 digits train "
+                                             "images (subset seed 0)")
     assert json.loads((tmp_path / "r.json").read_text())["status"] == "interrupted"
     events = (run_dir / "events.jsonl").read_text().splitlines()
     assert json.loads(events[-1])["type"] == "interrupted"
@@ -77,6 +81,7 @@ def test_sigterm_to_worker_is_a_cancel(cli_env, tmp_path):
     assert proc.returncode == 130
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "cancelled"
+    assert result["dataset"]["n_samples"] == 1500
 
 
 def test_worker_stdout_is_only_events_even_when_libraries_print(cli_env, tmp_path):

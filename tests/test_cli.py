@@ -69,6 +69,60 @@ def test_bad_usage_is_one_error_line_and_exit_2(run_cli, cli_env, args, needle):
     assert "Traceback" not in out.stderr
 
 
+def test_preset_with_config_is_refused_not_relabelled(run_cli, cli_env, tmp_path):
+    """It used to write "seed" into the spec and run the default pipeline under that name."""
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"job": "tsne-gmm", "dataset": "digits", "samples": 300}))
+    out = run_cli(["--batch", "--config", str(spec), "--preset", "seed"], cli_env, timeout=60)
+    assert out.returncode == 2, out.stderr
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith("error: --preset cannot be combined with --config")
+    assert "start from --job tsne-gmm --preset seed" in line
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("job", ["tsne-gmm", "cnn", "vgg16"])
+def test_a_split_the_data_lacks_is_exit_2_for_every_job(run_cli, cli_env, tmp_path, job):
+    """The bundled digits have one split; asking for `test` is refused the same way by every job
+    (classifiers used to warn, train on another split and record the one asked for)."""
+    extra = {"vgg16": ["--weights", "none", "--input-size", "32"]}.get(job, [])
+    out = run_cli(["--batch", "--job", job, "--dataset", "digits", "--split", "test",
+                   "--samples", "200", "--epochs", "1", *extra] if job != "tsne-gmm" else
+                  ["--batch", "--job", job, "--dataset", "digits", "--split", "test"], cli_env)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines()[-1] == (
+        "error: --split test: dataset digits has no test split (it has: train); use --split "
+        "auto or all")
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_mnist_in_two_places_is_exit_2_naming_both(run_cli, cli_env, tmp_path):
+    import gzip
+
+    import numpy as np
+
+    def write(folder, split, n, seed):
+        folder.mkdir(parents=True, exist_ok=True)
+        prefix = {"train": "train", "test": "t10k"}[split]
+        imgs = np.random.default_rng(seed).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        head = bytes([0, 0, 8, 3]) + n.to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(head +
+                                                                              imgs.tobytes()))
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(
+            bytes([0, 0, 8, 1]) + n.to_bytes(4, "big") + labels.tobytes()))
+
+    data = tmp_path / "data"
+    write(data / "a", "test", 50, 1)
+    write(data / "b", "train", 100, 2)
+    write(data / "b", "test", 50, 3)
+    out = run_cli(["--batch", "--job", "cnn", "--data-dir", str(data), "--epochs", "1"], cli_env)
+    assert out.returncode == 2, out.stderr
+    line = out.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: {data}: MNIST found in 2 places: a/ (test), b/ (train, test)")
+
+
 @pytest.mark.parametrize("make, needle", [
     (lambda p: p / "missing", "no such file or directory"),
     (lambda p: p, "no MNIST files in"),

@@ -122,7 +122,8 @@ def test_sweep_interrupted_after_the_first_member_resumes_reusing_it(cli_env, tm
 
 def test_seed_suite_tiny_budget_table_complete(cli_env, tmp_path, run_cli):
     report = tmp_path / "seed.html"
-    r = run_cli(["--batch", "--suite", "seed", "--sizes", "300", "--samples", "100", *DATA,
+    r = run_cli(["--batch", "--suite", "seed", "--protocols", "notebook", "--sizes", "300",
+                 "--samples", "100", *DATA,
                  "--iterations", "260", "--gmm-inits", "1", "--epochs", "1",
                  "--eval-samples", "100", "--batch-size", "16", "--weights", "none",
                  "--report", str(report)], cli_env)
@@ -141,7 +142,8 @@ def test_seed_suite_tiny_budget_table_complete(cli_env, tmp_path, run_cli):
     assert "1 seed: noise unknown" in md and "majority vote" in md
     # the notebook's VGG16 re-runs the base every epoch; ours extracts features once
     assert "vgg16 seed: fit = training; predict = evaluation" in md
-    assert "vgg16 default: fit = feature_extraction+training; predict = evaluation" in md
+    assert ("vgg16 default: fit = feature_extraction+feature_stats+training; predict = "
+            "evaluation") in md
 
 
 def test_a_failed_member_does_not_stop_the_suite_exit_3(cli_env, tmp_path, run_cli):
@@ -176,7 +178,7 @@ def test_a_failed_member_does_not_stop_the_suite_exit_3(cli_env, tmp_path, run_c
     (["--batch", "--suite", "sweep", "--methods", "cnn", "--dataset", "digits", "--sizes",
       "5000"], "5,000 images asked for, but digits has 1,797"),
     (["--batch", "--suite", "seed", "--methods", "vgg16", "--dataset", "digits", "--sizes",
-      "100", "--samples", "100"], "ImageNet weights not found"),
+      "100", "--samples", "100"], "are not in Keras' cache and could not be downloaded"),
 ])
 def test_usage_errors_are_one_line_exit_2(cli_env, tmp_path, run_cli, args, needle):
     env = {**cli_env, "KERAS_HOME": str(tmp_path / "keras")}

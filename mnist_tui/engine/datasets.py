@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mnist_tui.engine.errors import DataError
-from mnist_tui.engine.specs import DEFAULT_MAX_SAMPLES
 
 SPLIT_ORDER = ("train", "test")
 
@@ -42,13 +41,15 @@ class Dataset:
     """A named dataset with its splits and where it came from.
 
     `source` is a human-readable origin (a path, a URL, "scikit-learn bundled digits");
-    `note` explains anything a user should be told loudly (e.g. a fallback).
+    `note` explains anything a user should be told loudly (e.g. a fallback); `files` are the
+    exact files read (path, split, kind, bytes, sha256), empty for the bundled digits.
     """
 
     name: str
     source: str
     splits: dict[str, Split]
     note: str | None = None
+    files: tuple[dict, ...] = ()
     _fingerprint: list = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -101,6 +102,7 @@ class Dataset:
             "image_shape": list(self.image_shape),
             "fingerprint": self.fingerprint(),
             "note": self.note,
+            "files": [dict(f) for f in self.files],
         }
 
 
@@ -122,14 +124,34 @@ def load_digits(note: str | None = None) -> Dataset:
     )
 
 
+def resolve_split(dataset: Dataset, requested: str, supervised: bool) -> str:
+    """The split a job really samples from; every job resolves `--split` the same way.
+
+    `auto` is the standard protocol: classifiers train on the train split when there is one
+    (and are scored on the test split), clustering uses every image. An explicit split the data
+    does not have is an error, never a silent substitute.
+    """
+    if requested == "auto":
+        return "train" if supervised and "train" in dataset.splits else "all"
+    if requested != "all" and requested not in dataset.splits:
+        have = ", ".join(dataset.split_names())
+        raise DataError(f"--split {requested}: dataset {dataset.name} has no {requested} split "
+                        f"(it has: {have}); use --split auto or all")
+    return requested
+
+
+def pool_label(dataset: Dataset, split: str) -> str:
+    """How a pool is named in results: `train`, `test`, or `train+test` for all."""
+    return split if split != "all" else "+".join(dataset.split_names())
+
+
 def select_subset(n_pool: int, samples: int | None, subset_seed: int) -> np.ndarray:
     """Sorted indices of the images a run uses, drawn without replacement.
 
-    `samples=None` means all of them, at most DEFAULT_MAX_SAMPLES.
+    `samples=None` means all of them; `samples` only caps (a cap above the pool is an error, so
+    a run never says it used more images than it did).
     """
-    if samples is None:
-        samples = min(n_pool, DEFAULT_MAX_SAMPLES)
-    if samples == n_pool:
+    if samples is None or samples == n_pool:
         return np.arange(n_pool)
     if samples > n_pool:
         raise DataError(f"--samples {samples} is more than the {n_pool:,} images available")

@@ -1,18 +1,22 @@
-"""Download MNIST once, verify it, keep it in a cache.
+"""Download files once, verify them, keep them in a cache (MNIST here; VGG16's weights too).
 
-Every byte that lands in the cache has passed its SHA-256 check: a file is streamed into a
-temporary file beside its final name and only `os.replace`d into place after the hash matched,
-so an interrupted or corrupted download never leaves a bad file behind. That is why
-`cached_mnist` can trust what it finds without re-hashing 11 MB on every start.
+Every byte that lands in a cache has passed its checksum: `fetch_file` streams a file into a
+temporary file beside its final name, hashing as it goes, and only `os.replace`s it into place
+after the hash matched, so an interrupted or corrupted download never leaves a bad file behind.
+That is why `cached_mnist` can trust what it finds without re-hashing 11 MB on every start.
+Every download is bounded: a connect/read timeout, and a size cap (the expected size when
+known) enforced while streaming, so a server that never stops sending cannot fill the disk.
 
-Two kinds of mirror hold the same data: Keras' single `mnist.npz`, or a base URL with the four
-gzip IDX files. Mirrors are tried in order; any network error or checksum mismatch moves on to
-the next, and only when all fail does `fetch_mnist` raise one `DownloadError` line saying what
-to do instead. Standard library only (urllib), so no new dependency and no Textual/TensorFlow.
+Two kinds of MNIST mirror hold the same data: Keras' single `mnist.npz`, or a base URL with the
+four gzip IDX files. Mirrors are tried in order; any network error or checksum mismatch moves
+on to the next, and only when all fail does `fetch_mnist` raise one `DownloadError` line saying
+what to do instead. Standard library only (urllib), so no new dependency and no
+Textual/TensorFlow.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.client
 import os
@@ -20,6 +24,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,14 +40,37 @@ NPZ_NAME = "mnist.npz"
 CHUNK_SIZE = 64 * 1024
 PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress events a second (plus start and end)
 USER_AGENT = "mnist-tui"
+DEFAULT_TIMEOUT_S = 15.0  # per connect and per read, not for the whole file
+# The cap on a file whose size is not known: far above anything fetched here (MNIST 11 MB,
+# VGG16 59 MB), far below a full disk.
+UNKNOWN_SIZE_CAP = 1 << 30
+HASH_NAMES = {"sha256": "SHA-256", "md5": "MD5", "sha1": "SHA-1", "sha512": "SHA-512"}
 
 
 @dataclass(frozen=True)
 class FileSpec:
-    """What a downloaded file must be: its SHA-256 (hex) and, where known, its size in bytes."""
+    """What a downloaded file must be: its hex `digest` under `algorithm` (SHA-256 unless a
+    publisher only gives another one: Keras publishes MD5s for its weights) and, where known,
+    its size in bytes (then also the most bytes a download may receive)."""
 
-    sha256: str
+    digest: str
     size: int | None = None
+    algorithm: str = "sha256"
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in HASH_NAMES:
+            raise ValueError(f"unsupported hash {self.algorithm!r} (choose from "
+                             f"{', '.join(HASH_NAMES)})")
+        object.__setattr__(self, "digest", self.digest.strip().lower())
+
+    @property
+    def max_bytes(self) -> int:
+        """The size cap while streaming: the expected size, else `UNKNOWN_SIZE_CAP`."""
+        return self.size if self.size is not None else UNKNOWN_SIZE_CAP
+
+    @property
+    def hash_name(self) -> str:
+        return HASH_NAMES[self.algorithm]
 
 
 @dataclass(frozen=True)
@@ -125,7 +153,8 @@ DEFAULT_MIRRORS: tuple[Mirror, ...] = (
 
 @dataclass(frozen=True)
 class DownloadProgress:
-    """One progress report. `bytes_total` is None when the server sent no Content-Length;
+    """One progress report. `bytes_total` is the server's Content-Length, else the expected
+    size, else None; `mirror_index` is the place in the list of mirrors (or URLs) being tried;
     `done` marks the last report for a file (all bytes received, about to be verified)."""
 
     url: str
@@ -168,8 +197,8 @@ def mirrors_from_env() -> list[Mirror] | None:
     ]
 
 
-def _is_cached(path: Path, spec: FileSpec) -> bool:
-    """A file in the cache was verified when written; only its presence and size are checked."""
+def is_cached(path: Path, spec: FileSpec) -> bool:
+    """A file in a cache was verified when written; only its presence and size are checked."""
     try:
         st = path.stat()
     except OSError:
@@ -190,7 +219,7 @@ def cached_mnist(
     if mirrors is None:
         mirrors = [*(mirrors_from_env() or []), *DEFAULT_MIRRORS]
     for mirror in mirrors:
-        if all(_is_cached(cache_dir / n, s) for n, s in mirror.files.items()):
+        if all(is_cached(cache_dir / n, s) for n, s in mirror.files.items()):
             return mirror.cached_path(cache_dir)
     return None
 
@@ -202,18 +231,45 @@ def _resolve_mirrors(mirrors: Sequence[Mirror] | None) -> list[Mirror]:
 
 
 class _NetworkError(Exception):
-    """A mirror could not deliver a file (unreachable, HTTP error, timeout, cut short)."""
+    """A URL could not deliver a file (unreachable, HTTP error, timeout, cut short)."""
 
 
 class _ChecksumError(Exception):
-    """A mirror delivered a file whose SHA-256 is not the published one."""
+    """A URL delivered a file whose hash is not the published one."""
 
 
-# What a failing mirror can raise: URLError/HTTPError, refused/reset connections, timeouts and
+class _SizeError(Exception):
+    """A URL announced or sent more bytes than the file has (or announced another size)."""
+
+
+_FAILURE_KIND = {_NetworkError: "network", _ChecksumError: "checksum", _SizeError: "size"}
+
+
+class FetchError(DownloadError):
+    """`fetch_file` got the file from none of its URLs. `failures` holds one (kind, reason)
+    per URL, in order: kind is "network", "checksum" or "size"; each reason names its URL."""
+
+    def __init__(self, message: str, failures: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.failures = failures
+
+
+# What a failing URL can raise: URLError/HTTPError, refused/reset connections, timeouts and
 # TLS errors are OSErrors; HTTPException covers malformed responses; ValueError a malformed
 # URL (e.g. a typo in $MNIST_TUI_MIRRORS). Only network calls are wrapped in these, so a disk
 # error or an exception from the progress callback is never mistaken for a bad mirror.
 _NETWORK_ERRORS = (OSError, http.client.HTTPException, ValueError)
+
+
+def human_size(n: int | None) -> str:
+    """58889256 → "58.9 MB" (decimal units, as download tools show them)."""
+    if n is None:
+        return "size unknown"
+    if n >= 1_000_000:
+        return f"{n / 1e6:.1f} MB"
+    if n >= 1_000:
+        return f"{n / 1e3:.1f} kB"
+    return f"{n} bytes"
 
 
 def _describe_network_error(exc: BaseException, url: str, timeout: float) -> str:
@@ -227,26 +283,59 @@ def _describe_network_error(exc: BaseException, url: str, timeout: float) -> str
     return f"{text} ({url})"
 
 
+def fetch_file(
+    urls: Sequence[str],
+    dest: Path,
+    spec: FileSpec,
+    progress: Callable[[DownloadProgress], None] | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> Path:
+    """`dest`, downloaded from the first of `urls` that delivers exactly the file `spec`
+    describes (a file already there with the right size is trusted: it was verified when
+    written). Returns `dest`.
+
+    Raises `FetchError` (one line; `.failures` per URL) when no URL delivered it; an OSError
+    from the destination folder itself (permissions, disk full) is left to the caller to word.
+    `progress` is called from this thread; raising from it aborts the download cleanly.
+    """
+    dest = Path(dest)
+    if is_cached(dest, spec):
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    failures: list[tuple[str, str]] = []
+    for index, url in enumerate(urls):
+        try:
+            _download_file(url, dest, spec, index, progress, timeout)
+        except (_NetworkError, _ChecksumError, _SizeError) as exc:
+            failures.append((_FAILURE_KIND[type(exc)], str(exc)))
+            continue
+        return dest
+    if not failures:
+        raise FetchError(f"could not download {dest.name}: no URL to download it from", [])
+    reasons = "; ".join(reason for _, reason in failures)
+    raise FetchError(" ".join(f"could not download {dest.name} ({reasons})".split()), failures)
+
+
 def _download_file(
     url: str,
     dest: Path,
     spec: FileSpec,
-    mirror_index: int,
+    index: int,
     progress: Callable[[DownloadProgress], None] | None,
     timeout: float,
 ) -> None:
     """Stream `url` into a temp file beside `dest`, hashing as it goes; move it into place
-    only when the SHA-256 matched. Whatever happens, no temp file is left behind."""
+    only when the hash matched. Whatever happens, no temp file is left behind."""
     name = dest.name
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            digest = _stream(url, out, name, mirror_index, progress, timeout)
-        if digest != spec.sha256.lower():
+            digest = _stream(url, out, name, spec, index, progress, timeout)
+        if digest != spec.digest:
             raise _ChecksumError(
                 f"checksum mismatch for {name} from {url} "
-                f"(SHA-256 {digest[:12]}…, expected {spec.sha256[:12]}…)"
+                f"({spec.hash_name} {digest[:12]}…, expected {spec.digest[:12]}…)"
             )
         os.replace(tmp, dest)
     finally:
@@ -257,17 +346,20 @@ def _stream(
     url: str,
     out,
     name: str,
-    mirror_index: int,
+    spec: FileSpec,
+    index: int,
     progress: Callable[[DownloadProgress], None] | None,
     timeout: float,
 ) -> str:
-    """Copy the response body to `out`; returns its SHA-256 hex digest."""
+    """Copy the response body to `out`, never more than `spec.max_bytes`; returns its hex
+    digest. A body shorter than announced (or than the expected size) is a network error."""
 
     def report(done_bytes: int, total: int | None, done: bool = False) -> None:
         if progress is not None:
-            progress(DownloadProgress(url, name, done_bytes, total, mirror_index, done))
+            progress(DownloadProgress(url, name, done_bytes, total, index, done))
 
-    hasher = hashlib.sha256()
+    hasher = hashlib.new(spec.algorithm)
+    cap = spec.max_bytes
     bytes_done = 0
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
@@ -277,8 +369,12 @@ def _stream(
             exc.close()  # it holds the error response's connection
         raise _NetworkError(_describe_network_error(exc, url, timeout)) from exc
     with response:
-        length = response.headers.get("Content-Length", "")
-        total = int(length) if length.isdigit() else None
+        length = response.headers.get("Content-Length", "").strip()
+        announced = int(length) if length.isdigit() else None
+        if announced is not None and announced > cap:
+            raise _SizeError(f"{url} announced {announced:,} bytes for {name}, more than its "
+                             f"{cap:,}")
+        total = announced if announced is not None else spec.size
         report(0, total)
         last_report = time.monotonic()
         while True:
@@ -288,6 +384,8 @@ def _stream(
                 raise _NetworkError(_describe_network_error(exc, url, timeout)) from exc
             if not chunk:
                 break
+            if bytes_done + len(chunk) > cap:
+                raise _SizeError(f"{url} sent more than the {cap:,} bytes of {name}")
             hasher.update(chunk)
             out.write(chunk)
             bytes_done += len(chunk)
@@ -301,11 +399,18 @@ def _stream(
     return hasher.hexdigest()
 
 
+def _indexed(progress: Callable[[DownloadProgress], None] | None, index: int):
+    """`progress` with `mirror_index` set to `index` (fetch_file counts its own URLs)."""
+    if progress is None:
+        return None
+    return lambda p: progress(dataclasses.replace(p, mirror_index=index))
+
+
 def fetch_mnist(
     cache_dir: Path | None = None,
     mirrors: list[Mirror] | None = None,
     progress: Callable[[DownloadProgress], None] | None = None,
-    timeout: float = 15.0,
+    timeout: float = DEFAULT_TIMEOUT_S,
 ) -> Path:
     """The path of a verified MNIST copy: the cached one, else downloaded from the first mirror
     that works (the npz file, or the cache folder holding the IDX files).
@@ -336,15 +441,11 @@ def fetch_mnist(
     for index, mirror in enumerate(mirror_list):
         try:
             for name, spec in mirror.files.items():
-                dest = cache_dir / name
-                if _is_cached(dest, spec):  # verified earlier, e.g. from a previous mirror
-                    continue
-                _download_file(mirror.file_url(name), dest, spec, index, progress, timeout)
-        except _NetworkError as exc:
-            failures.append(("network", str(exc)))
-            continue
-        except _ChecksumError as exc:
-            failures.append(("checksum", str(exc)))
+                # a file verified earlier (e.g. from a previous mirror) is kept
+                fetch_file([mirror.file_url(name)], cache_dir / name, spec,
+                           _indexed(progress, index), timeout)
+        except FetchError as exc:
+            failures.extend(exc.failures)
             continue
         except OSError as exc:  # the cache folder itself (disk full, permissions)
             raise DownloadError(
@@ -355,17 +456,25 @@ def fetch_mnist(
     raise DownloadError(_failure_message(failures, advice))
 
 
+def summarise_failures(failures: list[tuple[str, str]]) -> str:
+    """What went wrong, counted: "offline or unreachable", "1 checksum mismatch, 1 offline or
+    unreachable", … (a kind shared by every failure is named without its count)."""
+    counts = Counter(kind for kind, _ in failures)
+    labels = {"checksum": ("checksum mismatch", "checksum mismatches"),
+              "size": ("wrong size", "wrong sizes"),
+              "network": ("offline or unreachable", "offline or unreachable")}
+    if len(counts) == 1:
+        kind, n = next(iter(counts.items()))
+        if kind == "network" or n == 1:
+            return labels[kind][0]
+        return f"{n} {labels[kind][1]}"
+    return ", ".join(f"{counts[k]} {labels[k][0] if counts[k] == 1 else labels[k][1]}"
+                     for k in labels if counts[k])
+
+
 def _failure_message(failures: list[tuple[str, str]], advice: str) -> str:
     """One line: how many mirrors, why they failed (checksum named when it was a reason)."""
     tried = len(failures)
-    bad = sum(1 for kind, _ in failures if kind == "checksum")
-    if bad == tried:
-        why = "checksum mismatch" if bad == 1 else f"{bad} checksum mismatches"
-    elif bad:
-        why = (f"{bad} checksum mismatch{'es' if bad != 1 else ''}, "
-               f"{tried - bad} offline or unreachable")
-    else:
-        why = "offline or unreachable"
     line = (f"could not download MNIST ({tried} mirror{'s' if tried != 1 else ''} tried: "
-            f"{why}; last error: {failures[-1][1]}). {advice}")
+            f"{summarise_failures(failures)}; last error: {failures[-1][1]}). {advice}")
     return " ".join(line.split())  # guarantee a single line

@@ -3,13 +3,21 @@
 MNIST circulates as four IDX files in two naming styles (`train-images-idx3-ubyte` from LeCun's
 site, `train-images.idx3-ubyte` from Kaggle), raw or gzipped, loose in a folder, one folder per
 file (Kaggle), or as Keras' `mnist.npz`. All of these load into the same `Dataset`.
+
+Every file of a dataset comes from **one place**: one folder of IDX files, one Kaggle
+folder-per-file layout, or one `mnist.npz`. `--data-dir` looks at the folder and its visible
+subfolders; when it finds MNIST in more than one place (two datasets, or a split in two places)
+it refuses and names them, instead of silently training on one and scoring on another. Copies
+that are byte for byte the same (Kaggle ships every file twice) count as one place. The dataset
+records the exact files it read, with their sizes and SHA-256.
 """
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +28,7 @@ from mnist_tui.engine.idx import read_images, read_labels
 
 _PREFIX = {"train": "train", "test": "t10k"}
 _KIND = {"images": "idx3", "labels": "idx1"}
+KINDS = ("images", "labels")
 NPZ_NAME = "mnist.npz"
 
 
@@ -31,60 +40,156 @@ class SplitFiles:
     labels: Path | None
 
 
+@dataclass
+class Place:
+    """One place MNIST can come from: a folder of IDX files ("idx"), a Kaggle folder-per-file
+    layout ("kaggle", `root/<name>/<name>`), or an `mnist.npz` file ("npz", `root` is the file).
+
+    `files` maps (split, kind) → every candidate file found for it there.
+    """
+
+    kind: str
+    root: Path
+    files: dict[tuple[str, str], list[Path]] = field(default_factory=dict)
+
+    def splits(self) -> list[str]:
+        if self.kind == "npz":
+            return ["npz"]
+        return [s for s in SPLIT_ORDER if any((s, k) in self.files for k in KINDS)]
+
+    def describe(self, base: Path) -> str:
+        """`a/ (test)`, `. (Kaggle layout: train, test)`, `keras/mnist.npz`."""
+        try:
+            rel = self.root.relative_to(base).as_posix() or "."
+        except ValueError:
+            rel = str(self.root)
+        if self.kind == "npz":
+            return rel
+        what = ", ".join(self.splits())
+        shown = "the folder itself" if rel == "." else rel + "/"
+        return f"{shown} ({'Kaggle layout: ' if self.kind == 'kaggle' else ''}{what})"
+
+
 def canonical_name(split: str, kind: str) -> str:
     """The LeCun-style file name, e.g. `t10k-images-idx3-ubyte` (used in messages)."""
     return f"{_PREFIX[split]}-{kind}-{_KIND[kind]}-ubyte"
 
 
 def _candidates(split: str, kind: str) -> list[str]:
-    """Accepted file names, most preferred first (raw before .gz: it reads faster)."""
+    """Accepted file names, most preferred first."""
     dash = canonical_name(split, kind)
     dot = f"{_PREFIX[split]}-{kind}.{_KIND[kind]}-ubyte"
     return [dash, dash + ".gz", dot, dot + ".gz"]
 
 
-def _files_in(directory: Path) -> dict[str, Path]:
+_NAMES = {name: (split, kind) for split in SPLIT_ORDER for kind in KINDS
+          for name in _candidates(split, kind)}
+
+
+def _listing(directory: Path) -> list[Path]:
     try:
-        return {p.name: p for p in directory.iterdir() if p.is_file()}
+        return sorted(directory.iterdir())
     except OSError:
-        return {}
+        return []
+
+
+def _is_kaggle_folder(path: Path) -> bool:
+    """A folder named like an IDX file that holds it (Kaggle's folder-per-file layout)."""
+    return path.name in _NAMES and path.is_dir()
+
+
+def _places_in(root: Path) -> list[Place]:
+    """The places directly in `root`: its loose IDX files, its Kaggle folders, its mnist.npz."""
+    flat, kaggle = Place("idx", root), Place("kaggle", root)
+    npz = []
+    for p in _listing(root):
+        if p.name in _NAMES and p.is_file():
+            flat.files.setdefault(_NAMES[p.name], []).append(p)
+        elif _is_kaggle_folder(p):
+            for inner in _listing(p):
+                if inner.name in _NAMES and _NAMES[inner.name] == _NAMES[p.name] \
+                        and inner.is_file():
+                    kaggle.files.setdefault(_NAMES[p.name], []).append(inner)
+        elif p.name == NPZ_NAME and p.is_file():
+            npz.append(Place("npz", p))
+    return [pl for pl in (flat, kaggle) if pl.files] + npz
 
 
 def _search_roots(directory: Path) -> list[Path]:
-    """The directory itself, then its visible subfolders (Kaggle's folder-per-file, `mnist/`)."""
-    try:
-        subdirs = sorted(
-            p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")
-        )
-    except OSError:
-        subdirs = []
+    """The directory itself, then its visible subfolders (not Kaggle's per-file folders)."""
+    subdirs = [p for p in _listing(directory)
+               if p.is_dir() and not p.name.startswith(".") and not _is_kaggle_folder(p)]
     return [directory, *subdirs]
 
 
+def _digest(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _same_bytes(paths: list[Path]) -> bool:
+    """Whether every path holds the very same bytes (sizes first, hashes only when they agree)."""
+    try:
+        if len({p.stat().st_size for p in paths}) > 1:
+            return False
+        return len({_digest(p) for p in paths}) == 1
+    except OSError:
+        return False
+
+
+def _same_place(a: Place, b: Place) -> bool:
+    """Two places holding byte-identical copies of the same files (Kaggle ships both layouts)."""
+    if a.kind == "npz" or b.kind == "npz" or set(a.files) != set(b.files):
+        return False
+    return all(_same_bytes([*a.files[k], *b.files[k]]) for k in a.files)
+
+
+def find_places(directory: Path) -> list[Place]:
+    """Every distinct place below `directory` (itself and its visible subfolders) holding MNIST."""
+    places: list[Place] = []
+    for root in _search_roots(Path(directory)):
+        for place in _places_in(root):
+            if not any(_same_place(place, kept) for kept in places):
+                places.append(place)
+    return places
+
+
+def _choose_file(place: Place, split: str, kind: str) -> Path | None:
+    """The one file for (split, kind) in a place; two different candidates is ambiguous."""
+    found = place.files.get((split, kind), [])
+    if len(found) > 1 and not _same_bytes(found):
+        names = " and ".join(p.name for p in found)
+        raise DataError(f"{place.root}: two different files for {canonical_name(split, kind)} "
+                        f"({names}); keep one")
+    return found[0] if found else None
+
+
 def find_mnist_files(directory: Path) -> dict[str, SplitFiles]:
-    """Locate each split's images and labels files; only splits with at least one file appear."""
-    listings = [_files_in(root) for root in _search_roots(Path(directory))]
+    """The split files of the one place below `directory` (DataError if there are several);
+    only splits with at least one file appear."""
+    place = _one_place(Path(directory))
+    if place is None or place.kind == "npz":
+        return {}
+    return _split_files(place)
 
-    def find(split: str, kind: str) -> Path | None:
-        for files in listings:
-            for name in _candidates(split, kind):
-                if name in files:
-                    return files[name]
-        return None
 
+def _split_files(place: Place) -> dict[str, SplitFiles]:
     found = {}
     for split in SPLIT_ORDER:
-        files = SplitFiles(find(split, "images"), find(split, "labels"))
+        files = SplitFiles(_choose_file(place, split, "images"),
+                           _choose_file(place, split, "labels"))
         if files.images or files.labels:
             found[split] = files
     return found
 
 
-def _find_npz(directory: Path) -> Path | None:
-    for root in _search_roots(directory):
-        if (root / NPZ_NAME).is_file():
-            return root / NPZ_NAME
-    return None
+def _one_place(directory: Path) -> Place | None:
+    places = find_places(directory)
+    if len(places) > 1:
+        listed = ", ".join(p.describe(directory) for p in places)
+        raise DataError(f"{directory}: MNIST found in {len(places)} places: {listed}; a dataset "
+                        "is read from one place only, so point --data-dir at one of them")
+    return places[0] if places else None
 
 
 def _check_shapes(splits: dict[str, Split], where: object) -> None:
@@ -95,41 +200,62 @@ def _check_shapes(splits: dict[str, Split], where: object) -> None:
         raise DataError(f"{where}: splits have different image sizes: {sizes}")
 
 
+def file_record(path: Path, split: str, kind: str) -> dict:
+    """What a run records of a file it read: where, which part, how many bytes, SHA-256."""
+    return {"path": str(path), "split": split, "kind": kind, "bytes": path.stat().st_size,
+            "sha256": _digest(path)}
+
+
 def load_mnist_dir(directory: Path) -> Dataset:
-    """Every split found in a directory of IDX files, or its `mnist.npz` if it has no IDX files."""
+    """The one MNIST dataset in a directory: its IDX files (loose or Kaggle layout) or its
+    `mnist.npz`, also one subfolder down. DataError when there is none, or more than one."""
     directory = Path(directory)
     if not directory.exists():
         raise DataError(f"{directory}: no such directory")
     if not directory.is_dir():
         raise DataError(f"{directory}: not a directory")
-    found = find_mnist_files(directory)
-    if not found:
-        npz = _find_npz(directory)
-        if npz is not None:
-            return load_npz(npz)
+    place = _one_place(directory)
+    if place is None:
         raise DataError(
             f"no MNIST files in {directory}: expected train-images-idx3-ubyte[.gz] / "
             f"t10k-images-idx3-ubyte[.gz] (either naming style) or {NPZ_NAME}"
         )
-    splits = {}
-    for split, files in found.items():
+    if place.kind == "npz":
+        return load_npz(place.root)
+    return _load_idx_place(place, directory)
+
+
+def load_idx_folder(directory: Path) -> Dataset:
+    """The IDX files lying directly in one folder (the download cache), nothing else."""
+    directory = Path(directory)
+    place = next((p for p in _places_in(directory) if p.kind == "idx"), None)
+    if place is None:
+        raise DataError(f"no MNIST IDX files in {directory}")
+    return _load_idx_place(place, directory)
+
+
+def _load_idx_place(place: Place, shown_from: Path) -> Dataset:
+    splits, records = {}, []
+    for split, files in _split_files(place).items():
         if files.images is None or files.labels is None:
             have, missing = (
                 (files.labels, "images") if files.images is None else (files.images, "labels")
             )
             raise DataError(
-                f"{directory}: found {have.relative_to(directory)} "
+                f"{shown_from}: found {have.relative_to(shown_from)} "
                 f"but not {canonical_name(split, missing)}[.gz]"
             )
         images, labels = read_images(files.images), read_labels(files.labels)
         if len(images) != len(labels):
             raise DataError(
-                f"{directory}: {files.images.name} has {len(images):,} images "
+                f"{shown_from}: {files.images.name} has {len(images):,} images "
                 f"but {files.labels.name} has {len(labels):,} labels"
             )
         splits[split] = Split(images, labels)
-    _check_shapes(splits, directory)
-    return Dataset(name="mnist", source=str(directory), splits=splits)
+        records += [file_record(files.images, split, "images"),
+                    file_record(files.labels, split, "labels")]
+    _check_shapes(splits, place.root)
+    return Dataset(name="mnist", source=str(place.root), splits=splits, files=tuple(records))
 
 
 def _npz_images(arr: np.ndarray, key: str, path: Path) -> np.ndarray:
@@ -206,7 +332,8 @@ def load_npz(path: Path) -> Dataset:
         listed = ", ".join(sorted(keys)) or "none"
         raise DataError(f"{path}: no x_train/y_train or x_test/y_test arrays (it has: {listed})")
     _check_shapes(splits, path)
-    return Dataset(name="mnist", source=str(path), splits=splits)
+    return Dataset(name="mnist", source=str(path), splits=splits,
+                   files=(file_record(path, "+".join(splits), "npz"),))
 
 
 def load_path(path: Path) -> Dataset:

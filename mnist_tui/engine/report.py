@@ -27,7 +27,8 @@ from mnist_tui.engine import runs
 from mnist_tui.engine.events import dumps
 from mnist_tui.engine.suites import SuiteFolder
 
-FIT_PHASES = ("preprocess", "pca", "tsne", "gmm", "feature_extraction", "training")
+FIT_PHASES = ("preprocess", "pca", "tsne", "gmm", "feature_extraction", "feature_stats",
+              "training")
 PREDICT_PHASES = ("scoring", "evaluation")
 STAT_KEYS = ("accuracy", "accuracy_majority", "accuracy_hungarian", "nmi", "ari", "fit_s",
              "predict_s", "total_s", "peak_rss_mb")
@@ -35,7 +36,7 @@ CSV_COLUMNS = ("member", "method", "preset", "images_requested", "images", "seed
                "subset_seed", "status", "run_id", "accuracy", "accuracy_kind",
                "accuracy_majority", "accuracy_hungarian", "nmi", "ari", "loss", "n_eval",
                "fit_s", "fit_phases", "predict_s", "predict_phases", "total_s", "peak_rss_mb",
-               "vgg_input_size", "dataset", "dataset_fingerprint", "error")
+               "vgg_input_size", "vgg_weights", "dataset", "dataset_fingerprint", "error")
 DEFINITIONS = {
     "accuracy": "classifiers: fraction right on images never trained on; clustering (t-SNE + "
                 "GMM): one-to-one (Hungarian) mapping of clusters to digits",
@@ -55,6 +56,10 @@ METHOD_NAMES = {"tsne-gmm": "t-SNE + GMM", "vgg16": "VGG16 transfer", "cnn": "sm
 
 
 # -- rows ------------------------------------------------------------------------------------
+
+WORKER_PEAK_SOURCE = ("the worker's own peak resident set (getrusage ru_maxrss), recorded in its "
+                      "result")
+
 
 def _num(v):
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
@@ -80,8 +85,9 @@ def member_row(member, run_id: str | None, result: dict | None, measurement: dic
     fit_s, fit_phases = _phase_sum(timings, FIT_PHASES)
     predict_s, predict_phases = _phase_sum(timings, PREDICT_PHASES)
     peak = (measurement or {}).get("peak_rss_bytes")
+    peak_source = (measurement or {}).get("source") if isinstance(peak, int) else None
     if isinstance(res.get("peak_rss_bytes"), int):          # the worker's own, when it has it
-        peak = res["peak_rss_bytes"]
+        peak, peak_source = res["peak_rss_bytes"], WORKER_PEAK_SOURCE
     return {
         "member": member.label, "key": member.key, "method": member.job,
         "preset": member.preset, "images_requested": member.size,
@@ -101,8 +107,9 @@ def member_row(member, run_id: str | None, result: dict | None, measurement: dic
         "predict_s": predict_s, "predict_phases": predict_phases,
         "total_s": _num(timings.get("total")),
         "peak_rss_mb": round(peak / 1e6, 1) if isinstance(peak, int) else None,
-        "peak_rss_source": (measurement or {}).get("source") if peak else None,
+        "peak_rss_source": peak_source,
         "vgg_input_size": member.spec.get("input_size") if member.job == "vgg16" else None,
+        "vgg_weights": member.spec.get("weights") if member.job == "vgg16" else None,
         "dataset": ds.get("name"), "dataset_fingerprint": ds.get("fingerprint"),
         "error": res.get("error") if res.get("status") not in (None, "finished") else None,
     }
@@ -134,8 +141,12 @@ def group_rows(rows: list[dict]) -> list[dict]:
     for k in order:
         members = by[k]
         done = [r for r in members if r["status"] == "finished"]
-        g = {"method": k[0], "preset": k[1], "images": k[2],
-             "label": f"{k[0]} {k[1]} {k[2]:,}",
+        # None = the standard protocol (every image): the group shows what the runs used
+        images = k[2] if k[2] is not None else next((r["images"] for r in done if r["images"]),
+                                                    None)
+        g = {"method": k[0], "preset": k[1], "images": images,
+             "protocol": "standard" if k[2] is None else "notebook",
+             "label": f"{k[0]} {k[1]} " + (f"{k[2]:,}" if k[2] is not None else "all images"),
              "n": len(done), "n_members": len(members),
              "n_failed": sum(1 for r in members if r["status"] not in ("finished", "pending",
                                                                         "running")),
@@ -144,7 +155,8 @@ def group_rows(rows: list[dict]) -> list[dict]:
              "fit_phases": next((r["fit_phases"] for r in done if r["fit_phases"]), ""),
              "predict_phases": next((r["predict_phases"] for r in done if r["predict_phases"]),
                                     ""),
-             "vgg_input_size": members[0]["vgg_input_size"]}
+             "vgg_input_size": members[0]["vgg_input_size"],
+             "vgg_weights": members[0].get("vgg_weights")}
         for key in STAT_KEYS:
             g[key] = stat([r[key] for r in done])
         groups.append(g)
@@ -191,7 +203,8 @@ def degradation(groups: list[dict]) -> list[dict]:
             series.setdefault((g["method"], g["preset"]), []).append(g)
     out = []
     for (method, preset), gs in series.items():
-        gs = sorted(gs, key=lambda g: g["images"])
+        gs = sorted((g for g in gs if g["protocol"] == "notebook" and g["images"]),
+                    key=lambda g: g["images"])
         if len(gs) < 2:
             continue
         lo, hi = gs[0], gs[-1]
@@ -302,12 +315,22 @@ TABLE_HEADERS = ("method", "preset", "images", "seeds", "accuracy", "majority vo
                  "ARI", "fit s", "predict s", "total s", "peak MB", "comparison")
 
 
+def images_cell(row: dict) -> str:
+    """A member row's image count as asked: a number, or `all` for the standard protocol."""
+    n = row.get("images_requested")
+    return f"{n:,}" if isinstance(n, int) else "all"
+
+
 def table_cells(g: dict) -> list[str]:
     clustering = g["method"] == "tsne-gmm"
-    method = g["method"] + (f" {g['vgg_input_size']}px" if g["vgg_input_size"] else "")
+    method = g["method"] + (f" {g['vgg_input_size']}px" if g["vgg_input_size"] else "") + (
+        " random weights" if g.get("vgg_weights") == "none" else "")
+    images = f"{g['images']:,}" if g["images"] else "all"
+    if g.get("protocol") == "standard":
+        images += " (standard)"
     seeds = f"{g['n']}" + (f" ({g['n_failed']} failed)" if g["n_failed"] else "") + (
         f" of {g['n_members']}" if g["n"] + g["n_failed"] < g["n_members"] else "")
-    return [method, g["preset"], f"{g['images']:,}", seeds,
+    return [method, g["preset"], images, seeds,
             fmt_pct(g["accuracy"]) + (" 1:1" if clustering and g["accuracy"] else ""),
             fmt_pct(g["accuracy_majority"]) if clustering else "n/a",
             fmt_ratio(g["nmi"]) if clustering else "n/a",
@@ -333,6 +356,13 @@ def notes(report: dict) -> list[str]:
         sizes = sorted({g["vgg_input_size"] for g in report["groups"] if g["vgg_input_size"]})
         out.append(f"VGG16 input: {', '.join(f'{s}×{s}' for s in sizes)} RGB "
                    "(--vgg-input-size; the notebook used 224×224)")
+    if any(g.get("vgg_weights") == "none" for g in report["groups"]):
+        out.append("VGG16 ran with RANDOM weights (weights=none), not ImageNet's: this is not "
+                   "transfer learning, only the VGG16 architecture")
+    if any(g.get("protocol") == "standard" for g in report["groups"]):
+        out.append("(standard) = the standard protocol: classifiers train on the whole train "
+                   "split (validation carved from it) and are scored on the whole test split; "
+                   "t-SNE + GMM clusters every image")
     return out
 
 
@@ -363,7 +393,7 @@ def series(report: dict, key: str = "accuracy") -> dict[str, list[tuple[int, dic
     """(method preset) → [(images, stat)] sorted by images, for charts."""
     out: dict[str, list] = {}
     for g in report["groups"]:
-        if g[key]:
+        if g[key] and g["images"]:
             out.setdefault(f"{g['method']} {g['preset']}", []).append((g["images"], g[key]))
     return {k: sorted(v, key=lambda p: p[0]) for k, v in out.items()}
 

@@ -20,7 +20,7 @@ def load_dataset(dataset: str = "auto", data_dir: str | Path | None = None,
                  progress: Callable | None = None, cache_dir: Path | None = None) -> Dataset:
     """The dataset a spec asks for. Raises DataError / DownloadError with a one-line message."""
     from mnist_tui.engine import download
-    from mnist_tui.engine.mnist_files import load_path
+    from mnist_tui.engine.mnist_files import load_idx_folder, load_path
 
     if dataset not in ("auto", "mnist", "digits"):
         raise SpecError(f"--dataset: unknown dataset {dataset!r} (choose from auto, mnist, digits)")
@@ -39,4 +39,5 @@ def load_dataset(dataset: str = "auto", data_dir: str | Path | None = None,
             raise
         return load_digits(note=f"MNIST could not be had, so scikit-learn's bundled 8×8 digits "
                                 f"are used instead. {exc}")
-    return load_path(path)
+    # The cache folder holds verified files only; read exactly what the download put there.
+    return load_idx_folder(path) if path.is_dir() else load_path(path)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from mnist_tui.engine.errors import SpecError
 
-DEFAULT_MAX_SAMPLES = 10_000  # what `samples = None` means: every image, up to this many
+SPLITS = ("auto", "all", "train", "test")
 
 
 def opt(default: Any, help: str, *, kind: type = str, choices: tuple | None = None,
@@ -41,10 +41,10 @@ class JobSpec:
                        choices=("auto", "mnist", "digits"))
     data_dir: str | None = opt(None, "folder (or mnist.npz) with local MNIST files",
                                optional=True)
-    split: str = opt("all", "which split to sample from (all = every split the data has)",
-                     choices=("all", "train", "test"))
-    samples: int | None = opt(None, "number of images to use (none = all of them, at most "
-                              f"{DEFAULT_MAX_SAMPLES:,})",
+    split: str = opt("all", "which split to sample from (all = every split the data has; "
+                     "auto = all; a split the data lacks is an error)", choices=SPLITS)
+    samples: int | None = opt(None, "at most this many images (none = every image of the "
+                              "split: all 70,000 of MNIST)",
                               kind=int, minimum=20, optional=True)
     subset_seed: int = opt(0, "seed that picks which images are used (kept apart from --seed "
                            "so that several seeds can run on the same images)",
@@ -138,18 +138,20 @@ class TsneGmmSpec(JobSpec):
 class SupervisedSpec(JobSpec):
     """What every classifier job shares: the split of the data, the optimiser and the training loop.
 
-    The images chosen with --samples/--subset-seed are split into train and validation
-    (--val-fraction). Accuracy is measured on data the model never trained on: the dataset's test
-    split when training draws from a train split, else every image of the pool not chosen for
-    training (held out), at most --eval-samples of them.
+    The standard protocol by default (split auto): train on the dataset's whole train split, with
+    --val-fraction of it kept for validation, and score on its whole test split. --samples and
+    --eval-samples only cap those. When training draws from another split (or the data has no
+    train split), accuracy is measured on the images of that pool not chosen for training (held
+    out). Accuracy is only ever measured on images the model never trained on.
     """
 
-    split: str = opt("train", "which split to train on (all = every split the data has)",
-                     choices=("all", "train", "test"))
+    split: str = opt("auto", "which split to train on (auto = the train split if the data has "
+                     "one, scored on the test split; all = every split, scored on held-out "
+                     "images; a split the data lacks is an error)", choices=SPLITS)
     val_fraction: float = opt(0.2, "fraction of the chosen images kept for validation",
                               kind=float, minimum=0.0, maximum=0.9)
-    eval_samples: int | None = opt(None, "images to evaluate on (none = all available, at "
-                                   f"most {DEFAULT_MAX_SAMPLES:,})", kind=int, minimum=10,
+    eval_samples: int | None = opt(None, "at most this many images to score on (none = all of "
+                                   "them: the whole test split)", kind=int, minimum=10,
                                    optional=True)
     epochs: int = opt(10, "training epochs", kind=int, minimum=1, maximum=1000)
     batch_size: int = opt(32, "batch size", kind=int, minimum=1, maximum=8192)
@@ -187,22 +189,25 @@ class Vgg16Spec(SupervisedSpec):
                  "head_norm": False, "dropout": 0.5, "fine_tune": False},
     }
 
-    samples: int | None = opt(6000, "number of images to train and validate on",
-                              kind=int, minimum=20, optional=True)
+    samples: int | None = opt(None, "at most this many images to train and validate on "
+                              "(none = the whole train split)", kind=int, minimum=20,
+                              optional=True)
     input_size: int = opt(64, "images are resized to N×N RGB on the fly (VGG16 needs ≥ 32)",
                           kind=int, minimum=32, maximum=224)
     preprocess: str = opt("vgg", "vgg: keras' vgg16.preprocess_input (0–255 RGB → BGR minus "
                           "ImageNet means, what the weights expect); seed: the notebook's 0–1 "
                           "input without it", choices=("vgg", "seed"))
-    weights: str = opt("imagenet", "imagenet (Keras' cached file), none (random), or a path "
-                       "to a .h5/.keras/.weights.h5 file")
+    weights: str = opt("imagenet", "imagenet (Keras' own file, downloaded once into Keras' "
+                       "cache on first use), none (random), or a path to a "
+                       ".h5/.keras/.weights.h5 file")
     feature_cache: bool = opt(True, "compute the frozen base's features once and train the "
                               "head on them (off: re-run the base every epoch, as the notebook)",
                               kind=bool)
     head_units: int = opt(128, "width of the dense layer of the head", kind=int, minimum=1,
                           maximum=8192)
-    head_norm: bool = opt(True, "batch-normalise the base's features at the head's input "
-                          "(the notebook's head has none)", kind=bool)
+    head_norm: bool = opt(True, "standardise the base's features at the head's input with "
+                          "statistics of the training features (the notebook's head has none)",
+                          kind=bool)
     fine_tune: bool = opt(False, "also train the last convolution block (turns the feature "
                           "cache off)", kind=bool)
 
@@ -214,8 +219,8 @@ class CnnSpec(SupervisedSpec):
     job: ClassVar[str] = "cnn"
     presets: ClassVar[dict[str, dict[str, Any]]] = {"default": {}, "seed": {}}
 
-    samples: int | None = opt(None, "number of images to train and validate on (none = all, "
-                              f"at most {DEFAULT_MAX_SAMPLES:,})", kind=int, minimum=20,
+    samples: int | None = opt(None, "at most this many images to train and validate on "
+                              "(none = the whole train split)", kind=int, minimum=20,
                               optional=True)
     val_fraction: float = opt(0.1, "fraction of the chosen images kept for validation",
                               kind=float, minimum=0.0, maximum=0.9)

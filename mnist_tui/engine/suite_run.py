@@ -151,32 +151,39 @@ def _max(a, b):
     return max(a, b)
 
 
-def preflight(members: list[Member]) -> None:
+def preflight(members: list[Member], emit=None) -> None:
     """Catch what would fail every member the same way before anything runs (MnistTuiError):
-    data that cannot be loaded, sizes larger than the data, missing VGG16 weights."""
+    data that cannot be loaded, sizes larger than the data, VGG16 weights that cannot be had.
+    What the members need from the network (MNIST, the ImageNet weights) is downloaded here,
+    once, with its events (phase, progress) passed to `emit`."""
+    from mnist_tui.engine.context import JobContext, download_reporter
+    from mnist_tui.engine.datasets import resolve_split
     from mnist_tui.engine.errors import DataError
     from mnist_tui.engine.sources import load_dataset
 
+    ctx = JobContext(emit or (lambda ev: None))
     seen: dict[tuple, object] = {}
     for m in members:
         s = m.spec
         key = (s["dataset"], s.get("data_dir"))
         if key not in seen:
-            seen[key] = load_dataset(s["dataset"], s.get("data_dir"))
+            seen[key] = load_dataset(s["dataset"], s.get("data_dir"),
+                                     progress=download_reporter(ctx))
         ds = seen[key]
-        split = s.get("split", "all")
-        if split == "train" and "train" not in ds.splits:
-            split = "all"   # what the supervised jobs do (and say) themselves
+        split = resolve_split(ds, s.get("split", "all"), supervised=m.job != "tsne-gmm")
         n_pool = len(ds.pool(split))
         if s.get("samples") and s["samples"] > n_pool:
             raise DataError(f"{m.label}: {s['samples']:,} images asked for, but {ds.name} has "
                             f"{n_pool:,} in its {split} split (choose smaller --sizes)")
         if m.job == "vgg16":
-            check_vgg_weights(s["weights"])
+            check_vgg_weights(s["weights"], ctx)
 
 
-def check_vgg_weights(weights: str) -> None:
-    """The vgg16 job's own first check (light: no TensorFlow)."""
-    from mnist_tui.engine.weights import resolve_weights
+def check_vgg_weights(weights: str, ctx=None) -> None:
+    """The vgg16 job's own first step (light: no TensorFlow): a weights file must be readable,
+    and the ImageNet file is fetched into Keras' cache now (events through `ctx`) so that no
+    member downloads it, or the suite stops at once with the job's own one-line error."""
+    from mnist_tui.engine.context import JobContext
+    from mnist_tui.engine.weights import weights_for_job
 
-    resolve_weights(weights)
+    weights_for_job(weights, ctx if ctx is not None else JobContext(lambda ev: None))

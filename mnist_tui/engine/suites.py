@@ -37,13 +37,18 @@ STATUS_FILE = "status.json"
 SUITE_NAMES = ("seed", "sweep")
 SUITE_HELP = {
     "seed": "the reference notebook's experiments with its presets, then with ours: t-SNE + GMM "
-            "on 4,800 and 2,400 images, VGG16 transfer (10 epochs), the small CNN",
+            "on 4,800 and 2,400 images, VGG16 transfer (10 epochs), the small CNN on the "
+            "notebook's tenth of the training set (80/20); then the standard protocol (train on "
+            "the whole train split, score on the whole test split, cluster every image)",
     "sweep": "accuracy and time against the number of images, every method, several seeds",
 }
 SWEEP_SIZES = (250, 500, 1000, 2000, 5000, 10000)
 SEED_SIZES = (4800, 2400)           # the notebook's two t-SNE + GMM runs
 SEED_SUPERVISED_SAMPLES = 6000      # the notebook's VGG16: 10% of the training set
 DEFAULT_VGG_INPUT_SIZE = 32         # what 2 CPU cores afford; 224 is the notebook's
+# How the seed suite's members choose their images: the notebook's small samples, and the
+# field's standard protocol (every image: samples none) with our default presets.
+PROTOCOLS = ("notebook", "standard")
 # Fields the suite sets per member itself; giving them as options is an error.
 SUITE_OWNED = ("preset", "seed", "input_size")
 
@@ -59,6 +64,7 @@ class SuiteSpec:
     seeds: tuple[int, ...] = (0,)
     supervised_samples: int = SEED_SUPERVISED_SAMPLES
     vgg_input_size: int = DEFAULT_VGG_INPUT_SIZE
+    protocols: tuple[str, ...] = ()
     overrides: dict = field(default_factory=dict)  # job field → typed value, for every member
     #                                                  whose job has that field
 
@@ -68,11 +74,13 @@ class SuiteSpec:
                                                else ("default",))
         self.sizes = tuple(self.sizes) or (SEED_SIZES if self.name == "seed" else SWEEP_SIZES)
         self.seeds = tuple(self.seeds)
+        self.protocols = tuple(self.protocols) or (PROTOCOLS if self.name == "seed"
+                                                   else ("notebook",))
         self.overrides = dict(self.overrides)
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for k in ("methods", "presets", "sizes", "seeds"):
+        for k in ("methods", "presets", "sizes", "seeds", "protocols"):
             d[k] = list(d[k])
         return {"suite": self.name, **{k: v for k, v in d.items() if k != "name"}}
 
@@ -83,7 +91,8 @@ class SuiteSpec:
         data = dict(data)
         name = data.pop("suite")
         known = {"methods", "presets", "sizes", "seeds", "supervised_samples", "vgg_input_size",
-                 "overrides"}
+                 "protocols", "overrides"}
+        data.setdefault("protocols", ["notebook"])   # suites recorded before protocols existed
         unknown = sorted(set(data) - known)
         if unknown:
             raise SpecError(f"suite {name}: unknown setting(s) {', '.join(unknown)}")
@@ -116,6 +125,13 @@ class SuiteSpec:
             if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**32:
                 raise SpecError(f"--seeds: seeds are integers from 0 to 2^32-1, got {s!r}")
         _no_duplicates("--seeds", self.seeds)
+        for p in self.protocols:
+            if p not in PROTOCOLS:
+                raise SpecError(f"--protocols: unknown protocol {p!r} (choose from "
+                                f"{', '.join(PROTOCOLS)})")
+        _no_duplicates("--protocols", self.protocols)
+        if self.name != "seed" and self.protocols != ("notebook",):
+            raise SpecError("--protocols is for --suite seed (a sweep chooses its sizes)")
         if not isinstance(self.vgg_input_size, int) or not 32 <= self.vgg_input_size <= 224:
             raise SpecError(f"--vgg-input-size: must be from 32 to 224, got "
                             f"{self.vgg_input_size!r}")
@@ -135,7 +151,7 @@ class SuiteSpec:
     def members(self) -> list[Member]:
         """The member runs in the order they run, each with a validated spec."""
         out: list[Member] = []
-        if self.name == "seed":
+        if self.name == "seed" and "notebook" in self.protocols:
             for preset in self.presets:
                 for seed in self.seeds:
                     for method in self.methods:
@@ -146,7 +162,11 @@ class SuiteSpec:
                         sizes = self.sizes if method == "tsne-gmm" else (self.supervised_samples,)
                         for size in sizes:
                             out.append(self._member(method, preset, size, seed))
-        else:
+        if self.name == "seed" and "standard" in self.protocols:
+            for seed in self.seeds:
+                for method in self.methods:
+                    out.append(self._member(method, "default", None, seed))
+        if self.name != "seed":
             for seed in self.seeds:
                 for size in self.sizes:
                     for method in self.methods:
@@ -157,13 +177,15 @@ class SuiteSpec:
             raise SpecError("this suite has no members (check --methods and --presets)")
         return out
 
-    def _member(self, method: str, preset: str, size: int, seed: int) -> Member:
+    def _member(self, method: str, preset: str, size: int | None, seed: int) -> Member:
+        """One member; `size` None is the standard protocol: every image the split has."""
         names = _field_names(method)
         values = {k: v for k, v in self.overrides.items() if k in names}
         values.update(samples=size, seed=seed)
         if method == "vgg16":
             values["input_size"] = self.vgg_input_size
-        label = f"{method} {preset} {size:,} images seed {seed}"
+        shown = "all images (standard protocol)" if size is None else f"{size:,} images"
+        label = f"{method} {preset} {shown} seed {seed}"
         try:
             spec = build_spec(method, preset, values)
         except SpecError as exc:
@@ -179,7 +201,7 @@ class Member:
     label: str
     job: str
     preset: str
-    size: int
+    size: int | None
     seed: int
     spec: dict
 

@@ -1,45 +1,103 @@
-"""Where VGG16's weights come from, checked before anything slow (and without TensorFlow).
+"""Where VGG16's weights come from, settled before anything slow (and without TensorFlow).
 
-Keras would try to download the ImageNet file when it is missing, which hangs offline; the
-vgg16 job and the suite preflight both call `resolve_weights` first and fail at once instead.
+`--weights imagenet` means Keras' own no-top file in Keras' own cache, so Keras and this tool
+share one copy. When it is missing we download it once, as Keras would, but through the
+engine's bounded, verified downloader (`download.fetch_file`: timeouts, a size cap, Keras'
+MD5 checked before the file is moved into place), with progress events, and with one clear
+line when it cannot be had — Keras' own `get_file` would hang offline or print a traceback.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from mnist_tui.engine.errors import DataError
+from mnist_tui.engine.download import (
+    DownloadProgress,
+    FetchError,
+    FileSpec,
+    fetch_file,
+    human_size,
+    is_cached,
+)
+from mnist_tui.engine.errors import DataError, DownloadError
 
 IMAGENET_NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+IMAGENET_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+                + IMAGENET_NOTOP)
+# Keras' own checksum (keras/src/applications/vgg16.py: file_hash, an MD5) and the file's size
+# (the byte count Keras' download bar shows for it).
+IMAGENET_FILE = FileSpec("6d6bbae143d832006294945121d1f1fc", 58_889_256, "md5")
+WEIGHTS_URL_ENV = "MNIST_TUI_WEIGHTS_URL"
+DOWNLOAD_TIMEOUT_S = 5.0   # per connect and per read: offline fails within seconds
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
+
+Progress = Callable[[DownloadProgress], None]
 
 
 def keras_home() -> Path:
     """Keras' cache folder, found the way Keras finds it (KERAS_HOME, else ~/.keras or /tmp)."""
     if os.environ.get("KERAS_HOME"):
-        return Path(os.environ["KERAS_HOME"])
+        return Path(os.environ["KERAS_HOME"]).expanduser()
     base = os.path.expanduser("~")
     if not os.access(base, os.W_OK):
         base = "/tmp"
     return Path(base) / ".keras"
 
 
-def resolve_weights(weights: str) -> tuple[Path | None, str]:
-    """(file to load or None, description). Raises DataError at once, before any download.
+def imagenet_path() -> Path:
+    """Where Keras caches (and looks for) the no-top ImageNet file."""
+    return keras_home() / "models" / IMAGENET_NOTOP
 
-    Keras would try to download the ImageNet file when it is missing, which hangs offline;
-    we never let it: the file must already be in Keras' cache.
+
+def weights_urls() -> list[str]:
+    """$MNIST_TUI_WEIGHTS_URL (comma-separated, tried in order), else Keras' own URL. The
+    checksum stays Keras' official one, so a mirror cannot serve different weights."""
+    raw = os.environ.get(WEIGHTS_URL_ENV, "")
+    return [u.strip() for u in raw.split(",") if u.strip()] or [IMAGENET_URL]
+
+
+def _hosts(urls: Sequence[str]) -> str:
+    return ", ".join(dict.fromkeys(urlsplit(u).netloc or u for u in urls))
+
+
+def fetch_imagenet(progress: Progress | None = None, *, spec: FileSpec = IMAGENET_FILE,
+                   urls: Sequence[str] | None = None, dest: Path | None = None,
+                   timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
+    """The verified ImageNet file in Keras' cache: the cached one, else downloaded once.
+
+    Raises DownloadError, one line naming the file, its size, where to put it by hand, the
+    URLs tried with why each failed, and `--weights none`. Nothing partial is left behind.
+    """
+    dest = Path(dest) if dest is not None else imagenet_path()
+    urls = list(urls) if urls is not None else weights_urls()
+    where = f"{dest.parent}/ (Keras' cache; KERAS_HOME moves it)"
+    try:
+        return fetch_file(urls, dest, spec, progress, timeout)
+    except FetchError as exc:
+        tried = "; ".join(reason for _, reason in exc.failures) or "no URL given"
+        raise DownloadError(" ".join(
+            f"ImageNet weights {dest.name} ({human_size(spec.size)}) are not in Keras' cache "
+            f"and could not be downloaded ({tried}). Put the file in {where} — "
+            f"{WEIGHTS_URL_ENV} can name a mirror — or use --weights none".split())) from None
+    except OSError as exc:
+        raise DownloadError(f"cannot write the ImageNet weights {dest.name} into {where}: "
+                            f"{exc.strerror or exc}; or use --weights none") from None
+
+
+def resolve_weights(weights: str, progress: Progress | None = None) -> tuple[Path | None, str]:
+    """(file to load or None, description). Raises DataError / DownloadError with one line.
+
+    `imagenet` is fetched into Keras' cache when missing (`progress` sees the download);
+    a path must be an HDF5 (.h5/.weights.h5) or .keras file.
     """
     if weights == "none":
         return None, "none (random initialisation)"
     if weights == "imagenet":
-        path = keras_home() / "models" / IMAGENET_NOTOP
-        if not path.is_file():
-            raise DataError(f"ImageNet weights not found: put {IMAGENET_NOTOP} in "
-                            f"{path.parent}/ (Keras' cache; KERAS_HOME moves it), or set weights "
-                            "to none (--weights none)")
+        path = fetch_imagenet(progress)
         return path, f"imagenet ({path})"
     path = Path(weights).expanduser()
     if not path.is_file():
@@ -52,3 +110,37 @@ def resolve_weights(weights: str) -> tuple[Path | None, str]:
         raise DataError(f"--weights {weights}: not an HDF5 (.h5/.weights.h5) or .keras "
                         "weights file")
     return path, f"file {path}"
+
+
+def weights_for_job(weights: str, ctx) -> tuple[Path | None, str]:
+    """`resolve_weights` for a running job: a download, when one is needed, is its own
+    "download" phase with progress events (the batch bar, the Monitor's progress line)."""
+    from mnist_tui.engine.context import download_reporter
+
+    if weights != "imagenet" or is_cached(imagenet_path(), IMAGENET_FILE):
+        return resolve_weights(weights)
+    urls = weights_urls()
+    with ctx.phase("download", f"downloading the ImageNet weights {IMAGENET_NOTOP} "
+                               f"({human_size(IMAGENET_FILE.size)}) from {_hosts(urls)} into "
+                               f"{imagenet_path().parent}/ (Keras' cache, once)"):
+        return resolve_weights(weights, download_reporter(ctx))
+
+
+def weights_status(weights: str) -> str:
+    """One line for a form, before launching: cached, or downloaded on first use (from where,
+    how big). Cheap: a stat, never the network."""
+    text = weights.strip()
+    if text == "none":
+        return "no weights: the base starts from random initialisation"
+    if text == "imagenet":
+        path = imagenet_path()
+        if is_cached(path, IMAGENET_FILE):
+            return f"ImageNet weights cached: {path}"
+        again = "again " if path.exists() else ""
+        return (f"ImageNet weights not cached yet: downloaded {again}on first use "
+                f"({human_size(IMAGENET_FILE.size)} from {_hosts(weights_urls())}) into "
+                f"{path.parent}/")
+    if not text:
+        return ""
+    path = Path(text).expanduser()
+    return f"weights file {path}" if path.is_file() else f"no such file: {path}"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mnist_tui.engine import runs
-from mnist_tui.engine.context import JobContext
+from mnist_tui.engine.context import JobContext, download_reporter
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.events import (
     Cancelled,
@@ -33,9 +33,7 @@ from mnist_tui.engine.events import (
     Failed,
     Finished,
     Interrupted,
-    Progress,
     Started,
-    Throttle,
 )
 
 EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_CANCELLED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
@@ -120,17 +118,6 @@ def _interrupt_when_orphaned(poll: float = 1.0) -> None:
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
-def _download_reporter(ctx: JobContext):
-    throttle = Throttle(5)
-
-    def report(p) -> None:
-        done = p.bytes_done >= (p.bytes_total or float("inf"))
-        if throttle.ready(force=done or p.bytes_done == 0):
-            ctx.emit(Progress(phase="download", step=p.bytes_done, total=p.bytes_total,
-                              message=f"downloading {p.file_name}"))
-    return report
-
-
 def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None) -> int:
     """Load the data, create the run folder, run the job, write result.json. Returns an exit code."""
     from mnist_tui.engine.jobs import runner
@@ -149,8 +136,9 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None) -
                "timings": {**ctx.timings, "total": round(ctx.elapsed(), 4)},
                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **ctx.partial, **extra}
         if dataset is not None:
+            # None until the job has chosen its images: never the whole dataset's size.
             out["dataset"] = {**dataset.describe(), "n_samples": extra.get("n_samples",
-                              ctx.partial.get("n_samples", dataset.n_samples)),
+                              ctx.partial.get("n_samples")),
                               "available": dataset.n_samples}
         out["versions"], out["machine"] = library_versions(), runs.machine_info()
         out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
@@ -167,9 +155,12 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None) -
     ctx.emit(Started(job=spec.job, run_id=run_dir.name, spec=spec.to_dict(), pid=os.getpid()))
     try:
         with ctx.phase("loading", "loading the dataset"):
-            dataset = load_dataset(spec.dataset, spec.data_dir, progress=_download_reporter(ctx))
+            dataset = load_dataset(spec.dataset, spec.data_dir, progress=download_reporter(ctx))
         ctx.log(f"dataset {dataset.name} from {dataset.source}: "
                 + ", ".join(f"{k} {v:,}" for k, v in dataset.describe()["splits"].items()))
+        for f in dataset.files:
+            ctx.log(f"read {f['path']} ({f['split']} {f['kind']}, {f['bytes']:,} bytes, "
+                    f"sha256 {f['sha256'][:12]}…)")
         if dataset.note:
             ctx.log(dataset.note, "warning")
         run_dir.mkdir(parents=True, exist_ok=False)

@@ -405,7 +405,7 @@ def test_mirrors_from_env(monkeypatch):
     assert (npz.kind, npz.url, npz.file_url("mnist.npz")) == (
         "npz", "http://intra/keras/mnist.npz", "http://intra/keras/mnist.npz")
     assert npz.files == DEFAULT_MIRRORS[0].files
-    assert npz.files["mnist.npz"].sha256 == (
+    assert npz.files["mnist.npz"].digest == (
         "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1")
     assert (idx.kind, idx.url) == ("idx", "http://intra/mnist/")
     assert idx.file_url("t10k-labels-idx1-ubyte.gz") == (

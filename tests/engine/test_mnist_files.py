@@ -59,21 +59,86 @@ def test_files_in_one_subfolder(tmp_path, make_split):
     assert len(load_mnist_dir(tmp_path).splits["test"]) == 10
 
 
-def test_mixed_styles_and_layouts(tmp_path, make_split):
+def test_one_split_in_two_layouts_is_refused(tmp_path, make_split):
+    """Images loose, labels in Kaggle folders: two places, so nothing is read."""
     make_split(tmp_path, "train", 10, kinds=("images",), style="dot", gz=True)
     make_split(tmp_path, "train", 10, kinds=("labels",), kaggle=True)
-    make_split(tmp_path, "test", 10, kinds=("images",), gz=True)
-    make_split(tmp_path, "test", 10, kinds=("labels",), style="dot", kaggle=True)
-    assert load_mnist_dir(tmp_path).split_names() == ["train", "test"]
+    message = error_of(load_mnist_dir, tmp_path)
+    assert "MNIST found in 2 places" in message
+    assert "the folder itself (train)" in message and "(Kaggle layout: train)" in message
 
 
-def test_find_prefers_the_directory_itself(tmp_path, make_split):
-    top = make_split(tmp_path, "test", 10)
+def test_kaggle_download_with_every_file_twice_loads_once(tmp_path, make_split):
+    """Kaggle's MNIST ships each file loose (`t10k-images.idx3-ubyte`) and again in a folder of
+    its own (`t10k-images-idx3-ubyte/t10k-images-idx3-ubyte`), byte-identical."""
+    loose = make_split(tmp_path, "test", 10, style="dot")
+    inner = make_split(tmp_path, "test", 10, style="dash", kaggle=True)
+    ds = load_mnist_dir(tmp_path)
+    assert len(ds.splits["test"]) == 10
+    read = [f["path"] for f in ds.describe()["files"]]
+    assert read == [str(loose["images"]), str(loose["labels"])]
+    assert str(inner["images"]) not in read
+
+
+def test_a_split_in_two_folders_is_refused(tmp_path, make_split):
+    """The issue's case: a/ holds another dataset's test split, b/ holds MNIST (both splits).
+    Taking each file from the first place that has it trained on b and scored on a."""
+    make_split(tmp_path / "a", "test", 7)
+    make_split(tmp_path / "b", "train", 20)
+    make_split(tmp_path / "b", "test", 10)
+    message = error_of(load_mnist_dir, tmp_path)
+    assert "MNIST found in 2 places: a/ (test), b/ (train, test)" in message
+    assert "point --data-dir at one of them" in message
+    assert len(load_mnist_dir(tmp_path / "b").splits["test"]) == 10
+
+
+def test_two_complete_datasets_are_refused(tmp_path, make_split):
+    for name, n in (("one", 20), ("two", 30)):
+        make_split(tmp_path / name, "train", n)
+        make_split(tmp_path / name, "test", n // 2)
+    message = error_of(load_mnist_dir, tmp_path)
+    assert "one/ (train, test), two/ (train, test)" in message
+
+
+def test_splits_in_different_folders_are_refused(tmp_path, make_split):
+    make_split(tmp_path / "tr", "train", 20)
+    make_split(tmp_path / "te", "test", 10)
+    assert "2 places" in error_of(load_mnist_dir, tmp_path)
+
+
+def test_the_folder_and_a_subfolder_both_holding_a_split_are_refused(tmp_path, make_split):
+    make_split(tmp_path, "test", 10)
     make_split(tmp_path / "other", "test", 5)
-    found = find_mnist_files(tmp_path)
-    assert found["test"].images == top["images"]
-    assert found["test"].labels == top["labels"]
-    assert "train" not in found
+    with pytest.raises(DataError, match=r"the folder itself \(test\), other/ \(test\)"):
+        find_mnist_files(tmp_path)
+
+
+def test_idx_files_beside_an_npz_are_refused(tmp_path, make_split):
+    make_split(tmp_path, "test", 10)
+    save_npz(tmp_path / "mnist.npz", **keras_arrays())
+    message = error_of(load_mnist_dir, tmp_path)
+    assert "the folder itself (test)" in message and "mnist.npz" in message
+
+
+def test_two_different_files_for_one_part_are_refused(tmp_path, make_split):
+    make_split(tmp_path, "test", 10, gz=True)
+    make_split(tmp_path, "test", 12, gz=False)
+    message = error_of(load_mnist_dir, tmp_path)
+    assert "two different files for t10k-images-idx3-ubyte" in message and "keep one" in message
+
+
+def test_files_read_are_recorded_with_size_and_hash(tmp_path, make_split):
+    import hashlib
+
+    paths = {**{f"train-{k}": v for k, v in make_split(tmp_path, "train", 20, gz=True).items()},
+             **{f"test-{k}": v for k, v in make_split(tmp_path, "test", 10).items()}}
+    files = load_mnist_dir(tmp_path).describe()["files"]
+    assert [(f["split"], f["kind"]) for f in files] == [
+        ("train", "images"), ("train", "labels"), ("test", "images"), ("test", "labels")]
+    for f in files:
+        path = paths[f"{f['split']}-{f['kind']}"]
+        assert f["path"] == str(path) and f["bytes"] == path.stat().st_size
+        assert f["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_find_reports_half_splits(tmp_path, make_split):
@@ -186,8 +251,12 @@ def test_npz_in_directory(tmp_path):
 
 def test_npz_one_level_down(tmp_path):
     (tmp_path / "keras").mkdir()
-    save_npz(tmp_path / "keras" / "mnist.npz", **keras_arrays())
-    assert load_mnist_dir(tmp_path).source == str(tmp_path / "keras" / "mnist.npz")
+    npz = save_npz(tmp_path / "keras" / "mnist.npz", **keras_arrays())
+    ds = load_mnist_dir(tmp_path)
+    assert ds.source == str(npz)
+    [record] = ds.describe()["files"]
+    assert record["path"] == str(npz) and record["kind"] == "npz"
+    assert record["split"] == "train+test" and record["bytes"] == npz.stat().st_size
 
 
 def test_npz_with_object_array(tmp_path):

@@ -93,7 +93,7 @@ BAD = [
     ("gmm_inits", 201, "must be at most 200, got 201"),
     # choices
     ("dataset", "kaggle", "'kaggle' is not one of auto, mnist, digits"),
-    ("split", "val", "'val' is not one of all, train, test"),
+    ("split", "val", "'val' is not one of auto, all, train, test"),
     ("tsne_backend", "umap", "'umap' is not one of opentsne, sklearn"),
     ("components", 4, "4 is not one of 2, 3"),
     ("covariance", "ful", "'ful' is not one of full, tied, diag, spherical"),

@@ -26,7 +26,7 @@ TINY = {"iterations": 260, "gmm_inits": 1, "epochs": 1, "dataset": "digits"}
 
 
 def test_seed_suite_has_the_notebook_experiments_then_ours():
-    members = SuiteSpec(name="seed").validate().members()
+    members = SuiteSpec(name="seed", protocols=("notebook",)).validate().members()
     labels = [m.label for m in members]
     assert labels == [
         "tsne-gmm seed 4,800 images seed 0", "tsne-gmm seed 2,400 images seed 0",
@@ -256,3 +256,65 @@ def test_terminal_charts_fit_80_by_24(sweep_folder):
     assert max(len(line) for line in lines) <= 80
     assert len(lines) <= 2 * 24 and all(len(b.splitlines()) <= 24 for b in blocks)
     assert "\x1b[" not in charts
+
+
+def test_peak_memory_is_labelled_by_where_it_came_from(sweep_folder):
+    """The worker's own getrusage figure used to be labelled as the suite's /proc reading."""
+    members = sweep_folder.spec().members()
+    run_ids = sweep_folder.members()
+    m = members[0]
+    res_path = sweep_folder.runs_dir / run_ids[m.key] / runs.RESULT_FILE
+    res = runs.read_json(res_path)
+    assert "peak_rss_bytes" not in res
+    row = rep.member_row(m, run_ids[m.key], res, {"peak_rss_bytes": 5_000_000, "source": "test"})
+    assert row["peak_rss_mb"] == 5.0 and row["peak_rss_source"] == "test"
+    res["peak_rss_bytes"] = 7_000_000
+    row = rep.member_row(m, run_ids[m.key], res, {"peak_rss_bytes": 5_000_000, "source": "test"})
+    assert row["peak_rss_mb"] == 7.0 and row["peak_rss_source"] == rep.WORKER_PEAK_SOURCE
+    assert "getrusage" in row["peak_rss_source"]
+
+
+def test_seed_suite_adds_the_standard_protocol_on_every_image_by_default():
+    spec = SuiteSpec(name="seed").validate()
+    members = spec.members()
+    assert spec.protocols == ("notebook", "standard") and len(members) == 10
+    standard = members[7:]
+    assert [m.label for m in standard] == [
+        "tsne-gmm default all images (standard protocol) seed 0",
+        "vgg16 default all images (standard protocol) seed 0",
+        "cnn default all images (standard protocol) seed 0"]
+    for m in standard:
+        assert m.size is None and m.spec["samples"] is None and m.preset == "default"
+        assert m.spec["split"] in ("all", "auto")
+    assert standard[1].spec["input_size"] == 32
+
+
+def test_old_seed_suites_without_protocols_keep_their_members():
+    """A suite.json written before protocols existed must resume with the same members."""
+    data = SuiteSpec(name="seed", protocols=("notebook",)).validate().to_dict()
+    del data["protocols"]
+    assert len(SuiteSpec.from_dict(data).members()) == 7
+
+
+def test_protocols_are_checked():
+    with pytest.raises(SpecError, match="unknown protocol 'paper'"):
+        SuiteSpec(name="seed", protocols=("paper",)).validate()
+    with pytest.raises(SpecError, match="--protocols is for --suite seed"):
+        SuiteSpec(name="sweep", protocols=("standard",)).validate()
+
+
+def test_standard_protocol_groups_show_the_images_used_and_random_weights_are_said(tmp_path):
+    spec = SuiteSpec(name="seed", methods=("vgg16",), protocols=("standard",),
+                     overrides={"weights": "none"}).validate()
+    folder = SuiteFolder.create(tmp_path / "runs", spec)
+    [m] = spec.members()
+    res = fake_result(m, "r-std", folder.runs_dir, 0.97)
+    res["dataset"]["n_samples"] = 60000
+    runs.atomic_write_json(folder.runs_dir / "r-std" / runs.RESULT_FILE, res)
+    folder.set_member(m.key, "r-std")
+    report = rep.build_report(folder, "finished")
+    [g] = report["groups"]
+    assert g["images"] == 60000 and g["protocol"] == "standard"
+    cells = rep.table_cells(g)
+    assert cells[0] == "vgg16 32px random weights" and cells[2] == "60,000 (standard)"
+    assert any("RANDOM weights" in n for n in rep.notes(report))

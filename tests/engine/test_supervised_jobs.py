@@ -51,23 +51,57 @@ def _fake(splits):
                                              np.arange(n) % 10) for k, n in splits.items()})
 
 
-def test_plan_holds_out_the_unchosen_images_when_there_is_no_test_split():
+def test_plan_holds_out_the_unchosen_images_when_there_is_no_train_split():
     from mnist_tui.engine.jobs.keras_common import plan_data
 
     ds = _fake({"test": 500})
-    plan = plan_data(CnnSpec(samples=300, eval_samples=150, split="train"), ds)
+    plan = plan_data(CnnSpec(samples=300, eval_samples=150), ds)   # split auto
+    assert plan.split == "all" and plan.train_pool == "test"
     assert len(plan.train_idx) + len(plan.val_idx) == 300
     assert len(plan.val_idx) == 30 and len(plan.eval_idx) == 150
     used = set(plan.train_idx) | set(plan.val_idx)
     assert not used & set(plan.eval_idx)
     assert not set(plan.train_idx) & set(plan.val_idx)
-    assert "held-out" in plan.eval_split and plan.notes
+    assert "held-out" in plan.eval_split
+    assert plan.described["evaluation"] == plan.eval_split
+
+
+@pytest.mark.parametrize("job_spec", [CnnSpec, Vgg16Spec])
+def test_an_explicit_split_the_data_lacks_is_an_error_not_a_substitute(job_spec):
+    from mnist_tui.engine.jobs.keras_common import plan_data
+
+    with pytest.raises(DataError, match="--split train: dataset fake has no train split "
+                                        r"\(it has: test\); use --split auto or all"):
+        plan_data(job_spec(samples=300, split="train"), _fake({"test": 500}))
+
+
+def test_the_standard_protocol_is_the_default():
+    """No --samples: the whole train split trains (less validation), the whole test split scores."""
+    from mnist_tui.engine.jobs.keras_common import plan_data
+
+    for spec in (CnnSpec(), Vgg16Spec()):
+        plan = plan_data(spec, _fake({"train": 600, "test": 150}))
+        assert plan.split == "train" and plan.n_samples == 600
+        assert len(plan.val_idx) == round(600 * spec.val_fraction)
+        assert plan.eval_pool == "test" and plan.eval_idx.tolist() == list(range(150))
+        assert plan.described["train"].startswith(f"{len(plan.train_idx):,} images: the whole "
+                                                  "fake train split")
+        assert plan.described["evaluation"].startswith("the whole fake test split (150 images")
+
+
+def test_samples_and_eval_samples_only_cap():
+    from mnist_tui.engine.jobs.keras_common import plan_data
+
+    plan = plan_data(CnnSpec(samples=200, eval_samples=40), _fake({"train": 600, "test": 150}))
+    assert plan.n_samples == 200 and len(plan.eval_idx) == 40 and plan.eval_pool == "test"
+    assert "200 of the 600 fake train images (subset seed 0)" in plan.described["train"]
+    assert plan.described["evaluation"].startswith("40 images of the fake test split")
 
 
 def test_plan_evaluates_on_the_test_split_when_training_on_train():
     from mnist_tui.engine.jobs.keras_common import plan_data
 
-    plan = plan_data(CnnSpec(samples=100), _fake({"train": 200, "test": 50}))
+    plan = plan_data(CnnSpec(samples=100, split="train"), _fake({"train": 200, "test": 50}))
     assert plan.eval_pool == "test" and len(plan.eval_idx) == 50
     assert "test split" in plan.eval_split
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mnist_tui.engine.context import JobContext
-from mnist_tui.engine.datasets import Dataset, select_subset
+from mnist_tui.engine.datasets import Dataset, pool_label, resolve_split, select_subset
 from mnist_tui.engine.errors import DataError
 from mnist_tui.engine.events import Epoch, ModelSummary, Progress, Throttle
 from mnist_tui.engine.metrics import classification_metrics
-from mnist_tui.engine.specs import DEFAULT_MAX_SAMPLES, SupervisedSpec
+from mnist_tui.engine.specs import SupervisedSpec
 
 # Test hook: split the CPU into N logical devices before TensorFlow starts, so that
 # `--strategy mirrored` can be exercised on a machine with no GPU.
@@ -59,6 +59,7 @@ class DataPlan:
 
     `train_pool` is the split training draws from; `eval_pool` the one evaluation draws from
     (the same object when evaluating on held-out images). Indices are what the result reports.
+    `split` is the split the job really used (`--split auto` resolved).
     """
 
     train_images: np.ndarray
@@ -73,7 +74,9 @@ class DataPlan:
     train_pool: str
     eval_pool: str
     eval_split: str
+    split: str = "train"
     notes: list[str] = field(default_factory=list)
+    described: dict = field(default_factory=dict)
 
     @property
     def n_samples(self) -> int:
@@ -83,20 +86,16 @@ class DataPlan:
 def plan_data(spec: SupervisedSpec, dataset: Dataset) -> DataPlan:
     """Split the data as `SupervisedSpec` documents it; DataError when something cannot work.
 
-    Training draws `samples` images from `spec.split` (subset_seed), `val_fraction` of them are
-    kept for validation. Evaluation uses the dataset's test split when training drew from its
-    train split, else the pool's images not chosen (held out, disjoint). If nothing is held out
-    (every image chosen) the validation images are the evaluation set, and the result says so.
+    Training draws at most `samples` images from the resolved split (subset_seed), and
+    `val_fraction` of them are kept for validation. Evaluation uses the whole test split (at
+    most `eval_samples`) when training drew from the train split, else the pool's images not
+    chosen (held out, disjoint). If nothing is held out (every image chosen) the validation
+    images are the evaluation set, and the result says so.
     """
     notes = []
-    which = spec.split
-    if which == "train" and "train" not in dataset.splits:
-        which = "all"
-        notes.append(f"dataset {dataset.name} has no train split: training draws from its "
-                     f"{'/'.join(dataset.split_names())} split and is evaluated on the images "
-                     "it does not use")
+    which = resolve_split(dataset, spec.split, supervised=True)
     pool = dataset.pool(which)
-    pool_name = which if which != "all" else "+".join(dataset.split_names())
+    pool_name = pool_label(dataset, which)
     chosen = select_subset(len(pool), spec.samples, spec.subset_seed)
     rng = np.random.default_rng([spec.subset_seed, 1])
     order = rng.permutation(chosen)
@@ -107,16 +106,23 @@ def plan_data(spec: SupervisedSpec, dataset: Dataset) -> DataPlan:
     if spec.batch_size > len(train_idx):
         raise DataError(f"--batch-size {spec.batch_size} is larger than the {len(train_idx)} "
                         "training images")
+    whole = len(chosen) == len(pool)
+    drawn = (f"the whole {dataset.name} {pool_name} split" if whole else
+             f"{len(chosen):,} of the {len(pool):,} {dataset.name} {pool_name} images "
+             f"(subset seed {spec.subset_seed})")
 
-    cap = spec.eval_samples or DEFAULT_MAX_SAMPLES
     if which == "train" and "test" in dataset.splits:
         ev_pool, ev_name = dataset.splits["test"], "test"
-        eval_idx = select_subset(len(ev_pool), min(cap, len(ev_pool)), spec.subset_seed)
-        desc = f"{dataset.name} test split ({len(eval_idx):,} images, never used in training)"
+        n_eval = min(spec.eval_samples or len(ev_pool), len(ev_pool))
+        eval_idx = select_subset(len(ev_pool), n_eval, spec.subset_seed)
+        whole_test = "the whole" if n_eval == len(ev_pool) else f"{n_eval:,} images of the"
+        desc = (f"{whole_test} {dataset.name} test split ({len(eval_idx):,} images, never used "
+                "in training)")
     else:
         held = np.setdiff1d(np.arange(len(pool)), chosen)
         ev_pool, ev_name = pool, pool_name
         if len(held):
+            cap = spec.eval_samples or len(held)
             if len(held) > cap:
                 pick = np.random.default_rng([spec.subset_seed, 2]).choice(len(held), cap,
                                                                           replace=False)
@@ -133,12 +139,19 @@ def plan_data(spec: SupervisedSpec, dataset: Dataset) -> DataPlan:
         else:
             raise DataError("no images left to evaluate on: choose fewer --samples or a "
                             "--val-fraction above 0")
+    described = {
+        "split": which,
+        "train": f"{len(train_idx):,} images: {drawn}, less the validation images",
+        "validation": (f"{len(val_idx):,} images: {spec.val_fraction:.0%} of {drawn}, never "
+                       "trained on" if len(val_idx) else "none (--val-fraction 0)"),
+        "evaluation": desc,
+    }
     return DataPlan(
         train_images=pool.images[train_idx], train_labels=pool.labels[train_idx],
         val_images=pool.images[val_idx], val_labels=pool.labels[val_idx],
         eval_images=ev_pool.images[eval_idx], eval_labels=ev_pool.labels[eval_idx],
         train_idx=train_idx, val_idx=val_idx, eval_idx=eval_idx, train_pool=pool_name,
-        eval_pool=ev_name, eval_split=desc, notes=notes)
+        eval_pool=ev_name, eval_split=desc, split=which, notes=notes, described=described)
 
 
 # -- tf.data pipelines ----------------------------------------------------------------------
@@ -400,6 +413,32 @@ def predict_batches(predict_on_batch, batches, total: int, ctx: JobContext, phas
     return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
 
 
+OVERFIT_GAP = 0.2        # training accuracy this far above validation/test accuracy is flagged
+COLLAPSE_SHARE = 0.5     # one class predicted for more than this share of the images is flagged
+
+
+def health_warnings(history: list[dict], accuracy: float, pred: np.ndarray,
+                    true: np.ndarray) -> list[str]:
+    """What a reader must be told about a run whose numbers look fine on one side only:
+    validation/test far below training, or predictions collapsed onto one class."""
+    out = []
+    last = history[-1] if history else {}
+    train, val = last.get("accuracy"), last.get("val_accuracy")
+    if isinstance(train, float) and isinstance(val, float) and train - val > OVERFIT_GAP:
+        out.append(f"validation accuracy {val:.3f} ends far below training accuracy "
+                   f"{train:.3f}: the model does not generalise (too few images or epochs?)")
+    if isinstance(train, float) and train - accuracy > OVERFIT_GAP:
+        out.append(f"test accuracy {accuracy:.3f} is far below training accuracy {train:.3f}")
+    if len(pred):
+        counts = np.bincount(pred, minlength=10)
+        top = int(counts.argmax())
+        share, true_share = counts[top] / len(pred), float(np.mean(true == top))
+        if share > COLLAPSE_SHARE and share > 2 * true_share:
+            out.append(f"predictions collapsed: {share:.0%} of the {len(pred):,} images are "
+                       f"predicted as {top} (truly {true_share:.0%})")
+    return out
+
+
 def evaluate_and_save(ctx: JobContext, plan: DataPlan, probs: np.ndarray) -> dict:
     """Metrics, confusion matrix, misclassified images and predictions.npz from probabilities."""
     true = plan.eval_labels.astype(np.int64)
@@ -413,6 +452,9 @@ def evaluate_and_save(ctx: JobContext, plan: DataPlan, probs: np.ndarray) -> dic
                             probabilities=probs.astype(np.float32))
     history = ctx.partial.get("history") or []
     last = history[-1] if history else {}
+    warnings = health_warnings(history, m["accuracy"], pred, true)
+    for w in warnings:
+        ctx.log(w, "warning")
     metrics = {
         "accuracy": m["accuracy"],
         "loss": float(-np.mean(np.log(p_true))) if len(true) else None,
@@ -431,6 +473,7 @@ def evaluate_and_save(ctx: JobContext, plan: DataPlan, probs: np.ndarray) -> dic
                            "pred": int(pred[i])} for i in wrong[:MISCLASSIFIED_CAP]],
         "misclassified_total": len(wrong),
         "misclassified_pool": plan.eval_pool,
+        "warnings": warnings,
     }
 
 
@@ -451,7 +494,7 @@ def evaluate(tf, ctx: JobContext, model, plan: DataPlan, batch: int, prep,
 def run_details(plan: DataPlan, counts: dict, strategy, model_file: str | None) -> dict:
     """The `details` every classifier job reports: parameters, strategy, how the data was split."""
     return {"params": counts, "strategy": strategy, "train_images": len(plan.train_idx),
-            "val_images": len(plan.val_idx), "train_pool": plan.train_pool,
+            "val_images": len(plan.val_idx), "split": plan.split, "train_pool": plan.train_pool,
             "eval_pool": plan.eval_pool, "model_file": model_file}
 
 
@@ -469,4 +512,5 @@ def log_plan(ctx: JobContext, plan: DataPlan, dataset: Dataset) -> None:
     ctx.log(f"{len(plan.train_idx):,} training and {len(plan.val_idx):,} validation images "
             f"from {dataset.name} ({plan.train_pool}); evaluation on {plan.eval_split}")
     ctx.partial["n_samples"] = plan.n_samples
+    ctx.partial["images"] = plan.described
     ctx.partial.setdefault("history", [])

@@ -14,7 +14,7 @@ from contextlib import redirect_stdout
 import numpy as np
 
 from mnist_tui.engine.context import JobContext
-from mnist_tui.engine.datasets import Dataset, select_subset
+from mnist_tui.engine.datasets import Dataset, pool_label, resolve_split, select_subset
 from mnist_tui.engine.errors import DataError
 from mnist_tui.engine.events import Progress, Snapshot, Throttle
 from mnist_tui.engine.metrics import score_clustering
@@ -51,14 +51,25 @@ def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
     pca_seed, tsne_seed, gmm_seed, snap_seed = _derive_seeds(spec.seed, 4)
 
     with ctx.phase("sampling", "choosing the images"):
-        pool = dataset.pool(spec.split)
+        which = resolve_split(dataset, spec.split, supervised=False)
+        pool = dataset.pool(which)
         idx = select_subset(len(pool), spec.samples, spec.subset_seed)
         images, labels = pool.images[idx], pool.labels[idx]
         n = len(labels)
         if spec.perplexity * 3 >= n:
             raise DataError(f"perplexity {spec.perplexity:g} is too large for {n} images")
-        ctx.log(f"{n:,} images of {dataset.name} ({spec.split} split), "
-                f"{images.shape[1]}×{images.shape[2]}")
+        name = pool_label(dataset, which)
+        drawn = (f"every image of the {dataset.name} {name} split" if n == len(pool) else
+                 f"{n:,} of the {len(pool):,} {dataset.name} {name} images (subset seed "
+                 f"{spec.subset_seed})")
+        ctx.partial["n_samples"] = n
+        ctx.partial["images"] = {
+            "split": which,
+            "clustered": f"{n:,} images: {drawn}",
+            "evaluation": f"the same {n:,} images: clustering uses no labels; they only score "
+                          "the clusters",
+        }
+        ctx.log(f"{n:,} images of {dataset.name} ({name}), {images.shape[1]}×{images.shape[2]}")
 
     deskewing = spec.deskew and min(images.shape[1:]) >= MIN_DESKEW_SIZE
     if spec.deskew and not deskewing:

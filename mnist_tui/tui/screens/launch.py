@@ -33,6 +33,7 @@ from mnist_tui.engine.specs import (
     parse_value,
     spec_fields,
 )
+from mnist_tui.engine.weights import weights_status
 from mnist_tui.tui.screens.fields import LeaveFieldKey
 from mnist_tui.tui.widgets.keysbar import KeysBar
 
@@ -171,9 +172,13 @@ class LaunchScreen(LeaveFieldKey, Screen):
             if f.name == "preset":
                 continue
             msg = problems.get(f.name)
+            # the weights say where they come from (cached, or downloaded on first use)
+            note = "" if msg or f.name != "weights" else weights_status(
+                self._field_text(f.name))
             err = self.query_one(f"#e-{f.name}", Static)
-            err.update(Text(f"✘ {msg}", style="bold red") if msg else "")
-            err.set_class(bool(msg), "shown")
+            err.update(Text(f"✘ {msg}", style="bold red") if msg
+                       else Text(note, style="italic") if note else "")
+            err.set_class(bool(msg or note), "shown")
             self.query_one(f"#f-{f.name}").set_class(bool(msg), "-invalid-field")
         status = self.query_one("#form-status", Static)
         if problems:

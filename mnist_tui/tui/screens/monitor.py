@@ -186,7 +186,9 @@ class MonitorScreen(Screen):
         line = Text()
         line.append(f"{job.phase or 'waiting':>8} ", "bold")
         line.append_text(progress_bar(job.fraction))
-        if job.total:
+        if job.total and job.phase == "download":   # bytes
+            line.append(f" {job.step / 1e6:.1f}/{job.total / 1e6:.1f} MB")
+        elif job.total:
             line.append(f" {job.step}/{job.total}")
         eta = job.phase_eta() if job.state in ("running", "stopping") else None
         if eta is not None:

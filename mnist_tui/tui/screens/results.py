@@ -235,6 +235,15 @@ class ResultsScreen(Screen):
             text.append("time  ", "bold")
             text.append("  ".join(f"{k} {fmt_seconds(v)}" for k, v in timings.items()
                                   if isinstance(v, (int, float)) and (v >= 0.05 or k == "total")))
+        images = result.get("images") if isinstance(result.get("images"), dict) else {}
+        for key, label in (("train", "trained"), ("clustered", "clustered"),
+                           ("evaluation", "scored")):
+            if isinstance(images.get(key), str):
+                text.append(f"\n{label:<10}", "bold")
+                text.append(images[key], "dim")
+        for warning in result.get("warnings") or []:
+            if isinstance(warning, str):
+                text.append("\n⚠ " + warning, "bold yellow")
         if result.get("error"):
             text.append("\n✘ " + str(result["error"]), "bold red")
         if result.get("traceback"):

@@ -516,10 +516,10 @@ class SuitesScreen(LeaveFieldKey, Screen):
         call = self.app.call_from_thread
         try:
             if folder is None:
-                preflight(spec.members())
+                preflight(spec.members(), self._preflight_event)
                 folder = SuiteFolder.create(self.app.runs_dir, spec)
             else:
-                preflight(folder.spec().members())
+                preflight(folder.spec().members(), self._preflight_event)
             self.folder = folder
             call(self.show_report, rep.build_report(folder, "running"))
             if self.cancelling:
@@ -542,6 +542,22 @@ class SuitesScreen(LeaveFieldKey, Screen):
         try:
             call(self._done, report, outcome_status, paths)
         except Exception:  # noqa: BLE001
+            pass
+
+    def _preflight_event(self, ev) -> None:
+        """The preflight's downloads (MNIST, the VGG16 weights) on the status line; called on
+        the suite's thread, at most ~5 times a second."""
+        if ev.type == "phase":
+            text = f"{ev.name}: {ev.message}" if ev.message else ev.name
+        elif ev.type == "progress" and ev.phase == "download":
+            size = (f"{ev.step / 1e6:.1f}/{ev.total / 1e6:.1f} MB" if ev.total
+                    else f"{ev.step / 1e6:.1f} MB")
+            text = f"{ev.message}: {size}"
+        else:
+            return
+        try:
+            self.app.call_from_thread(self._say, text, "italic")
+        except Exception:  # noqa: BLE001 - the app is closing
             pass
 
     def _failed(self, error: str) -> None:
@@ -582,6 +598,8 @@ class SuitesScreen(LeaveFieldKey, Screen):
         self.dirty = True
 
     def show_report(self, report: dict) -> None:
+        from mnist_tui.engine.report import images_cell
+
         self.report = report
         table = self.query_one("#suite-table", DataTable)
         running = self.live["i"] - 1 if self.running and self.live else None
@@ -591,7 +609,7 @@ class SuitesScreen(LeaveFieldKey, Screen):
             if i == running:
                 status = "running"
             acc = f"{100 * r['accuracy']:.1f}%" if r["accuracy"] is not None else "—"
-            table.add_row(str(i + 1), r["method"], r["preset"], f"{r['images_requested']:,}",
+            table.add_row(str(i + 1), r["method"], r["preset"], images_cell(r),
                           str(r["seed"]), Text(status, style=STATE_STYLE.get(status, "")),
                           acc, fmt_time(r["total_s"]) if status != "running" else "…",
                           key=str(i))
