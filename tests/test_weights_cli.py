@@ -64,3 +64,27 @@ def test_a_weights_file_given_by_path_is_loaded(run_cli, cli_env, tmp_path):
     saved = keras.models.load_model(Path(result["run_dir"]) / "model.keras")
     kernel = saved.get_layer("vgg16").get_layer("block4_conv3").get_weights()[0]
     np.testing.assert_array_equal(kernel, base.get_layer("block4_conv3").get_weights()[0])
+
+
+def test_the_batch_front_end_shows_downloads_in_megabytes():
+    import io
+
+    from mnist_tui.batch import Reporter
+    from mnist_tui.engine.events import Phase, Progress
+
+    out = io.StringIO()                 # not a terminal: plain lines, the last one always
+    r = Reporter(out)
+    r.event(Phase(t=1.0, name="download", message=f"downloading the ImageNet weights {NOTOP}"))
+    r.event(Progress(t=1.1, phase="download", step=0, total=58_889_256,
+                     message=f"downloading {NOTOP}"))
+    r.event(Progress(t=9.0, phase="download", step=58_889_256, total=58_889_256,
+                     message=f"downloading {NOTOP}"))
+    r.event(Progress(t=9.5, phase="other", step=3, total=None))   # not bytes: a plain count
+    lines = out.getvalue().splitlines()
+    assert lines[1] == f"[    1.1s] download 0.0/58.9 MB downloading {NOTOP}"
+    assert lines[2] == f"[    9.0s] download 58.9/58.9 MB downloading {NOTOP}"
+    assert lines[3] == "[    9.5s] other 3"
+
+    r = Reporter(out := io.StringIO())
+    r.event(Progress(t=2.0, phase="download", step=1_500_000, total=None, message="x"))
+    assert out.getvalue() == "[    2.0s] download 1.5 MB x\n"

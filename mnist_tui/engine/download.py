@@ -239,7 +239,7 @@ class _ChecksumError(Exception):
 
 
 class _SizeError(Exception):
-    """A URL announced or sent more bytes than the file has (or announced another size)."""
+    """A URL announced or sent more bytes than the file has: stopped before the disk fills."""
 
 
 _FAILURE_KIND = {_NetworkError: "network", _ChecksumError: "checksum", _SizeError: "size"}
@@ -358,7 +358,7 @@ def _stream(
         if progress is not None:
             progress(DownloadProgress(url, name, done_bytes, total, index, done))
 
-    hasher = hashlib.new(spec.algorithm)
+    hasher = hashlib.new(spec.algorithm, usedforsecurity=False)  # an integrity check (FIPS)
     cap = spec.max_bytes
     bytes_done = 0
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})

@@ -186,7 +186,8 @@ class Vgg16Spec(SupervisedSpec):
         "seed": {"samples": 6000, "input_size": 224, "preprocess": "seed",
                  "weights": "imagenet", "feature_cache": False, "optimizer": "adam",
                  "lr": 0.001, "epochs": 10, "batch_size": 32, "head_units": 128,
-                 "head_norm": False, "dropout": 0.5, "fine_tune": False},
+                 "head_norm": False, "input_dropout": 0.0, "lr_schedule": "constant",
+                 "dropout": 0.5, "fine_tune": False},
     }
 
     samples: int | None = opt(None, "at most this many images to train and validate on "
@@ -203,8 +204,12 @@ class Vgg16Spec(SupervisedSpec):
     feature_cache: bool = opt(True, "compute the frozen base's features once and train the "
                               "head on them (off: re-run the base every epoch, as the notebook)",
                               kind=bool)
-    head_units: int = opt(128, "width of the dense layer of the head", kind=int, minimum=1,
-                          maximum=8192)
+    head_units: int = opt(512, "width of the dense layer of the head (the notebook's: 128)",
+                          kind=int, minimum=1, maximum=8192)
+    input_dropout: float = opt(0.2, "dropout on the base's features at the head's input",
+                               kind=float, minimum=0.0, maximum=0.95)
+    lr_schedule: str = opt("cosine", "learning rate: constant, or cosine-decayed from --lr to 0 "
+                           "over the run", choices=("constant", "cosine"))
     head_norm: bool = opt(True, "standardise the base's features at the head's input with "
                           "statistics of the training features (the notebook's head has none)",
                           kind=bool)

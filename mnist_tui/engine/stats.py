@@ -37,6 +37,7 @@ class DatasetStats:
     class_means: np.ndarray  # float32 (10, H, W) on 0–255; zeros for a digit with no images
     samples: list[np.ndarray]  # per digit, uint8 (k, H, W) with k <= samples_per_class
     sample_refs: list[list[tuple[str, int]]]
+    files: tuple[dict, ...] = ()   # the exact files read (path, split, kind, bytes, sha256)
 
     @property
     def total_class_counts(self) -> list[int]:
@@ -58,6 +59,7 @@ class DatasetStats:
             "pixel_std_01": self.pixel_std_255 / 255.0,
             "zero_fraction": self.zero_fraction,
             "sample_refs": [[[s, i] for s, i in refs] for refs in self.sample_refs],
+            "files": [dict(f) for f in self.files],
         }
 
 
@@ -132,4 +134,5 @@ def dataset_stats(ds: Dataset, samples_per_class: int = 8, seed: int = 0) -> Dat
         class_means=class_means,
         samples=samples,
         sample_refs=refs,
+        files=tuple(ds.files),
     )

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from mnist_tui.engine.context import download_reporter
 from mnist_tui.engine.download import (
     DownloadProgress,
     FetchError,
@@ -115,8 +116,6 @@ def resolve_weights(weights: str, progress: Progress | None = None) -> tuple[Pat
 def weights_for_job(weights: str, ctx) -> tuple[Path | None, str]:
     """`resolve_weights` for a running job: a download, when one is needed, is its own
     "download" phase with progress events (the batch bar, the Monitor's progress line)."""
-    from mnist_tui.engine.context import download_reporter
-
     if weights != "imagenet" or is_cached(imagenet_path(), IMAGENET_FILE):
         return resolve_weights(weights)
     urls = weights_urls()

@@ -64,7 +64,8 @@ class DatasetScreen(Screen):
             return
         h, w = stats.image_shape
         src.update(Text.assemble(("Dataset ", "bold"), (stats.name, "bold cyan"),
-                                 f"  {h}×{w} images  from ", (stats.source, "italic")))
+                                 f"  {h}×{w} images  from ", (stats.source, "italic"),
+                                 files_read_text(stats.files, stats.source)))
         if stats.note:
             note.update(Text.assemble(("⚠ ", "bold yellow"), (stats.note, "yellow"),
                                       ("\n  r retries the download.", "dim")))
@@ -117,3 +118,16 @@ class DatasetScreen(Screen):
             bars.add_row(str(d), f"{c:,}", f"{100 * c / total:.1f}%",
                          Text(bar.rstrip(), style="cyan"))
         return bars
+
+
+def files_read_text(files, source: str) -> Text:
+    """One line per file read: its name (relative to the source), size and SHA-256 prefix."""
+    text = Text()
+    for f in files:
+        path = str(f.get("path", ""))
+        name = path[len(source):].lstrip("/") if path.startswith(source + "/") else path
+        text.append("\n  read ", "dim")
+        text.append(name or path)
+        text.append(f"  {f.get('bytes', 0) / 1e6:.1f} MB  sha256 {str(f.get('sha256', ''))[:12]}…",
+                    "dim")
+    return text

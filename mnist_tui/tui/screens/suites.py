@@ -341,7 +341,7 @@ class SuitesScreen(LeaveFieldKey, Screen):
         args = argparse.Namespace(suite=str(self.query_one("#sf-suite", Select).value),
                                   methods=val("#sf-methods"), presets=None,
                                   sizes=val("#sf-sizes"), seeds=val("#sf-seeds"),
-                                  vgg_input_size=val("#sf-vgg"))
+                                  vgg_input_size=val("#sf-vgg"), protocols=None)
         given = parse_options(self.query_one("#sf-options", Input).value)
         data_dir = getattr(self.app, "data_dir", None)
         if data_dir and "data_dir" not in given and given.get("dataset") != "digits":
