@@ -268,3 +268,20 @@ def test_cnn_on_real_mnist_beats_chance_in_one_epoch(real_small):
     spec = CnnSpec(samples=2000, eval_samples=1000, epochs=1, split="test").validate()
     result, _, _ = run_job("cnn", spec, real_small)
     assert result["metrics"]["accuracy"] > 0.5, result["metrics"]      # chance is 0.1
+
+
+def test_health_warnings_flag_collapse_and_a_generalisation_gap():
+    from mnist_tui.engine.jobs.keras_common import health_warnings
+
+    true = np.arange(1000) % 10
+    collapsed = np.full(1000, 3)
+    history = [{"accuracy": 0.36, "val_accuracy": 0.11}]
+    warnings = health_warnings(history, 0.101, collapsed, true)
+    assert any("predictions collapsed: 100% of the 1,000 images are predicted as 3 (truly 10%)"
+               in w for w in warnings)
+    assert any("validation accuracy 0.110 ends far below training accuracy 0.360" in w
+               for w in warnings)
+    assert any("test accuracy 0.101 is far below training accuracy 0.360" in w for w in warnings)
+    healthy = true.copy()
+    healthy[:30] = (healthy[:30] + 1) % 10
+    assert health_warnings([{"accuracy": 0.98, "val_accuracy": 0.97}], 0.97, healthy, true) == []

@@ -122,12 +122,14 @@ class DatasetScreen(Screen):
 
 def files_read_text(files, source: str) -> Text:
     """One line per file read: its name (relative to the source), size and SHA-256 prefix."""
+    from mnist_tui.engine.download import human_size
+
     text = Text()
     for f in files:
         path = str(f.get("path", ""))
         name = path[len(source):].lstrip("/") if path.startswith(source + "/") else path
         text.append("\n  read ", "dim")
         text.append(name or path)
-        text.append(f"  {f.get('bytes', 0) / 1e6:.1f} MB  sha256 {str(f.get('sha256', ''))[:12]}…",
+        text.append(f"  {human_size(f.get('bytes'))}  sha256 {str(f.get('sha256', ''))[:12]}…",
                     "dim")
     return text

@@ -19,6 +19,9 @@ from textual.widget import Widget
 
 _SHADES = " ░▒▓█"
 _STYLE_CACHE: dict[tuple[int, int], Style] = {}
+# Every segment carries a style: Textual's NO_COLOR filter reads `segment.style.color` and
+# crashed on the Dataset screen's unstyled segments.
+PLAIN = Style()
 
 
 def _grey(top: int, bottom: int) -> Style:
@@ -46,7 +49,7 @@ def digit_segments(image, plain: bool = False) -> list[list[Segment]]:
         top, bottom = rows[y], rows[y + 1]
         if plain:
             line = "".join(_SHADES[min(4, (max(a, b) * 5) // 256)] for a, b in zip(top, bottom))
-            out.append([Segment(line)])
+            out.append([Segment(line, PLAIN)])
         else:
             out.append([Segment("▀", _grey(a, b)) for a, b in zip(top, bottom)])
     return out
@@ -100,7 +103,8 @@ class DigitGrid(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if not self._cells:
-            return Strip([Segment("(no images)".ljust(width))]) if y == 0 else Strip.blank(width)
+            return (Strip([Segment("(no images)".ljust(width), PLAIN)]) if y == 0
+                    else Strip.blank(width, PLAIN))
         per_row = self._cell_h + (1 if self._has_caption else 0)
         cols = self._columns(width)
         band, line = divmod(y, per_row)
@@ -108,7 +112,7 @@ class DigitGrid(Widget):
         segs: list[Segment] = []
         for i, (rows, caption) in enumerate(cells):
             if i:
-                segs.append(Segment(" " * self.gap))
+                segs.append(Segment(" " * self.gap, PLAIN))
             if line < len(rows):
                 row = rows[line]
                 segs.extend(row)
@@ -118,5 +122,5 @@ class DigitGrid(Widget):
                 segs.append(Segment(cap, Style(bold=True)))
                 pad = 0
             if pad > 0:
-                segs.append(Segment(" " * pad))
-        return Strip(segs).adjust_cell_length(width)
+                segs.append(Segment(" " * pad, PLAIN))
+        return Strip(segs).adjust_cell_length(width, PLAIN)
