@@ -10,8 +10,14 @@ enough). Prints one table:
            way). Target: ≥ 5× less time, validation accuracy within 1 point.
 2. memory  VGG16 224×224, 1 epoch, 500 vs 2,000 images: peak RSS of the worker. Target: the
            difference is at most the cached features (~100 KB/image) and both stay < 2 GB.
-3. cnn     CNN on 8,000 real test-set digits, evaluated on the other 2,000. Target: ≥ 98.5%
-           accuracy within 60 s of training.
+3. cnn     With the whole MNIST (a train split in --data-dir): the standard protocol, the job's
+           defaults: trained on the 60,000 training images (54,000 train + 6,000 validation),
+           scored on the 10,000 test images, never trained on, for seeds 0, 1, 2 (--cnn-seeds).
+           Target: mean test accuracy ≥ 99.6% (spread shown) with ≤ 240 s of training (the
+           `training` phase) in every run. The load average before/after each run is shown:
+           the times are wall clock, so anything else on the cores slows them.
+           With only the test set: trained on 8,000 of its digits, scored on the other 2,000.
+           Target: ≥ 98.5% accuracy within 60 s of training.
 
 Each run is a separate `mnist-tui --batch` process started from a small measuring process, so
 `getrusage(RUSAGE_CHILDREN).ru_maxrss` is the peak RSS of that run's worker alone.
@@ -23,6 +29,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,6 +64,13 @@ def run(args: list[str], runs_dir: str) -> dict:
     return rec
 
 
+def has_train_split(data_dir: str) -> bool:
+    """Whether the folder holds MNIST's training split too (not only the test set)."""
+    from mnist_tui.engine.mnist_files import load_path
+
+    return "train" in load_path(Path(data_dir)).splits
+
+
 def job_seconds(result: dict, *phases: str) -> float:
     t = result.get("timings", {})
     return sum(t.get(p, 0.0) for p in phases)
@@ -68,6 +82,8 @@ def main() -> int:
     ap.add_argument("--only", default="cache,memory,cnn")
     ap.add_argument("--cache-samples", type=int, default=2000,
                     help="images for the cache comparison (80/20 train/validation)")
+    ap.add_argument("--cnn-seeds", default="0,1,2",
+                    help="seeds of the CNN's standard-protocol runs (comma-separated)")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.measure:
@@ -120,7 +136,33 @@ def main() -> int:
             row("vgg16 224px: RSS growth vs cache (2,000 run) / cache growth",
                 f"{(r2 - r1) / 1e6:.0f} MB vs {c2 / 1e6:.0f} MB / {(c2 - c1) / 1e6:.0f} MB",
                 "growth ≤ cache", r2 - r1 <= c2)
-        if "cnn" in only:
+        if "cnn" in only and has_train_split(a.data_dir):
+            seeds = [int(x) for x in a.cnn_seeds.split(",")]
+            accs, times = [], []
+            for seed in seeds:
+                load_before = os.getloadavg()[0]
+                rec = run(["--batch", "--job", "cnn", "--data-dir", a.data_dir, "--split",
+                           "train", "--samples", "60000", "--subset-seed", "0",
+                           "--seed", str(seed)], runs_dir)
+                res, m = rec["result"], rec["result"]["metrics"]
+                t = job_seconds(res, "training")
+                accs.append(m["accuracy"])
+                times.append(t)
+                standard = m["n_eval"] == 10_000 and res["details"]["eval_pool"] == "test"
+                row(f"cnn standard protocol, seed {seed}: test accuracy in training s",
+                    f"{m['accuracy']:.4f} in {t:.0f} s ({res['details']['train_images']:,} "
+                    f"train, {res['details']['val_images']:,} val, {m['n_eval']:,} test; "
+                    f"load {load_before:.1f}→{os.getloadavg()[0]:.1f})",
+                    "10,000 test images", standard)
+            mean = statistics.fmean(accs)
+            sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+            row(f"cnn standard protocol: mean test accuracy, seeds {a.cnn_seeds}",
+                f"{mean:.4f} (min {min(accs):.4f}, max {max(accs):.4f}, sd {sd:.4f})",
+                "≥ 0.996", mean >= 0.996)
+            row("cnn standard protocol: training s (mean / max)",
+                f"{statistics.fmean(times):.0f} / {max(times):.0f}", "≤ 240 s each",
+                max(times) <= 240)
+        elif "cnn" in only:
             rec = run(["--batch", "--job", "cnn", *data, "--samples", "8000",
                        "--val-fraction", "0", "--epochs", "12", "--batch-size", "64"], runs_dir)
             res = rec["result"]

@@ -229,8 +229,10 @@ class CnnSpec(SupervisedSpec):
                               optional=True)
     val_fraction: float = opt(0.1, "fraction of the chosen images kept for validation",
                               kind=float, minimum=0.0, maximum=0.9)
-    epochs: int = opt(12, "training epochs", kind=int, minimum=1, maximum=1000)
+    epochs: int = opt(9, "training epochs", kind=int, minimum=1, maximum=1000)
     batch_size: int = opt(64, "batch size", kind=int, minimum=1, maximum=8192)
+    lr: float = opt(0.003, "peak learning rate (warmed up over the first 15% of the steps, "
+                    "then cosine-decayed to 0)", kind=float, minimum=1e-7, maximum=10.0)
     dropout: float = opt(0.3, "dropout before the output layer", kind=float, minimum=0.0,
                          maximum=0.95)
 

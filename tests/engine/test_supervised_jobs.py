@@ -146,9 +146,11 @@ def test_vgg16_cached_job_events_artifacts_and_accuracy(real_small, tmp_path):
                      batch_size=16, lr=0.005, split="test").validate()
     result, events, run_dir = run_job("vgg16", spec, real_small, tmp_path)
     types = [e.type for e in events]
-    assert types.index("model_summary") < types.index("progress")
+    first_training = next(i for i, e in enumerate(events)
+                          if e.type == "progress" and e.phase == "training")
+    assert types.index("model_summary") < first_training
     phases = [e.name for e in events if e.type == "phase"]
-    assert phases == ["feature_extraction", "training", "evaluation"]
+    assert phases == ["feature_extraction", "feature_stats", "training", "evaluation"]
     epochs = [e for e in events if e.type == "epoch"]
     assert [e.epoch for e in epochs] == [1, 2]
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(epochs[0].metrics)
@@ -158,9 +160,9 @@ def test_vgg16_cached_job_events_artifacts_and_accuracy(real_small, tmp_path):
     assert any(types[i] == "progress" for i in range(first_epoch_end))
     assert {"images_per_s", "loss", "accuracy"} <= set(train_prog[-1].metrics)
     summary = next(e for e in events if e.type == "model_summary")
-    # VGG16 without its top, plus the head BatchNormalization's moving mean and variance
-    assert summary.frozen_params == 14_714_688 + 2 * 512
-    assert summary.trainable_params == 2 * 512 + 512 * 128 + 128 + 128 * 10 + 10  # BN γ, β
+    # VGG16 without its top; the head's fixed standardisation holds constants, not weights
+    assert summary.frozen_params == 14_714_688
+    assert summary.trainable_params == 512 * 512 + 512 + 512 * 10 + 10   # dense 512, output
 
     assert result["details"]["feature_cache"] is True
     assert result["details"]["preprocess"] == "vgg"
@@ -235,7 +237,8 @@ def test_fine_tune_turns_the_cache_off_and_says_why(real_small):
     assert result["details"]["feature_cache"] is False
     assert "fine-tuning" in result["details"]["feature_cache_why_not"]
     assert any(e.type == "log" and "fine-tuning" in e.message for e in events)
-    assert [e.name for e in events if e.type == "phase"] == ["training", "evaluation"]
+    assert [e.name for e in events if e.type == "phase"] == ["feature_stats", "training",
+                                                             "evaluation"]
     assert result["details"]["params"]["trainable"] > 7_000_000     # block 5 + head
 
 
