@@ -38,7 +38,7 @@ from mnist_tui.engine.specs import CnnSpec
 STEM = (64, 6)          # (filters, kernel) of the stride-2 convolution the image enters
 STAGES = ((64,), (128,))  # 3×3 convolutions per resolution after the stem; max-pool between
 KERNEL = 3
-DENSE_UNITS = 256       # a hidden dense layer (→ batch norm → ReLU) before the dropout; 0 = none
+DENSE_UNITS = 0         # a hidden dense layer (→ batch norm → ReLU) before the dropout; 0 = none
 MIN_POOL_SIZE = 6       # pool only while the image is at least this wide (8×8 digits: never)
 SHIFT = 0.1             # random translation, as a fraction of the image size
 SHIFT_INTERPOLATION = "nearest"  # whole-pixel shifts: no blur the test images never have
