@@ -84,27 +84,26 @@ def main() -> int:
               f"{load():>5}", flush=True)
 
     summary = []
-    if "cnn" in args.only:
+    def seeds_of(job: str, label: str, acc_key: str, train_key: str) -> list[dict]:
+        """One default run of `job` per seed, each shown as it ends."""
         rs = []
         for s in args.seeds:
-            r, err, code, _ = batch(["--job", "cnn", *data, "--seed", str(s)], runs_dir)
+            r, err, code, _ = batch(["--job", job, *data, "--seed", str(s)], runs_dir)
             if code != 0:
-                sys.exit(f"cnn seed {s} failed ({code}): {err[-2000:]}")
+                sys.exit(f"{job} seed {s} failed ({code}): {err[-2000:]}")
             rs.append(r)
-            show("cnn standard protocol", s, r, "accuracy")
+            show(label, s, r, acc_key, train_key)
+        return rs
+
+    if "cnn" in args.only:
+        rs = seeds_of("cnn", "cnn standard protocol", "accuracy", "training")
         accs = [r["metrics"]["accuracy"] for r in rs]
         slowest = max(r["timings"]["training"] for r in rs)
         summary.append(f"cnn: mean {mean(accs):.4f} (spread {max(accs) - min(accs):.4f}) "
                        f"≥ 0.996 {verdict(mean(accs) >= 0.996)}; slowest training "
                        f"{slowest:.0f} s ≤ 240 s {verdict(slowest <= 240)}")
     if "tsne-gmm" in args.only:
-        rs = []
-        for s in args.seeds:
-            r, err, code, _ = batch(["--job", "tsne-gmm", *data, "--seed", str(s)], runs_dir)
-            if code != 0:
-                sys.exit(f"tsne-gmm seed {s} failed ({code}): {err[-2000:]}")
-            rs.append(r)
-            show("tsne-gmm all images", s, r, "accuracy_hungarian", "tsne")
+        rs = seeds_of("tsne-gmm", "tsne-gmm all images", "accuracy_hungarian", "tsne")
         accs = [r["metrics"]["accuracy_hungarian"] for r in rs]
         slowest = max(r["timings"]["total"] for r in rs)
         summary.append(f"tsne-gmm: mean one-to-one {mean(accs):.4f} (spread "
