@@ -145,31 +145,73 @@ def format_summary(result: dict) -> list[str]:
     return lines
 
 
+class _Stop(BaseException):
+    """The first stop signal the batch front end received."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+# Which signal the worker gets for the one this process received: its reason is then true.
+FORWARD = {signal.SIGINT: signal.SIGINT, signal.SIGTERM: signal.SIGTERM,
+           signal.SIGHUP: signal.SIGHUP}
+
+
+def silence_terminal() -> None:
+    """The terminal is gone (SIGHUP): writing to it would fail, so write nowhere instead."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        try:
+            os.dup2(devnull, fd)
+        except OSError:
+            pass
+    os.close(devnull)
+
+
 def run_batch(spec, runs_dir: Path, json_out: str | None = None,
               rerun_of: str | None = None) -> int:
-    """Run one spec to the end in a worker; returns the exit code."""
+    """Run one spec to the end in a worker; returns the exit code.
+
+    The first Ctrl-C (or SIGTERM, or a hang-up) is forwarded to the worker, which records the run
+    with that reason; a second one kills the worker at once and the run is recorded here. Either
+    way the summary and the JSON are still written.
+    """
     human = sys.stderr if json_out == "-" else sys.stdout
     reporter = Reporter(human)
     worker = WorkerRun(spec.to_dict(), runs_dir, rerun_of)
+    received: list[int] = []
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
+    def on_stop(signum, frame):
+        received.append(signum)
+        if signum == signal.SIGHUP:
+            silence_terminal()
+        if len(received) == 1:
+            raise _Stop(signum)
+        worker.kill_reason = ("interrupted twice: the worker was killed at once, before it "
+                              "could record its own result")
+        worker.kill()
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = {sig: signal.signal(sig, on_stop) for sig in FORWARD}
     interrupted = False
     try:
-        worker.start()
         try:
+            worker.start()
             for ev in worker.events():
                 reporter.event(ev)
-        except KeyboardInterrupt:
+        except _Stop as stop:
             interrupted = True
-            reporter._line("interrupted: stopping the job and recording what it has done…")
-            worker.stop(signal.SIGINT)
+            if stop.signum != signal.SIGHUP:
+                reporter._line("interrupted: stopping the job and recording what it has done… "
+                               "(again: stop at once)")
+            worker.stop(FORWARD[stop.signum])
             for ev in worker.events():
                 reporter.event(ev)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     result = worker.outcome("interrupted" if interrupted else "failed")
     status = result.get("status", "failed")
     if status == "failed" and result.get("error_kind") == "input":

@@ -156,10 +156,8 @@ def resolve_spec(args: argparse.Namespace, runs_dir: Path):
     else:
         try:
             base, rerun_of = read_json(Path(args.config)), None
-        except OSError as exc:
-            raise UsageError(f"--config: cannot read {args.config}: {exc.strerror}") from None
-        except ValueError as exc:
-            raise UsageError(f"--config: {args.config} is not valid JSON ({exc})") from None
+        except ValueError as exc:   # records.RecordError: unreadable, not a file, not JSON
+            raise UsageError(f"--config: {exc}") from None
     if not isinstance(base, dict) or base.get("job") not in SPEC_CLASSES:
         raise SpecError(f"{args.config or args.rerun}: not a job spec (no known \"job\" key)")
     if args.preset:
@@ -209,6 +207,9 @@ def _guarded(fn) -> int:
     """Run a batch front end: a bug of ours is one `error:` line and exit 3, not a traceback."""
     try:
         return fn()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:
         if os.environ.get("MNIST_TUI_DEBUG"):
             raise

@@ -1,8 +1,9 @@
 """Starting a worker process and reading its events: shared by the batch front end and the TUI.
 
 The worker runs in its own session, so a Ctrl-C in the terminal reaches only the caller, which
-forwards exactly one SIGINT (interrupt) or SIGTERM (cancel) and waits for the worker to record
-its result. If the worker dies without one, the caller records it.
+forwards exactly one signal (SIGINT: interrupted; SIGHUP: the terminal closed; SIGUSR1: cancelled
+from the TUI) and waits for the worker to record its result. If the worker dies without one, the
+caller records it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnist_tui.engine import runs
+from mnist_tui.engine import records, runs
 from mnist_tui.engine.events import TERMINAL_TYPES, Event, Log, event_from_dict
 
 GRACE_SECONDS = 10.0
@@ -30,12 +31,31 @@ def worker_env() -> dict:
     return env
 
 
-def worker_argv(spec_dict: dict, run_dir: Path, rerun_of: str | None = None) -> list[str]:
+def worker_argv(spec_dict: dict, run_dir: Path, rerun_of: str | None = None,
+                detached: bool = False) -> list[str]:
+    """The worker's command line; `detached` workers outlive their caller (the TUI's jobs)."""
     argv = [sys.executable, "-m", "mnist_tui.engine.worker", "--run-dir", str(run_dir),
             "--spec", json.dumps(spec_dict)]
     if rerun_of:
         argv += ["--rerun-of", rerun_of]
+    argv += ["--detached"] if detached else ["--caller-pid", str(os.getpid())]
     return argv
+
+
+def describe_exit(rc: int | None) -> str:
+    """How a worker ended, in words: a SIGKILL nobody here sent is most often the OOM killer."""
+    if rc is None:
+        return "exit status unknown"
+    if rc < 0:
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = f"signal {-rc}"
+        if -rc == signal.SIGKILL:
+            return (f"killed by {name}: most often the kernel's out-of-memory killer "
+                    "(see `dmesg`), or kill -9")
+        return f"killed by {name}"
+    return f"exit code {rc}"
 
 
 def parse_event_line(line: str) -> Event:
@@ -84,24 +104,28 @@ def stderr_tail(stderr_file, run_dir: Path, lines: int = 20) -> str:
 
 
 def record_dead_worker(run_dir: Path, status: str, rc: int | None,
-                       tail: str) -> tuple[str, dict | None]:
+                       tail: str, reason: str | None = None) -> tuple[str, dict | None]:
     """A worker that ended without a terminal event (SIGKILL, OOM, a crash in C): record the
     run as `status` with why, unless it already has a result. Returns (reason, result).
 
     Shared by `WorkerRun.outcome` (batch, suites) and the TUI's job manager.
     """
-    how = f"killed by signal {-rc}" if rc is not None and rc < 0 else f"exit code {rc}"
-    reason = f"the worker process ended without a result ({how})"
+    if reason is not None:
+        recorded = runs.record_unfinished(Path(run_dir), status, reason, stopped_by="ctrl-c")
+        return reason, recorded or _existing_result(run_dir)
+    reason = f"the worker process ended without a result ({describe_exit(rc)})"
     last = tail.splitlines()[-1] if tail else ""
     recorded = runs.record_unfinished(Path(run_dir), status,
-                                      reason + (f": {last}" if last else ""))
-    result_file = Path(run_dir) / runs.RESULT_FILE
-    if recorded is None and result_file.is_file():
-        try:
-            recorded = runs.read_json(result_file)
-        except (OSError, ValueError):
-            recorded = None
-    return reason, recorded
+                                      reason + (f": {last}" if last else ""),
+                                      stopped_by="signal" if rc is not None and rc < 0 else None)
+    return reason, recorded or _existing_result(run_dir)
+
+
+def _existing_result(run_dir: Path) -> dict | None:
+    try:
+        return records.read_result(Path(run_dir))
+    except records.RecordError:
+        return None
 
 
 class WorkerRun:
@@ -115,6 +139,7 @@ class WorkerRun:
         self.spec_dict = spec_dict
         self.rerun_of = rerun_of
         self.terminal: Event | None = None
+        self.kill_reason: str | None = None   # set by whoever SIGKILLs it on purpose
         self.proc: subprocess.Popen | None = None
         self._stderr = tempfile.TemporaryFile()
 
@@ -143,8 +168,16 @@ class WorkerRun:
             except ProcessLookupError:
                 pass
 
+    def kill(self) -> None:
+        """SIGKILL the worker now (a second Ctrl-C): the caller then records the run."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+
     def stop(self, sig: int = signal.SIGINT, grace: float = GRACE_SECONDS) -> None:
-        """Ask the worker to stop (SIGINT interrupt, SIGTERM cancel); kill it after `grace` s."""
+        """Ask the worker to stop (SIGINT interrupt, SIGHUP hang-up); kill it after `grace` s."""
         self.send(sig)
         try:
             self.proc.wait(grace)
@@ -167,6 +200,6 @@ class WorkerRun:
                 res["error_kind"] = getattr(self.terminal, "kind", "job")
             return res
         reason, recorded = record_dead_worker(self.run_dir, unfinished_status, rc,
-                                              self.stderr_tail(12))
+                                              self.stderr_tail(12), self.kill_reason)
         return recorded or {"status": unfinished_status, "error": reason, "error_kind": "job",
                             "run_id": self.run_id, "run_dir": None, "job": self.spec_dict["job"]}

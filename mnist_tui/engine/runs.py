@@ -18,17 +18,18 @@ import os
 import secrets
 import shutil
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_tui.engine import records
 from mnist_tui.engine.errors import MnistTuiError
+from mnist_tui.engine.procs import process_alive
 
-SPEC_FILE = "spec.json"
-META_FILE = "meta.json"
+SPEC_FILE = records.SPEC_FILE
+META_FILE = records.META_FILE
 EVENTS_FILE = "events.jsonl"
-RESULT_FILE = "result.json"
+RESULT_FILE = records.RESULT_FILE
 LOG_FILE = "worker.log"
 
 
@@ -48,32 +49,17 @@ def new_run_id(job: str) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temp file in the same folder, fsync, then rename: readers never see half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Temp file, fsync, rename (see `records.atomic_write_text`)."""
+    records.atomic_write_text(path, text)
 
 
 def atomic_write_json(path: Path, obj) -> None:
-    from mnist_tui.engine.events import dumps
-
-    atomic_write_text(path, dumps(obj, indent=2) + "\n")
+    records.atomic_write_text(path, records.dumps(obj))
 
 
 def read_json(path: Path):
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    """JSON from a regular, bounded file; `records.RecordError` (a ValueError) otherwise."""
+    return records.read_json_file(path)
 
 
 def machine_info() -> dict:
@@ -84,20 +70,8 @@ def machine_info() -> dict:
 
 
 def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) is not running.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    """True while `pid` runs (a zombie does not). Prefer `procs.process_alive` with a start time."""
+    return process_alive(pid)
 
 
 @dataclass(frozen=True)
@@ -111,6 +85,15 @@ class RunInfo:
     created: str
     spec: dict
     result: dict | None
+    meta: records.RunMeta | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A folder the listing could not read, and why (reported, never fatal)."""
+
+    name: str
+    reason: str
 
 
 class RunStore:
@@ -118,98 +101,135 @@ class RunStore:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_runs_dir()
+        self.skipped: list[Skipped] = []   # filled by list()
 
     def path(self, run_id: str) -> Path:
-        p = self.root / run_id
-        if not run_id or "/" in run_id or run_id.startswith(".") or not (p / SPEC_FILE).is_file():
+        p = self.root / str(run_id)
+        if (not isinstance(run_id, str) or not run_id or "/" in run_id or "\\" in run_id
+                or run_id.startswith(".") or not (p / SPEC_FILE).is_file()):
             raise MnistTuiError(f"no run {run_id!r} in {self.root}")
         return p
 
     def load_spec(self, run_id: str) -> dict:
-        return read_json(self.path(run_id) / SPEC_FILE)
+        return records.read_spec(self.path(run_id))
 
     def load_result(self, run_id: str) -> dict | None:
-        p = self.path(run_id) / RESULT_FILE
-        return read_json(p) if p.is_file() else None
+        return records.read_result(self.path(run_id))
+
+    def load_meta(self, run_id: str) -> records.RunMeta | None:
+        return records.read_meta(self.path(run_id))
 
     def events(self, run_id: str) -> list[dict]:
         """Every event of a run; a torn last line (a killed writer) is skipped."""
-        out = []
-        p = self.path(run_id) / EVENTS_FILE
-        if p.is_file():
-            for line in p.read_text(encoding="utf-8").splitlines():
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
-        return out
+        return read_events(self.path(run_id) / EVENTS_FILE)
 
     def list(self) -> list[RunInfo]:
-        """Every readable run, newest first."""
-        runs = []
+        """Every readable run, newest first; unreadable folders go to `self.skipped`."""
+        runs, skipped = [], []
         if not self.root.is_dir():
+            self.skipped = skipped
             return runs
         for p in self.root.iterdir():
-            if p.name.startswith("."):
+            if p.name.startswith(".") or not (p / SPEC_FILE).exists():
                 continue
             try:
-                spec = read_json(p / SPEC_FILE)
-                meta = read_json(p / META_FILE) if (p / META_FILE).is_file() else {}
-                result = read_json(p / RESULT_FILE) if (p / RESULT_FILE).is_file() else None
-            except (OSError, ValueError):
+                spec = records.read_spec(p)
+                meta = records.read_meta(p)
+                result = records.read_result(p)
+            except records.RecordError as exc:
+                skipped.append(Skipped(p.name, str(exc)))
                 continue
-            if not isinstance(spec, dict) or not isinstance(meta, dict) \
-                    or not isinstance(result, (dict, type(None))):
-                continue
-            status = result.get("status", "failed") if result else "running"
-            runs.append(RunInfo(p.name, p, spec.get("job", "?"), status,
-                                meta.get("created", ""), spec, result))
+            status = result["status"] if result else "running"
+            job = spec.get("job") if isinstance(spec.get("job"), str) else "?"
+            runs.append(RunInfo(p.name, p, job, status,
+                                meta.created if meta else "", spec, result, meta))
         runs.sort(key=lambda r: (r.created, r.run_id), reverse=True)
+        self.skipped = skipped
         return runs
 
     def delete(self, run_id: str) -> None:
         shutil.rmtree(self.path(run_id))
 
+    def live(self) -> list[RunInfo]:
+        """Runs of this host whose worker is alive now (the very process: pid and start time)."""
+        return [r for r in self.list() if r.status == "running" and worker_alive(r.meta)]
+
     def reap(self) -> list[str]:
-        """Mark runs whose worker died without a result as interrupted; returns their ids."""
+        """Mark runs whose worker died without a result as interrupted; returns their ids.
+
+        Keyed on meta.json, which the worker writes before anything else in the folder. Two
+        reapers (two TUIs) may race: the result is created exclusively, so only one records it.
+        """
         reaped = []
         for run in self.list():
             if run.status != "running":
                 continue
-            meta = read_json(run.path / META_FILE) if (run.path / META_FILE).is_file() else {}
-            host = meta.get("host")
-            if host and host != socket.gethostname():
+            meta = run.meta
+            if meta is not None and meta.host and meta.host != socket.gethostname():
                 continue  # another machine's run (a shared runs folder): not ours to judge
-            if pid_alive(int(meta.get("pid", 0))):
+            if worker_alive(meta):
                 continue
-            record_unfinished(run.path, "interrupted", "the worker process ended without a result "
-                              "(killed, or the app quit)")
-            reaped.append(run.run_id)
+            if record_unfinished(run.path, "interrupted", "the worker process ended without a "
+                                 "result (killed, or the machine restarted)",
+                                 stopped_by="reaped") is not None:
+                reaped.append(run.run_id)
         return reaped
 
 
-def record_unfinished(run_dir: Path, status: str, reason: str) -> dict | None:
-    """Write result.json for a run that ended without one, keeping what its events recorded."""
+def worker_alive(meta: records.RunMeta | None) -> bool:
+    """Is the worker named by meta.json still running? A reused pid is not (start time differs)."""
+    if meta is None or meta.pid is None:
+        return False
+    if meta.host and meta.host != socket.gethostname():
+        return True   # cannot tell from here: never judge another machine's run
+    return process_alive(meta.pid, meta.pid_start)
+
+
+def read_events(path: Path) -> list[dict]:
+    """The event objects of an events.jsonl; torn or foreign lines are skipped."""
+    out = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                try:
+                    ev = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(ev, dict) and isinstance(ev.get("type"), str):
+                    out.append(ev)
+    except OSError:
+        pass
+    return out
+
+
+def record_unfinished(run_dir: Path, status: str, reason: str,
+                      stopped_by: str | None = None) -> dict | None:
+    """Write result.json for a run that ended without one, keeping what its events recorded.
+
+    Returns None (writing nothing) when the run already has a result or has no spec.
+    """
     run_dir = Path(run_dir)
-    if not (run_dir / SPEC_FILE).is_file() or (run_dir / RESULT_FILE).is_file():
+    if not (run_dir / SPEC_FILE).is_file() or (run_dir / RESULT_FILE).exists():
         return None
-    spec = read_json(run_dir / SPEC_FILE)
-    meta = read_json(run_dir / META_FILE) if (run_dir / META_FILE).is_file() else {}
+    try:
+        spec = records.read_spec(run_dir)
+    except records.RecordError:
+        return None
+    try:
+        meta = records.read_meta(run_dir)
+    except records.RecordError:
+        meta = None
     history = []
-    p = run_dir / EVENTS_FILE
-    if p.is_file():
-        for line in p.read_text(encoding="utf-8").splitlines():
-            try:
-                ev = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if ev.get("type") == "epoch":
-                history.append({"epoch": ev["epoch"], **ev.get("metrics", {})})
+    for ev in read_events(run_dir / EVENTS_FILE):
+        if ev.get("type") == "epoch" and isinstance(ev.get("metrics", {}), dict):
+            history.append({"epoch": ev.get("epoch"), **ev.get("metrics", {})})
     result = {
-        "status": status, "error": reason, "job": spec.get("job"), "preset": spec.get("preset"),
-        "seed": spec.get("seed"), "run_id": run_dir.name, "run_dir": str(run_dir),
-        "dataset": meta.get("dataset"), "metrics": {}, "confusion_matrix": None,
-        "timings": {}, "history": history, "spec": spec, "meta": meta,
+        "status": status, "error": reason, "stopped_by": stopped_by, "job": spec.get("job"),
+        "preset": spec.get("preset"), "seed": spec.get("seed"), "run_id": run_dir.name,
+        "run_dir": str(run_dir), "dataset": meta.dataset if meta else None, "metrics": {},
+        "confusion_matrix": None, "timings": {}, "history": history, "spec": spec,
+        "meta": meta.to_dict() if meta else {},
     }
-    atomic_write_json(run_dir / RESULT_FILE, result)
-    return result
+    if not records.create_result(run_dir, result):
+        return None
+    return records.read_result(run_dir)

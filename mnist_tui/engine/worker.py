@@ -6,8 +6,15 @@ pointed at stderr, so anything TensorFlow, scikit-learn or openTSNE print cannot
 stream a caller parses. The run folder is created only once the data has loaded, so a bad input
 leaves nothing behind.
 
-Exit codes: 0 finished, 2 bad input, 3 the job failed, 4 cancelled (SIGTERM), 130 interrupted
-(SIGINT).
+Stop signals (each recorded with its true reason, see `STOP_SIGNALS`): SIGINT interrupted
+(Ctrl-C), SIGHUP interrupted (terminal closed), SIGUSR1 cancelled from the TUI, SIGTERM cancelled
+by a signal. Once the job has a result, stop signals are blocked and the final record is created
+exclusively: nothing can turn a finished run into a stopped one.
+
+`--detached` (the TUI's jobs): the worker ignores hang-ups and outlives its caller; the run
+folder's events.jsonl is then the only stream, and a new TUI re-attaches to it.
+
+Exit codes: 0 finished, 2 bad input, 3 the job failed, 4 cancelled, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import traceback
 from pathlib import Path
 from typing import TextIO
 
-from mnist_tui.engine import runs
+from mnist_tui.engine import records, runs
 from mnist_tui.engine.context import JobContext, download_reporter
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.events import (
@@ -36,13 +43,47 @@ from mnist_tui.engine.events import (
     Started,
 )
 
+TERMINAL_EVENTS = {"finished": Finished, "failed": Failed, "cancelled": Cancelled,
+                   "interrupted": Interrupted}
+
 EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_CANCELLED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+EXIT_CODES = {"finished": EXIT_OK, "failed": EXIT_FAILED, "cancelled": EXIT_CANCELLED,
+              "interrupted": EXIT_INTERRUPTED}
 TRACKED_PACKAGES = ("mnist-tui", "numpy", "scipy", "scikit-learn", "openTSNE", "tensorflow",
                     "keras")
 
 
-class JobCancelled(BaseException):
-    """Raised in the job's thread by the SIGTERM handler: the caller asked the job to stop."""
+class JobStopped(BaseException):
+    """Raised in the job's thread by a stop signal; carries the status and the true reason."""
+
+    def __init__(self, status: str, reason: str, stopped_by: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.stopped_by = status, reason, stopped_by
+
+
+# Each stop signal → (status, reason, who). The TUI cancels with SIGUSR1 so that a cancel from
+# the app is told apart from a `kill` (SIGTERM) by someone else.
+STOP_SIGNALS = {
+    signal.SIGINT: ("interrupted", "interrupted (Ctrl-C)", "ctrl-c"),
+    signal.SIGHUP: ("interrupted", "interrupted: the terminal closed (SIGHUP)", "hangup"),
+    signal.SIGTERM: ("cancelled", "stopped by SIGTERM (kill, or the system shutting down)",
+                     "signal"),
+    signal.SIGUSR1: ("cancelled", "cancelled from the TUI", "tui"),
+}
+CALLER_GONE = ("interrupted", "interrupted: the program that started it ended (its terminal "
+               "closed, or it was killed)", "caller-gone")
+_stop_override: tuple[str, str, str] | None = None
+
+
+def block_stop_signals() -> None:
+    """From here on no stop signal is delivered: the final record is written whole, once."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
+
+
+def on_stop_signal(signum, frame):
+    block_stop_signals()          # a second signal must not interrupt the first one's handling
+    status, reason, by = _stop_override or STOP_SIGNALS[signum]
+    raise JobStopped(status, reason, by)
 
 
 class EventSink:
@@ -59,11 +100,12 @@ class EventSink:
 
     def __call__(self, event: Event) -> None:
         line = event.to_json()
-        try:
-            self.out.write(line + "\n")
-            self.out.flush()
-        except (BrokenPipeError, ValueError):
-            pass  # the caller went away; the run folder still gets everything
+        if self.out is not None:
+            try:
+                self.out.write(line + "\n")
+                self.out.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                self.out = None   # the caller went away (a detached job): the folder has it all
         if self.file is not None:
             self.file.write(line + "\n")
             self.file.flush()
@@ -100,27 +142,33 @@ def _claim_stdout() -> TextIO:
     return os.fdopen(events_fd, "w", encoding="utf-8", buffering=1)
 
 
-def _on_sigterm(signum, frame):
-    raise JobCancelled()
+def _interrupt_when_orphaned(caller: int | None, poll: float = 1.0) -> None:
+    """If the caller dies (kill -9, a closed SSH session), interrupt the job so it records that.
 
-
-def _interrupt_when_orphaned(poll: float = 1.0) -> None:
-    """If the caller dies (kill -9, a closed SSH session), interrupt the job so it records that."""
+    Only for attached workers (batch, suites); a detached worker (started by the TUI) outlives
+    its caller by design.
+    """
     import threading
 
-    parent = os.getppid()
+    # The caller's pid comes on the command line: read here, getppid() could already be init's
+    # if the caller died while this process was starting.
+    parent = caller or os.getppid()
 
     def watch() -> None:
+        global _stop_override
         while os.getppid() == parent:
             time.sleep(poll)
+        _stop_override = CALLER_GONE
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
-def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None) -> int:
+def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
+            detached: bool = False) -> int:
     """Load the data, create the run folder, run the job, write result.json. Returns an exit code."""
     from mnist_tui.engine.jobs import runner
+    from mnist_tui.engine.procs import process_start_time
     from mnist_tui.engine.sources import load_dataset
 
     ctx = JobContext(sink)
@@ -142,17 +190,25 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None) -
                               "available": dataset.n_samples}
         out["versions"], out["machine"] = library_versions(), runs.machine_info()
         out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
-        return out
+        return records.normalise_result(out)
 
     def finish(status: str, event_cls, code: int, **extra) -> int:
+        """Write the final record once (signals blocked); a record already there wins."""
+        block_stop_signals()
         res = result(status, **extra)
-        if ctx.run_dir is not None:
-            runs.atomic_write_json(ctx.run_dir / runs.RESULT_FILE, res)
-        ctx.emit(event_cls(result=res, **({"reason": extra.get("error", "")}
-                                          if event_cls in (Cancelled, Interrupted) else {})))
+        if ctx.run_dir is not None and not records.create_result(ctx.run_dir, res):
+            res = records.read_result(ctx.run_dir) or res
+            code = EXIT_CODES.get(res["status"], code)
+            event_cls = TERMINAL_EVENTS.get(res["status"], event_cls)
+        if event_cls is Failed:
+            ctx.emit(Failed(error=res.get("error") or "", kind="job", result=res))
+        else:
+            ctx.emit(event_cls(result=res, **({"reason": res.get("error") or ""}
+                                              if event_cls in (Cancelled, Interrupted) else {})))
         return code
 
     ctx.emit(Started(job=spec.job, run_id=run_dir.name, spec=spec.to_dict(), pid=os.getpid()))
+    job_result = None
     try:
         with ctx.phase("loading", "loading the dataset"):
             dataset = load_dataset(spec.dataset, spec.data_dir, progress=download_reporter(ctx))
@@ -164,25 +220,28 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None) -
         if dataset.note:
             ctx.log(dataset.note, "warning")
         run_dir.mkdir(parents=True, exist_ok=False)
-        runs.atomic_write_json(run_dir / runs.SPEC_FILE, spec.to_dict())
-        runs.atomic_write_json(run_dir / runs.META_FILE, {
-            "run_id": run_dir.name, "created": started_at, "pid": os.getpid(),
-            "host": runs.machine_info()["host"], "rerun_of": rerun_of,
-            "dataset": dataset.describe(), "versions": library_versions(),
-            "machine": runs.machine_info()})
+        # meta.json first: from its first instant the folder names its live worker, so a
+        # reaper never takes a starting run for a dead one.
+        records.write_meta(run_dir, records.RunMeta(
+            run_id=run_dir.name, created=started_at, pid=os.getpid(),
+            pid_start=process_start_time(os.getpid()), host=runs.machine_info()["host"],
+            detached=detached, rerun_of=rerun_of, dataset=dataset.describe(),
+            versions=library_versions(), machine=runs.machine_info()))
+        records.write_spec(run_dir, spec.to_dict())
         sink.attach(run_dir / runs.EVENTS_FILE)
         log = os.open(run_dir / runs.LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log, 2)
         os.close(log)
         ctx.run_dir = run_dir
         job_result = runner(spec.job)(spec, dataset, ctx)
-        return finish("finished", Finished, EXIT_OK, **job_result)
-    except JobCancelled:
-        return finish("cancelled", Cancelled, EXIT_CANCELLED, error="cancelled by the user")
-    except KeyboardInterrupt:
-        return finish("interrupted", Interrupted, EXIT_INTERRUPTED, error="interrupted (SIGINT)")
+        block_stop_signals()
+    except JobStopped as stop:
+        if job_result is None:
+            return finish(stop.status, TERMINAL_EVENTS[stop.status], EXIT_CODES[stop.status],
+                          error=stop.reason, stopped_by=stop.stopped_by)
     except MnistTuiError as exc:
         # Bad input: nothing half-written is left behind.
+        block_stop_signals()
         if ctx.run_dir is not None:
             sink.file = None
             shutil.rmtree(ctx.run_dir, ignore_errors=True)
@@ -190,14 +249,15 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None) -
         ctx.emit(Failed(error=str(exc), kind="input"))
         return EXIT_INPUT
     except Exception as exc:  # noqa: BLE001 - a job bug must become a recorded failure
+        block_stop_signals()
         tb = traceback.format_exc()
         print(tb, file=sys.stderr, flush=True)
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        res = result("failed", error=message, traceback=tb[-4000:])
-        if ctx.run_dir is not None:
-            runs.atomic_write_json(ctx.run_dir / runs.RESULT_FILE, res)
-        ctx.emit(Failed(error=message, kind="job", result=res))
-        return EXIT_FAILED
+        if isinstance(exc, MemoryError):
+            message = f"out of memory ({message})"
+        return finish("failed", Failed, EXIT_FAILED, error=message, error_kind="job",
+                      traceback=tb[-4000:])
+    return finish("finished", Finished, EXIT_OK, **job_result)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,11 +267,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run-dir", required=True, type=Path, help="run folder to create")
     ap.add_argument("--spec", required=True, help="the job spec as JSON")
     ap.add_argument("--rerun-of", default=None)
+    ap.add_argument("--caller-pid", type=int, default=None,
+                    help="the process whose end interrupts this one (not with --detached)")
+    ap.add_argument("--detached", action="store_true",
+                    help="keep running when the caller goes away (the TUI's jobs)")
     args = ap.parse_args(argv)
     sink = EventSink(_claim_stdout())
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    _interrupt_when_orphaned()
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_stop_signal)
+    if args.detached:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)   # a closing terminal is not a stop
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    else:
+        _interrupt_when_orphaned(args.caller_pid)
     try:
         spec = spec_from_dict(json.loads(args.spec))
     except (MnistTuiError, ValueError) as exc:
@@ -220,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.run_dir.exists():
         sink(Failed(error=f"run folder {args.run_dir} already exists", kind="input"))
         return EXIT_INPUT
-    return run_job(spec, args.run_dir, sink, args.rerun_of)
+    return run_job(spec, args.run_dir, sink, args.rerun_of, detached=args.detached)
 
 
 if __name__ == "__main__":

@@ -112,8 +112,8 @@ def test_new_run_id_format():
 
 def test_new_run_ids_are_unique_and_sortable():
     ids = [new_run_id("job") for _ in range(500)]
-    # 4 random hex digits: ~2 collisions expected among 500 ids made within one second
-    assert len(set(ids)) >= 490
+    # 6 random hex digits (16.7 M values): a collision among 500 ids is a 1-in-130 event
+    assert len(set(ids)) >= 499
     assert min(new_run_id("a"), "19990101-000000-a-ffff").startswith("1999")
 
 
@@ -147,7 +147,9 @@ def test_list_newest_first_with_statuses_skipping_unreadable(tmp_path):
     by_id = {r.run_id: r for r in runs}
     assert by_id["r1"].job == "tsne-gmm"
     assert by_id["r1"].created == "2024-01-01T10:00:00"
-    assert by_id["r1"].result == {"status": "finished", "metrics": {"accuracy": 0.9}}
+    assert by_id["r1"].result["status"] == "finished"
+    assert by_id["r1"].result["metrics"] == {"accuracy": 0.9}
+    assert by_id["r1"].result["schema_version"] == 1      # read in the current shape
     assert by_id["r1"].path == root / "r1"
     assert by_id["r1"].spec == {"job": "tsne-gmm", "preset": "default", "seed": 0}
     assert by_id["r3"].result is None
@@ -195,7 +197,7 @@ def test_load_spec_and_result(tmp_path):
     make_run(tmp_path, "done", spec={"job": "tsne-gmm", "seed": 3}, result={"status": "finished"})
     make_run(tmp_path, "going")
     assert store.load_spec("done") == {"job": "tsne-gmm", "seed": 3}
-    assert store.load_result("done") == {"status": "finished"}
+    assert store.load_result("done")["status"] == "finished"
     assert store.load_result("going") is None
     with pytest.raises(MnistTuiError):
         store.load_spec("../done")
@@ -232,20 +234,27 @@ EPOCH_LINES = [
 ]
 
 
+def meta_keys_recorded():
+    return ("status", "error", "job", "preset", "seed", "run_id", "run_dir", "dataset",
+            "metrics", "confusion_matrix", "timings", "history", "spec")
+
+
 def test_record_unfinished_keeps_epoch_history(tmp_path):
     spec = {"job": "tsne-gmm", "preset": "seed", "seed": 4}
-    meta = {"created": "2024-01-01", "dataset": "digits", "pid": 1, "host": HOST}
+    meta = {"created": "2024-01-01", "dataset": {"name": "digits"}, "pid": 1, "host": HOST}
     run = make_run(tmp_path, "r", spec=spec, meta=meta, events=EPOCH_LINES)
     result = record_unfinished(run, "interrupted", "killed")
-    assert result == {
+    assert read_json(run / RESULT_FILE) == result
+    assert result["stopped_by"] is None and result["schema_version"] == 1
+    result["meta"] = {k: result["meta"][k] for k in meta}
+    assert {k: result[k] for k in (*meta_keys_recorded(), "meta")} == {
         "status": "interrupted", "error": "killed", "job": "tsne-gmm", "preset": "seed",
-        "seed": 4, "run_id": "r", "run_dir": str(run), "dataset": "digits", "metrics": {},
-        "confusion_matrix": None, "timings": {},
+        "seed": 4, "run_id": "r", "run_dir": str(run), "dataset": {"name": "digits"},
+        "metrics": {}, "confusion_matrix": None, "timings": {},
         "history": [{"epoch": 1, "loss": 0.9, "accuracy": 0.5},
                     {"epoch": 2, "loss": 0.4, "accuracy": 0.8}],
         "spec": spec, "meta": meta,
     }
-    assert read_json(run / RESULT_FILE) == result
     assert sorted(os.listdir(run)) == [EVENTS_FILE, META_FILE, RESULT_FILE, SPEC_FILE]
 
 
@@ -333,9 +342,11 @@ def test_record_dead_worker_keeps_history_names_the_signal_and_the_last_line(tmp
         tail = stderr_tail(err, run, 12)
     assert tail.splitlines()[-1] == "MemoryError: cannot allocate"
     reason, result = record_dead_worker(run, "failed", -9, tail)
-    assert reason == "the worker process ended without a result (killed by signal 9)"
+    assert reason == ("the worker process ended without a result (killed by SIGKILL: most "
+                      "often the kernel's out-of-memory killer (see `dmesg`), or kill -9)")
     assert result["status"] == "failed"
-    assert result["error"].endswith("(killed by signal 9): MemoryError: cannot allocate")
+    assert result["stopped_by"] == "signal"
+    assert result["error"].endswith("or kill -9): MemoryError: cannot allocate")
     assert [h["epoch"] for h in result["history"]] == [1, 2]
     # A second call (the run already has its result) returns that result untouched.
     again_reason, again = record_dead_worker(run, "cancelled", 1, "")

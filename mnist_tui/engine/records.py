@@ -1,0 +1,281 @@
+"""The run records (spec.json, meta.json, result.json): typed, versioned, read and written here.
+
+Every reader of a run folder goes through this module, so a record's shape is defined once.
+Writing is atomic (temp file, fsync, rename; mode from the umask). The final record is created
+exclusively: once result.json exists nothing replaces it, so a late signal, a second reaper or a
+second TUI can never turn a finished run into a cancelled one. Reading is defensive: a field of
+the wrong type falls back to its default, a file that is not a JSON object is a `RecordError`.
+
+Version history:
+    0  (before schema_version existed) the same fields, no version; read as version 1
+    1  schema_version; meta.json gains pid_start and detached
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from mnist_tui.engine.errors import MnistTuiError
+
+SCHEMA_VERSION = 1
+SPEC_FILE = "spec.json"
+META_FILE = "meta.json"
+RESULT_FILE = "result.json"
+MAX_RECORD_BYTES = 16 << 20   # a record larger than this is not one of ours
+TERMINAL_STATUSES = ("finished", "failed", "cancelled", "interrupted")
+
+
+class RecordError(MnistTuiError, ValueError):
+    """A record file that cannot be read as what it claims to be (a ValueError, like bad JSON)."""
+
+
+# -- files ----------------------------------------------------------------------------------
+
+def _umask() -> int:
+    """The process umask, read without changing it where /proc says it (Linux ≥ 4.7)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _write_temp(path: Path, text: str) -> str:
+    """A fsynced temp file beside `path` holding `text`, with the mode a plain open() would give."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())   # mkstemp makes 0600: group-shared folders need more
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temp file in the same folder, fsync, then rename: readers never see half a file."""
+    path = Path(path)
+    tmp = _write_temp(path, text)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def create_text_once(path: Path, text: str) -> bool:
+    """Like `atomic_write_text`, but only if `path` does not exist yet (hard link, atomic).
+
+    Returns False, writing nothing, when someone else created it first.
+    """
+    path = Path(path)
+    tmp = _write_temp(path, text)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        _unlink(tmp)
+
+
+def dumps(obj) -> str:
+    from mnist_tui.engine.events import dumps as event_dumps
+
+    return event_dumps(obj, indent=2) + "\n"
+
+
+def read_json_file(path: Path, limit: int = MAX_RECORD_BYTES):
+    """JSON from a regular file of at most `limit` bytes (never a FIFO, a device, a huge file)."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise RecordError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        import stat
+
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise RecordError(f"{path}: not a regular file")
+        if st.st_size > limit:
+            raise RecordError(f"{path}: {st.st_size:,} bytes, more than a record can be")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise RecordError(f"{path}: cannot be read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise RecordError(f"{path}: not valid JSON ({type(exc).__name__})") from None
+
+
+def _read_object(path: Path) -> dict:
+    data = read_json_file(path)
+    if not isinstance(data, dict):
+        raise RecordError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    version = data.get("schema_version", 0)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise RecordError(f"{path}: schema version {version!r} is newer than this mnist-tui "
+                          f"reads ({SCHEMA_VERSION}); upgrade mnist-tui")
+    return data
+
+
+# -- typed records --------------------------------------------------------------------------
+
+def _typed(cls, data: dict) -> dict:
+    """The fields of `cls` found in `data` with the right type; the rest keep their defaults."""
+    hints = {"str": str, "int": int, "dict": dict, "list": list, "bool": bool, "float": float}
+    out = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        allowed = tuple(hints[t.strip()] for t in str(f.type).split("|")
+                        if t.strip() in hints) or (object,)
+        none_ok = "None" in str(f.type)
+        if value is None and none_ok:
+            out[f.name] = None
+        elif isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed):
+            out[f.name] = value
+        elif float in allowed and isinstance(value, int) and not isinstance(value, bool):
+            out[f.name] = float(value)
+    return out
+
+
+@dataclass
+class RunMeta:
+    """meta.json: written first, before spec.json, so a reaper always finds who runs the job."""
+
+    run_id: str = ""
+    created: str = ""
+    pid: int | None = None
+    pid_start: int | None = None     # kernel start time of `pid`: a reused pid is not the run
+    host: str | None = None
+    detached: bool = False           # True: the worker outlives the front end that started it
+    rerun_of: str | None = None
+    dataset: dict | None = None
+    versions: dict = field(default_factory=dict)
+    machine: dict = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunMeta:
+        meta = cls(**_typed(cls, data))
+        meta.schema_version = SCHEMA_VERSION
+        return meta
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RunResult:
+    """result.json: the typed envelope every front end reads; job-specific keys ride in `extra`."""
+
+    status: str = "failed"
+    job: str | None = None
+    preset: str | None = None
+    seed: int | None = None
+    subset_seed: int | None = None
+    run_id: str | None = None
+    run_dir: str | None = None
+    rerun_of: str | None = None
+    spec: dict = field(default_factory=dict)
+    started_at: str | None = None
+    finished_at: str | None = None
+    dataset: dict | None = None
+    metrics: dict = field(default_factory=dict)
+    confusion_matrix: list | None = None
+    timings: dict = field(default_factory=dict)
+    images: dict | None = None
+    n_samples: int | None = None
+    warnings: list = field(default_factory=list)
+    error: str | None = None          # why it did not finish (for stopped runs: the true reason)
+    error_kind: str | None = None     # input | job
+    stopped_by: str | None = None     # ctrl-c | tui | hangup | signal | caller-gone | reaped
+    history: list = field(default_factory=list)
+    versions: dict = field(default_factory=dict)
+    machine: dict = field(default_factory=dict)
+    peak_rss_bytes: int | None = None
+    extra: dict = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunResult:
+        known = {f.name for f in fields(cls)} - {"extra"}
+        res = cls(**_typed(cls, data))
+        res.extra = {k: v for k, v in data.items() if k not in known}
+        if res.status not in TERMINAL_STATUSES:
+            res.status = "failed"
+        res.schema_version = SCHEMA_VERSION
+        return res
+
+    def to_dict(self) -> dict:
+        out = {k: v for k, v in asdict(self).items() if k != "extra"}
+        return {**self.extra, **out}
+
+
+def normalise_result(data: Any) -> dict:
+    """Any result-shaped dict (an event's, an old file's) → the current shape, as a dict."""
+    return RunResult.from_dict(data if isinstance(data, dict) else {}).to_dict()
+
+
+# -- reading and writing run folders ---------------------------------------------------------
+
+def read_spec(run_dir: Path) -> dict:
+    data = dict(_read_object(Path(run_dir) / SPEC_FILE))
+    data.pop("schema_version", None)
+    return data
+
+
+def write_spec(run_dir: Path, spec_dict: dict) -> None:
+    atomic_write_text(Path(run_dir) / SPEC_FILE,
+                      dumps({**spec_dict, "schema_version": SCHEMA_VERSION}))
+
+
+def read_meta(run_dir: Path) -> RunMeta | None:
+    """meta.json, or None when there is none yet."""
+    p = Path(run_dir) / META_FILE
+    if not p.exists():
+        return None
+    return RunMeta.from_dict(_read_object(p))
+
+
+def write_meta(run_dir: Path, meta: RunMeta) -> None:
+    atomic_write_text(Path(run_dir) / META_FILE, dumps(meta.to_dict()))
+
+
+def read_result(run_dir: Path) -> dict | None:
+    """result.json in the current shape, or None when the run has none (yet)."""
+    p = Path(run_dir) / RESULT_FILE
+    if not p.exists():
+        return None
+    return RunResult.from_dict(_read_object(p)).to_dict()
+
+
+def create_result(run_dir: Path, result: dict) -> bool:
+    """Write the final record unless one exists: False (and nothing written) when it does."""
+    return create_text_once(Path(run_dir) / RESULT_FILE, dumps(normalise_result(result)))
