@@ -3,7 +3,9 @@
 Each member prints a header line (`[3/12] cnn default 2,000 images seed 1`), then the batch
 Reporter's progress lines, then one result line. At the end: the comparison table, the sweep
 charts, and the report files (always in the suite folder; also at --report PATH).
-Exit codes as --batch: 0 every member finished, 3 some failed, 130 interrupted, 2 bad usage.
+Exit codes as --batch: 0 every member finished, 3 some failed (or the suite itself stopped on
+an error: one `error:` line, recorded as failed), 130 interrupted, 2 bad usage (also: another
+process runs this suite now).
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "samples), standard (every image: train on the train split, score on the "
                    "test split, cluster all 70,000) or both (default: notebook,standard)")
     g.add_argument("--reuse-runs", action="store_true", help="reuse any finished run in the "
-                   "runs folder whose spec is exactly a member's")
+                   "runs folder that has a member's settings and agrees with the rest of its "
+                   "spec (a setting only one of them knows, added or removed since, aside)")
 
 
 def wants_suite(args) -> bool:
@@ -145,13 +148,24 @@ class BatchListener:
 
 def run_suite_batch(args, runs_dir: Path, given: dict) -> int:
     from mnist_tui.batch import Reporter
-    from mnist_tui.engine import report as rep
-    from mnist_tui.engine.runs import atomic_write_text
-    from mnist_tui.engine.suite_run import preflight, run_suite
-    from mnist_tui.engine.suites import SuiteFolder
 
     human = sys.stderr if args.json_out == "-" else sys.stdout
     reporter = Reporter(human)   # also shows the preflight's downloads (MNIST, VGG16 weights)
+    held = []                    # the folder whose lock this process took
+    try:
+        return _run_suite_batch(args, runs_dir, given, reporter, human, held)
+    finally:
+        for folder in held:
+            folder.lock.release()
+
+
+def _run_suite_batch(args, runs_dir: Path, given: dict, reporter, human, held: list) -> int:
+    from mnist_tui.engine import report as rep
+    from mnist_tui.engine.runs import atomic_write_text
+    from mnist_tui.engine.suite_lock import SuiteBusyError
+    from mnist_tui.engine.suite_run import describe, preflight, run_suite
+    from mnist_tui.engine.suites import SuiteFolder, reap_suites
+
     try:
         sources = [s for s in ("suite", "resume", "suite_rerun") if getattr(args, s)]
         if len(sources) != 1:
@@ -177,6 +191,11 @@ def run_suite_batch(args, runs_dir: Path, given: dict) -> int:
                                 "members are fixed): start a new one with --suite")
             folder = SuiteFolder.open(runs_dir, args.resume or args.suite_rerun)
             spec = folder.spec()
+            if args.resume:
+                reap_suites(runs_dir)   # suites whose runner died say so before we list them
+                folder.lock.acquire()   # before the preflight: a second runner stops at once
+                held.append(folder)
+                folder.members()        # an unreadable members.json stops here, not mid-run
             preflight(spec.members(), reporter.event)
             if args.suite_rerun:
                 folder = SuiteFolder.create(runs_dir, spec, rerun_of=args.suite_rerun)
@@ -189,7 +208,19 @@ def run_suite_batch(args, runs_dir: Path, given: dict) -> int:
     verb = "resuming" if args.resume else "running"
     reporter._line(f"{verb} suite {spec.name} {folder.suite_id}: {len(members)} member runs "
                    f"(folder {folder.path})")
-    outcome = run_suite(folder, BatchListener(reporter), reuse_store=args.reuse_runs)
+    try:
+        outcome = run_suite(folder, BatchListener(reporter), reuse_store=args.reuse_runs)
+    except SuiteBusyError as exc:
+        reporter.end_status()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:   # recorded in status.json as failed, with the reason
+        if os.environ.get("MNIST_TUI_DEBUG"):
+            raise
+        reporter.end_status()
+        print(f"error: suite {folder.suite_id} stopped: {describe(exc)} (recorded as failed; "
+              f"mnist-tui --batch --resume {folder.suite_id} continues it)", file=sys.stderr)
+        return 3
 
     report = rep.build_report(folder, outcome.status)
     written = rep.write_report(report, folder.path / "report.html")

@@ -88,7 +88,7 @@ def test_sweep_interrupted_after_the_first_member_resumes_reusing_it(cli_env, tm
     assert f"--resume {suite_id}" in out
     folder = _suite_dir(cli_env, suite_id)
     assert _read(folder / "status.json")["status"] == "interrupted"
-    members = _read(folder / "members.json")
+    members = _read(folder / "members.json")["members"]
     first_key, first_id = next(iter(members.items()))
     assert json.loads(first_key)["job"] == "tsne-gmm"
     runs_dir = Path(cli_env["MNIST_TUI_RUNS_DIR"])
@@ -101,7 +101,7 @@ def test_sweep_interrupted_after_the_first_member_resumes_reusing_it(cli_env, tm
     assert f"[1/8] tsne-gmm default 100 images seed 0: finished before, reusing run " \
            f"{first_id}" in r.stdout
     assert "[2/8] cnn default 100 images seed 0" in r.stdout
-    after = _read(folder / "members.json")
+    after = _read(folder / "members.json")["members"]
     assert after[first_key] == first_id and len(after) == 8
     assert _read(folder / "status.json")["status"] == "finished"
     for run_id in after.values():                      # every member run recorded

@@ -11,6 +11,13 @@ Ctrl-C (KeyboardInterrupt in the caller) interrupts the running member — it re
 measured — and stops the suite, which a later `resume` continues: finished members are reused.
 A failed member does not stop the suite.
 
+The runner holds the suite's lock for the whole run (`suite_lock`: a second runner gets
+SuiteBusyError) and records itself in status.json (pid, host, start time), so a suite whose
+runner died is told from a running one (`suites.reap_suites`). Whatever else escapes (a
+listener's bug, an OSError writing a record) is recorded before it propagates: status "failed"
+with the exception's type and message, and the running member's worker is interrupted rather
+than left running unobserved.
+
 Peak memory: the worker does not report its own yet, so the caller reads the worker's
 `VmHWM` (the kernel's high-water mark of its resident set) from /proc at every event; the last
 read, at the terminal event, is after the job's work, so it is the job's peak.
@@ -24,6 +31,7 @@ from dataclasses import dataclass, field
 
 from mnist_tui.engine import runs
 from mnist_tui.engine.launch import WorkerRun
+from mnist_tui.engine.suite_records import Runner
 from mnist_tui.engine.suites import Member, SuiteFolder, finished_runs_by_key
 
 PEAK_SOURCE = "worker VmHWM from /proc, read by the suite while the worker ran"
@@ -59,23 +67,55 @@ def _call(listener, name: str, *args) -> None:
 def run_suite(folder: SuiteFolder, listener=None, reuse_store: bool = False,
               nice: int = 0) -> SuiteOutcome:
     """Run (or continue) every member of the suite in `folder` (workers at `nice`: see
-    `launch.lower_priority`)."""
+    `launch.lower_priority`). SuiteBusyError when another process runs it; any other exception
+    propagates after status.json says failed, and why."""
+    with folder.lock:
+        try:
+            return _run_suite(folder, listener, reuse_store, nice)
+        except BaseException as exc:
+            stopped = isinstance(exc, (KeyboardInterrupt, SystemExit))
+            try:
+                folder.write_status("interrupted" if stopped else "failed",
+                                    reason=describe(exc))
+            except Exception:  # noqa: BLE001 - the original error is the one to report
+                pass
+            raise
+
+
+def describe(exc: BaseException) -> str:
+    """`OSError: [Errno 28] No space left on device`: the type, then the message if any."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _run_suite(folder: SuiteFolder, listener, reuse_store: bool, nice: int) -> SuiteOutcome:
     spec = folder.spec()
     members = spec.members()
-    store_index = finished_runs_by_key(folder.runs_dir) if reuse_store else {}
+    store_index = finished_runs_by_key(folder.runs_dir, members) if reuse_store else {}
     out = SuiteOutcome(status="finished")
     total = len(members)
-    folder.write_status("running")
+    folder.write_status("running", runner=Runner.current())
 
-    def on_term(signum, frame):
+    asked: list[int] = []    # signals seen, even when Python swallowed their KeyboardInterrupt
+
+    def on_stop(signum, frame):
+        asked.append(signum)
         raise KeyboardInterrupt
 
     # signal.signal works on the main thread only: a front end that runs the suite in a thread
     # (the TUI) interrupts the member through its listener or the worker's pid instead.
+    # SIGINT's handler is Python's own plus a note: a KeyboardInterrupt raised in a finaliser
+    # (the finished member's Popen.__del__, as its frame goes) is printed and ignored, and
+    # the suite used to run on to its end.
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, on_term) if in_main else None
+    previous = {}
+    if in_main:
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, on_stop)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, on_stop)
     try:
         for i, member in enumerate(members, 1):
+            if asked:
+                raise KeyboardInterrupt
             run_id = folder.finished_run(member) or store_index.get(member.key)
             if run_id:
                 if folder.members().get(member.key) != run_id:
@@ -96,8 +136,8 @@ def run_suite(folder: SuiteFolder, listener=None, reuse_store: bool = False,
     except KeyboardInterrupt:
         out.status = "interrupted"   # between members: nothing is running
     finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if out.status != "interrupted" and out.failed:
         out.status = "failed"
     folder.write_status(out.status, members=total, finished=sum(
@@ -126,6 +166,9 @@ def _run_member(folder: SuiteFolder, member: Member, i: int, total: int, listene
             worker.stop(signal.SIGINT)
             for ev in worker.events():
                 _call(listener, "event", ev)
+    except BaseException:
+        _abandon(worker)
+        raise
     result = worker.outcome("interrupted" if interrupted else "failed")
     if interrupted and result.get("status") == "finished":
         interrupted = False  # it finished before the signal reached it
@@ -141,6 +184,20 @@ def _run_member(folder: SuiteFolder, member: Member, i: int, total: int, listene
     if interrupted:
         result["status"] = "interrupted"
     return result
+
+
+def _abandon(worker: WorkerRun) -> None:
+    """The suite stops on an error of its own: interrupt the member's worker (it records what
+    it has) and wait for it, rather than leave it running unobserved."""
+    if worker.proc is None or worker.proc.poll() is not None:
+        return
+    try:
+        worker.stop(signal.SIGINT)
+        for _ in worker.events():
+            pass
+        worker.outcome("interrupted")
+    except Exception:  # noqa: BLE001 - the error being raised is the one to report
+        pass
 
 
 def _max(a, b):

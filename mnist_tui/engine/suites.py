@@ -8,11 +8,18 @@ them). It is saved as `suite.json`; members are ordinary recorded runs.
                                  members.json      member key → run id (the latest attempt)
                                  measurements.json run id → what the suite measured itself
                                                    (peak memory of the worker)
-                                 status.json       running | finished | failed | interrupted
+                                 status.json       created | running | finished | failed |
+                                                   interrupted, why, and who runs it
+                                 lock              flock held by the runner (suite_lock.py)
                                  report.*          html, md, json, csv (written at the end)
 
-A member's key is its spec's canonical JSON (sorted keys, no spaces): a resumed suite reuses a
-run when its recorded spec.json has exactly that key and its result is `finished`.
+status.json and members.json are typed, versioned records (suite_records.py).
+
+A member's key is the canonical JSON (sorted keys, no spaces) of the settings the suite itself
+sets for it (`Member.settings`: job, preset, samples, seed, VGG16 input size and the suite's
+explicit overrides), not of its whole spec: a field added to (or removed from) a spec class with
+a default must not turn every recorded member into a pending one. A resumed suite reuses a run
+when its recorded spec.json has those settings and its result is `finished`.
 This module is light: no numpy.
 """
 
@@ -21,11 +28,19 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from mnist_tui.engine import runs
+from mnist_tui.engine import runs, suite_records
 from mnist_tui.engine.errors import MnistTuiError, SpecError
+from mnist_tui.engine.suite_lock import SuiteLock
+from mnist_tui.engine.suite_records import (
+    ACTIVE,
+    Runner,
+    SuiteMembers,
+    SuiteRecordError,
+    SuiteStatus,
+)
 from mnist_tui.engine.specs import JOB_NAMES, SPEC_CLASSES, build_spec, flag_name
 
 SUITES_SUBDIR = "suites"
@@ -33,6 +48,7 @@ SUITE_FILE = "suite.json"
 MEMBERS_FILE = "members.json"
 MEASUREMENTS_FILE = "measurements.json"
 STATUS_FILE = "status.json"
+REAPED_REASON = "the runner process ended without finishing (killed, or its terminal closed)"
 
 SUITE_NAMES = ("seed", "sweep")
 SUITE_HELP = {
@@ -191,24 +207,52 @@ class SuiteSpec:
         except SpecError as exc:
             raise SpecError(f"{label}: {exc}") from None
         d = spec.to_dict()
-        return Member(key=member_key(d), label=label, job=method, preset=preset, size=size,
-                      seed=seed, spec=d)
+        names = ["job", "preset", "samples", "seed", *sorted(set(values) - {"samples", "seed"})]
+        settings = {k: d[k] for k in names}
+        return Member(key=member_key(settings), label=label, job=method, preset=preset,
+                      size=size, seed=seed, spec=d, settings=settings)
 
 
 @dataclass(frozen=True)
 class Member:
-    key: str
+    key: str            # member_key(settings)
     label: str
     job: str
     preset: str
     size: int | None
     seed: int
-    spec: dict
+    spec: dict          # the whole spec it runs with today
+    settings: dict = field(default_factory=dict)   # what the suite sets: the member's identity
 
 
-def member_key(spec_dict: dict) -> str:
-    """The exact identity of a member: its spec's canonical JSON."""
-    return json.dumps(spec_dict, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def member_key(settings: dict) -> str:
+    """A member's identity: the canonical JSON of the settings the suite sets for it."""
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def key_for_spec(spec: dict, names) -> str | None:
+    """The member key a recorded spec would have for a member set by `names` (None if the spec
+    lacks one of them)."""
+    if not isinstance(spec, dict) or any(n not in spec for n in names):
+        return None
+    return member_key({n: spec[n] for n in names})
+
+
+def has_settings(spec, settings: dict) -> bool:
+    """True when `spec` holds every one of `settings` (compared as JSON: 30 == 30.0, a tuple is
+    a list)."""
+    return isinstance(spec, dict) and all(
+        n in spec and _as_json(spec[n]) == _as_json(v) for n, v in settings.items())
+
+
+def compatible(recorded: dict, current: dict) -> bool:
+    """Every setting both specs have is equal; one only one of them has (a field added or
+    removed since the run) does not count."""
+    return all(_as_json(recorded[k]) == _as_json(current[k]) for k in recorded.keys() & current)
+
+
+def _as_json(v):
+    return json.loads(json.dumps(v))
 
 
 def _field_names(job: str) -> set[str]:
@@ -277,15 +321,16 @@ class SuiteFolder:
         self.runs_dir = Path(runs_dir)
         self.suite_id = suite_id
         self.path = self.runs_dir / SUITES_SUBDIR / suite_id
+        self.lock = SuiteLock(self.path, suite_id)   # held by whoever runs the suite
 
     @classmethod
     def create(cls, runs_dir: Path, spec: SuiteSpec, rerun_of: str | None = None) -> SuiteFolder:
         folder = cls(runs_dir, new_suite_id(spec.name))
         folder.path.mkdir(parents=True, exist_ok=False)
         runs.atomic_write_json(folder.path / SUITE_FILE, spec.to_dict())
-        runs.atomic_write_json(folder.path / MEMBERS_FILE, {})
+        suite_records.write(folder.path / MEMBERS_FILE, SuiteMembers())
         runs.atomic_write_json(folder.path / MEASUREMENTS_FILE, {})
-        folder.write_status("created", rerun_of=rerun_of)
+        folder.write_status("created", rerun_of=rerun_of, runner=Runner.current())
         return folder
 
     @classmethod
@@ -312,12 +357,32 @@ class SuiteFolder:
         return data if isinstance(data, dict) else {}
 
     def members(self) -> dict[str, str]:
-        return self._read(MEMBERS_FILE)
+        """Member key → run id (SuiteRecordError when members.json cannot be read). Keys of a
+        version-0 file (whole specs) are converted to today's keys of this suite's members."""
+        record = suite_records.read_members(self.path / MEMBERS_FILE)
+        if record.schema_version == 0 and record.members:
+            return self._convert_old_keys(record.members)
+        return dict(record.members)
+
+    def _convert_old_keys(self, old: dict[str, str]) -> dict[str, str]:
+        names = {m.job: tuple(m.settings) for m in self.spec().members()}
+        out: dict[str, str] = {}
+        for key, run_id in old.items():
+            try:
+                spec = json.loads(key)
+            except ValueError:
+                spec = None
+            job = spec.get("job") if isinstance(spec, dict) else None
+            job_names = names.get(job) if isinstance(job, str) else None
+            new = key_for_spec(spec, job_names) if job_names else None
+            out.pop(new or key, None)          # a later entry is a later attempt: it wins
+            out[new or key] = run_id
+        return out
 
     def set_member(self, key: str, run_id: str) -> None:
         data = self.members()
         data[key] = run_id
-        runs.atomic_write_json(self.path / MEMBERS_FILE, data)
+        suite_records.write(self.path / MEMBERS_FILE, SuiteMembers(data))
 
     def measurements(self) -> dict[str, dict]:
         return self._read(MEASUREMENTS_FILE)
@@ -327,17 +392,36 @@ class SuiteFolder:
         data[run_id] = values
         runs.atomic_write_json(self.path / MEASUREMENTS_FILE, data)
 
-    def status(self) -> dict:
-        return self._read(STATUS_FILE)
+    def read_status(self) -> SuiteStatus | None:
+        """status.json (None before there is one; SuiteRecordError when it cannot be read)."""
+        return suite_records.read_status(self.path / STATUS_FILE)
 
-    def write_status(self, status: str, **extra) -> None:
-        data = {**self.status(), "suite_id": self.suite_id, "status": status,
-                "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}
-        data.setdefault("created", data["updated"])
-        runs.atomic_write_json(self.path / STATUS_FILE, data)
+    def status(self) -> dict:
+        """status.json as a dict for display: {} when missing or unreadable."""
+        try:
+            st = self.read_status()
+        except SuiteRecordError:
+            return {}
+        return st.to_dict() if st else {}
+
+    def write_status(self, status: str, **changes) -> None:
+        """Record `status`, keeping the other fields (an unreadable file starts afresh). The
+        reason belongs to one status: it is cleared unless given."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        try:
+            old = self.read_status()
+        except SuiteRecordError:
+            old = None
+        base = old or SuiteStatus(suite_id=self.suite_id, status=status, created=now,
+                                  updated=now)
+        changes.setdefault("reason", None)
+        if "failed" in changes:
+            changes["failed"] = tuple(changes["failed"])
+        suite_records.write(self.path / STATUS_FILE, replace(
+            base, suite_id=self.suite_id, status=status, updated=now, **changes))
 
     def finished_run(self, member: Member) -> str | None:
-        """The run id recorded for this member if that run finished with exactly its spec."""
+        """The run id recorded for this member if that run finished with the member's settings."""
         run_id = self.members().get(member.key)
         if run_id and run_matches(self.runs_dir, run_id, member.key):
             return run_id
@@ -345,25 +429,34 @@ class SuiteFolder:
 
 
 def run_matches(runs_dir: Path, run_id: str, key: str) -> bool:
-    """True when run `run_id` finished and its spec.json is exactly `key`."""
+    """True when run `run_id` finished and its spec.json holds the settings of member `key`."""
     p = Path(runs_dir) / run_id
     if not run_id or "/" in run_id or run_id.startswith("."):
         return False
     try:
+        settings = json.loads(key)
         spec = runs.read_json(p / runs.SPEC_FILE)
         result = runs.read_json(p / runs.RESULT_FILE)
     except (OSError, ValueError):
         return False
     return (isinstance(result, dict) and result.get("status") == "finished"
-            and isinstance(spec, dict) and member_key(spec) == key)
+            and isinstance(settings, dict) and has_settings(spec, settings))
 
 
-def finished_runs_by_key(runs_dir: Path) -> dict[str, str]:
-    """Every finished run in the store by member key (the newest when several match)."""
+def finished_runs_by_key(runs_dir: Path, members: list[Member]) -> dict[str, str]:
+    """Finished runs anywhere in the store that can stand for one of `members`, by member key
+    (the newest when several match). A run the suite did not make must have the member's
+    settings *and* agree with its whole spec where both have a field: a run made by hand with
+    another --perplexity is not the member."""
+    wanted = {m.key: m for m in members}
+    names = {m.job: tuple(m.settings) for m in members}
     out: dict[str, str] = {}
     for info in reversed(runs.RunStore(runs_dir).list()):   # oldest first: newest wins
-        if info.status == "finished":
-            out[member_key(info.spec)] = info.run_id
+        if info.status != "finished" or info.job not in names:
+            continue
+        m = wanted.get(key_for_spec(info.spec, names[info.job]))
+        if m is not None and compatible(info.spec, m.spec):
+            out[m.key] = info.run_id
     return out
 
 
@@ -372,3 +465,37 @@ def list_suites(runs_dir: Path) -> list[str]:
     if not root.is_dir():
         return []
     return sorted((p.name for p in root.iterdir() if (p / SUITE_FILE).is_file()), reverse=True)
+
+
+def reap_suites(runs_dir: Path) -> list[str]:
+    """Record as interrupted the suites of this host that say created/running but whose runner
+    process is gone (killed, its terminal closed); returns their ids. Runs' `RunStore.reap` does
+    the same for runs. Other hosts' suites, suites that name no runner (written before runners
+    were recorded) and unreadable status files are left alone; a suite whose lock is held is
+    being run (a new runner that has not written its status yet) and is left alone too."""
+    reaped = []
+    for suite_id in list_suites(runs_dir):
+        folder = SuiteFolder(runs_dir, suite_id)
+        try:
+            if not _stale(folder) or not folder.lock.try_acquire():
+                continue
+        except MnistTuiError:       # a folder we cannot lock (read-only): not ours to change
+            continue
+        try:
+            if _stale(folder):      # again, under the lock: it may have ended meanwhile
+                folder.write_status("interrupted", reason=REAPED_REASON)
+                reaped.append(suite_id)
+        except OSError:
+            pass
+        finally:
+            folder.lock.release()
+    return reaped
+
+
+def _stale(folder: SuiteFolder) -> bool:
+    try:
+        st = folder.read_status()
+    except SuiteRecordError:
+        return False
+    return (st is not None and st.status in ACTIVE and st.runner is not None
+            and not st.runner.alive())

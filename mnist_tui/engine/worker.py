@@ -75,13 +75,24 @@ CALLER_GONE = ("interrupted", "interrupted: the program that started it ended (i
 _stop_override: tuple[str, str, str] | None = None
 
 
+_finishing = False
+
+
 def block_stop_signals() -> None:
-    """From here on no stop signal is delivered: the final record is written whole, once."""
+    """From here on no stop signal stops anything: the final record is written whole, once.
+
+    The mask covers this thread; a library's thread may still take the signal, and Python then
+    runs the handler here anyway, so the handler itself also checks `_finishing`.
+    """
+    global _finishing
+    _finishing = True
     signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
 
 
 def on_stop_signal(signum, frame):
-    block_stop_signals()          # a second signal must not interrupt the first one's handling
+    if _finishing:
+        return                    # a second signal, or one after the result: already ending
+    block_stop_signals()
     status, reason, by = _stop_override or STOP_SIGNALS[signum]
     raise JobStopped(status, reason, by)
 
@@ -171,6 +182,8 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
     from mnist_tui.engine.procs import process_start_time
     from mnist_tui.engine.sources import load_dataset
 
+    global _finishing
+    _finishing = False
     ctx = JobContext(sink)
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     base = {"job": spec.job, "preset": spec.preset, "seed": spec.seed,

@@ -95,14 +95,26 @@ class MnistApp(App):
         self.reap_runs()
         if self.load_data:
             self.load_dataset()
+        self.set_interval(LIVE_RUNS_EVERY, self.reap_runs)
 
     @work(thread=True, exclusive=True, group="reap", exit_on_error=False)
     def reap_runs(self) -> None:
-        """Runs whose worker died with a previous app (killed, SSH dropped) become interrupted."""
+        """Runs whose worker died unseen (killed, machine restarted) become interrupted; live
+        runs this app does not follow yet (a previous TUI's, another TUI's) are re-attached."""
         try:
             self.store.reap()
+            live = [(r.run_id, r.spec, r.meta) for r in self.store.live()]
         except OSError:
-            pass
+            return
+        if live:
+            self.call_from_thread(self._attach_live, live)
+
+    def _attach_live(self, live: list) -> None:
+        attached = [run_id for run_id, spec, meta in live
+                    if self.manager.attach(run_id, spec, meta) is not None]
+        if attached:
+            self.notify(f"re-attached to {len(attached)} running job(s): 3 Monitor shows them",
+                        timeout=6)
 
     @work(thread=True, exclusive=True, group="dataset", exit_on_error=False)
     def load_dataset(self, dataset: str | None = None) -> None:
@@ -243,7 +255,7 @@ class MnistApp(App):
         return None
 
     def action_quit_app(self) -> None:
-        from mnist_tui.tui.screens.modals import ConfirmScreen
+        from mnist_tui.tui.screens.modals import QuitScreen
 
         active = self.manager.active()
         suite = self.running_suite()
@@ -255,16 +267,35 @@ class MnistApp(App):
         what = ", ".join(p for p in (f"{running} running job(s)" if running else "",
                                      f"{queued} queued job(s)" if queued else "",
                                      "a running suite" if suite is not None else "") if p)
+        notes = ["Leave running: jobs go on without the app; start mnist-tui again to "
+                 "watch them."]
+        if queued:
+            notes.append("Queued jobs are dropped either way.")
+        if suite is not None:
+            notes.append("The suite itself stops with the app (r on 6 resumes it).")
 
-        def answer(yes: bool | None) -> None:
-            if yes:
+        def answer(choice: str | None) -> None:
+            if choice == "leave":
+                self._leave_and_exit()
+            elif choice == "stop":
                 self.notify("stopping…", timeout=30)
                 self._stop_and_exit()
 
-        self.push_screen(ConfirmScreen(f"{what[0].upper()}{what[1:]}. Stop and quit?\n"
-                                       "Running work is interrupted and recorded as such"
-                                       + (" (r on 6 resumes the suite)." if suite else "."),
-                                       yes="Stop and quit", no="Keep running"), answer)
+        self.push_screen(QuitScreen(f"{what[0].upper()}{what[1:]}.\n" + "\n".join(notes)),
+                         answer)
+
+    @work(exclusive=True, group="quit")
+    async def _leave_and_exit(self) -> None:
+        from mnist_tui.engine.launch import GRACE_SECONDS
+
+        self.manager.leave()
+        suite = self.running_suite()
+        if suite is not None:      # a suite runs in this process: it cannot outlive it
+            suite.stop()
+            if not await self._suite_ended(GRACE_SECONDS + 5):
+                suite.kill_member()
+                await self._suite_ended(5)
+        self.exit(0)
 
     @work(exclusive=True, group="quit")
     async def _stop_and_exit(self) -> None:
@@ -288,6 +319,9 @@ class MnistApp(App):
                 return True
             await asyncio.sleep(0.1)
         return self.running_suite() is None
+
+
+LIVE_RUNS_EVERY = 3.0   # seconds between looks for runs started elsewhere (another TUI)
 
 
 def create_app(*, runs_dir: Path | str | None = None, data_dir: str | None = None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import tempfile
 import time
 from collections import deque
@@ -21,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mnist_tui.engine import runs
+from mnist_tui.engine import records, runs
+from mnist_tui.engine.procs import process_alive
 from mnist_tui.engine.events import TERMINAL_TYPES, Event
 from mnist_tui.engine.launch import (
     GRACE_SECONDS,
@@ -68,6 +70,8 @@ class Job:
     result: dict | None = None
     error: str | None = None
     pid: int | None = None
+    pid_start: int | None = None  # the worker's kernel start time (re-attached jobs)
+    attached: bool = False        # followed from its run folder, not started by this app
     events_seen: int = 0
     phase_t0: float = 0.0        # event time (s since the job started) the phase began
     last_t: float = 0.0          # event time of the latest event
@@ -141,6 +145,27 @@ class Job:
             self.state = kind
 
 
+def _read_from(path: Path, offset: int) -> bytes:
+    """What a file holds past `offset` (b"" if it does not exist yet)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(1 << 20)
+    except OSError:
+        return b""
+
+
+def _age_seconds(created: str) -> float | None:
+    """Seconds since a meta.json `created` stamp (%Y-%m-%dT%H:%M:%S%z)."""
+    from datetime import datetime
+
+    try:
+        return max(0.0, time.time() - datetime.strptime(created, "%Y-%m-%dT%H:%M:%S%z")
+                   .timestamp())
+    except (TypeError, ValueError):
+        return None
+
+
 Notify = Callable[[Job, str], None]   # (job, what) — what: an event type, or "state"
 
 
@@ -154,10 +179,11 @@ class JobManager:
         self.max_running = max(1, max_running)
         self.clock = clock
         self.jobs: dict[str, Job] = {}
-        self._procs: dict[str, asyncio.subprocess.Process] = {}
+        self._procs: dict[str, subprocess.Popen] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._kill_timers: dict[str, asyncio.TimerHandle] = {}
         self.held_by: str | None = None   # why queued jobs wait (a suite is running)
+        self._leaving = False             # the app quits, leaving its jobs running
 
     # -- queries -------------------------------------------------------------------------
     def ordered(self) -> list[Job]:
@@ -200,8 +226,9 @@ class JobManager:
         self.jobs[job.job_id] = job
         self.notify(job, "state")
 
-    def cancel(self, job_id: str, sig: int = signal.SIGTERM, grace: float = GRACE_SECONDS) -> bool:
-        """Cancel a queued job at once; ask a running one to stop (SIGTERM), kill it after `grace`."""
+    def cancel(self, job_id: str, sig: int = signal.SIGUSR1, grace: float = GRACE_SECONDS) -> bool:
+        """Cancel a queued job at once; ask a running one to stop (SIGUSR1: "cancelled from the
+        TUI"), kill it after `grace`. Works for re-attached jobs too (by pid and start time)."""
         job = self.jobs.get(job_id)
         if job is None or not job.active:
             return False
@@ -209,20 +236,15 @@ class JobManager:
             job.state, job.error = "cancelled", "cancelled before it started"
             self.notify(job, "state")
             return True
-        proc = self._procs.get(job_id)
         job.state = "stopping"
         self.notify(job, "state")
-        if proc is not None and proc.returncode is None:
-            try:
-                proc.send_signal(sig)
-            except ProcessLookupError:
-                pass
+        if self._signal(job, sig):
             loop = asyncio.get_running_loop()
             self._kill_timers[job_id] = loop.call_later(grace, self._kill, job_id)
         return True
 
-    async def shutdown(self, sig: int = signal.SIGINT, grace: float = GRACE_SECONDS) -> None:
-        """Stop everything (quitting): drop the queue, signal workers, wait, kill stragglers."""
+    async def shutdown(self, sig: int = signal.SIGUSR1, grace: float = GRACE_SECONDS) -> None:
+        """Stop everything (quitting with "stop"): drop the queue, signal workers, wait, kill."""
         for job in list(self.jobs.values()):
             if job.state == "queued":
                 job.state, job.error = "cancelled", "the app quit before it started"
@@ -232,14 +254,54 @@ class JobManager:
         if tasks:
             await asyncio.wait(tasks, timeout=grace + 5)
 
+    def leave(self) -> int:
+        """Quitting with "leave running": drop the queue; running workers go on by themselves
+        (they are detached) and the next TUI re-attaches to them. Returns how many go on."""
+        for job in list(self.jobs.values()):
+            if job.state == "queued":
+                job.state, job.error = "cancelled", "the app quit before it started"
+        self._leaving = True
+        for task in self._tasks.values():
+            task.cancel()     # stop reading: their pipes close, the workers write to their folders
+        return len(self.running())
+
+    def attach(self, run_id: str, spec: dict, meta) -> Job | None:
+        """Follow a live run this app did not start (a previous TUI's, another TUI's): its
+        events.jsonl from the first line, then as it grows, until it ends."""
+        if run_id in self.jobs:
+            return None
+        job = Job(run_id, dict(spec), self.runs_dir / run_id, state="running",
+                  queued_at=self.clock())
+        job.pid, job.pid_start, job.attached = meta.pid, meta.pid_start, True
+        age = _age_seconds(meta.created)
+        job.started_at = self.clock() - age if age is not None else self.clock()
+        self.jobs[run_id] = job
+        self.notify(job, "state")
+        self._tasks[run_id] = asyncio.get_running_loop().create_task(self._follow(job))
+        return job
+
     # -- internals -----------------------------------------------------------------------
+    def _signal(self, job: Job, sig: int) -> bool:
+        """Send `sig` to the job's worker if it is still that very process."""
+        proc = self._procs.get(job.job_id)
+        if proc is not None:
+            if proc.poll() is not None:
+                return False
+            pid = proc.pid
+        elif job.pid is not None and process_alive(job.pid, job.pid_start):
+            pid = job.pid
+        else:
+            return False
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
     def _kill(self, job_id: str) -> None:
-        proc = self._procs.get(job_id)
-        if proc is not None and proc.returncode is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        job = self.jobs.get(job_id)
+        if job is not None and job.active:
+            self._signal(job, signal.SIGKILL)
 
     def _schedule(self) -> None:
         if self.held_by:
@@ -255,25 +317,34 @@ class JobManager:
             free -= 1
 
     async def _run(self, job: Job) -> None:
+        """Start a detached worker and read its stdout.
+
+        `subprocess.Popen`, not asyncio's subprocess: asyncio kills a child that is still running
+        when its transport closes, and a detached job must outlive the app.
+        """
         stderr = tempfile.TemporaryFile()
         terminal = None
         self.notify(job, "state")
+        transport = None
         try:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
-            proc = await asyncio.create_subprocess_exec(
-                *worker_argv(job.spec, job.run_dir), stdout=asyncio.subprocess.PIPE,
-                stderr=stderr, stdin=asyncio.subprocess.DEVNULL, env=worker_env(),
-                start_new_session=True, limit=STREAM_LIMIT)
+            proc = subprocess.Popen(
+                worker_argv(job.spec, job.run_dir, detached=True), stdout=subprocess.PIPE,
+                stderr=stderr, stdin=subprocess.DEVNULL, env=worker_env(),
+                start_new_session=True)
             self._procs[job.job_id] = proc
             job.pid = proc.pid
             lower_priority(proc.pid, WORKER_NICE)
             if job.state == "starting":
                 job.state = "running"
             self.notify(job, "state")
-            assert proc.stdout is not None
+            loop = asyncio.get_running_loop()
+            reader = asyncio.StreamReader(limit=STREAM_LIMIT)
+            transport, _ = await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(reader), proc.stdout)
             while True:
                 try:
-                    line = await proc.stdout.readline()
+                    line = await reader.readline()
                 except ValueError:  # a line beyond STREAM_LIMIT: skip it, keep reading
                     continue
                 if not line:
@@ -282,14 +353,11 @@ class JobManager:
                 if not text.strip():
                     continue
                 ev = parse_event_line(text)
-                stopping = job.state == "stopping"
-                job.apply(ev)
-                if stopping and ev.type not in TERMINAL_TYPES:
-                    job.state = "stopping"
-                if ev.type in TERMINAL_TYPES:
+                if self._apply(job, ev):
                     terminal = ev
-                self.notify(job, ev.type)
-            rc = await proc.wait()
+            while proc.poll() is None:      # never a blocking wait on the app's loop
+                await asyncio.sleep(0.05)
+            rc = proc.returncode
             if terminal is None:
                 self._record_crash(job, rc, stderr)
             elif terminal.type == "failed":
@@ -299,16 +367,64 @@ class JobManager:
         except Exception as exc:  # noqa: BLE001 - the app must go on whatever happened
             job.state, job.error = "failed", f"could not run the worker: {exc}"
         finally:
-            timer = self._kill_timers.pop(job.job_id, None)
-            if timer is not None:
-                timer.cancel()
-            self._procs.pop(job.job_id, None)
+            if transport is not None:
+                transport.close()
+            self._end(job)
             stderr.close()
-            job.ended_at = self.clock()
-            if job.state in ACTIVE:
-                job.state = "failed"
-            self.notify(job, "state")
-            self._schedule()
+
+    async def _follow(self, job: Job, poll: float = 0.2) -> None:
+        """A re-attached job: read events.jsonl as it grows; when the worker is gone without a
+        terminal event, record it (once, whoever else is looking)."""
+        path = job.run_dir / runs.EVENTS_FILE
+        offset, partial = 0, b""
+        try:
+            while True:
+                chunk = await asyncio.to_thread(_read_from, path, offset)
+                offset += len(chunk)
+                *lines, partial = (partial + chunk).split(b"\n")
+                for raw in lines:
+                    text = raw.decode("utf-8", "replace")
+                    if text.strip() and self._apply(job, parse_event_line(text)):
+                        return
+                if chunk:
+                    continue
+                if not process_alive(job.pid, job.pid_start):
+                    await asyncio.sleep(poll)        # its last lines may still be landing
+                    if _read_from(path, offset):
+                        continue
+                    reason = "the worker process ended without a result"
+                    runs.record_unfinished(job.run_dir, "interrupted", reason, stopped_by="reaped")
+                    job.result = records.read_result(job.run_dir)
+                    job.state = (job.result or {}).get("status", "interrupted")
+                    job.error = (job.result or {}).get("error") or reason
+                    return
+                await asyncio.sleep(poll)
+        except Exception as exc:  # noqa: BLE001 - the app must go on whatever happened
+            job.state, job.error = "failed", f"could not follow the run: {exc}"
+        finally:
+            self._end(job)
+
+    def _apply(self, job: Job, ev: Event) -> bool:
+        """Fold one event into the job and tell the app; True for the terminal event."""
+        stopping = job.state == "stopping"
+        job.apply(ev)
+        if stopping and ev.type not in TERMINAL_TYPES:
+            job.state = "stopping"
+        self.notify(job, ev.type)
+        return ev.type in TERMINAL_TYPES
+
+    def _end(self, job: Job) -> None:
+        timer = self._kill_timers.pop(job.job_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._procs.pop(job.job_id, None)
+        if self._leaving:
+            return            # left running on purpose: its own process records how it ends
+        job.ended_at = self.clock()
+        if job.state in ACTIVE:
+            job.state = "failed"
+        self.notify(job, "state")
+        self._schedule()
 
     def _record_crash(self, job: Job, rc: int | None, stderr) -> None:
         """The worker ended without a terminal event: recorded by the engine's own function."""

@@ -11,6 +11,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -77,7 +78,14 @@ def test_a_stop_signal_after_the_result_cannot_turn_a_finished_run_into_a_cancel
 
     sink = Sink(io.StringIO())
     signal.signal(signal.SIGTERM, worker.on_stop_signal)
-    code = worker.run_job(spec_from_dict(TINY_SPEC), run_dir, sink)
+    # A worker has library threads that were started before any mask: the kernel may hand the
+    # signal to one of them, and Python still runs the handler in the main thread.
+    idle = threading.Event()
+    threading.Thread(target=idle.wait, daemon=True).start()
+    try:
+        code = worker.run_job(spec_from_dict(TINY_SPEC), run_dir, sink)
+    finally:
+        idle.set()
     assert sent and code == 0
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "finished"

@@ -221,13 +221,14 @@ async def test_quit_with_running_job_asks_first(runs_dir):
         job = Job("20260101-150000-cnn-ddd444", {"job": "cnn"}, runs_dir / "x", state="queued")
         app.manager.jobs[job.job_id] = job
         await pilot.press("q")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 5)
-        await pilot.press("n")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitScreen", 5)
+        await pilot.press("escape")                      # stay
+        await wait_for(pilot, lambda: type(app.screen).__name__ != "QuitScreen", 5)
         assert app.is_running
         await pilot.press("q")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 5)
-        await pilot.press("y")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitScreen", 5)
+        assert "Queued jobs are dropped" in screen_text(app)
+        await pilot.press("s")
         await wait_for(pilot, lambda: not app.is_running, 10)
         assert job.state == "cancelled"
 

@@ -219,9 +219,9 @@ async def test_quitting_during_a_suite_asks_then_interrupts_it_and_holds_jobs(ru
         await pilot.pause(0.3)
         assert job.state == "queued" and app.manager.held_by
         await pilot.press("q")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 5)
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitScreen", 5)
         assert "a running suite" in screen_text(app)
-        await pilot.press("y")
+        await pilot.press("s")
         await wait_for(pilot, lambda: not app.is_running, 30)
     assert screen.folder.status()["status"] == "interrupted"
     assert job.state == "cancelled"
@@ -245,3 +245,51 @@ async def test_a_suite_does_not_start_beside_a_running_job(runs_dir):
         assert "1 job(s) running" in screen_text(app)
         assert not (runs_dir / "suites").exists() or not any((runs_dir / "suites").iterdir())
         job.state = "finished"
+
+
+async def test_resume_is_refused_while_another_process_runs_the_suite(runs_dir):
+    """One runner per suite: `r` on a suite that a `--batch --resume` (here: this test holding
+    its lock) runs now says so and starts nothing."""
+    from mnist_tui.engine.suites import SuiteFolder
+
+    sid = write_recorded_suite(runs_dir)
+    SuiteFolder(runs_dir, sid).write_status("interrupted")
+    other = SuiteFolder(runs_dir, sid)
+    other.lock.acquire()
+    try:
+        app = create_app(runs_dir=runs_dir, load_data=False, start_mode="suites")
+        async with app.run_test(size=(100, 32)) as pilot:
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.loaded, 10)
+            await pilot.press("r")
+            await wait_for(pilot, lambda: f"suite {sid} is already running (pid {os.getpid()}"
+                           in screen_text(app), 5)
+            assert not screen.running and app.manager.held_by is None
+    finally:
+        other.lock.release()
+    assert SuiteFolder(runs_dir, sid).status()["status"] == "interrupted"
+
+
+async def test_a_suite_whose_runner_died_opens_as_interrupted(runs_dir):
+    """A suite left "running" by a runner that was killed is reaped when the screen lists it."""
+    import socket
+    import subprocess
+    import sys
+
+    from mnist_tui.engine import runs
+
+    sid = write_recorded_suite(runs_dir)
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    status = runs.read_json(runs_dir / "suites" / sid / "status.json")
+    runs.atomic_write_json(runs_dir / "suites" / sid / "status.json", {
+        **status, "status": "running",
+        "runner": {"pid": proc.pid, "host": socket.gethostname(), "start_time": 1}})
+    app = create_app(runs_dir=runs_dir, load_data=False, start_mode="suites")
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.loaded, 10)
+        assert screen.report["status"] == "interrupted"
+        assert "interrupted" in screen_text(app)
+    st = runs.read_json(runs_dir / "suites" / sid / "status.json")
+    assert st["reason"].startswith("the runner process ended without finishing")

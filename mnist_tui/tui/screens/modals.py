@@ -88,6 +88,35 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
+class QuitScreen(ModalScreen[str]):
+    """Quitting with work in progress: leave jobs running (default), stop them, or stay."""
+
+    BINDINGS = [Binding("l", "choose('leave')", "Leave running"),
+                Binding("s", "choose('stop')", "Stop them"),
+                Binding("escape,n", "choose('stay')", "Stay")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box confirm-box"):
+            yield Static(self.question, classes="modal-question")
+            with Horizontal(classes="modal-buttons"):
+                yield Button("Leave running (l)", id="leave", variant="primary")
+                yield Button("Stop them (s)", id="stop", variant="error")
+                yield Button("Stay (esc)", id="stay")
+
+    def on_mount(self) -> None:
+        self.query_one("#leave", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id)
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)
+
+
 class TooSmallScreen(ModalScreen):
     """Shown instead of a squashed layout; goes away when the terminal is big enough again."""
 

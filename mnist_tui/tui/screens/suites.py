@@ -28,6 +28,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
 
+from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.tui.jobs import WORKER_NICE
 from mnist_tui.tui.screens.fields import LeaveFieldKey
 from mnist_tui.tui.summary import STATE_STYLE
@@ -380,6 +381,12 @@ class SuitesScreen(LeaveFieldKey, Screen):
             return
         if not self._may_begin():
             return
+        try:   # one runner per suite: not beside a --batch --resume (or another app) of it
+            self.folder.lock.acquire()    # released by _run when it ends
+        except MnistTuiError as exc:
+            self._say(f"✘ not started: {exc}", "bold yellow")
+            self.app.notify(str(exc), severity="warning", timeout=8)
+            return
         self._begin()
         self._say(f"resuming {self.folder.suite_id}: finished members are reused…", "italic")
         self._run(None, self.folder)
@@ -399,15 +406,21 @@ class SuitesScreen(LeaveFieldKey, Screen):
 
     @work(thread=True, exclusive=True, group="suite-list", exit_on_error=False)
     def _list_suites(self) -> None:
-        from mnist_tui.engine.suites import SuiteFolder, list_suites
+        from mnist_tui.engine.suite_records import SuiteRecordError
+        from mnist_tui.engine.suites import SuiteFolder, list_suites, reap_suites
 
+        reap_suites(self.app.runs_dir)   # a suite whose runner died is not shown "running"
         rows = []
         for sid in list_suites(self.app.runs_dir):
-            st = SuiteFolder(self.app.runs_dir, sid).status()
-            done = (f"{st.get('finished')}/{st.get('members')}"
-                    if st.get("members") is not None else "")
+            try:
+                st = SuiteFolder(self.app.runs_dir, sid).read_status()
+            except SuiteRecordError:
+                status, done = "unreadable", ""
+            else:
+                status = st.status if st else "?"
+                done = f"{st.finished}/{st.members}" if st and st.members is not None else ""
             rows.append({"suite_id": sid, "name": sid.split("-")[2] if sid.count("-") >= 3
-                         else "?", "status": st.get("status", "?"), "done": done})
+                         else "?", "status": status, "done": done})
         self.app.call_from_thread(self._show_picker, rows)
 
     def _show_picker(self, rows: list[dict]) -> None:
@@ -429,8 +442,9 @@ class SuitesScreen(LeaveFieldKey, Screen):
     # -- opening a past suite --------------------------------------------------------------
     @work(thread=True, exclusive=True, group="suite-open", exit_on_error=False)
     def open_newest(self) -> None:
-        from mnist_tui.engine.suites import list_suites
+        from mnist_tui.engine.suites import list_suites, reap_suites
 
+        reap_suites(self.app.runs_dir)
         ids = list_suites(self.app.runs_dir)
         if ids and not self.running and self.folder is None:
             self._open(ids[0])
@@ -514,6 +528,7 @@ class SuitesScreen(LeaveFieldKey, Screen):
         from mnist_tui.engine.suites import SuiteFolder
 
         call = self.app.call_from_thread
+        resumed = folder           # its lock was taken by action_resume
         try:
             if folder is None:
                 preflight(spec.members(), self._preflight_event)
@@ -531,14 +546,15 @@ class SuitesScreen(LeaveFieldKey, Screen):
             report = rep.build_report(folder, outcome_status)
             paths = rep.write_report(report, folder.path / "report.html")
         except Exception as exc:  # noqa: BLE001 - shown on the screen
-            from mnist_tui.engine.errors import MnistTuiError
-
             error = str(exc) if isinstance(exc, MnistTuiError) else f"{type(exc).__name__}: {exc}"
             try:
                 call(self._failed, error)
             except Exception:  # noqa: BLE001 - the app is closing
                 pass
             return
+        finally:
+            if resumed is not None:
+                resumed.lock.release()
         try:
             call(self._done, report, outcome_status, paths)
         except Exception:  # noqa: BLE001

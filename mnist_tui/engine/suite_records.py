@@ -1,0 +1,189 @@
+"""A suite folder's records (status.json, members.json): typed, versioned, read and written here.
+
+Every reader and writer of these two files goes through this module, so their shapes are defined
+once. Writing is atomic (`runs.atomic_write_json`). Reading is defensive: a file that is not
+JSON, or holds a value of the wrong type, is a `SuiteRecordError` (a one-line MnistTuiError
+naming the file), never a traceback; front ends show it or skip that suite.
+
+Version history:
+    0  (no schema_version) status.json: suite_id, status, created, updated, rerun_of, members,
+       finished, failed. members.json: a flat {key: run id}, the key being the member's whole
+       spec as canonical JSON.
+    1  schema_version; status.json gains reason and runner (pid, host, start time: who runs
+       the suite, so that a stale "running" can be told from a live one); members.json is
+       {"schema_version": 1, "members": {key: run id}} with keys built from the settings the
+       suite sets (see `suites.Member.settings`). Version-0 keys are converted on reading by
+       `suites.SuiteFolder`, which knows the suite's members.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mnist_tui.engine import runs
+from mnist_tui.engine.errors import MnistTuiError
+from mnist_tui.engine.records import RecordError
+
+SCHEMA_VERSION = 1
+STATUSES = ("created", "running", "finished", "failed", "interrupted")
+ACTIVE = ("created", "running")     # statuses that claim a live runner
+
+
+class SuiteRecordError(RecordError):
+    """A suite record that cannot be read as one (the message names the file)."""
+
+
+@dataclass(frozen=True)
+class Runner:
+    """The process that runs (or ran) a suite: pid plus kernel start time, never pid alone."""
+
+    pid: int
+    host: str
+    start_time: int | None = None
+
+    @classmethod
+    def current(cls) -> Runner:
+        from mnist_tui.engine.procs import process_start_time
+
+        pid = os.getpid()
+        return cls(pid=pid, host=socket.gethostname(), start_time=process_start_time(pid))
+
+    def alive(self) -> bool:
+        """Still running here (a zombie or a reused pid is not). Other hosts: assumed alive."""
+        from mnist_tui.engine.procs import process_alive
+
+        if self.host != socket.gethostname():
+            return True
+        return process_alive(self.pid, self.start_time)
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
+    @classmethod
+    def from_dict(cls, data, where: str) -> Runner:
+        if not isinstance(data, dict):
+            raise SuiteRecordError(f"{where}: runner must be an object")
+        pid, host, start = data.get("pid"), data.get("host"), data.get("start_time")
+        if not _is_int(pid) or not isinstance(host, str) or not (start is None or _is_int(start)):
+            raise SuiteRecordError(f"{where}: runner needs an integer pid, a host and an "
+                                   "integer start_time (or null)")
+        return cls(pid=pid, host=host, start_time=start)
+
+
+@dataclass(frozen=True)
+class SuiteStatus:
+    """status.json: where the suite stands, and who runs it."""
+
+    suite_id: str
+    status: str
+    created: str
+    updated: str
+    rerun_of: str | None = None
+    members: int | None = None          # member runs in all (once a run ended)
+    finished: int | None = None         # of which finished
+    failed: tuple[str, ...] = ()        # labels of the failed members
+    reason: str | None = None           # why it failed or was interrupted
+    runner: Runner | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["failed"] = list(self.failed)
+        d["schema_version"] = SCHEMA_VERSION
+        return d
+
+    @classmethod
+    def from_dict(cls, data, where: str = "status.json") -> SuiteStatus:
+        data = _versioned(data, where)
+        need = {"suite_id": str, "status": str, "created": str, "updated": str}
+        for k, t in need.items():
+            if not isinstance(data.get(k), t):
+                raise SuiteRecordError(f"{where}: {k} must be a string")
+        if data["status"] not in STATUSES:
+            raise SuiteRecordError(f"{where}: unknown status {data['status']!r}")
+        for k in ("members", "finished"):
+            if data.get(k) is not None and not _is_int(data[k]):
+                raise SuiteRecordError(f"{where}: {k} must be an integer")
+        for k in ("rerun_of", "reason"):
+            if data.get(k) is not None and not isinstance(data[k], str):
+                raise SuiteRecordError(f"{where}: {k} must be a string")
+        failed = data.get("failed") or []
+        if not isinstance(failed, list) or not all(isinstance(f, str) for f in failed):
+            raise SuiteRecordError(f"{where}: failed must be a list of member labels")
+        runner = data.get("runner")
+        return cls(suite_id=data["suite_id"], status=data["status"], created=data["created"],
+                   updated=data["updated"], rerun_of=data.get("rerun_of"),
+                   members=data.get("members"), finished=data.get("finished"),
+                   failed=tuple(failed), reason=data.get("reason"),
+                   runner=None if runner is None else Runner.from_dict(runner, where),
+                   schema_version=data.get("schema_version", 0))
+
+
+@dataclass(frozen=True)
+class SuiteMembers:
+    """members.json: member key → run id (its latest attempt). `schema_version` 0 means the keys
+    are the old whole-spec keys, still to be converted by the suite folder."""
+
+    members: dict[str, str] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        return {"schema_version": SCHEMA_VERSION, "members": dict(self.members)}
+
+    @classmethod
+    def from_dict(cls, data, where: str = "members.json") -> SuiteMembers:
+        if isinstance(data, dict) and "schema_version" not in data:   # version 0: flat
+            mapping, version = data, 0
+        else:
+            data = _versioned(data, where)
+            mapping, version = data.get("members"), data["schema_version"]
+        if not isinstance(mapping, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+            raise SuiteRecordError(f"{where}: expected member keys mapped to run ids")
+        return cls(members=dict(mapping), schema_version=version)
+
+
+# -- files -------------------------------------------------------------------------------------
+
+def read_record(path: Path):
+    """The JSON of `path`, None when there is no such file, SuiteRecordError when unreadable."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        return runs.read_json(path)
+    except (OSError, ValueError) as exc:
+        raise SuiteRecordError(f"{path}: cannot be read as a suite record ({exc})") from None
+
+
+def read_status(path: Path) -> SuiteStatus | None:
+    data = read_record(path)
+    return None if data is None else SuiteStatus.from_dict(data, str(path))
+
+
+def read_members(path: Path) -> SuiteMembers:
+    data = read_record(path)
+    return SuiteMembers() if data is None else SuiteMembers.from_dict(data, str(path))
+
+
+def write(path: Path, record: SuiteStatus | SuiteMembers) -> None:
+    runs.atomic_write_json(Path(path), record.to_dict())
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _versioned(data, where: str) -> dict:
+    if not isinstance(data, dict):
+        raise SuiteRecordError(f"{where}: expected a JSON object, found {type(data).__name__}")
+    version = data.get("schema_version", 0)
+    if not _is_int(version) or version < 0:
+        raise SuiteRecordError(f"{where}: schema_version must be a non-negative integer")
+    if version > SCHEMA_VERSION:
+        raise SuiteRecordError(f"{where}: schema version {version} is newer than this "
+                               f"mnist-tui reads ({SCHEMA_VERSION}); upgrade mnist-tui")
+    return {**data, "schema_version": version}
