@@ -16,7 +16,7 @@ from typing import TextIO
 
 from mnist_tui.engine.events import Event
 from mnist_tui.engine.launch import WorkerRun
-from mnist_tui.engine.runs import atomic_write_text
+from mnist_tui.outputs import QuietOnClosedPipe, write_json_output
 
 EXIT_CODES = {"finished": 0, "failed": 3, "cancelled": 130, "interrupted": 130}
 PLAIN_PROGRESS_SECONDS = 5.0
@@ -179,7 +179,7 @@ def run_batch(spec, runs_dir: Path, json_out: str | None = None,
     with that reason; a second one kills the worker at once and the run is recorded here. Either
     way the summary and the JSON are still written.
     """
-    human = sys.stderr if json_out == "-" else sys.stdout
+    human = QuietOnClosedPipe(sys.stderr if json_out == "-" else sys.stdout)
     reporter = Reporter(human)
     worker = WorkerRun(spec.to_dict(), runs_dir, rerun_of)
     received: list[int] = []
@@ -228,11 +228,12 @@ def run_batch(spec, runs_dir: Path, json_out: str | None = None,
     if json_out:
         text = json.dumps(result, indent=2) + "\n"
         if json_out == "-":
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            out = QuietOnClosedPipe(sys.stdout)
+            out.write(text)
+            out.flush()
         else:
             try:
-                atomic_write_text(Path(json_out), text)
+                write_json_output(json_out, text)
             except OSError as exc:
                 print(f"error: --json: cannot write {json_out}: {exc.strerror}", file=sys.stderr)
                 return code or 2

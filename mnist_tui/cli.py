@@ -21,6 +21,7 @@ from mnist_tui.engine.specs import (
     parse_value,
     spec_fields,
 )
+from mnist_tui.outputs import check_json_target, check_runs_dir
 from mnist_tui.suite_batch import suite_only_flags, wants_suite
 
 EXIT_USAGE = 2
@@ -150,6 +151,8 @@ def resolve_spec(args: argparse.Namespace, runs_dir: Path):
             given["data_dir"] = os.environ["MNIST_TUI_DATA_DIR"]
         if given.get("data_dir"):
             given["data_dir"] = str(Path(given["data_dir"]).expanduser().resolve())
+        if given.get("tensorboard") and given["tensorboard"].lower() != "none":
+            given["tensorboard"] = str(Path(given["tensorboard"]).expanduser().absolute())
         return build_spec(args.job, args.preset or "default", _overrides(args.job, given)), None
     if args.rerun:
         base, rerun_of = RunStore(runs_dir).load_spec(args.rerun), args.rerun
@@ -168,7 +171,22 @@ def resolve_spec(args: argparse.Namespace, runs_dir: Path):
                          f"{base.get('preset')!r}); change single values with their flags, or "
                          f"start from --job {base['job']} --preset {args.preset}")
     base.update(_overrides(base["job"], given))
-    return spec_from_dict(base), rerun_of
+    spec = spec_from_dict(_absolute_paths(base, Path(args.config).parent if args.config else None))
+    return spec, rerun_of
+
+
+def _absolute_paths(spec: dict, relative_to: Path | None) -> dict:
+    """Paths in a spec file, absolute: relative ones are read from the spec file's folder (a
+    --config) or the current folder, so the recorded spec re-runs from anywhere."""
+    out = dict(spec)
+    for name in ("data_dir", "tensorboard"):
+        value = out.get(name)
+        if isinstance(value, str) and value:
+            p = Path(value).expanduser()
+            if not p.is_absolute():
+                p = (relative_to or Path.cwd()) / p
+            out[name] = str(p.absolute())
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,17 +207,22 @@ def main(argv: list[str] | None = None) -> int:
         if wants_suite(args):
             from mnist_tui.suite_batch import run_suite_batch
 
+            runs_dir = check_runs_dir(runs_dir)
             return _guarded(lambda: run_suite_batch(args, runs_dir, _given_fields(args)))
         if suite_only_flags(args):
             raise UsageError(f"{suite_only_flags(args)[0]} needs --suite (or --resume)")
         spec, rerun_of = resolve_spec(args, runs_dir)
-        if args.json_out and args.json_out != "-" and not Path(args.json_out).parent.is_dir():
-            raise UsageError(f"--json: folder {Path(args.json_out).parent} does not exist")
+        if args.json_out:
+            check_json_target(args.json_out)
+        runs_dir = check_runs_dir(runs_dir)
     except MnistTuiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from mnist_tui.batch import run_batch
 
+    if getattr(spec, "tensorboard", None):
+        # a path that came from a spec file writes where the user may not look: say where
+        print(f"tensorboard logs: {spec.tensorboard}", file=sys.stderr)
     return _guarded(lambda: run_batch(spec, runs_dir, json_out=args.json_out, rerun_of=rerun_of))
 
 
@@ -210,6 +233,8 @@ def _guarded(fn) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return 0 if os.environ.get("MNIST_TUI_DEBUG") is None else 3
     except Exception as exc:
         if os.environ.get("MNIST_TUI_DEBUG"):
             raise

@@ -20,6 +20,7 @@ Exit codes: 0 finished, 2 bad input, 3 the job failed, 4 cancelled, 130 interrup
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import resource
@@ -42,6 +43,16 @@ from mnist_tui.engine.events import (
     Interrupted,
     Started,
 )
+
+# Errors of the place a run is written to, not of the job: the user can fix them (exit 2).
+PLACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                errno.ENAMETOOLONG}
+
+
+def place_error(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"cannot write the run folder{where}: {exc.strerror or exc}"
+
 
 TERMINAL_EVENTS = {"finished": Finished, "failed": Failed, "cancelled": Cancelled,
                    "interrupted": Interrupted}
@@ -108,6 +119,7 @@ class EventSink:
         self.out = out
         self.pending: list[str] = []
         self.file: TextIO | None = None
+        self.broken: OSError | None = None     # why events.jsonl stopped being written
 
     def __call__(self, event: Event) -> None:
         line = event.to_json()
@@ -118,9 +130,12 @@ class EventSink:
             except (BrokenPipeError, ValueError, OSError):
                 self.out = None   # the caller went away (a detached job): the folder has it all
         if self.file is not None:
-            self.file.write(line + "\n")
-            self.file.flush()
-        else:
+            try:
+                self.file.write(line + "\n")
+                self.file.flush()
+            except OSError as exc:   # a full disk: the run cannot be recorded whole
+                self.file, self.broken = None, exc
+        elif self.broken is None:
             self.pending.append(line)
 
     def attach(self, path: Path) -> None:
@@ -209,7 +224,18 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
         """Write the final record once (signals blocked); a record already there wins."""
         block_stop_signals()
         res = result(status, **extra)
-        if ctx.run_dir is not None and not records.create_result(ctx.run_dir, res):
+        try:
+            if sink.broken is not None:
+                raise sink.broken
+            created = ctx.run_dir is None or records.create_result(ctx.run_dir, res)
+        except OSError as exc:
+            if exc.errno not in PLACE_ERRNOS:
+                raise
+            sink.file = None                    # the record cannot be written: leave nothing
+            shutil.rmtree(ctx.run_dir, ignore_errors=True)
+            ctx.emit(Failed(error=place_error(exc), kind="input"))
+            return EXIT_INPUT
+        if not created:
             res = records.read_result(ctx.run_dir) or res
             code = EXIT_CODES.get(res["status"], code)
             event_cls = TERMINAL_EVENTS.get(res["status"], event_cls)
@@ -219,6 +245,16 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
             ctx.emit(event_cls(result=res, **({"reason": res.get("error") or ""}
                                               if event_cls in (Cancelled, Interrupted) else {})))
         return code
+
+    def failed(exc: BaseException) -> int:
+        block_stop_signals()
+        tb = traceback.format_exc()
+        print(tb, file=sys.stderr, flush=True)
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if isinstance(exc, MemoryError):
+            message = f"out of memory ({message})"
+        return finish("failed", Failed, EXIT_FAILED, error=message, error_kind="job",
+                      traceback=tb[-4000:])
 
     ctx.emit(Started(job=spec.job, run_id=run_dir.name, spec=spec.to_dict(), pid=os.getpid()))
     job_result = None
@@ -252,26 +288,22 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
         if job_result is None:
             return finish(stop.status, TERMINAL_EVENTS[stop.status], EXIT_CODES[stop.status],
                           error=stop.reason, stopped_by=stop.stopped_by)
-    except MnistTuiError as exc:
-        # Bad input: nothing half-written is left behind.
+    except (MnistTuiError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in PLACE_ERRNOS:
+            return failed(exc)
+        # Bad input, or a place that cannot be written (full, read-only, too long a path):
+        # the user can fix it (exit 2), and nothing half-written is left behind.
         block_stop_signals()
-        if ctx.run_dir is not None:
+        if ctx.run_dir is not None or run_dir.exists():
             sink.file = None
-            shutil.rmtree(ctx.run_dir, ignore_errors=True)
+            shutil.rmtree(run_dir, ignore_errors=True)
             ctx.run_dir = None
-        ctx.emit(Failed(error=str(exc), kind="input"))
+        ctx.emit(Failed(error=str(exc) if isinstance(exc, MnistTuiError) else place_error(exc),
+                        kind="input"))
         return EXIT_INPUT
     except Exception as exc:  # noqa: BLE001 - a job bug must become a recorded failure
-        block_stop_signals()
-        tb = traceback.format_exc()
-        print(tb, file=sys.stderr, flush=True)
-        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        if isinstance(exc, MemoryError):
-            message = f"out of memory ({message})"
-        return finish("failed", Failed, EXIT_FAILED, error=message, error_kind="job",
-                      traceback=tb[-4000:])
+        return failed(exc)
     return finish("finished", Finished, EXIT_OK, **job_result)
-
 
 def main(argv: list[str] | None = None) -> int:
     from mnist_tui.engine.specs import spec_from_dict

@@ -1,0 +1,163 @@
+"""Fault rows about where output goes: the --json target, the runs folder, a full disk, a closed
+pipe, paths recorded absolute. Each checks the exit code, the single `error:` line, that nothing
+half-written is left and that the status recorded is the true one."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import stat
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.faults
+
+QUICK = ["--batch", "--job", "tsne-gmm", "--dataset", "digits", "--samples", "200",
+         "--iterations", "300", "--gmm-inits", "1"]
+
+
+def cli(args, env, cwd=None, stdout=subprocess.PIPE, timeout=120):
+    return subprocess.run([sys.executable, "-m", "mnist_tui", *args], env=env, cwd=cwd,
+                          stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=timeout,
+                          check=False)
+
+
+def one_error_line(out) -> str:
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+    return lines[0]
+
+
+def run_folders(root: Path) -> list[Path]:
+    return [p for p in root.iterdir() if not p.name.startswith(".")] if root.is_dir() else []
+
+
+@pytest.fixture
+def env(cli_env, tmp_path):
+    return {**cli_env, "MNIST_TUI_RUNS_DIR": str(tmp_path / "runs")}
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p: p.mkdir(), "is a folder"),
+    (lambda p: None, "does not exist"),          # its folder is missing
+])
+def test_a_json_target_that_cannot_be_written_is_refused_before_the_job(env, tmp_path, make,
+                                                                        words):
+    target = tmp_path / "out.json" if words != "does not exist" else tmp_path / "no" / "o.json"
+    make(target)
+    out = cli([*QUICK, "--json", str(target)], env, timeout=30)
+    assert out.returncode == 2
+    assert words in one_error_line(out)
+    assert run_folders(tmp_path / "runs") == []          # refused before anything ran
+
+
+def test_json_through_a_symlink_writes_its_target_and_keeps_the_link(env, tmp_path):
+    target, link = tmp_path / "real.json", tmp_path / "link.json"
+    link.symlink_to(target)
+    out = cli([*QUICK, "--json", str(link)], env)
+    assert out.returncode == 0, out.stderr
+    assert link.is_symlink()                               # replaced by a file before
+    assert json.loads(target.read_text())["status"] == "finished"
+
+
+def test_json_to_a_fifo_is_written_through_not_replaced(env, tmp_path):
+    fifo = tmp_path / "results.fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    out = cli([*QUICK, "--json", str(fifo)], env)
+    reader.join(30)
+    assert out.returncode == 0, out.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert json.loads(got[0])["status"] == "finished"
+
+
+def test_json_to_dev_stdout_reaches_stdout(env):
+    out = cli([*QUICK, "--json", "/dev/stdout"], env)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout[out.stdout.index("\n{") + 1:]
+    assert json.loads(text)["status"] == "finished"
+
+
+def test_output_piped_to_head_ends_quietly_and_the_run_finishes(env, tmp_path):
+    """Bug: exit 3 `internal error: BrokenPipeError`, and the job was interrupted."""
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_tui", *QUICK], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    proc.stdout.close()                                    # what `| head -n 1` does
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "internal error" not in err
+    (run,) = run_folders(tmp_path / "runs")
+    assert json.loads((run / "result.json").read_text())["status"] == "finished"
+
+
+def test_a_runs_folder_that_is_a_file_is_exit_2(env, tmp_path):
+    not_a_folder = tmp_path / "runs-file"
+    not_a_folder.write_text("x")
+    out = cli([*QUICK, "--runs-dir", str(not_a_folder)], env, timeout=30)
+    assert out.returncode == 2
+    assert "is not a folder" in one_error_line(out)
+    assert not_a_folder.read_text() == "x"
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs: a run cannot fit. Root only (mount)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    where = tmp_path / "full"
+    where.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
+                      capture_output=True, check=False).returncode != 0:
+        pytest.skip("mount is not permitted here")
+    yield where
+    subprocess.run(["umount", str(where)], check=False)
+
+
+def test_a_full_disk_is_exit_2_with_nothing_left_behind(env, full_disk):
+    """Bug: exit 3 `internal error: OSError [Errno 28]`, a torn events.jsonl, no result, and the
+    run listed as running for ever."""
+    out = cli([*QUICK, "--samples", "1000", "--runs-dir", str(full_disk)], env)
+    assert out.returncode == 2
+    assert "No space left on device" in one_error_line(out)
+    assert run_folders(full_disk) == []
+
+
+def _idx(arr: np.ndarray) -> bytes:
+    code = 0x08
+    return struct.pack(">BBBB", 0, 0, code, arr.ndim) + struct.pack(
+        f">{arr.ndim}I", *arr.shape) + arr.astype(np.uint8).tobytes()
+
+
+def test_a_relative_data_dir_in_a_config_is_recorded_absolute(env, tmp_path):
+    """Bug: stored as written, so --rerun from another folder read another place (or none)."""
+    data = tmp_path / "cfg" / "data"
+    data.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 120), ("t10k", 60)):
+        (data / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(
+            rng.integers(0, 256, (n, 28, 28)))))
+        (data / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(
+            np.arange(n) % 10)))
+    config = tmp_path / "cfg" / "spec.json"
+    config.write_text(json.dumps({"job": "tsne-gmm", "dataset": "mnist", "data_dir": "data",
+                                  "iterations": 300, "gmm_inits": 1, "pca": 20}))
+    out = cli(["--batch", "--config", str(config)], env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (run,) = run_folders(tmp_path / "runs")
+    recorded = json.loads((run / "spec.json").read_text())["data_dir"]
+    assert recorded == str(data)                    # the config's folder, made absolute
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    again = cli(["--batch", "--rerun", run.name], env, cwd=elsewhere)
+    assert again.returncode == 0, again.stderr
