@@ -63,7 +63,7 @@ def start(env: str) -> None:
 def quit_app() -> None:
     tmux("send-keys", "-t", SESSION, "q")
     time.sleep(0.5)
-    tmux("send-keys", "-t", SESSION, "y")
+    tmux("send-keys", "-t", SESSION, "s")   # quitting asks: stop the jobs (they are detached)
     time.sleep(2)
     tmux("kill-session", "-t", SESSION)
 

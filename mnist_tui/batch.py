@@ -3,13 +3,20 @@
 On a terminal, progress rewrites one status line; otherwise (a pipe, a CI log) it prints plain
 lines, throttled, never a carriage return. With `--json -` stdout carries only the result JSON
 and every human line goes to stderr.
+
+The worker's CPU %, resident memory and GPUs (`engine.sysmon`, the Monitor's figures) are
+sampled by a small thread every SYSTEM_SECONDS: on a terminal they ride at the end of the status
+line, in a log they are a plain `system:` line every SYSTEM_PLAIN_SECONDS — so a long silent
+phase (TensorFlow's import, a first epoch) still shows the job is alive.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TextIO
@@ -20,31 +27,66 @@ from mnist_tui.outputs import QuietOnClosedPipe, write_json_output
 
 EXIT_CODES = {"finished": 0, "failed": 3, "cancelled": 130, "interrupted": 130}
 PLAIN_PROGRESS_SECONDS = 5.0
+SYSTEM_SECONDS = 2.0          # how often the worker is sampled (the terminal's status line)
+SYSTEM_PLAIN_SECONDS = 10.0   # how often a log gets a `system:` line
 
 
 class Reporter:
     """Renders events for people, on a terminal or in a log."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, system_every: float = SYSTEM_PLAIN_SECONDS) -> None:
         self.out = stream
+        self.system_every = system_every    # seconds between `system:` lines in a log
         self.tty = stream.isatty()
         self._status = False
         self._last_plain: dict[str, float] = {}
+        self._lock = threading.RLock()      # the system thread writes too
+        self._progress_text = ""            # the status line's progress part (terminal)
+        self._system_text = ""              # the latest system figures
+        self._last_system_line = time.monotonic()
+        self._clock = (0.0, time.monotonic())   # (latest event's t, when it came)
 
     def _line(self, text: str) -> None:
-        if self._status:
-            self.out.write("\r\x1b[K")
-            self._status = False
-        self.out.write(text + "\n")
-        self.out.flush()
+        with self._lock:
+            if self._status:
+                self.out.write("\r\x1b[K")
+                self._status = False
+            self.out.write(text + "\n")
+            self.out.flush()
 
     def end_status(self) -> None:
         """Close a pending status line, so that what follows (an `error:` line on stderr)
         starts on a line of its own."""
-        if self._status:
-            self.out.write("\r\x1b[K")
-            self.out.flush()
-            self._status = False
+        with self._lock:
+            if self._status:
+                self.out.write("\r\x1b[K")
+                self.out.flush()
+                self._status = False
+
+    def _show_status(self) -> None:
+        """The terminal's status line: the latest progress, then the system figures."""
+        text = " │ ".join(t for t in (self._progress_text, self._system_text) if t)
+        if not text:
+            return
+        width = max(40, shutil.get_terminal_size((120, 24)).columns - 1)
+        self.out.write("\r\x1b[K" + text[:width])
+        self.out.flush()
+        self._status = True
+
+    def job_seconds(self) -> float:
+        """The job's clock now: the latest event's `t` plus the time since it came."""
+        t, at = self._clock
+        return t + time.monotonic() - at
+
+    def system(self, text: str) -> None:
+        """The worker's system figures (from the sampling thread)."""
+        with self._lock:
+            self._system_text = f"system: {text}"
+            if self.tty:
+                self._show_status()
+            elif time.monotonic() - self._last_system_line >= self.system_every:
+                self._last_system_line = time.monotonic()
+                self._line(f"[{self.job_seconds():7.1f}s] {self._system_text}")
 
     def _progress(self, ev) -> None:
         frac = f"{ev.step:,}/{ev.total:,}" if ev.total else f"{ev.step:,}"
@@ -55,9 +97,9 @@ class Reporter:
         eta = f" ETA {ev.eta:.0f}s" if ev.eta else ""
         text = f"[{ev.t:7.1f}s] {ev.phase} {frac} {ev.message} {extras}{eta}".rstrip()
         if self.tty:
-            self.out.write("\r\x1b[K" + text[:200])
-            self.out.flush()
-            self._status = True
+            with self._lock:
+                self._progress_text = text
+                self._show_status()
             return
         done = ev.total is not None and ev.step >= ev.total
         last = self._last_plain.get(ev.phase, float("-inf"))
@@ -67,6 +109,9 @@ class Reporter:
 
     def event(self, ev: Event) -> None:
         kind = ev.type
+        self._clock = (max(ev.t or 0.0, self._clock[0]), time.monotonic())
+        if kind != "progress":
+            self._progress_text = ""      # a new phase, a log line: the old bar is stale
         if kind == "progress":
             self._progress(ev)
         elif kind == "phase":
@@ -90,6 +135,43 @@ class Reporter:
         self._line("")
         for line in format_summary(result):
             self._line(line)
+
+
+class SystemTicker:
+    """Samples the worker (`engine.sysmon`) every SYSTEM_SECONDS on a daemon thread and hands
+    the figures to the reporter; NVML, when there is a GPU, is only ever called from here."""
+
+    def __init__(self, reporter: Reporter, pid: int, every: float = SYSTEM_SECONDS) -> None:
+        self.reporter, self.pid, self.every = reporter, pid, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="system", daemon=True)
+
+    def start(self) -> SystemTicker:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """No figures after this returns (the summary follows)."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(2.0)
+
+    def _run(self) -> None:
+        from mnist_tui.engine import sysmon
+
+        proc = sysmon.ProcMonitor(self.pid)
+        proc.sample()                     # the first look: CPU % needs an interval
+        while not self._stop.wait(self.every):
+            try:
+                sample = proc.sample()
+                if sample is None:        # the worker has ended
+                    return
+                gpus = sysmon.gpus(self.pid)
+                line = sysmon.format_system(sample, gpus, sysmon.gpu_status())
+                if not self._stop.is_set():
+                    self.reporter.system(line)
+            except Exception:  # noqa: BLE001 - figures must never break the run
+                return
 
 
 def _fmt(v, key: str = "") -> str:
@@ -196,9 +278,11 @@ def run_batch(spec, runs_dir: Path, json_out: str | None = None,
 
     previous = {sig: signal.signal(sig, on_stop) for sig in FORWARD}
     interrupted = False
+    ticker = None
     try:
         try:
             worker.start()
+            ticker = SystemTicker(reporter, worker.proc.pid).start()
             for ev in worker.events():
                 reporter.event(ev)
         except _Stop as stop:
@@ -210,6 +294,8 @@ def run_batch(spec, runs_dir: Path, json_out: str | None = None,
             for ev in worker.events():
                 reporter.event(ev)
     finally:
+        if ticker is not None:
+            ticker.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     result = worker.outcome("interrupted" if interrupted else "failed")

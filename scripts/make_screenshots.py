@@ -87,7 +87,7 @@ async def main() -> int:
                 await pilot.press("space", "space")
                 await pilot.pause(0.3)
                 shot("runs")
-                await pilot.press("c")
+                await pilot.press("v")
                 await wait(pilot, lambda: getattr(app.screen, "loaded", False))
                 await pilot.pause(0.5)
                 shot("compare")

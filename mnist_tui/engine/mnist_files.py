@@ -15,6 +15,7 @@ records the exact files it read, with their sizes and SHA-256.
 from __future__ import annotations
 
 import hashlib
+import math
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -24,7 +25,13 @@ import numpy as np
 
 from mnist_tui.engine.datasets import SPLIT_ORDER, Dataset, Split
 from mnist_tui.engine.errors import DataError
-from mnist_tui.engine.idx import read_images, read_labels
+from mnist_tui.engine.idx import (
+    check_fits_memory,
+    check_image_dims,
+    check_label_count,
+    read_images,
+    read_labels,
+)
 
 _PREFIX = {"train": "train", "test": "t10k"}
 _KIND = {"images": "idx3", "labels": "idx1"}
@@ -282,12 +289,70 @@ def _npz_labels(arr: np.ndarray, key: str, path: Path) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
+def _npy_header(fp) -> tuple[tuple[int, ...], np.dtype] | None:
+    """(shape, dtype) from the header of the .npy stream `fp`, leaving `fp` after it; None for
+    a format version this numpy has no public reader for (np.load then reads it as usual)."""
+    fmt = np.lib.format
+    version = fmt.read_magic(fp)
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(fp)
+    elif version == (2, 0):
+        shape, _, dtype = fmt.read_array_header_2_0(fp)
+    elif hasattr(fmt, "_read_array_header"):    # 3.0: utf-8 field names
+        shape, _, dtype = fmt._read_array_header(fp, version)
+    else:
+        return None
+    return tuple(int(d) for d in shape), dtype
+
+
+def _check_npy_member(zf: zipfile.ZipFile, key: str, path: Path) -> None:
+    """Refuse an array whose header declares an absurd shape, or more bytes than its zip member
+    holds, before numpy allocates it: `np.load` allocates the whole declared array first, so a
+    header saying (2³¹, 28, 28) was a MemoryError, not an error message."""
+    try:
+        info = zf.getinfo(f"{key}.npy")
+    except KeyError:      # a member that is not .npy: np.load says what it is
+        return
+    where = f"{path}: {key}"
+    try:
+        with zf.open(info) as fp:
+            header = _npy_header(fp)
+            header_len = fp.tell()
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError,
+            NotImplementedError) as e:   # (encrypted, an unsupported compression method)
+        raise DataError(f"{where}: not a readable .npy array: {_one_line(e)}") from None
+    if header is None:
+        return
+    shape, dtype = header
+    if dtype.hasobject:   # np.load refuses it (allow_pickle=False) with its own words
+        return
+    said = "declares"
+    if key.startswith("x_"):
+        if len(shape) != 3 or 0 in shape:
+            raise DataError(f"{where} must be non-empty images (N, H, W), got shape {shape}")
+        check_image_dims(*shape, where, said)
+    elif key.startswith("y_"):
+        if len(shape) != 1:
+            raise DataError(f"{where} must be integer labels (N,), got {dtype} shape {shape}")
+        check_label_count(shape[0], where, said)
+    nbytes = math.prod(shape) * dtype.itemsize
+    check_fits_memory(nbytes, where, said)
+    have = info.file_size - header_len
+    if nbytes > have:
+        raise DataError(f"{where}: truncated: declares shape {shape} of {dtype} = {nbytes:,} "
+                        f"bytes, the archive member holds {max(have, 0):,}")
+
+
 def _npz_array(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    _check_npy_member(npz.zip, key, path)
     try:
         arr = npz[key]
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         # ValueError is how allow_pickle=False refuses object arrays.
         raise DataError(f"{path}: cannot load {key}: {_one_line(e)}") from None
+    except MemoryError:
+        raise DataError(f"{path}: {key} is too large to load into this machine's memory") \
+            from None
     if not isinstance(arr, np.ndarray):  # a zip member that is not an .npy file
         raise DataError(f"{path}: {key} is not a NumPy array")
     return arr

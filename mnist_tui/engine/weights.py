@@ -19,6 +19,7 @@ from mnist_tui.engine.download import (
     DownloadProgress,
     FetchError,
     FileSpec,
+    download_timeout,
     fetch_file,
     human_size,
     is_cached,
@@ -65,24 +66,30 @@ def _hosts(urls: Sequence[str]) -> str:
     return ", ".join(dict.fromkeys(urlsplit(u).netloc or u for u in urls))
 
 
-def fetch_imagenet(progress: Progress | None = None, *, spec: FileSpec = IMAGENET_FILE,
+def fetch_imagenet(progress: Progress | None = None, *, spec: FileSpec | None = None,
                    urls: Sequence[str] | None = None, dest: Path | None = None,
-                   timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
-    """The verified ImageNet file in Keras' cache: the cached one, else downloaded once.
+                   timeout: float | None = None, deadline: float | None = None) -> Path:
+    """The verified ImageNet file in Keras' cache: the cached one (its MD5 checked once per
+    process), else downloaded once; a cached copy that fails the check is removed first.
 
+    `timeout` per connect/read (default $MNIST_TUI_DOWNLOAD_TIMEOUT, else 5 s), `deadline`
+    for the whole file (default $MNIST_TUI_DOWNLOAD_DEADLINE, else ~10 minutes for 58.9 MB).
     Raises DownloadError, one line naming the file, its size, where to put it by hand, the
     URLs tried with why each failed, and `--weights none`. Nothing partial is left behind.
     """
+    spec = spec if spec is not None else IMAGENET_FILE
     dest = Path(dest) if dest is not None else imagenet_path()
     urls = list(urls) if urls is not None else weights_urls()
     where = f"{dest.parent}/ (Keras' cache; KERAS_HOME moves it)"
+    timeout = timeout if timeout is not None else download_timeout(DOWNLOAD_TIMEOUT_S)
     try:
-        return fetch_file(urls, dest, spec, progress, timeout)
+        return fetch_file(urls, dest, spec, progress, timeout, deadline)
     except FetchError as exc:
         tried = "; ".join(reason for _, reason in exc.failures) or "no URL given"
+        removed = f" ({exc.removed[0].upper()}{exc.removed[1:]}.)" if exc.removed else ""
         raise DownloadError(" ".join(
             f"ImageNet weights {dest.name} ({human_size(spec.size)}) are not in Keras' cache "
-            f"and could not be downloaded ({tried}). Put the file in {where} — "
+            f"and could not be downloaded ({tried}).{removed} Put the file in {where} — "
             f"{WEIGHTS_URL_ENV} can name a mirror — or use --weights none".split())) from None
     except OSError as exc:
         raise DownloadError(f"cannot write the ImageNet weights {dest.name} into {where}: "

@@ -196,10 +196,12 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
     from mnist_tui.engine.jobs import runner
     from mnist_tui.engine.procs import process_start_time
     from mnist_tui.engine.sources import load_dataset
+    from mnist_tui.engine.sysmon import SelfMonitor
 
     global _finishing
     _finishing = False
     ctx = JobContext(sink)
+    monitor = SelfMonitor().start()    # peak CPU and GPU memory for the result's `system`
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     base = {"job": spec.job, "preset": spec.preset, "seed": spec.seed,
             "subset_seed": spec.subset_seed, "run_id": run_dir.name, "run_dir": str(run_dir),
@@ -218,6 +220,8 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
                               "available": dataset.n_samples}
         out["versions"], out["machine"] = library_versions(), runs.machine_info()
         out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
+        monitor.stop()
+        out["system"] = monitor.summary(out["peak_rss_bytes"])
         return records.normalise_result(out)
 
     def finish(status: str, event_cls, code: int, **extra) -> int:

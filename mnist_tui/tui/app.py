@@ -45,6 +45,13 @@ SCREENS = (("dataset", "1", "Dataset"), ("launch", "2", "Launch"), ("monitor", "
            ("results", "4", "Results"), ("runs", "5", "Runs"), ("suites", "6", "Suites"))
 
 
+def build_screen(mode: str):
+    """A mode's screen, named in the header by its key and name ("mnist-tui — 5 Runs")."""
+    screen = screen_class(mode)()
+    screen.sub_title = next(f"{key} {label}" for m, key, label in SCREENS if m == mode)
+    return screen
+
+
 class MnistApp(App):
     """mnist-tui: watch digit recognisers train, then compare them."""
 
@@ -52,12 +59,16 @@ class MnistApp(App):
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    MODES = {mode: (lambda mode=mode: screen_class(mode)()) for mode in SCREEN_CLASSES}
+    MODES = {mode: (lambda mode=mode: build_screen(mode)) for mode in SCREEN_CLASSES}
+    # The screen keys are priority bindings: they are decided on the app's queue in the order
+    # the keys came, before the focused widget sees them; a text field takes them only while it
+    # is being edited (screens/fields.py), and a modal screen keeps them (check_action).
     BINDINGS = [
-        *(Binding(key, f"show('{mode}')", label, key_display=key) for mode, key, label in SCREENS),
-        Binding("question_mark", "help", "Keys", key_display="?"),
-        Binding("q", "quit_app", "Quit"),
-        Binding("ctrl+q,ctrl+c", "quit_app", "Quit", show=False, priority=True),
+        *(Binding(key, f"show('{mode}')", label, key_display=key, priority=True)
+          for mode, key, label in SCREENS),
+        Binding("question_mark", "help", "Keys", key_display="?", priority=True),
+        Binding("q", "quit_app", "Quit", priority=True),
+        Binding("ctrl+q,ctrl+c", "quit_anywhere", "Quit", show=False, priority=True),
     ]
 
     def __init__(self, *, runs_dir: Path, data_dir: str | None = None, dataset: str = "auto",
@@ -76,7 +87,8 @@ class MnistApp(App):
         self.stats = None              # engine DatasetStats, once loaded
         self.dataset_error: str | None = None
         self.dataset_loading = False
-        self.plain_digits = self.no_color and os.environ.get("MNIST_TUI_SHADES") == "1"
+        # Half-blocks draw a digit with colours alone: without colour, shade characters do.
+        self.plain_digits = self.no_color and os.environ.get("MNIST_TUI_SHADES", "1") != "0"
         self.results_run: str | None = None   # what Results shows
         self._resuming_built_screen = False    # see switch_mode
         self._too_small = False
@@ -197,6 +209,10 @@ class MnistApp(App):
         were most of a screen switch's latency while a CNN trains (benchmarks/tui_latency.py: p50
         84 → 25 ms). The first visit to a screen keeps the hold.
         """
+        from mnist_tui.tui.screens.fields import leave_fields
+
+        if mode != self.current_mode:
+            leave_fields(self.screen)   # coming back never lands in a text field
         self._resuming_built_screen = mode in self._screen_stacks
         try:
             return super().switch_mode(mode)
@@ -216,6 +232,25 @@ class MnistApp(App):
                 self.screen.refresh()
 
         self.call_later(end_batch)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """The single-key bindings (priority) leave a modal screen its own keys (ctrl+q is
+        `quit_anywhere`; "q quits" on the too-small notice)."""
+        if action in ("show", "help", "quit_app") and self.screen.is_modal:
+            return action == "quit_app" and type(self.screen).__name__ == "TooSmallScreen"
+        return True
+
+    def action_quit_anywhere(self) -> None:
+        self.action_quit_app()
+
+    def format_title(self, title: str, sub_title: str):
+        """The header: the app's name, then the current screen's key and name in bold (the
+        bold still shows under NO_COLOR; Textual's default dims it)."""
+        from textual.content import Content
+
+        if not sub_title:
+            return Content(title)
+        return Content.assemble(title, (" — ", "dim"), (sub_title, "bold"))
 
     def action_show(self, mode: str) -> None:
         if self.current_mode != mode:

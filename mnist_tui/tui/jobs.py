@@ -36,6 +36,7 @@ from mnist_tui.engine.launch import (
 )
 
 ACTIVE = ("queued", "starting", "running", "stopping")
+SUPERVISED = ("cnn", "vgg16")     # jobs that train for epochs
 LOG_LINES = 200
 STREAM_LIMIT = 1 << 24  # one snapshot line can be large; asyncio's default limit is 64 KiB
 # Workers run at a lower CPU priority so that key presses are answered at once while a job
@@ -75,6 +76,9 @@ class Job:
     events_seen: int = 0
     phase_t0: float = 0.0        # event time (s since the job started) the phase began
     last_t: float = 0.0          # event time of the latest event
+    ended_t: float | None = None  # event time of the terminal event: the job's own clock stops
+    rate_t0: float = 0.0         # event time and step where the current progress series began
+    rate_step0: int = 0          #   (a new phase, a new file, a new epoch): for rates and ETAs
 
     @property
     def job(self) -> str:
@@ -86,22 +90,72 @@ class Job:
 
     @property
     def fraction(self) -> float | None:
+        """How far the job is: 1 once finished, the epochs' share while training, else the
+        current phase's step/total (None: this phase has no measure of progress)."""
+        if self.state == "finished":
+            return 1.0
+        epochs = self.epoch_progress()
+        if epochs is not None:
+            return epochs[2]
         if self.total:
             return max(0.0, min(1.0, self.step / self.total))
         return None
 
     def elapsed(self, now: float) -> float | None:
+        """Seconds the job has run; it stops at the end. An ended job gives its own clock
+        (its terminal event's time, the result's total), not when this app noticed."""
+        if self.ended_t is not None:
+            return self.ended_t
         if self.started_at is None:
             return self.last_t or None   # a replayed job: the recorded clock
-        return (self.ended_at or now) - self.started_at
+        return (self.ended_at if self.ended_at is not None else now) - self.started_at
+
+    def phase_elapsed(self, now: float) -> float | None:
+        """Seconds in the current phase (None once the job has ended)."""
+        if not self.active or not self.phase:
+            return None
+        elapsed = self.elapsed(now)
+        return None if elapsed is None else max(0.0, max(elapsed, self.last_t) - self.phase_t0)
+
+    def epoch_progress(self) -> tuple[int, int, float] | None:
+        """(current epoch, epochs, share of all training done) while a classifier trains."""
+        if self.job not in SUPERVISED or self.phase != "training":
+            return None
+        epochs = (self.epochs[-1].get("epochs") if self.epochs else None) \
+            or self.spec.get("epochs")
+        if not isinstance(epochs, int) or epochs <= 0:
+            return None
+        done = min(len(self.epochs), epochs)
+        within = self.step / self.total if self.total and done < epochs else 0.0
+        return min(done + 1, epochs), epochs, min(1.0, (done + within) / epochs)
+
+    def rate(self) -> float | None:
+        """Steps per second of the current progress series (bytes/s while downloading)."""
+        if self.step > self.rate_step0 and self.last_t > self.rate_t0:
+            return (self.step - self.rate_step0) / (self.last_t - self.rate_t0)
+        return None
 
     def phase_eta(self) -> float | None:
-        """The worker's ETA, else one from this phase's pace so far."""
+        """The worker's ETA, else one from this progress series' pace so far."""
         if self.eta is not None:
             return self.eta
-        if self.total and 0 < self.step < self.total and self.last_t > self.phase_t0:
-            return (self.last_t - self.phase_t0) / self.step * (self.total - self.step)
+        rate = self.rate()
+        if self.total and self.step < self.total and rate:
+            return (self.total - self.step) / rate
         return None
+
+    def job_eta(self) -> float | None:
+        """Seconds left: while a classifier trains, the epochs left at the mean time per
+        finished epoch (validation included); before the first epoch ends, the worker's
+        whole-training ETA; otherwise the phase's. None when nothing can be said."""
+        if not self.active or self.state == "queued":
+            return None
+        epochs = self.epoch_progress()
+        times = [e["seconds"] for e in self.epochs if isinstance(e.get("seconds"), (int, float))]
+        if epochs is not None and times:
+            _, total, share = epochs
+            return max(0.0, (1.0 - share) * total * sum(times) / len(times))
+        return self.phase_eta()
 
     def apply(self, ev: Event) -> None:
         """Fold one event into the job's state."""
@@ -115,7 +169,11 @@ class Job:
         elif kind == "phase":
             self.phase, self.phase_message, self.phase_t0 = ev.name, ev.message, ev.t
             self.step, self.total, self.eta, self.progress_message = 0, None, None, ""
+            self.rate_t0, self.rate_step0 = ev.t, 0
         elif kind == "progress":
+            if (ev.phase or self.phase) != self.phase or ev.total != self.total \
+                    or ev.step < self.step:      # a new series: a file, an epoch, a phase
+                self.rate_t0, self.rate_step0 = ev.t, ev.step
             self.phase = ev.phase or self.phase
             self.step, self.total, self.eta = ev.step, ev.total, ev.eta
             self.progress_message = ev.message
@@ -126,6 +184,8 @@ class Job:
         elif kind == "epoch":
             self.epochs.append({"epoch": ev.epoch, **ev.metrics, "seconds": ev.seconds,
                                 "epochs": ev.epochs})
+            self.step, self.eta = 0, None          # the next epoch's batches start from 0
+            self.rate_t0, self.rate_step0 = ev.t, 0
         elif kind == "snapshot":
             self.snapshot = {"iteration": ev.iteration, "points": ev.points,
                              "labels": ev.labels}
@@ -137,6 +197,7 @@ class Job:
             self.logs.append((ev.level, ev.message))
         elif kind in TERMINAL_TYPES:
             self.result = getattr(ev, "result", None) or None
+            self.ended_t = ev.t or self.last_t or None
             if kind == "failed":
                 self.error = ev.error
                 self.logs.append(("error", ev.error))
@@ -183,6 +244,7 @@ class JobManager:
         self._tasks: dict[str, asyncio.Task] = {}
         self._kill_timers: dict[str, asyncio.TimerHandle] = {}
         self.held_by: str | None = None   # why queued jobs wait (a suite is running)
+        self.latest: str | None = None    # the job submitted last (the Monitor selects it)
         self._leaving = False             # the app quits, leaving its jobs running
 
     # -- queries -------------------------------------------------------------------------
@@ -200,6 +262,18 @@ class JobManager:
     def active(self) -> list[Job]:
         return [j for j in self.jobs.values() if j.active]
 
+    def live_pid(self, job: Job) -> int | None:
+        """The pid of the job's worker while it is that very process (for the system panel);
+        None for a queued, ended or replayed job."""
+        if job.state not in ("starting", "running", "stopping") or job.pid is None:
+            return None
+        proc = self._procs.get(job.job_id)
+        if proc is not None:
+            return proc.pid if proc.poll() is None else None
+        if job.attached and process_alive(job.pid, job.pid_start):
+            return job.pid
+        return None
+
     # -- commands ------------------------------------------------------------------------
     def submit(self, spec_dict: dict) -> Job:
         """Queue a validated spec; it starts as soon as a slot is free."""
@@ -208,6 +282,7 @@ class JobManager:
             run_id = runs.new_run_id(spec_dict["job"])
         job = Job(run_id, dict(spec_dict), self.runs_dir / run_id, queued_at=self.clock())
         self.jobs[run_id] = job
+        self.latest = run_id
         self.notify(job, "state")
         self._schedule()
         return job
@@ -407,6 +482,10 @@ class JobManager:
     def _apply(self, job: Job, ev: Event) -> bool:
         """Fold one event into the job and tell the app; True for the terminal event."""
         stopping = job.state == "stopping"
+        if ev.type == "started" and not job.attached:
+            # The job's clock is the worker's (events' `t`): start it where the worker did,
+            # not when Popen was called (Python's start-up is not the job's time).
+            job.started_at = self.clock() - (ev.t or 0.0)
         job.apply(ev)
         if stopping and ev.type not in TERMINAL_TYPES:
             job.state = "stopping"

@@ -443,10 +443,22 @@ def test_env_mirrors_and_cache_dir_drive_fetch_mnist(server, monkeypatch, tmp_pa
     assert leftovers(tmp_path / "envcache") == []
 
 
-def test_env_cache_with_a_complete_npz_is_used_without_network(monkeypatch, tmp_path):
+def publish(monkeypatch, npz: bytes) -> FileSpec:
+    """Make `npz` "Keras' published mnist.npz" for this test (the official checksum cannot be
+    produced here): the spec every npz mirror and the default lookup use."""
+    spec = FileSpec(sha256(npz), len(npz))
+    monkeypatch.setattr(dl, "KERAS_NPZ", spec)
+    monkeypatch.setattr(dl, "DEFAULT_MIRRORS", (dl.npz_mirror(dl.KERAS_NPZ_URL),
+                                                *dl.DEFAULT_MIRRORS[1:]))
+    return spec
+
+
+def test_env_cache_with_the_published_npz_is_used_without_network(monkeypatch, tmp_path):
+    data = fake_npz()
+    publish(monkeypatch, data)
     cache = tmp_path / "envcache"
     cache.mkdir()
-    (cache / "mnist.npz").write_bytes(b"\0" * dl.KERAS_NPZ.size)  # right size: trusted
+    (cache / "mnist.npz").write_bytes(data)
     monkeypatch.setenv("MNIST_TUI_CACHE_DIR", str(cache))
     monkeypatch.setenv("MNIST_TUI_MIRRORS", dead_url())
     assert cached_mnist() == cache / "mnist.npz"
@@ -456,14 +468,28 @@ def test_env_cache_with_a_complete_npz_is_used_without_network(monkeypatch, tmp_
     assert cached_mnist() is None
 
 
-def test_default_cache_lookup_accepts_any_official_layout(monkeypatch, tmp_path):
-    """An IDX-only $MNIST_TUI_MIRRORS still finds an npz cached earlier (same official data)."""
+def test_a_same_size_file_that_is_not_the_published_one_is_not_cached(monkeypatch, tmp_path):
+    """Changed: the cache used to trust a file of the right size; now its checksum too."""
+    data = fake_npz()
+    publish(monkeypatch, data)
     cache = tmp_path / "c"
     cache.mkdir()
-    (cache / "mnist.npz").write_bytes(b"\0" * dl.KERAS_NPZ.size)
+    (cache / "mnist.npz").write_bytes(b"\0" * len(data))
+    assert cached_mnist(cache) is None
+    assert not dl.is_cached(cache / "mnist.npz", dl.KERAS_NPZ)
+
+
+def test_default_cache_lookup_accepts_any_official_layout(monkeypatch, tmp_path):
+    """An IDX-only $MNIST_TUI_MIRRORS still finds an npz cached earlier (same official data)."""
+    data = fake_npz()
+    publish(monkeypatch, data)
+    cache = tmp_path / "c"
+    cache.mkdir()
+    (cache / "mnist.npz").write_bytes(data)
     monkeypatch.setenv("MNIST_TUI_MIRRORS", "http://127.0.0.1:9/mnist/")
     assert cached_mnist(cache) == cache / "mnist.npz"
     assert cached_mnist(cache, mirrors_from_env()) is None  # explicit mirrors: only theirs
+    assert fetch_mnist(cache, mirrors_from_env()) == cache / "mnist.npz"  # fetch: any layout
 
 
 def test_mirror_validation():

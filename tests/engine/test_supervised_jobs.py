@@ -150,7 +150,8 @@ def test_vgg16_cached_job_events_artifacts_and_accuracy(real_small, tmp_path):
                           if e.type == "progress" and e.phase == "training")
     assert types.index("model_summary") < first_training
     phases = [e.name for e in events if e.type == "phase"]
-    assert phases == ["feature_extraction", "feature_stats", "training", "evaluation"]
+    assert phases == ["importing", "building", "feature_extraction", "feature_stats",
+                      "training", "evaluation"]
     epochs = [e for e in events if e.type == "epoch"]
     assert [e.epoch for e in epochs] == [1, 2]
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(epochs[0].metrics)
@@ -160,9 +161,11 @@ def test_vgg16_cached_job_events_artifacts_and_accuracy(real_small, tmp_path):
     assert any(types[i] == "progress" for i in range(first_epoch_end))
     assert {"images_per_s", "loss", "accuracy"} <= set(train_prog[-1].metrics)
     summary = next(e for e in events if e.type == "model_summary")
-    # VGG16 without its top; the head's fixed standardisation holds constants, not weights
-    assert summary.frozen_params == 14_714_688
-    assert summary.trainable_params == 512 * 512 + 512 + 512 * 10 + 10   # dense 512, output
+    # random weights: VGG16 cut at block3_pool (4×4×256 at 32×32); the head's fixed
+    # standardisation holds constants, not weights
+    assert summary.frozen_params == 1_735_488
+    assert result["details"]["feature_layer"] == "block3_pool"
+    assert summary.trainable_params == 4096 * 512 + 512 + 512 * 10 + 10   # dense 512, output
 
     assert result["details"]["feature_cache"] is True
     assert result["details"]["preprocess"] == "vgg"
@@ -237,8 +240,8 @@ def test_fine_tune_turns_the_cache_off_and_says_why(real_small):
     assert result["details"]["feature_cache"] is False
     assert "fine-tuning" in result["details"]["feature_cache_why_not"]
     assert any(e.type == "log" and "fine-tuning" in e.message for e in events)
-    assert [e.name for e in events if e.type == "phase"] == ["feature_stats", "training",
-                                                             "evaluation"]
+    assert [e.name for e in events if e.type == "phase"] == [
+        "importing", "building", "feature_stats", "training", "evaluation"]
     assert result["details"]["params"]["trainable"] > 7_000_000     # block 5 + head
 
 

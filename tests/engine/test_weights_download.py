@@ -276,13 +276,53 @@ def test_the_official_file_and_the_env_mirrors(server, keras_home, monkeypatch):
     assert models_listing(keras_home) == []
 
 
-def test_a_cached_file_of_the_right_size_is_used_without_network(keras_home):
+def publish(monkeypatch, data: bytes) -> FileSpec:
+    """Make `data` "Keras' published weights file" for this test (its real MD5 cannot be
+    produced here)."""
+    spec = md5_spec(data)
+    monkeypatch.setattr(w, "IMAGENET_FILE", spec)
+    return spec
+
+
+def put_cached(keras_home: Path, data: bytes) -> Path:
     path = keras_home / "models" / NAME
-    path.parent.mkdir(parents=True)
-    with open(path, "wb") as fh:              # sparse: the size is what the cache check reads
-        fh.truncate(w.IMAGENET_FILE.size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_a_cached_file_that_is_the_published_one_is_used_without_network(keras_home,
+                                                                         monkeypatch):
+    data = weights_bytes()
+    publish(monkeypatch, data)
+    path = put_cached(keras_home, data)
     assert w.resolve_weights("imagenet") == (path, f"imagenet ({path})")   # URL: closed port
     assert w.weights_status("imagenet") == f"ImageNet weights cached: {path}"
+
+
+def test_a_cached_file_of_the_right_size_but_other_bytes_is_not_trusted(keras_home,
+                                                                       monkeypatch):
+    """Changed: the size alone used to be trusted (a sparse file of 58.9 MB passed)."""
+    data = weights_bytes()
+    publish(monkeypatch, data)
+    path = put_cached(keras_home, b"\0" * len(data))
+    assert "downloaded again on first use" in w.weights_status("imagenet")
+    with pytest.raises(DownloadError) as err:
+        w.resolve_weights("imagenet")                                  # URL: closed port
+    assert f"The cached {NAME} (MD5 mismatch: not the published file) was removed" in \
+        str(err.value)
+    assert not path.exists() and models_listing(keras_home) == []
+
+
+def test_a_cached_file_that_is_not_the_published_one_is_fetched_again(server, keras_home,
+                                                                      monkeypatch):
+    data = weights_bytes()
+    publish(monkeypatch, data)
+    path = put_cached(keras_home, b"\0" * len(data))
+    url = server.put(f"vgg16/{NAME}", data)
+    assert w.fetch_imagenet(urls=[url]) == path
+    assert path.read_bytes() == data and models_listing(keras_home) == [NAME]
+    assert server.requests == [f"/vgg16/{NAME}"]
 
 
 # -- the job's and the suite's view -------------------------------------------------------------
@@ -298,19 +338,18 @@ def test_the_job_downloads_in_its_own_phase_and_fails_with_one_line(keras_home):
     assert models_listing(keras_home) == []
 
 
-def test_no_download_phase_when_cached_or_not_imagenet(keras_home, tmp_path):
+def test_no_download_phase_when_cached_or_not_imagenet(keras_home, tmp_path, monkeypatch):
     events = []
     ctx = JobContext(events.append)
     assert w.weights_for_job("none", ctx) == (None, "none (random initialisation)")
-    path = keras_home / "models" / NAME
-    path.parent.mkdir(parents=True)
-    with open(path, "wb") as fh:
-        fh.truncate(w.IMAGENET_FILE.size)
+    data = weights_bytes()
+    publish(monkeypatch, data)
+    path = put_cached(keras_home, data)
     assert w.weights_for_job("imagenet", ctx)[0] == path
     assert events == []
 
 
-def test_suite_preflight_fails_at_once_on_weights_it_cannot_get(keras_home):
+def test_suite_preflight_fails_at_once_on_weights_it_cannot_get(keras_home, monkeypatch):
     from mnist_tui.engine.suite_run import preflight
     from mnist_tui.engine.suites import SuiteSpec
 
@@ -322,9 +361,9 @@ def test_suite_preflight_fails_at_once_on_weights_it_cannot_get(keras_home):
         preflight(spec.members(), events.append)
     assert time.monotonic() - start < 10
     assert [e.name for e in events if e.type == "phase"] == ["download"]
-    path = keras_home / "models" / NAME
-    with open(path, "wb") as fh:                 # once cached, the same suite passes
-        fh.truncate(w.IMAGENET_FILE.size)
+    data = weights_bytes()
+    publish(monkeypatch, data)
+    put_cached(keras_home, data)                 # once cached, the same suite passes
     preflight(spec.members())
 
 

@@ -36,3 +36,18 @@ def test_disabled_keys_are_dimmed_and_a_short_bar_is_not_padded_oddly():
     assert text.cell_len == 80 and "…" not in text.plain
     dim = [span for span in text.spans if "dim" in str(span.style)]
     assert dim and text.plain[dim[0].start:dim[0].end].strip() == "r"
+
+
+def test_a_two_line_bar_holds_every_key_at_80_columns():
+    """Runs asks for two lines: every key whole, the pinned keys at the right of the last line;
+    a bar whose keys fit one line stays one line."""
+    keys = [*RUNS, Key("/", "Filter", True, "filter"), Key("S", "Reverse", True, "reverse"),
+            Key("r", "Rerun", True, "rerun")]
+    text = layout([*keys, *NAV, *PINNED], 80, lines=2)
+    first, second = text.plain.split("\n")
+    assert len(first) <= 80 and len(second) == 80
+    assert second.endswith(" 1-6 Screens  ? Keys  q Quit ")
+    for key in keys:
+        assert f" {key.key} {key.description} " in text.plain
+    assert "…" not in text.plain
+    assert "\n" not in layout([*RUNS[:2], *NAV, *PINNED], 80, lines=2).plain

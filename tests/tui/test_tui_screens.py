@@ -116,7 +116,7 @@ async def test_results_of_clustering_and_classifier_runs(runs_dir):
         await wait_for(pilot, lambda: cnn in screen_text(app), 10)
         await wait_for(pilot, lambda: "8 of 8 misclassified" in widget_text(app, "#res-gallery-title"), 30)
         assert "98.97%" in screen_text(app)
-        assert app.screen.query_one("#res-gallery")._cells[0][1] == "3→8"
+        assert app.screen.query_one("#res-gallery").captions[0] == "3→8"
 
 
 async def test_results_tolerate_missing_fields(runs_dir):
@@ -144,7 +144,7 @@ async def test_runs_sort_compare_delete(runs_dir):
         await pilot.press("s")          # by accuracy
         await pilot.pause(0.1)
         assert "accuracy" in screen_text(app)
-        await pilot.press("space", "space", "c")
+        await pilot.press("space", "space", "v")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "CompareScreen", 5)
         await wait_for(pilot, lambda: "settings that differ" in screen_text(app), 10)
         text = screen_text(app)
@@ -153,12 +153,12 @@ async def test_runs_sort_compare_delete(runs_dir):
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RunsScreen", 5)
         table.move_cursor(row=0)
         app.screen.marked.clear()
-        await pilot.press("x")
+        await pilot.press("d")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 5)
         await pilot.press("n")
         await pilot.pause(0.2)
         assert len(app.store.list()) == 2
-        await pilot.press("x")
+        await pilot.press("d")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 5)
         await pilot.press("y")
         await wait_for(pilot, lambda: len(app.store.list()) == 1, 5)
@@ -179,7 +179,7 @@ async def test_help_lists_every_binding(runs_dir):
         console.print(app.screen._table)
         text = console.export_text()
         for words in ("Dataset", "Launch", "Monitor", "Results", "Runs", "Cancel job",
-                      "Pause redraw", "Start job", "Compare marked", "Retry download"):
+                      "Pause redraw", "Start job", "Compare", "Rerun", "Retry download"):
             assert words in text, words
         await pilot.press("escape")
         await pilot.pause(0.1)

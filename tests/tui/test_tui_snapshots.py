@@ -105,7 +105,7 @@ def test_compare(snap_compare, recorded, size):
 
     async def ready(pilot):
         await wait_for(pilot, lambda: app.screen.query_one("DataTable").row_count == 2, 10)
-        await pilot.press("space", "space", "c")
+        await pilot.press("space", "space", "v")
         await wait_for(pilot, lambda: getattr(app.screen, "loaded", False), 10)
         await pilot.pause(0.3)
 

@@ -115,7 +115,9 @@ async def test_cancel_then_resume_reuses_the_finished_member(runs_dir):
                                    options="dataset=digits iterations=260 gmm-inits=1")
         await wait_for(pilot, lambda: screen.live is not None and screen.live["i"] == 2
                        and screen.listener.pid, 60)
-        await pilot.press("x")
+        await pilot.press("x")                         # cancelling asks first
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 5)
+        await pilot.press("y")
         await wait_for(pilot, lambda: not screen.running, 30)
         assert screen.folder.status()["status"] == "interrupted"
         assert "r resumes" in screen_text(app)
@@ -172,8 +174,9 @@ async def test_export_from_results_and_runs(runs_dir):
         assert data["rows"][0]["accuracy"] == 0.9897
         assert "98.97%" in html.read_text() and "98.97%" in html.with_suffix(".md").read_text()
         assert "0.9897" in html.with_suffix(".csv").read_text()
-        await wait_for(pilot, lambda: str(html.parent) in " ".join(
-            str(n.message) for n in app._notifications), 5)
+        # the whole path stays on screen (wrapped at 80 columns; also copied to the clipboard)
+        await wait_for(pilot, lambda: str(html) in "".join(
+            line.strip() for line in screen_text(app).splitlines()), 5)
         # Runs: the marked runs (here the only one)
         from tui_helpers import install_recorded_run
 
@@ -196,6 +199,7 @@ def test_snapshot_recorded_suite(snap_compare, runs_dir):
 
     async def ready(pilot):
         await wait_for(pilot, lambda: app.screen.loaded, 10)
+        await wait_for(pilot, lambda: app.screen.plan_for == app.screen.form_key(), 10)
         await pilot.pause(0.5)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)

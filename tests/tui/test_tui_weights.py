@@ -1,7 +1,13 @@
-"""The Launch form says, before launching, where VGG16's weights will come from."""
+"""The Launch form says, before launching, where VGG16's weights will come from: Keras' cache, a
+download (how big, from where: a real HTTP server on 127.0.0.1), none, or a file."""
 
 from __future__ import annotations
 
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 from textual.widgets import Input, Select
 from tui_helpers import screen_text, wait_for, widget_text
 
@@ -9,44 +15,75 @@ from mnist_tui.engine.weights import IMAGENET_FILE, IMAGENET_NOTOP
 from mnist_tui.tui.app import create_app
 
 
-async def test_launch_says_whether_imagenet_weights_are_cached(runs_dir, tmp_path, monkeypatch):
+class Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """A weights mirror on 127.0.0.1 that has the file (its bytes do not matter here)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / IMAGENET_NOTOP).write_bytes(b"x")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(root)))
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01},
+                     daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/{IMAGENET_NOTOP}", \
+        f"127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+async def test_launch_says_where_the_imagenet_weights_come_from(runs_dir, tmp_path, monkeypatch,
+                                                                mirror):
+    url, host = mirror
     keras_home = tmp_path / "keras_home"
     monkeypatch.setenv("KERAS_HOME", str(keras_home))
-    monkeypatch.setenv("MNIST_TUI_WEIGHTS_URL", "https://mirror.example:8443/vgg16.h5")
+    monkeypatch.setenv("MNIST_TUI_WEIGHTS_URL", url)
     app = create_app(runs_dir=runs_dir, load_data=False, start_mode="launch")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.screen.query("#f-samples"), 10)
-        app.screen.query_one("#job-select", Select).value = "vgg16"
-        await wait_for(pilot, lambda: app.screen.query("#f-weights"), 5)
-        await pilot.pause(0.1)
+        screen = app.screen
+        screen.query_one("#job-select", Select).value = "vgg16"
+        await wait_for(pilot, lambda: screen.query("#f-weights"), 5)
+        await wait_for(pilot, lambda: not screen.checking, 10)
         note = widget_text(app, "#e-weights")
-        assert note.startswith("ImageNet weights not cached yet: downloaded on first use")
-        assert "58.9 MB from mirror.example:8443" in note
-        assert str(keras_home / "models") in note
-        assert app.screen.query_one("#e-weights").has_class("shown")
+        assert note == (f"ImageNet weights not cached yet: downloaded on first use (58.9 MB "
+                        f"from {host}) into {keras_home / 'models'}/")
+        assert screen.query_one("#e-weights").has_class("shown")
 
-        weights = app.screen.query_one("#f-weights", Input)
+        weights = screen.query_one("#f-weights", Input)
         weights.value = "none"
-        await pilot.pause(0.1)
-        assert "random initialisation" in widget_text(app, "#e-weights")
+        await wait_for(pilot, lambda: "random initialisation" in widget_text(app, "#e-weights"),
+                       5)
 
+        # a file of the official size that is not the official file is not "cached"
         path = keras_home / "models" / IMAGENET_NOTOP
         path.parent.mkdir(parents=True)
-        with open(path, "wb") as fh:             # sparse, of the official size: "cached"
+        with open(path, "wb") as fh:
             fh.truncate(IMAGENET_FILE.size)
         weights.value = "imagenet"
-        await pilot.pause(0.1)
-        assert widget_text(app, "#e-weights") == f"ImageNet weights cached: {path}"
+        await pilot.pause()                      # the change is seen, then checked
+        await wait_for(pilot, lambda: not screen.checking, 10)
+        assert widget_text(app, "#e-weights").startswith(
+            "ImageNet weights not cached yet: downloaded again on first use (58.9 MB")
 
         weights.value = str(tmp_path / "missing.h5")
-        await pilot.pause(0.1)
-        assert widget_text(app, "#e-weights").startswith("no such file:")
+        await pilot.pause()
+        assert screen.checking
+        assert widget_text(app, "#e-weights").startswith("no such file:")   # a stat, at once
+        await wait_for(pilot, lambda: not screen.checking, 10)
+        assert widget_text(app, "#e-weights") == f"✘ --weights {tmp_path / 'missing.h5'}: " \
+                                                 "no such file"
 
         weights.focus()                          # scrolled into view at 80×24: it reads whole
         weights.value = "imagenet"
-        await pilot.pause(0.2)
+        await pilot.pause()                      # the change is seen, then checked
+        await wait_for(pilot, lambda: not screen.checking, 10)
         text = " ".join(screen_text(app).split())
-        assert "ImageNet weights cached:" in text
+        assert "downloaded again on first use (58.9 MB from" in text
 
 
 async def test_other_jobs_show_no_weights_note(runs_dir):

@@ -195,7 +195,7 @@ def lr_schedule(keras, spec: CnnSpec, steps: int):
 
 
 def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict:
-    tf, keras = kc.import_tf()
+    tf, keras = kc.import_tf(ctx)
     keras.utils.set_random_seed(spec.seed)
     plan = kc.plan_data(spec, dataset)
     kc.log_plan(ctx, plan, dataset)
@@ -204,7 +204,7 @@ def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict:
     ctx.log(f"precision: {precision} ({why})")
 
     scope, strategy = kc.strategy_scope(tf, spec, ctx)
-    with scope:
+    with scope, ctx.phase("building", "building and compiling the model"):
         steps = -(-len(plan.train_idx) // spec.batch_size) * spec.epochs
         model = build_model(keras, shape, spec, precision, steps=steps)
         optimizer = kc.make_optimizer(keras, spec, lr_schedule(keras, spec, steps))

@@ -33,22 +33,47 @@ MISCLASSIFIED_CAP = 500
 PROGRESS_PER_SECOND = 4.0
 
 
-def import_tf():
-    """TensorFlow + Keras, configured once per process (logical CPUs for the mirrored test)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-    import tensorflow as tf
+def import_tf(ctx: JobContext | None = None):
+    """TensorFlow + Keras, configured once per process (logical CPUs for the mirrored test).
 
-    n_cpu = os.environ.get(CPU_DEVICES_ENV)
-    if n_cpu and int(n_cpu) > 1:
-        cpus = tf.config.list_physical_devices("CPU")
-        try:
-            tf.config.set_logical_device_configuration(
-                cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(int(n_cpu))])
-        except RuntimeError:
-            pass  # already initialised (a second job in the same process): keep what is there
+    With `ctx` this is its own "importing" phase: the import and the start of TensorFlow's
+    devices take seconds (longer with CUDA), which used to pass silently under "loading". The
+    devices TensorFlow has are logged and recorded (`devices` in the result, also when the run
+    is stopped later). GPUs allocate memory as needed (memory growth), so the GPU memory the
+    Monitor and the result show is what the job uses, not everything TensorFlow reserves.
+    """
+    with ctx.phase("importing", "importing TensorFlow") if ctx else nullcontext():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        import keras
+        import tensorflow as tf
+
+        n_cpu = os.environ.get(CPU_DEVICES_ENV)
+        if n_cpu and int(n_cpu) > 1:
+            cpus = tf.config.list_physical_devices("CPU")
+            try:
+                tf.config.set_logical_device_configuration(
+                    cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(int(n_cpu))])
+            except RuntimeError:
+                pass  # already initialised (a second job in the same process): keep it
+        for gpu in tf.config.list_physical_devices("GPU"):
+            try:
+                tf.config.experimental.set_memory_growth(gpu, True)
+            except (RuntimeError, ValueError):
+                pass  # already initialised: keep what is there
+        if ctx is not None:
+            record_devices(tf, ctx)
     return tf, keras
+
+
+def record_devices(tf, ctx: JobContext) -> list[str]:
+    """The devices TensorFlow runs on, logged and kept in the result (`devices`)."""
+    names = [d.name for d in tf.config.list_logical_devices()]
+    gpus = [d for d in names if ":GPU:" in d]
+    ctx.partial["devices"] = names
+    ctx.log(f"TensorFlow {tf.__version__} devices: {', '.join(names) or 'none'}"
+            + ("" if gpus else " (no GPU visible to TensorFlow)"))
+    return names
 
 
 # -- the data split ------------------------------------------------------------------------
@@ -292,6 +317,17 @@ def make_event_callback(keras, ctx: JobContext, epochs: int, steps: int, batch_s
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch
             self.t_epoch = time.perf_counter()
+            self.metrics = {}
+            # The first batch traces the graph (seconds): say so, rather than sit at 0.
+            first = ": tracing the model (the first batch)" if epoch == 0 else ""
+            ctx.emit(Progress(phase="training", step=0, total=steps,
+                              message=f"epoch {epoch + 1}/{epochs}{first}"))
+
+        def on_test_begin(self, logs=None):
+            # fit's validation pass: seconds with no batch progress, said as such
+            ctx.emit(Progress(phase="training", step=steps, total=steps,
+                              message=f"epoch {self.epoch + 1}/{epochs}: validating",
+                              metrics=self.metrics))
 
         def on_train_batch_end(self, batch, logs=None):
             self.done_steps += 1
@@ -304,9 +340,9 @@ def make_event_callback(keras, ctx: JobContext, epochs: int, steps: int, batch_s
             remaining = (epochs - self.epoch) * steps - (batch + 1)
             metrics = {k: _float(v) for k, v in (logs or {}).items()}
             metrics["images_per_s"] = round(seen / elapsed, 1) if elapsed > 0 else None
+            self.metrics = {k: v for k, v in metrics.items() if v is not None}
             ctx.emit(Progress(phase="training", step=batch + 1, total=steps,
-                              message=f"epoch {self.epoch + 1}/{epochs}",
-                              metrics={k: v for k, v in metrics.items() if v is not None},
+                              message=f"epoch {self.epoch + 1}/{epochs}", metrics=self.metrics,
                               eta=round(max(remaining, 0) * per_step, 1)))
 
         def on_epoch_end(self, epoch, logs=None):

@@ -17,6 +17,7 @@ from mnist_tui.engine.context import JobContext
 from mnist_tui.engine.datasets import Dataset, pool_label, resolve_split, select_subset
 from mnist_tui.engine.errors import DataError
 from mnist_tui.engine.events import Progress, Snapshot, Throttle
+from mnist_tui.engine.idx import MIN_SIDE
 from mnist_tui.engine.metrics import score_clustering
 from mnist_tui.engine.preprocessing import deskew
 from mnist_tui.engine.specs import TsneGmmSpec
@@ -41,6 +42,19 @@ def upsample_rgb(pixels: np.ndarray, size: int, batch: int = 256) -> np.ndarray:
         part = zoom(pixels[s:s + batch], (1, size / h, size / w), order=1)
         out[s:s + batch] = part[..., None]
     return out.reshape(n, -1)
+
+
+def check_input(images: np.ndarray, where: str) -> None:
+    """Refuse images t-SNE cannot embed, before it starts: openTSNE crashed the worker
+    (SIGSEGV) on blank images, and 1×1 images failed inside its PCA initialisation."""
+    n, h, w = images.shape
+    if h < MIN_SIDE or w < MIN_SIDE:
+        raise DataError(f"{where}: {h}×{w} images are too small to cluster: at least "
+                        f"{MIN_SIDE}×{MIN_SIDE} pixels are needed")
+    lo, hi = int(images.min()), int(images.max())
+    if lo == hi:
+        raise DataError(f"{where}: the {n:,} images chosen are blank (every pixel is {lo}): "
+                        "t-SNE cannot embed images with nothing in them")
 
 
 def _derive_seeds(seed: int, n: int) -> list[int]:
@@ -70,6 +84,7 @@ def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
                           "the clusters",
         }
         ctx.log(f"{n:,} images of {dataset.name} ({name}), {images.shape[1]}×{images.shape[2]}")
+        check_input(images, f"{dataset.name} ({name})")
 
     deskewing = spec.deskew and min(images.shape[1:]) >= MIN_DESKEW_SIZE
     if spec.deskew and not deskewing:
@@ -82,6 +97,9 @@ def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
         pixels = deskew(images) if deskewing else images.astype(np.float32) / 255.0
         X = upsample_rgb(pixels, spec.upsample) if spec.upsample else pixels.reshape(n, -1)
         features_in = X.shape[1]
+        if not np.ptp(X, axis=0).any():
+            raise DataError(f"{dataset.name} ({name}): the {n:,} images chosen are all the same "
+                            "picture after preprocessing: t-SNE cannot embed identical points")
 
     pca_info = None
     if spec.pca:

@@ -28,7 +28,8 @@ from mnist_tui.tui.widgets.plots import CurvePlot
 class CompareScreen(Screen):
     """Pushed from Runs; esc goes back."""
 
-    BINDINGS = [Binding("escape,backspace", "back", "Back to runs")]
+    BINDINGS = [Binding("escape,backspace", "back", "Back to runs", key_display="esc")]
+    SUB_TITLE = "5 Runs › Compare"
 
     def __init__(self, run_ids: list[str]) -> None:
         super().__init__()
@@ -62,11 +63,14 @@ class CompareScreen(Screen):
         self.app.call_from_thread(self._show, views)
 
     def _show(self, views: list[dict]) -> None:
+        # At 80 columns: a run's column is headed by its job, start time and id on three short
+        # lines, and long row labels wrap instead of being cut.
         table = Table(box=None, header_style="bold", padding=(0, 1), expand=False)
-        table.add_column("", style="bold", no_wrap=True)
+        table.add_column("", style="bold", overflow="fold", max_width=34)
         best = max((main_accuracy(v["result"]) or -1 for v in views), default=-1)
         for v in views:
-            table.add_column(f"{v['spec'].get('job')}\n{short_id(v['run_id'])}",
+            when, _, suffix = short_id(v["run_id"]).rpartition(" ")
+            table.add_column("\n".join(p for p in (v["spec"].get("job"), when, suffix) if p),
                              justify="right", no_wrap=True)
         table.add_row("status", *[v["result"].get("status", "running") for v in views])
         labels = []

@@ -1,8 +1,10 @@
 """Dataset: what is loaded and from where (or why MNIST could not be had), and what it looks like.
 
 The statistics come from `engine.stats.dataset_stats`, computed in the app's loader thread; this
-screen only draws them: split sizes, class balance as bars, pixel statistics, the mean digit of
-each class and sample digits of each class.
+screen only draws them. Its essentials fit one 80×24 page: where the data came from (every file
+read), split sizes and pixel statistics on two lines, then one table of the ten classes — each
+one's mean digit, drawn small (`widgets.digits.fit_images`), its images and share with a bar.
+Sample digits of each class follow below, one column per class.
 """
 
 from __future__ import annotations
@@ -15,8 +17,61 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from mnist_tui.tui.widgets.digits import DigitGrid
+from mnist_tui.tui.widgets.digits import DigitGrid, digit_text, fit_images
 from mnist_tui.tui.widgets.keysbar import KeysBar
+
+LABEL_W = 6        # the class table's first column ("images")
+MAX_DIGIT_W = 12   # a mean digit is never drawn wider than this (cells)
+SAMPLES_PER_CLASS = 4
+
+
+class ClassTable(Static):
+    """Digits 0–9 as columns: mean digit, images, share and a bar; redrawn for its width."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.stats = None
+
+    def set_stats(self, stats) -> None:
+        self.stats = stats
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        if self.stats is None or not self.size.width:
+            return
+        self.update(class_table(self.stats, self.size.width,
+                                bool(getattr(self.app, "plain_digits", False))))
+
+
+def class_table(stats, width: int, plain: bool = False) -> Table:
+    """The per-class table for `width` columns: ten columns of equal width (≥ 5 cells)."""
+    counts = stats.total_class_counts
+    total = sum(counts) or 1
+    top = max(counts) or 1
+    cell_w = max(5, min(MAX_DIGIT_W, (width - LABEL_W) // 10 - 1))
+    means = fit_images(list(stats.class_means), cell_w, cell_w * 2)
+    table = Table(box=None, show_header=False, padding=(0, 0, 0, 1), pad_edge=False,
+                  title="Each class: mean digit and class balance", title_style="bold",
+                  title_justify="left")
+    table.add_column(width=LABEL_W, no_wrap=True, style="bold")
+    for _ in range(10):
+        table.add_column(width=cell_w, justify="center", no_wrap=True)
+    table.add_row("digit", *[Text(str(d), style="bold") for d in range(10)])
+    table.add_row("mean", *[digit_text(m, plain) for m in means])
+    table.add_row("images", *[Text(f"{c:,}".rjust(cell_w)) for c in counts])
+    table.add_row("share", *[Text(f"{100 * c / total:.1f}%".rjust(cell_w)) for c in counts])
+    table.add_row("", *[Text(_bar(c / top, cell_w), style="cyan") for c in counts])
+    return table
+
+
+def _bar(fraction: float, width: int) -> str:
+    """A left-aligned bar of eighths, `width` cells for 1.0."""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")).ljust(width)
 
 
 class DatasetScreen(Screen):
@@ -30,10 +85,9 @@ class DatasetScreen(Screen):
             yield Static("loading the dataset…", id="ds-source")
             yield Static("", id="ds-note")
             yield Static("", id="ds-summary")
-            yield Static("[b]Mean digit of each class[/b]", classes="section")
-            yield DigitGrid(id="ds-means")
-            yield Static("[b]Samples of each class[/b]", classes="section")
-            yield DigitGrid(id="ds-samples")
+            yield ClassTable(id="ds-classes")
+            yield Static("", id="ds-samples-title", classes="section")
+            yield DigitGrid(id="ds-samples", per_row=10, max_rows=4)
         yield KeysBar()
 
     def on_mount(self) -> None:
@@ -58,6 +112,7 @@ class DatasetScreen(Screen):
             src.update(Text(f"The dataset could not be loaded: {app.dataset_error}",
                             style="bold red"))
             note.update("r tries again.")
+            note.display = True
             return
         stats = app.stats
         if stats is None:
@@ -66,6 +121,7 @@ class DatasetScreen(Screen):
         src.update(Text.assemble(("Dataset ", "bold"), (stats.name, "bold cyan"),
                                  f"  {h}×{w} images  from ", (stats.source, "italic"),
                                  files_read_text(stats.files, stats.source)))
+        note.display = bool(stats.note)
         if stats.note:
             note.update(Text.assemble(("⚠ ", "bold yellow"), (stats.note, "yellow"),
                                       ("\n  r retries the download.", "dim")))
@@ -73,51 +129,30 @@ class DatasetScreen(Screen):
         else:
             note.update("")
             note.remove_class("warning")
-        self.query_one("#ds-summary", Static).update(self._summary(stats))
-        means = list(stats.class_means)
-        self.query_one("#ds-means", DigitGrid).set_digits(means, [str(d) for d in range(10)])
-        images, caps = [], []
-        for d, imgs in enumerate(stats.samples):
-            for img in imgs[:4]:
-                images.append(img)
-                caps.append(str(d))
-        self.query_one("#ds-samples", DigitGrid).set_digits(images, caps)
+        self.query_one("#ds-summary", Static).update(summary_text(stats))
+        self.query_one("#ds-classes", ClassTable).set_stats(stats)
+        # Sample-major: the k-th sample of every class in a row, so each column is one class.
+        k = min([SAMPLES_PER_CLASS] + [len(s) for s in stats.samples])
+        images = [stats.samples[d][i] for i in range(k) for d in range(10)]
+        self.query_one("#ds-samples-title", Static).update(
+            Text.assemble(("Samples of each class", "bold"),
+                          (f"  {k} per class, one column per digit", "dim")))
+        self.query_one("#ds-samples", DigitGrid).set_digits(
+            images, [str(d) for _ in range(k) for d in range(10)])
 
-    def _summary(self, stats) -> Table:
-        grid = Table.grid(padding=(0, 3))
-        grid.add_column()
-        grid.add_column()
-        left = Table(box=None, show_header=True, header_style="bold", padding=(0, 1))
-        left.add_column("split")
-        left.add_column("images", justify="right")
-        for name, n in stats.split_sizes.items():
-            left.add_row(name, f"{n:,}")
-        left.add_row("", "")
-        left.add_row("[b]pixels[/b]", "")
-        left.add_row("mean", f"{stats.pixel_mean_255:.1f} / 255")
-        left.add_row("std", f"{stats.pixel_std_255:.1f} / 255")
-        left.add_row("zero", f"{100 * stats.zero_fraction:.1f}%")
-        grid.add_row(left, self._balance(stats))
-        return grid
 
-    @staticmethod
-    def _balance(stats) -> Table:
-        counts = stats.total_class_counts
-        top = max(counts) or 1
-        total = sum(counts) or 1
-        bars = Table(box=None, show_header=True, header_style="bold", padding=(0, 1),
-                     title="class balance", title_style="bold", title_justify="left")
-        bars.add_column("digit", justify="right")
-        bars.add_column("images", justify="right")
-        bars.add_column("share", justify="right")
-        bars.add_column("", no_wrap=True)
-        for d, c in enumerate(counts):
-            width = 24 * c / top
-            full = int(width)
-            bar = "█" * full + (" ▏▎▍▌▋▊▉"[int((width - full) * 8)] if full < 24 else "")
-            bars.add_row(str(d), f"{c:,}", f"{100 * c / total:.1f}%",
-                         Text(bar.rstrip(), style="cyan"))
-        return bars
+def summary_text(stats) -> Text:
+    """Two lines: images per split, and the pixel statistics (0–255)."""
+    text = Text()
+    text.append("splits  ", "bold")
+    sizes = [f"{name} {n:,}" for name, n in stats.split_sizes.items()]
+    if len(sizes) > 1:
+        sizes.append(f"all {sum(stats.split_sizes.values()):,}")
+    text.append(" · ".join(sizes))
+    text.append("\npixels  ", "bold")
+    text.append(f"mean {stats.pixel_mean_255:.1f} · std {stats.pixel_std_255:.1f} (of 255) · "
+                f"{100 * stats.zero_fraction:.1f}% exactly 0")
+    return text
 
 
 def files_read_text(files, source: str) -> Text:

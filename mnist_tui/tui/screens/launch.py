@@ -3,6 +3,16 @@
 Every field's text goes through `specs.parse_value`, then the whole spec through
 `JobSpec.problems()` — the same checks `--batch` applies — so the form can never accept what the
 command line would refuse, and each bad field gets exactly one message under it.
+
+Then what only the disk or the network can tell (`engine.preflight.check_job`): the data folder
+and the chosen split exist and hold the images asked for, the VGG16 weights are cached or can be
+downloaded (how big, from where). That check runs in a thread worker shortly after the fields it
+depends on change (at once, in this thread, when it touches neither: the bundled digits), its
+findings go under their fields, and ctrl+s starts only once it passed (a failed check is run again
+by ctrl+s: the network may be back).
+
+Text fields are edited on purpose (screens/fields.py): tab, a click or enter starts editing, esc
+or enter ends it, and the screen keys work whenever no field is being edited.
 """
 
 from __future__ import annotations
@@ -10,7 +20,7 @@ from __future__ import annotations
 from dataclasses import MISSING
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -34,9 +44,11 @@ from mnist_tui.engine.specs import (
     spec_fields,
 )
 from mnist_tui.engine.weights import weights_status
-from mnist_tui.tui.screens.fields import LeaveFieldKey
+from mnist_tui.tui.screens.fields import FIELD_BINDINGS, FieldInput, FieldKeys
 from mnist_tui.tui.widgets.keysbar import KeysBar
 
+CHECK_DELAY_S = 0.3      # the form settles this long before the disk or network is asked
+CHECKED_FIELDS = ("dataset", "data_dir", "split", "samples", "weights")
 JOB_TITLES = {"tsne-gmm": "t-SNE + GMM (clustering)", "vgg16": "VGG16 transfer learning",
               "cnn": "small CNN"}
 
@@ -54,13 +66,14 @@ def _on_off(value: bool) -> str:
     return "on (space toggles)" if value else "off (space toggles)"
 
 
-class LaunchScreen(LeaveFieldKey, Screen):
+class LaunchScreen(FieldKeys, Screen):
     """Pick a job, a preset, adjust, start (the job joins the queue)."""
 
+    AUTO_FOCUS = "#job-select"
     BINDINGS = [
         Binding("ctrl+s", "start", "Start job", priority=True),
         Binding("ctrl+d", "reset", "Reset to preset", priority=True),
-        Binding("escape", "leave_field", "Leave field"),
+        *FIELD_BINDINGS,
     ]
 
     def __init__(self) -> None:
@@ -68,6 +81,25 @@ class LaunchScreen(LeaveFieldKey, Screen):
         self.job = JOB_NAMES[0]
         self.problems: dict[str, str] = {}
         self._building = False
+        self._built: tuple[str, str] | None = None   # (job, preset) of the form shown
+        # The disk/network check of the valid spec: its key (the values it depends on), its
+        # findings (None while it runs), and a start waiting for it.
+        self.check_key: tuple | None = None
+        self.checks: list | None = None
+        self._check_spec: dict | None = None
+        self._check_timer = None
+        self._checking: tuple | None = None     # the key of the check in its worker
+        self._start_waiting: tuple | None = None
+
+    @property
+    def checking(self) -> bool:
+        """The disk/network check of the form's values has not answered yet."""
+        return not self.problems and self.checks is None
+
+    @property
+    def start_waiting(self) -> bool:
+        """ctrl+s was pressed and waits for the check."""
+        return self._start_waiting is not None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -103,6 +135,7 @@ class LaunchScreen(LeaveFieldKey, Screen):
 
     async def _build_form(self, preset: str = "default") -> None:
         self._building = True
+        self.check_key = self.checks = None       # a new form: checked once it is built
         form = self.query_one("#form", VerticalScroll)
         await form.remove_children()
         values = self._preset_values(preset)
@@ -121,8 +154,8 @@ class LaunchScreen(LeaveFieldKey, Screen):
                                 value=_text_of(value), allow_blank=False, id=wid, compact=True)
             else:
                 hint = "none" if meta["optional"] else ""
-                widget = Input(_text_of(value) if value is not None else "", placeholder=hint,
-                               id=wid, compact=True)
+                widget = FieldInput(_text_of(value) if value is not None else "",
+                                    placeholder=hint, id=wid, compact=True)
             widget.tooltip = meta["help"]
             rows.append(Vertical(
                 Horizontal(Label(flag_name(f.name), classes="field-label"), widget,
@@ -130,6 +163,7 @@ class LaunchScreen(LeaveFieldKey, Screen):
                 Static("", id=f"e-{f.name}", classes="field-error"),
                 classes="field"))
         await form.mount_all(rows)
+        self._built = (self.job, preset)
         self._building = False
         self.validate()
 
@@ -155,12 +189,14 @@ class LaunchScreen(LeaveFieldKey, Screen):
         return values, errors
 
     def validate(self) -> dict[str, str]:
-        """Parse every field, then ask the spec itself; show one message per bad field."""
+        """Parse every field, then ask the spec itself; show one message per bad field. A valid
+        spec is then checked against the disk and the network (`_want_check`)."""
         if self._building:
             return self.problems
         values, errors = self.read_form()
         cls = SPEC_CLASSES[self.job]
         preset = str(self.query_one("#preset-select", Select).value)
+        spec = None
         try:
             spec = cls(**{**values, "preset": preset})
             problems = spec.problems()
@@ -168,28 +204,126 @@ class LaunchScreen(LeaveFieldKey, Screen):
             problems = {"preset": str(exc)}
         problems = {**{k: v for k, v in problems.items() if k not in errors}, **errors}
         self.problems = problems
+        if not problems and spec is not None:
+            self._want_check(spec.to_dict())
+        self._draw_findings()
+        return problems
+
+    # -- the disk and network check ----------------------------------------------------------
+    def _want_check(self, spec: dict) -> None:
+        """The check of this spec: kept when its inputs did not change, else computed here
+        (no disk, no network needed) or in a worker after CHECK_DELAY_S."""
+        from mnist_tui.engine.preflight import check_job, needs_io
+
+        key = (spec["job"], *(str(spec.get(name)) for name in CHECKED_FIELDS))
+        if key == self.check_key:
+            return
+        if self._start_waiting is not None:      # the form changed under a waiting start
+            self._start_waiting = None
+            self.app.notify("not started: the form changed while it was being checked",
+                            severity="warning")
+        self.check_key, self._check_spec = key, spec
+        if self._check_timer is not None:
+            self._check_timer.stop()
+            self._check_timer = None
+        if not needs_io(spec):
+            self.checks = check_job(spec, probe=False)
+            return
+        self.checks = None
+        self._check_timer = self.set_timer(CHECK_DELAY_S, self._check_now)
+
+    def _check_now(self) -> None:
+        if self._check_timer is not None:
+            self._check_timer.stop()
+            self._check_timer = None
+        if self._check_spec is not None:
+            self._checking = self.check_key
+            self._run_check(self.check_key, self._check_spec)
+
+    @work(thread=True, exclusive=True, group="launch-check", exit_on_error=False)
+    def _run_check(self, key: tuple, spec: dict) -> None:
+        from mnist_tui.engine.preflight import Check, check_job
+
+        try:
+            checks = check_job(spec)
+        except Exception as exc:  # noqa: BLE001 - a bug in a check must not stop the form
+            checks = [Check("dataset", "note", f"could not check the data: "
+                            f"{type(exc).__name__}: {exc}")]
+        try:
+            self.app.call_from_thread(self._checked, key, checks)
+        except Exception:  # noqa: BLE001 - the app is closing
+            pass
+
+    def _checked(self, key: tuple, checks: list) -> None:
+        if self._checking == key:
+            self._checking = None
+        if key != self.check_key:
+            return   # the form changed meanwhile: a newer check is on its way
+        self.checks = checks
+        self._draw_findings()
+        if self._start_waiting == key:
+            self._start_waiting = None
+            self._start_checked()
+
+    def _check_problems(self) -> list:
+        return [c for c in self.checks or [] if c.problem]
+
+    def _draw_findings(self) -> None:
+        """Each field's message (a parse or spec problem, else what the check found, else for
+        the weights where they come from), the status line and the Start button."""
+        problems = self.problems
+        valid = not problems
+        found = {}
+        if valid:
+            for c in self.checks or []:
+                if c.field not in found or c.problem:
+                    found[c.field] = c
         for f in spec_fields(self.job):
             if f.name == "preset":
                 continue
             msg = problems.get(f.name)
-            # the weights say where they come from (cached, or downloaded on first use)
-            note = "" if msg or f.name != "weights" else weights_status(
-                self._field_text(f.name))
+            check = found.get(f.name)
+            text: Text | str = ""
+            if msg:
+                text = Text(f"✘ {msg}", style="bold red")
+            elif check is not None and check.problem:
+                text = Text(f"✘ {check.message}", style="bold red")
+            elif check is not None and check.level == "note":
+                text = Text(check.message, style="italic yellow")
+            elif check is not None and f.name in ("data_dir", "weights"):
+                text = Text(check.message, style="italic")
+            elif f.name == "weights":
+                # until the check is in: a path or none say at once (a stat); the ImageNet
+                # file is hashed to know it is cached, which is the check's work
+                given = self._field_text(f.name).strip()
+                if given != "imagenet":
+                    text = Text(weights_status(given), style="italic")
+                elif valid and self.checks is None:
+                    text = Text("looking for the ImageNet weights in Keras' cache…",
+                                style="italic")
             err = self.query_one(f"#e-{f.name}", Static)
-            err.update(Text(f"✘ {msg}", style="bold red") if msg
-                       else Text(note, style="italic") if note else "")
-            err.set_class(bool(msg or note), "shown")
-            self.query_one(f"#f-{f.name}").set_class(bool(msg), "-invalid-field")
+            err.update(text)
+            err.set_class(bool(text), "shown")
+            self.query_one(f"#f-{f.name}").set_class(
+                bool(msg or (check is not None and check.problem)), "-invalid-field")
         status = self.query_one("#form-status", Static)
+        preset = str(self.query_one("#preset-select", Select).value)
+        bad = self._check_problems() if valid else []
         if problems:
             status.update(Text(f"✘ {len(problems)} field(s) need attention: "
                                + ", ".join(flag_name(k) for k in problems), style="red"))
+        elif bad:
+            status.update(Text(f"✘ not ready (ctrl+s checks again): {bad[0].message}",
+                               style="red", no_wrap=True, overflow="ellipsis"))
+        elif self.checks is None:
+            waiting = " — it starts when the check passes" if self._start_waiting else ""
+            what = "the data and the weights" if self.job == "vgg16" else "the data"
+            status.update(Text(f"… checking {what}{waiting}", style="italic"))
         else:
             status.update(Text(f"✔ ready: {JOB_TITLES.get(self.job, self.job)}, preset "
                                f"{preset}. ctrl+s starts it (jobs run one at a time).",
                                style="green"))
-        self.query_one("#start", Button).disabled = bool(problems)
-        return problems
+        self.query_one("#start", Button).disabled = bool(problems or bad)
 
     # -- events ----------------------------------------------------------------------------
     @on(Select.Changed, "#job-select")
@@ -207,6 +341,9 @@ class LaunchScreen(LeaveFieldKey, Screen):
     async def _preset_changed(self, event: Select.Changed) -> None:
         if self._building or event.value is Select.BLANK or event.value != event.select.value:
             return  # a stale event: set_options picks a first option before the real one
+        if (self.job, str(event.value)) == self._built:
+            return  # the form already has this preset (the Select's first Changed, at mount,
+            #         rebuilt it and dropped what had been typed meanwhile)
         await self._build_form(str(event.value))
 
     @on(Input.Changed)
@@ -222,10 +359,6 @@ class LaunchScreen(LeaveFieldKey, Screen):
     def _select_changed(self, event: Select.Changed) -> None:
         if event.select.id and event.select.id.startswith("f-"):
             self.validate()
-
-    @on(Input.Submitted)
-    def _next_field(self) -> None:
-        self.focus_next()
 
     def on_descendant_focus(self, event) -> None:
         wid = getattr(event.widget, "id", "") or ""
@@ -255,15 +388,14 @@ class LaunchScreen(LeaveFieldKey, Screen):
             self.action_start()
 
     # -- actions ---------------------------------------------------------------------------
-    def action_leave_field(self) -> None:
-        self.set_focus(None)
-
     async def action_reset(self) -> None:
         await self._build_form(str(self.query_one("#preset-select", Select).value))
 
     def action_start(self) -> None:
-        from mnist_tui.engine.specs import build_spec
+        """ctrl+s: once the field being edited has every key already typed into it."""
+        self.after_typing(self._start)
 
+    def _start(self) -> None:
         problems = self.validate()
         if problems:
             first = next(iter(problems))
@@ -274,6 +406,42 @@ class LaunchScreen(LeaveFieldKey, Screen):
             except Exception:  # noqa: BLE001 - preset problems have no field widget
                 pass
             return
+        if self.checks is not None and not self._check_problems():
+            self._submit()
+            return
+        # The check is under way, or found a problem that may have gone (the network is back,
+        # the folder was mounted): check now, and start if it passes.
+        from mnist_tui.engine.preflight import check_job, needs_io
+
+        if self._check_spec is not None and not needs_io(self._check_spec):
+            self.checks = check_job(self._check_spec, probe=False)
+            self._draw_findings()
+            self._start_checked()
+            return
+        self._start_waiting = self.check_key
+        if self._check_timer is not None or self.checks is not None \
+                or self._checking != self.check_key:
+            self.checks = None
+            self._check_now()
+        self._draw_findings()
+
+    def _start_checked(self) -> None:
+        """The check a start waited for is in."""
+        bad = self._check_problems()
+        if bad or self.problems:
+            why = bad[0].message if bad else "the form changed"
+            self.app.notify(f"not started: {why}", severity="error", timeout=10)
+            if bad:
+                try:
+                    self.query_one(f"#f-{bad[0].field}").focus()
+                except Exception:  # noqa: BLE001 - no such field in this job's form
+                    pass
+            return
+        self._submit()
+
+    def _submit(self) -> None:
+        from mnist_tui.engine.specs import build_spec
+
         values, _ = self.read_form()
         preset = str(self.query_one("#preset-select", Select).value)
         try:

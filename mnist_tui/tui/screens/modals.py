@@ -32,14 +32,21 @@ def bindings_table(app) -> Table:
             table.add_row(_key_name(b), b.description)
     table.add_row("tab, shift+tab", "move between fields, tables and buttons")
     table.add_row("esc", "leave a text field (then single keys work again) / close")
+    from mnist_tui.tui.screens.fields import FIELD_BINDINGS
+
     for mode, _, label in SCREENS:
         screen_cls = screen_class(mode)
         rows = [b for b in getattr(screen_cls, "BINDINGS", []) if isinstance(b, Binding)]
-        if rows:
+        fields = [b for b in rows if b in FIELD_BINDINGS]
+        rows = [b for b in rows if b not in FIELD_BINDINGS]
+        if rows or fields:
             table.add_row("", "")
             table.add_row(Text(label, style="bold underline"), "")
             for b in rows:
                 table.add_row(_key_name(b), b.description or b.action)
+            if fields:   # the text fields' keys, once (screens/fields.py)
+                table.add_row("tab, enter", "edit a text field (or click it)")
+                table.add_row("esc, enter", "done editing: 1-6 and letters are keys again")
     return table
 
 

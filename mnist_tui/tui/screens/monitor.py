@@ -2,7 +2,9 @@
 
 Messages only mark what changed; a 4 Hz timer redraws what is dirty and visible. However fast a
 job emits, the screen does at most four redraws a second, and `p` stops plot redraws entirely
-(a slow SSH link). Elapsed times tick once a second.
+(a slow SSH link). Elapsed times and the activity spinner tick once a second. The job launched
+last is selected (the one you just started is the one you want to watch); the system line
+samples on its own timer (`widgets/syspanel.py`). The lines' text is `tui/joblines.py`.
 """
 
 from __future__ import annotations
@@ -14,28 +16,29 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from mnist_tui.tui.summary import STATE_ICON, STATE_STYLE, fmt_seconds
+from mnist_tui.tui.joblines import (
+    COLUMNS,
+    activity_line,
+    progress_line,
+    table_row,
+    title_line,
+)
 from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot, digit_legend
-
-# Fixed widths: the table fits 80 columns whatever the states become (auto widths grew and
-# clipped "✔ finished" to "✔ finishe"), and rows do not jitter as values change.
-COLUMNS = (("state", "state", 13), ("job", "job", 8), ("run", "run", 6), ("phase", "phase", 10),
-           ("progress", "progress", 12), ("elapsed", "elapsed", 7), ("eta", "ETA", 6))
-BAR_WIDTH = 24
-
-
-def progress_bar(fraction: float | None, width: int = BAR_WIDTH) -> Text:
-    if fraction is None:
-        return Text("·" * width, style="dim")
-    full = int(fraction * width)
-    part = " ▏▎▍▌▋▊▉"[int((fraction * width - full) * 8)] if full < width else ""
-    return Text.assemble(("█" * full + part, "bold cyan"),
-                         ("·" * (width - full - len(part)), "dim"))
+from mnist_tui.tui.widgets.syspanel import SystemPanel
 
 
 class MonitorScreen(Screen):
-    """Jobs table on top, the selected job's progress, curves, scatter and log below."""
+    """Jobs table on top, the selected job's progress, activity, system figures, curves,
+    scatter and log below."""
+
+    # One line each, never wrapped: at 80 columns a long line is cut with "…", not folded.
+    DEFAULT_CSS = """
+    MonitorScreen #job-title, MonitorScreen #job-progress, MonitorScreen #job-activity {
+        height: 1; text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    MonitorScreen #job-log { text-wrap: nowrap; text-overflow: ellipsis; }
+    """
 
     BINDINGS = [
         Binding("c", "cancel", "Cancel job"),
@@ -52,6 +55,8 @@ class MonitorScreen(Screen):
         self._dirty_plots = True
         self._row_jobs: list[str] = []
         self._drawn_snapshot = -1
+        self._latest_seen: str | None = None   # the manager's `latest` this screen selected
+        self._cursor_to_selected = False       # the selection changed here: move the cursor
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -62,6 +67,8 @@ class MonitorScreen(Screen):
         with Vertical(id="detail"):
             yield Static("No jobs yet: press 2 to launch one.", id="job-title")
             yield Static("", id="job-progress")
+            yield Static("", id="job-activity")
+            yield SystemPanel(id="job-system")
             with Horizontal(id="plots"):
                 yield CurvePlot("loss", id="plot-a")
                 yield CurvePlot("accuracy", id="plot-b")
@@ -74,16 +81,32 @@ class MonitorScreen(Screen):
         self.set_interval(0.25, self._tick)
         self.set_interval(1.0, self._tick_clock)
         self.query_one("#jobs", DataTable).focus()
+        self._follow_latest()
         self._redraw(force=True)
 
     def on_screen_resume(self) -> None:
         # Show the screen first (its last plots), then bring the plots up to date: the key
         # press is answered within a frame, the plotext redraw follows right after.
+        self._follow_latest()
         self._dirty_table = self._dirty_detail = self._dirty_plots = True
         self._draw_table()
         self._draw_detail()
         self._dirty_table = self._dirty_detail = False
         self.call_after_refresh(self._redraw)
+
+    def on_resize(self) -> None:
+        self._dirty_detail = True      # the lines are fitted to the width
+
+    def _follow_latest(self) -> None:
+        """Select the job launched last, once: moving the cursor away afterwards sticks."""
+        latest = self.app.manager.latest
+        if latest is not None and latest != self._latest_seen:
+            self._latest_seen = latest
+            if latest != self.selected:
+                self.selected = latest
+                self._cursor_to_selected = True
+                self._drawn_snapshot = -1
+                self._dirty_table = self._dirty_detail = self._dirty_plots = True
 
     # -- notifications from the app ------------------------------------------------------
     def on_job_changed(self, job_id: str, kind: str) -> None:
@@ -91,6 +114,7 @@ class MonitorScreen(Screen):
             self._dirty_table = True
             if self.selected is None:
                 self.selected = job_id
+            self._follow_latest()
         if job_id == self.selected:
             self._dirty_detail = True
             if kind in ("progress", "snapshot", "epoch", "state", "model_summary", "phase"):
@@ -103,7 +127,7 @@ class MonitorScreen(Screen):
             self._redraw()
 
     def _tick_clock(self) -> None:
-        if self.app.screen is self and self.app.manager.running():
+        if self.app.screen is self and self.app.manager.active():
             self._dirty_table = self._dirty_detail = True
 
     def _redraw(self, force: bool = False) -> None:
@@ -121,18 +145,7 @@ class MonitorScreen(Screen):
         return self.app.manager.jobs.get(self.selected) if self.selected else None
 
     def _row(self, job, now: float) -> list:
-        state = Text(f"{STATE_ICON.get(job.state, '?')} {job.state}",
-                     style=STATE_STYLE.get(job.state, ""))
-        frac = job.fraction
-        prog = f"{job.step}/{job.total}" if job.total else "—"
-        if frac is not None:
-            steps = f" {prog}"
-            prog = f"{100 * frac:3.0f}%" + (steps if len(steps) <= 8 else "")
-        eta = job.phase_eta() if job.state in ("running", "stopping") else None
-        phase = job.phase or ("held" if job.state == "queued" and self.app.manager.held_by
-                              else "—")
-        return [state, job.job, job.job_id[-6:], phase, prog,
-                fmt_seconds(job.elapsed(now)), fmt_seconds(eta)]
+        return table_row(job, now, held=bool(self.app.manager.held_by))
 
     def _draw_table(self) -> None:
         table = self.query_one("#jobs", DataTable)
@@ -145,18 +158,27 @@ class MonitorScreen(Screen):
             for job in jobs:
                 table.add_row(*self._row(job, now), key=job.job_id)
             self._row_jobs = ids
-            if self.selected in ids:
-                table.move_cursor(row=ids.index(self.selected), animate=False)
-            elif ids:
+            self._cursor_to_selected = True
+            if self.selected not in ids and ids:
                 self.selected = ids[0]
                 self._dirty_detail = self._dirty_plots = True
         else:
             for job in jobs:
                 for (key, _, _), value in zip(COLUMNS, self._row(job, now)):
                     table.update_cell(job.job_id, key, value)
+        # Only when the rows were rebuilt or the selection was made here: a cursor the user
+        # has just moved (its highlight message still on its way) is left where it is.
+        if self._cursor_to_selected and self.selected in ids:
+            self._cursor_to_selected = False
+            if table.cursor_row != ids.index(self.selected):
+                table.move_cursor(row=ids.index(self.selected), animate=False)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        key = event.row_key.value if event.row_key is not None else None
+        # The row under the cursor *now*: highlight messages of rows added or moved by a
+        # redraw arrive late and would otherwise select a job nobody chose.
+        table = event.data_table
+        rows = table.ordered_rows
+        key = rows[table.cursor_row].key.value if 0 <= table.cursor_row < len(rows) else None
         if key and key != self.selected:
             self.selected = key
             self._drawn_snapshot = -1
@@ -170,38 +192,23 @@ class MonitorScreen(Screen):
         job = self._job()
         title = self.query_one("#job-title", Static)
         prog = self.query_one("#job-progress", Static)
+        activity = self.query_one("#job-activity", Static)
+        system = self.query_one("#job-system", SystemPanel)
         log = self.query_one("#job-log", Static)
+        manager = self.app.manager
         if job is None:
             title.update(Text("No jobs yet: press 2 to launch one, ? for every key.",
                               style="italic"))
-            prog.update("")
-            log.update("")
+            for widget in (prog, activity, log):
+                widget.update("")
+            system.show_job(None, None)
             return
-        title.update(Text.assemble(
-            ("⏸ redraw paused (p) · " if self.paused else "", "bold yellow"),
-            (f"{STATE_ICON.get(job.state, '')} {job.job} ", "bold"), (job.job_id, "dim"),
-            "  ", (job.state, STATE_STYLE.get(job.state, "")),
-            (f"  {job.phase}: {job.phase_message}" if job.phase else "", ""),
-            no_wrap=True, overflow="ellipsis"))
-        line = Text()
-        line.append(f"{job.phase or 'waiting':>8} ", "bold")
-        line.append_text(progress_bar(job.fraction))
-        if job.total and job.phase == "download":   # bytes
-            line.append(f" {job.step / 1e6:.1f}/{job.total / 1e6:.1f} MB")
-        elif job.total:
-            line.append(f" {job.step}/{job.total}")
-        eta = job.phase_eta() if job.state in ("running", "stopping") else None
-        if eta is not None:
-            line.append(f"  ETA {fmt_seconds(eta)}", "cyan")
-        m = job.metrics
-        if m.get("images_per_s"):
-            line.append(f"  {m['images_per_s']:,.0f} img/s", "bold")
-        for key, label in (("kl_divergence", "KL"), ("loss", "loss"), ("accuracy", "acc")):
-            if isinstance(m.get(key), (int, float)):
-                line.append(f"  {label} {m[key]:.4g}")
-        if job.progress_message:
-            line.append(f"  {job.progress_message}", "italic dim")
-        prog.update(line)
+        now = manager.clock()
+        width = prog.size.width or max(20, self.size.width - 2)
+        title.update(title_line(job, now, self.paused))
+        prog.update(progress_line(job, now, width))
+        activity.update(activity_line(job, now, width, manager.held_by))
+        system.show_job(job, manager.live_pid(job))
         if self.paused:
             return
         lines = Text(no_wrap=True, overflow="ellipsis")

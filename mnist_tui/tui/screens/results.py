@@ -26,7 +26,7 @@ from mnist_tui.tui.summary import (
     history_series,
 )
 from mnist_tui.tui.widgets.digits import DigitGrid
-from mnist_tui.tui.widgets.heatmap import confusion_text, per_class_text
+from mnist_tui.tui.widgets.heatmap import confusion_text, legend_text, per_class_text
 from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot
 
@@ -119,13 +119,14 @@ def gallery_images(app, view: dict, wrong: list[dict]) -> tuple[list, list[str],
 
 
 class ResultsScreen(Screen):
-    """A finished (or failed, cancelled) run in full."""
+    """A finished (or failed, cancelled) run in full; another run opens at the top."""
 
     BINDINGS = [Binding("g", "reload", "Reload"), Binding("e", "export", "Export report")]
 
     def __init__(self) -> None:
         super().__init__()
         self.view: dict | None = None
+        self._to_top = True          # the next run shown starts at the top
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -142,15 +143,19 @@ class ResultsScreen(Screen):
                 yield ScatterPlot("final embedding", id="res-scatter")
             yield Static("", id="res-model")
             yield Static("", id="res-gallery-title", classes="section")
-            yield DigitGrid(id="res-gallery")
+            yield DigitGrid(id="res-gallery", per_row=10, max_rows=5)
+        yield Static("", id="res-notice")
         yield KeysBar()
 
     def on_mount(self) -> None:
         self.query_one("#results-body").focus()
         self.query_one("#res-curves").display = False
+        self.query_one("#res-notice").display = False
         self.action_reload()
 
     def on_results_run_changed(self) -> None:
+        """A run was opened (Runs, Monitor, a finished job): show it from the top."""
+        self._to_top = True
         self.action_reload()
 
     def on_runs_changed(self) -> None:
@@ -158,9 +163,16 @@ class ResultsScreen(Screen):
             self.action_reload()
 
     def action_export(self) -> None:
-        from mnist_tui.tui.screens.suites import export_runs
+        from mnist_tui.tui.screens.runs import export_report
 
-        export_runs(self.app, [self.view["run_id"] if self.view else self.app.results_run])
+        export_report(self.app, [self.view["run_id"] if self.view else self.app.results_run],
+                      self.show_notice)
+
+    def show_notice(self, text: Text) -> None:
+        """A notice under the results that stays until the next one (the export's path)."""
+        notice = self.query_one("#res-notice", Static)
+        notice.update(text)
+        notice.display = True
 
     def action_reload(self) -> None:
         run_id = self.app.results_run
@@ -188,6 +200,8 @@ class ResultsScreen(Screen):
             Text(f"Run {run_id} cannot be read: {error}", style="bold red"))
 
     def _show(self, view: dict) -> None:
+        if self.view is None or self.view["run_id"] != view["run_id"]:
+            self._to_top = True
         self.view = view
         result, spec = view["result"], view["spec"]
         status = result.get("status", "running")
@@ -211,13 +225,18 @@ class ResultsScreen(Screen):
             mapping = result.get("confusion_mapping")
             head.append(" (rows true, columns predicted"
                         + (f", {mapping} mapping)" if mapping else ")") + "\n", style="dim")
-            conf.update(head + confusion_text(matrix, plain=plain))
+            conf.update(head + confusion_text(matrix, plain=plain) + Text("\n")
+                        + legend_text(plain))
             m = result.get("metrics") or {}
             per.update(per_class_text(matrix, m.get("per_class_precision"),
                                       m.get("per_class_recall")
                                       or m.get("per_class_recall_hungarian")))
         self._show_curves(view)
         self._show_model(view["summary"])
+        if self._to_top:
+            self._to_top = False
+            self.query_one("#results-body", VerticalScroll).scroll_home(animate=False,
+                                                                        immediate=True)
 
     def _headline(self, result: dict) -> Text:
         text = Text()

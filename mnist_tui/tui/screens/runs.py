@@ -1,15 +1,20 @@
-"""Runs: every run in the store (batch runs and runs from before a restart too), sortable;
-open one, mark two or more and compare them, delete with confirmation.
+"""Runs: every run in the store (batch runs and runs from before a restart too), sortable either
+way, filtered with `/`; open one, mark two or more and compare them, run one again as a new job,
+export a report (its path stays on screen), delete with confirmation.
+
+The table fits 80 columns whatever the values (fixed widths, one column between them): the
+widest status ("↯ interrupted"), times like "12m05s", "60,000" images and every preset show
+whole.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from mnist_tui.tui.summary import (
     STATE_ICON,
@@ -22,13 +27,80 @@ from mnist_tui.tui.summary import (
 )
 from mnist_tui.tui.widgets.keysbar import KeysBar
 
+# name, key, first-order reverse flag, how the order reads (first order, reversed)
 SORTS = (
-    ("newest", lambda r: r.created or r.run_id, True),
-    ("accuracy", lambda r: main_accuracy(r.result) or -1.0, True),
-    ("time", lambda r: total_seconds(r.result) or 0.0, False),
-    ("job", lambda r: (r.job, r.created), False),
-    ("status", lambda r: (r.status, r.created), False),
+    ("newest", lambda r: r.created or r.run_id, True, ("newest first", "oldest first")),
+    ("accuracy", lambda r: main_accuracy(r.result), True, ("best first", "worst first")),
+    ("time", lambda r: total_seconds(r.result), False, ("fastest first", "slowest first")),
+    ("job", lambda r: (r.job, r.created or ""), False, ("A→Z", "Z→A")),
+    ("status", lambda r: (r.status, r.created or ""), False, ("A→Z", "Z→A")),
 )
+
+# key, label, width, right-aligned: 1+13+8+18+8+6+6+7 cells and a column before each = 75,
+# which leaves room for the scroll bar at 80 columns.
+COLUMNS = (("mark", "✓", 1, False), ("status", "status", 13, False), ("job", "job", 8, False),
+           ("run", "run", 18, False), ("acc", "accuracy", 8, True), ("time", "time", 6, True),
+           ("n", "images", 6, True), ("preset", "preset", 7, False))
+
+
+def sort_runs(runs: list, index: int, reverse: bool) -> list:
+    """Runs in the order of SORTS[index] (reversed on request); runs without the value last."""
+    _name, key, first_reverse, _words = SORTS[index]
+    known = [r for r in runs if key(r) is not None]
+    unknown = [r for r in runs if key(r) is None]
+    return sorted(known, key=key, reverse=first_reverse != reverse) + unknown
+
+
+def matches(run, words: list[str]) -> bool:
+    """Every word of the filter appears in the run's job, preset, status or id."""
+    hay = " ".join(str(v) for v in (run.job, run.spec.get("preset", ""), run.status,
+                                    run.run_id, short_id(run.run_id))).lower()
+    return all(w in hay for w in words)
+
+
+def _cell(value: str | Text, width: int, right: bool) -> Text:
+    """A cell's text padded to its column, with the column gap on its left."""
+    text = value if isinstance(value, Text) else Text(value)
+    text.truncate(width, overflow="ellipsis")
+    pad = " " * (width - text.cell_len)
+    return Text.assemble(" ", pad, text) if right else Text.assemble(" ", text, pad)
+
+
+def export_notice(n_runs: int, paths: list) -> Text:
+    """What stays on screen after an export: the report's path whole, on a line of its own."""
+    text = Text.assemble((f"Report of {n_runs} run(s) written", "bold"),
+                         (" (.md .json .csv beside it), path copied:", "dim"))
+    text.append("\n")
+    text.append(str(paths[0]), "bold cyan")
+    return text
+
+
+def export_report(app, run_ids: list, show) -> None:
+    """Write the report of `run_ids` in a thread (the engine's `export_runs_report`), then
+    `show` its path (on the calling screen, where it stays) and copy the path to the clipboard
+    (OSC 52: most terminals; the path on screen is whole for the others)."""
+    run_ids = [r for r in run_ids if r]
+    if not run_ids:
+        app.notify("no run to export", severity="warning")
+        return
+    show(Text(f"writing the report of {len(run_ids)} run(s)…", style="italic"))
+
+    def done(paths) -> None:
+        app.copy_to_clipboard(str(paths[0]))
+        show(export_notice(len(run_ids), paths))
+        app.notify("report written: its path is below the table, and copied", timeout=5)
+
+    def write() -> None:
+        from mnist_tui.engine.report import export_runs_report
+
+        try:
+            paths = export_runs_report(app.runs_dir, run_ids)
+        except Exception as exc:  # noqa: BLE001 - shown on screen
+            app.call_from_thread(show, Text(f"export failed: {exc}", style="bold red"))
+            return
+        app.call_from_thread(done, paths)
+
+    app.run_worker(write, thread=True, group="export", exit_on_error=False)
 
 
 class RunsScreen(Screen):
@@ -38,31 +110,42 @@ class RunsScreen(Screen):
         Binding("enter", "open", "Open", show=False),
         Binding("o", "open", "Open"),
         Binding("space", "mark", "Mark"),
-        Binding("c", "compare", "Compare marked"),
+        Binding("v", "compare", "Compare"),
+        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("s", "sort", "Sort"),
-        Binding("x,delete", "delete", "Delete"),
+        Binding("S", "reverse", "Reverse", key_display="S"),
+        Binding("r", "rerun", "Rerun"),
+        Binding("e", "export", "Export"),
+        Binding("d,delete", "delete", "Delete"),
         Binding("g", "reload", "Reload"),
-        Binding("e", "export", "Export report"),
+        Binding("escape", "clear_filter", "Clear filter", key_display="esc"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.runs = []
+        self.all_runs: list = []
+        self.runs: list = []           # shown: filtered and sorted
         self.marked: set[str] = set()
         self.sort_index = 0
+        self.reverse = False
+        self.filter_text = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="runs-status")
-        table = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        for key, label in (("mark", "✓"), ("status", "status"), ("job", "job"),
-                           ("run", "run"), ("acc", "accuracy"), ("time", "time"),
-                           ("n", "images"), ("preset", "preset")):
-            table.add_column(label, key=key)
+        yield Input(placeholder="filter: words from job, preset, status or run id "
+                                "(enter keeps it, esc clears)", id="runs-filter", compact=True)
+        table = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True,
+                          cell_padding=0)
+        for key, label, width, right in COLUMNS:
+            table.add_column(_cell(label, width, right), key=key, width=width + 1)
         yield table
-        yield KeysBar()
+        yield Static("", id="runs-notice")
+        yield KeysBar(lines=2)
 
     def on_mount(self) -> None:
+        self.query_one("#runs-filter").display = False
+        self.query_one("#runs-notice").display = False
         self.query_one("#runs-table", DataTable).focus()
         self.action_reload()
 
@@ -74,34 +157,37 @@ class RunsScreen(Screen):
     def on_runs_changed(self) -> None:
         self.action_reload()
 
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "clear_filter":
+            return bool(self.filter_text) or self.query_one("#runs-filter").display
+        return True
+
     @work(thread=True, exclusive=True, group="runs-list", exit_on_error=False)
     def action_reload(self) -> None:
         runs = self.app.store.list()
         self.app.call_from_thread(self._show, runs)
 
     def _show(self, runs) -> None:
-        name, key, reverse = SORTS[self.sort_index]
-        self.runs = sorted(runs, key=key, reverse=reverse)
-        ids = {r.run_id for r in self.runs}
-        self.marked &= ids
+        self.all_runs = list(runs)
+        words = self.filter_text.lower().split()
+        shown = [r for r in self.all_runs if matches(r, words)]
+        self.runs = sort_runs(shown, self.sort_index, self.reverse)
+        self.marked &= {r.run_id for r in self.all_runs}
         table = self.query_one("#runs-table", DataTable)
-        current = None
-        if table.row_count and table.cursor_row < len(table.rows):
-            try:
-                current = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            except Exception:  # noqa: BLE001
-                current = None
+        current = self._current()
         table.clear()
         for r in self.runs:
             res = r.result or {}
             n = (res.get("dataset") or {}).get("n_samples") or res.get("n_samples") \
                 or r.spec.get("samples")
-            table.add_row(self._mark(r.run_id),
-                          Text(f"{STATE_ICON.get(r.status, '?')} {r.status}",
-                               style=STATE_STYLE.get(r.status, "")),
-                          r.job, short_id(r.run_id), fmt_pct(main_accuracy(res)),
-                          fmt_seconds(total_seconds(res)), "—" if n is None else f"{n:,}",
-                          str(r.spec.get("preset", "")), key=r.run_id)
+            values = (self._mark(r.run_id),
+                      Text(f"{STATE_ICON.get(r.status, '?')} {r.status}",
+                           style=STATE_STYLE.get(r.status, "")),
+                      r.job, short_id(r.run_id), fmt_pct(main_accuracy(res)),
+                      fmt_seconds(total_seconds(res)), "—" if n is None else f"{n:,}",
+                      str(r.spec.get("preset", "")))
+            table.add_row(*(_cell(v, width, right) for v, (_k, _l, width, right)
+                            in zip(values, COLUMNS)), key=r.run_id)
         order = [r.run_id for r in self.runs]
         if current in order:
             table.move_cursor(row=order.index(current), animate=False)
@@ -111,23 +197,62 @@ class RunsScreen(Screen):
         return Text("✓", style="bold green") if run_id in self.marked else Text(" ")
 
     def _status(self) -> None:
-        name = SORTS[self.sort_index][0]
-        text = Text.assemble((f"{len(self.runs)} run(s)", "bold"),
-                             f" · sorted by {name} (s)")
+        name, _key, _rev, words = SORTS[self.sort_index]
+        shown, total = len(self.runs), len(self.all_runs)
+        count = f"{shown} of {total} run(s)" if self.filter_text else f"{total} run(s)"
+        order = words[1] if self.reverse else words[0]
+        text = Text.assemble((count, "bold"), " · sorted: ",
+                             order if name == "newest" else f"{name}, {order}")
+        if self.filter_text:
+            text.append(" · filter ")
+            text.append(self.filter_text, "bold")
         if self.marked:
-            text.append(f" · {len(self.marked)} marked: c compares", "bold cyan")
-        elif not self.runs:
+            text.append(f" · {len(self.marked)} marked: v compares", "bold cyan")
+        elif not self.all_runs:
             text.append(" · no runs yet: press 2 to launch one", "italic")
+        elif not self.runs:
+            text.append(" · none match: esc clears the filter", "italic")
         self.query_one("#runs-status", Static).update(text)
 
     def _current(self) -> str | None:
         table = self.query_one("#runs-table", DataTable)
-        if not table.row_count:
+        if not table.row_count or table.cursor_row >= table.row_count:
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
+    def show_notice(self, text: Text) -> None:
+        """A notice that stays until the next one (export paths, reruns)."""
+        notice = self.query_one("#runs-notice", Static)
+        notice.update(text)
+        notice.display = True
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()
+
+    # -- filter ------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        field = self.query_one("#runs-filter", Input)
+        field.display = True
+        field.focus()
+
+    @on(Input.Changed, "#runs-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self._show(self.all_runs)
+
+    @on(Input.Submitted, "#runs-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        # The status line names the filter; `/` shows the field again to change it.
+        self.query_one("#runs-filter", Input).display = False
+        self.query_one("#runs-table", DataTable).focus()
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one("#runs-filter", Input)
+        field.value = ""             # Input.Changed shows every run again
+        self.filter_text = ""
+        field.display = False
+        self.query_one("#runs-table", DataTable).focus()
+        self._show(self.all_runs)
 
     # -- actions -----------------------------------------------------------------------------
     def action_open(self) -> None:
@@ -143,29 +268,50 @@ class RunsScreen(Screen):
             return
         self.marked ^= {run_id}
         table = self.query_one("#runs-table", DataTable)
-        table.update_cell(run_id, "mark", self._mark(run_id))
+        table.update_cell(run_id, "mark", _cell(self._mark(run_id), 1, False))
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)
         self._status()
 
     def action_sort(self) -> None:
         self.sort_index = (self.sort_index + 1) % len(SORTS)
-        self._show(self.runs)
+        self.reverse = False
+        self._show(self.all_runs)
+
+    def action_reverse(self) -> None:
+        self.reverse = not self.reverse
+        self._show(self.all_runs)
 
     def action_export(self) -> None:
-        from mnist_tui.tui.screens.suites import export_runs
-
         marked = [r.run_id for r in self.runs if r.run_id in self.marked]
-        export_runs(self.app, marked or [self._current()])
+        export_report(self.app, marked or [self._current()], self.show_notice)
 
     def action_compare(self) -> None:
         from mnist_tui.tui.screens.compare import CompareScreen
 
         if len(self.marked) < 2:
-            self.app.notify("mark two or more runs with space, then press c", severity="warning")
+            self.app.notify("mark two or more runs with space, then press v", severity="warning")
             return
-        ordered = [r.run_id for r in self.runs if r.run_id in self.marked]
+        ordered = [r.run_id for r in self.all_runs if r.run_id in self.marked]
         self.app.push_screen(CompareScreen(ordered))
+
+    def action_rerun(self) -> None:
+        """The selected run's exact spec (its spec.json) again, as a new job."""
+        from mnist_tui.engine.specs import spec_from_dict
+
+        run_id = self._current()
+        if not run_id:
+            return
+        try:
+            spec = spec_from_dict(self.app.store.load_spec(run_id))
+        except Exception as exc:  # noqa: BLE001 - an old or hand-edited spec.json
+            self.show_notice(Text(f"cannot run {run_id} again: {exc}", style="bold red"))
+            return
+        job = self.app.manager.submit(spec.to_dict())
+        held = getattr(self.app.manager, "held_by", None)
+        self.show_notice(Text.assemble(
+            ("Rerun of ", "bold"), run_id, (" queued as ", "bold"), (job.job_id, "bold cyan"),
+            f" ({'waits: ' + held if held else '3 Monitor follows it'})"))
 
     def action_delete(self) -> None:
         from mnist_tui.tui.screens.modals import ConfirmScreen

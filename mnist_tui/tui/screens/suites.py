@@ -7,6 +7,13 @@ The suite runs in a Textual thread worker (`engine.suite_run.run_suite`); each m
 worker process, so TensorFlow is never imported here. The listener's callbacks arrive on that
 thread: member starts/ends reach the UI through `app.call_from_thread`; the many per-member
 events only store the latest one, which a 4/s timer draws.
+
+Before it starts, a suite is planned (`engine.preflight.plan_suite`, in a thread worker, shortly
+after the form changes and again on ctrl+s): its size (members × images), a rough time from past
+runs, and what would fail every member at once (the data folder, its split, sizes larger than the
+split, VGG16 weights that cannot be had) — a problem stops the start, and a large suite (more than
+10 members, an estimate over 15 min, or more than 10,000 images in a member) asks first. `x`
+(cancel) asks too. Text fields are edited on purpose (screens/fields.py).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from textual_plotext import PlotextPlot
 
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.tui.jobs import WORKER_NICE
-from mnist_tui.tui.screens.fields import LeaveFieldKey
+from mnist_tui.tui.screens.fields import FIELD_BINDINGS, FieldInput, FieldKeys
 from mnist_tui.tui.summary import STATE_STYLE
 from mnist_tui.tui.widgets.keysbar import KeysBar
 
@@ -38,6 +45,8 @@ DEFAULTS = {"sweep": {"sizes": "250,500,1000,2000,5000,10000", "seeds": "3"},
             "seed": {"sizes": "4800,2400", "seeds": "1"}}
 MARKERS = ("dot", "x", "+", "o", "*", "#")
 REDRAW_S = 0.25
+PLAN_DELAY_S = 0.25     # the form settles this long before the suite is planned
+RUNS_MAX_AGE_S = 20.0   # past runs (for time estimates) are read again after this long
 
 
 def parse_options(text: str) -> dict[str, str]:
@@ -63,6 +72,15 @@ def parse_options(text: str) -> dict[str, str]:
         out[name.strip().replace("-", "_")] = value
         i += 1
     return out
+
+
+def seeds_text(seeds) -> str:
+    """What the seeds field reads back as exactly `seeds`: a count (`3` is 0, 1, 2), else a
+    list (`0,7,9`; one seed other than 0 is `7,`, since `7` alone is a count)."""
+    seeds = [int(s) for s in seeds]
+    if seeds == list(range(len(seeds))):
+        return str(len(seeds))
+    return ",".join(map(str, seeds)) + ("," if len(seeds) == 1 else "")
 
 
 def fmt_time(seconds) -> str:
@@ -211,16 +229,19 @@ class SuitePicker(ModalScreen):
         self.dismiss(event.row_key.value)
 
 
-class SuitesScreen(LeaveFieldKey, Screen):
+class SuitesScreen(FieldKeys, Screen):
     """Run a suite and watch it; open, resume past ones."""
 
+    AUTO_FOCUS = "#suite-table"
+    # Letter keys are priority bindings: a focused field that is not being edited must not
+    # swallow them (a field being edited types them: see fields.py).
     BINDINGS = [
         Binding("ctrl+s", "start", "Start suite", priority=True),
-        Binding("x", "cancel", "Cancel"),
+        Binding("x", "cancel", "Cancel", priority=True),
         Binding("ctrl+x", "cancel", "Cancel", show=False, priority=True),
-        Binding("l", "pick", "Past suites"),
-        Binding("r", "resume", "Resume"),
-        Binding("escape", "leave_field", "Leave field"),
+        Binding("l", "pick", "Past suites", priority=True),
+        Binding("r", "resume", "Resume", priority=True),
+        *FIELD_BINDINGS,
     ]
     DEFAULT_CSS = """
     SuitesScreen #suite-form { height: 2; padding: 0 1; }
@@ -233,6 +254,7 @@ class SuitesScreen(LeaveFieldKey, Screen):
     SuitesScreen #sf-seeds { width: 8; }
     SuitesScreen #sf-vgg { width: 6; }
     SuitesScreen #sf-options { width: 1fr; }
+    SuitesScreen #suite-plan { height: auto; max-height: 4; padding: 0 1; }
     SuitesScreen #suite-status { height: auto; min-height: 3; max-height: 6; padding: 0 1;
                                  border-top: solid $primary-darken-2; }
     SuitesScreen #suite-body { height: 1fr; }
@@ -258,6 +280,12 @@ class SuitesScreen(LeaveFieldKey, Screen):
         self.last_status: str | None = None
         self.loaded = False            # a suite has been drawn (for tests)
         self._filling: str | None = None
+        self.plan = None               # preflight.SuitePlan of the form (None: none yet)
+        self.plan_for: tuple | None = None   # the form values `plan` is for
+        self._plan_wanted: tuple | None = None
+        self._plan_timer = None
+        self._starting = False         # a start waits for its plan (or its confirmation)
+        self._runs: tuple[float, list] | None = None   # (when read, RunInfo list)
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -270,17 +298,19 @@ class SuitesScreen(LeaveFieldKey, Screen):
                 yield Select([("sweep", "sweep"), ("seed", "seed")], value="sweep",
                              allow_blank=False, id="sf-suite", compact=True)
                 yield Label("methods", classes="sf-label")
-                yield Input(",".join(JOB_NAMES), id="sf-methods", compact=True)
+                yield FieldInput(",".join(JOB_NAMES), id="sf-methods", compact=True)
                 yield Label("sizes", classes="sf-label")
-                yield Input(DEFAULTS["sweep"]["sizes"], id="sf-sizes", compact=True)
+                yield FieldInput(DEFAULTS["sweep"]["sizes"], id="sf-sizes", compact=True)
             with Horizontal(classes="sf-row"):
                 yield Label("seeds", classes="sf-label first")
-                yield Input(DEFAULTS["sweep"]["seeds"], id="sf-seeds", compact=True)
+                yield FieldInput(DEFAULTS["sweep"]["seeds"], id="sf-seeds", compact=True)
                 yield Label("vgg px", classes="sf-label")
-                yield Input("32", id="sf-vgg", compact=True)
+                yield FieldInput("32", id="sf-vgg", compact=True)
                 yield Label("options", classes="sf-label")
-                yield Input(self._default_options(), placeholder="e.g. epochs=1 iterations=260",
-                            id="sf-options", compact=True)
+                yield FieldInput(self._default_options(),
+                                 placeholder="e.g. epochs=1 iterations=260", id="sf-options",
+                                 compact=True)
+        yield Static("", id="suite-plan")
         yield Static("", id="suite-status")
         with Vertical(id="suite-body"):
             table = DataTable(id="suite-table", cursor_type="row", zebra_stripes=True)
@@ -308,6 +338,7 @@ class SuitesScreen(LeaveFieldKey, Screen):
         self.query_one("#suite-table").focus()
         self.set_interval(REDRAW_S, self._tick)
         self._status()
+        self._want_plan()
         self.open_newest()
 
     def on_unmount(self) -> None:
@@ -326,9 +357,14 @@ class SuitesScreen(LeaveFieldKey, Screen):
         if d:
             self.query_one("#sf-sizes", Input).value = d["sizes"]
             self.query_one("#sf-seeds", Input).value = d["seeds"]
+        self._want_plan()
 
-    def action_leave_field(self) -> None:
-        self.query_one("#suite-table").focus()
+    @on(Input.Changed)
+    def _field_changed(self) -> None:
+        self._want_plan()
+
+    def on_runs_changed(self) -> None:
+        self._runs = None        # a run ended: the time estimates may change
 
     # -- building the spec -----------------------------------------------------------------
     def read_spec(self):
@@ -349,12 +385,109 @@ class SuitesScreen(LeaveFieldKey, Screen):
             given["data_dir"] = data_dir
         return build_suite_spec(args, given)
 
+    # -- planning (size, time, checks) -----------------------------------------------------
+    def form_key(self) -> tuple:
+        """The form's values as they stand (what a plan is for)."""
+        return (str(self.query_one("#sf-suite", Select).value),
+                *(self.query_one(f"#sf-{n}", Input).value
+                  for n in ("methods", "sizes", "seeds", "vgg", "options")))
+
+    def _want_plan(self) -> None:
+        """Plan the form's suite PLAN_DELAY_S after its last change (in a thread worker)."""
+        key = self.form_key()
+        if key == self._plan_wanted:
+            return
+        self._plan_wanted = key
+        if self._plan_timer is not None:
+            self._plan_timer.stop()
+        self._plan_timer = self.set_timer(PLAN_DELAY_S, self._plan_now)
+        self._draw_plan()
+
+    def _plan_now(self) -> None:
+        from mnist_tui.engine.errors import MnistTuiError
+
+        self._plan_timer = None
+        key = self.form_key()
+        try:
+            spec = self.read_spec()
+        except MnistTuiError as exc:
+            self.plan, self.plan_for = exc, key
+            self._draw_plan()
+            return
+        self._plan(key, spec)
+
+    def past_runs(self) -> list:
+        """The run store's runs (for time estimates), read at most every RUNS_MAX_AGE_S;
+        called from workers."""
+        cached = self._runs
+        if cached is not None and time.monotonic() - cached[0] < RUNS_MAX_AGE_S:
+            return cached[1]
+        from mnist_tui.engine.runs import RunStore
+
+        try:
+            runs = RunStore(self.app.runs_dir).list()
+        except OSError:
+            runs = []
+        self._runs = (time.monotonic(), runs)
+        return runs
+
+    def _make_plan(self, spec):
+        from mnist_tui.engine.preflight import Check, SuitePlan, plan_suite
+
+        members = spec.members()
+        try:
+            return plan_suite(members, self.past_runs())
+        except Exception as exc:  # noqa: BLE001 - a bug in a check must not stop the screen
+            return SuitePlan(len(members), tuple(spec.methods), 0, 0, None, 0, [Check(
+                "dataset", "note", f"could not check: {type(exc).__name__}: {exc}")])
+
+    @work(thread=True, exclusive=True, group="suite-plan", exit_on_error=False)
+    def _plan(self, key: tuple, spec) -> None:
+        plan = self._make_plan(spec)
+        try:
+            self.app.call_from_thread(self._planned, key, plan)
+        except Exception:  # noqa: BLE001 - the app is closing
+            pass
+
+    def _planned(self, key: tuple, plan) -> None:
+        if key == self.form_key():
+            self.plan, self.plan_for = plan, key
+            self._draw_plan()
+
+    def _draw_plan(self) -> None:
+        """One line: the size and the time; then its problems and notes, a line each (cut at
+        the edge: ctrl+s says the first problem whole)."""
+        from mnist_tui.engine.errors import MnistTuiError
+
+        lines = []
+        plan = self.plan
+        if self.plan_for != self.form_key() or plan is None:
+            lines.append(Text("… sizing the suite and checking its data", "italic"))
+        elif isinstance(plan, MnistTuiError):
+            lines.append(Text(f"✘ {plan}", "bold red"))
+        else:
+            lines.append(Text(f"{plan.size_text()} · {plan.time_text()}"))
+            for c in plan.checks:
+                if c.level != "ok":
+                    lines.append(Text(("✘ " if c.problem else "") + c.message,
+                                      "bold red" if c.problem else "italic yellow"))
+        text = Text("\n", no_wrap=True, overflow="ellipsis").join(lines[:4])
+        self.query_one("#suite-plan", Static).update(text)
+
     # -- actions ---------------------------------------------------------------------------
     def action_start(self) -> None:
+        """ctrl+s: once the field being edited has every key already typed into it."""
+        self.after_typing(self._start)
+
+    def _start(self) -> None:
         from mnist_tui.engine.errors import MnistTuiError
 
         if self.running:
             self.app.notify("a suite is running: cancel it first (x)", severity="warning")
+            return
+        if self._starting:
+            self.app.notify("the suite is being checked: it starts (or says why not) in a "
+                            "moment", severity="warning")
             return
         try:
             spec = self.read_spec()
@@ -363,6 +496,52 @@ class SuitesScreen(LeaveFieldKey, Screen):
             self.app.notify(str(exc), severity="error")
             return
         if not self._may_begin():
+            return
+        self._starting = True
+        self._say(f"checking {len(spec.members())} member run(s): data, weights, past "
+                  "times…", "italic")
+        self._plan_to_start(self.form_key(), spec)
+
+    @work(thread=True, exclusive=True, group="suite-start", exit_on_error=False)
+    def _plan_to_start(self, key: tuple, spec) -> None:
+        plan = self._make_plan(spec)     # fresh: the disk and the network may have changed
+        try:
+            self.app.call_from_thread(self._start_planned, key, spec, plan)
+        except Exception:  # noqa: BLE001 - the app is closing
+            pass
+
+    def _start_planned(self, key: tuple, spec, plan) -> None:
+        """Start the planned suite: not with a problem, and after a yes when it is large."""
+        from mnist_tui.tui.screens.modals import ConfirmScreen
+
+        self._planned(key, plan)
+        if plan.problems:
+            self._starting = False
+            why = plan.problems[0].message
+            self._say(f"✘ not started: {why}", "bold red")
+            self.app.notify(f"suite not started: {why}", severity="error", timeout=10)
+            return
+        reasons = plan.confirm_reasons()
+        if not reasons:
+            self._launch(spec)
+            return
+        self._say("asking before a large suite starts…", "italic")
+        question = (f"Start this {spec.name} suite now?\n\n{plan.size_text()} "
+                    f"({', '.join(plan.methods)})\n{plan.time_text()}\n\n"
+                    f"Asked because of: {'; '.join(reasons)}.")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._launch(spec)
+            else:
+                self._starting = False
+                self._say("not started (the suite was not confirmed)", "italic")
+
+        self.app.push_screen(ConfirmScreen(question, yes="Start", no="Not now"), answer)
+
+    def _launch(self, spec) -> None:
+        self._starting = False
+        if self.running or not self._may_begin():
             return
         self._begin()
         self._say(f"checking the data for {len(spec.members())} member runs…", "italic")
@@ -392,14 +571,27 @@ class SuitesScreen(LeaveFieldKey, Screen):
         self._run(None, self.folder)
 
     def action_cancel(self) -> None:
+        """x / ctrl+x: cancel the running suite, after a yes (it is destructive)."""
+        from mnist_tui.tui.screens.modals import ConfirmScreen
+
         if not self.running:
+            self._say("x cancels a running suite: none is running", "italic")
             self.app.notify("no suite is running", severity="warning")
             return
         if self.cancelling:
             return
-        self.stop()
-        self._say("cancelling: interrupting the running member (it records what it has)…",
-                  "bold yellow")
+
+        def answer(yes: bool | None) -> None:
+            if not yes or not self.running or self.cancelling:
+                return
+            self.stop()
+            self._say("cancelling: interrupting the running member (it records what it "
+                      "has)…", "bold yellow")
+
+        self.app.push_screen(ConfirmScreen(
+            "Cancel the running suite?\n\nThe running member is interrupted and records what "
+            "it has; r resumes the suite later (finished members are reused).",
+            yes="Cancel suite", no="Keep running"), answer)
 
     def action_pick(self) -> None:
         self._list_suites()
@@ -480,7 +672,7 @@ class SuitesScreen(LeaveFieldKey, Screen):
             select.value = spec["suite"]
         self.query_one("#sf-methods", Input).value = ",".join(spec["methods"])
         self.query_one("#sf-sizes", Input).value = ",".join(map(str, spec["sizes"]))
-        self.query_one("#sf-seeds", Input).value = ",".join(map(str, spec["seeds"]))
+        self.query_one("#sf-seeds", Input).value = seeds_text(spec["seeds"])
         self.query_one("#sf-vgg", Input).value = str(spec["vgg_input_size"])
         self.query_one("#sf-options", Input).value = " ".join(
             f"{k.replace('_', '-')}={v}" for k, v in spec.get("overrides", {}).items())

@@ -8,7 +8,8 @@ ones dimmed — as a single Text, which keeps a key press well under a frame.
 When everything does not fit (80 columns hold about half of it), the screen's own keys come
 first, the six screen keys fold into one "1-6 Screens" item, and "? Keys" (which lists every
 binding) and "q Quit" stay pinned at the right edge: a key dropped for lack of room is never the
-one that shows the others.
+one that shows the others. A screen with many keys (Runs) asks for a bar of up to two lines
+(`KeysBar(lines=2)`), which takes its second line only when one does not hold them all.
 """
 
 from __future__ import annotations
@@ -37,8 +38,19 @@ def _append(text: Text, item: Key, pad: int) -> None:
     text.append(f"{' ' * pad}{item.description} ", style=style)
 
 
-def layout(items: list[Key], width: int) -> Text:
-    """The bar's text for `width` columns (see the module docstring)."""
+def _fill(own: list[Key], rooms: list[int]) -> tuple[list[list[Key]], list[Key]]:
+    """Keys in order into lines of `rooms` cells (the last keeps a column for "…"); the rest."""
+    rows: list[list[Key]] = [[] for _ in rooms]
+    rest = list(own)
+    for k, room in enumerate(rooms):
+        spare = 1 if k == len(rooms) - 1 else 0
+        while rest and _width([*rows[k], rest[0]], 0) <= room - spare:
+            rows[k].append(rest.pop(0))
+    return rows, rest
+
+
+def layout(items: list[Key], width: int, lines: int = 1) -> Text:
+    """The bar's text for `width` columns, on up to `lines` lines (see the module docstring)."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if _width(items, 1) <= width:
         for item in items:
@@ -49,17 +61,23 @@ def layout(items: list[Key], width: int) -> Text:
     own = [k for k in items if k not in nav and k not in pinned]
     right = ([Key(f"{nav[0].key}-{nav[-1].key}", "Screens", True, "nav")] if len(nav) > 1
              else nav) + pinned
-    room = width - _width(right, 0) - 1
-    shown: list[Key] = []
-    for item in own:
-        if _width([*shown, item], 0) > room - 1:   # keep a column for "…"
+    last_room = width - _width(right, 0) - 1
+    for n in range(1, max(1, lines) + 1):      # as few lines as hold every key
+        rows, rest = _fill(own, [width] * (n - 1) + [last_room])
+        if not rest:
             break
-        shown.append(item)
-    for item in shown:
-        _append(text, item, 0)
-    if len(shown) < len(own):
+    for k, row in enumerate(rows):
+        if k:
+            text.append("\n")
+        for item in row:
+            _append(text, item, 0)
+    used = _width(rows[-1], 0)
+    if rest:
         text.append("…", style="dim")
-    text.append(" " * max(1, width - text.cell_len - _width(right, 0)))
+        used += 1
+    elif len(rows) > 1 and used + 1 + _width(nav + pinned, 0) <= width:
+        right = nav + pinned      # a second line with room for every screen key: unfolded
+    text.append(" " * max(1, width - used - _width(right, 0)))
     for item in right:
         _append(text, item, 0)
     return text
@@ -76,6 +94,10 @@ class KeysBar(Static):
         color: $footer-foreground;
     }
     """
+
+    def __init__(self, lines: int = 1, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lines = lines
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -103,4 +125,6 @@ class KeysBar(Static):
         return items
 
     def _redraw(self) -> None:
-        self.update(layout(self.keys(), self.size.width or self.app.size.width))
+        text = layout(self.keys(), self.size.width or self.app.size.width, self.lines)
+        self.styles.height = text.plain.count("\n") + 1
+        self.update(text)
