@@ -129,7 +129,7 @@ def main() -> int:
         wait_for("training " if args.job == "cnn" else "tsne ", 180)
     cpu0 = cpu_times()
     per: dict[str, list[float]] = {"5": [], "3": []}
-    shows = {"5": "Compare marked", "3": "Cancel job"}
+    shows = {"5": "v Compare", "3": "Cancel job"}
     for i in range(args.presses):
         key = "5" if i % 2 == 0 else "3"
         time.sleep(0.3)
