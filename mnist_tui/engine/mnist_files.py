@@ -289,7 +289,7 @@ def _npz_labels(arr: np.ndarray, key: str, path: Path) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def _npy_header(fp) -> tuple[tuple[int, ...], np.dtype] | None:
+def npy_header(fp) -> tuple[tuple[int, ...], np.dtype] | None:
     """(shape, dtype) from the header of the .npy stream `fp`, leaving `fp` after it; None for
     a format version this numpy has no public reader for (np.load then reads it as usual)."""
     fmt = np.lib.format
@@ -316,7 +316,7 @@ def _check_npy_member(zf: zipfile.ZipFile, key: str, path: Path) -> None:
     where = f"{path}: {key}"
     try:
         with zf.open(info) as fp:
-            header = _npy_header(fp)
+            header = npy_header(fp)
             header_len = fp.tell()
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError,
             NotImplementedError) as e:   # (encrypted, an unsupported compression method)

@@ -175,7 +175,7 @@ def idx_count(path: Path, kind: str) -> tuple[int, tuple[int, ...]]:
 
 def npz_counts(path: Path) -> dict[str, int]:
     """split → images in a Keras-style mnist.npz, from the .npy headers inside it."""
-    import numpy as np
+    from mnist_tui.engine.mnist_files import npy_header
 
     counts: dict[str, int] = {}
     try:
@@ -191,10 +191,10 @@ def npz_counts(path: Path) -> dict[str, int]:
                 shapes = []
                 for member in (x, y):
                     with zf.open(member) as fh:
-                        version = np.lib.format.read_magic(fh)
-                        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                                else np.lib.format.read_array_header_2_0)
-                        shapes.append(read(fh)[0])
+                        header = npy_header(fh)
+                    if header is None:
+                        raise ValueError(f"{member}: an .npy format version numpy cannot read")
+                    shapes.append(header[0])
                 if len(shapes[0]) != 3 or len(shapes[1]) != 1 or shapes[0][0] != shapes[1][0]:
                     raise DataError(f"{path}: x_{split} {shapes[0]} and y_{split} {shapes[1]} "
                                     "are not images (N, H, W) with N labels")
