@@ -6,6 +6,7 @@ notebook (with a list as the event sink).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,6 +50,24 @@ class JobContext:
     def artifact(self, name: str) -> Path | None:
         """Where to write an artifact, or None when running without a run folder."""
         return self.run_dir / name if self.run_dir is not None else None
+
+    @contextmanager
+    def writing_artifact(self, name: str):
+        """A temporary path beside artifact `name` (same suffix, so numpy and Keras keep it) that
+        becomes `name` only once the block has written it whole: a signal or a full disk never
+        leaves a torn model.keras or predictions.npz for Results to trip over. Yields None
+        without a run folder."""
+        final = self.artifact(name)
+        if final is None:
+            yield None
+            return
+        tmp = final.with_name(f".{final.stem}.partial{final.suffix}")
+        try:
+            yield tmp
+            os.replace(tmp, final)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
 
 
 def download_reporter(ctx: JobContext) -> Callable:

@@ -161,3 +161,22 @@ def test_a_relative_data_dir_in_a_config_is_recorded_absolute(env, tmp_path):
     elsewhere.mkdir()
     again = cli(["--batch", "--rerun", run.name], env, cwd=elsewhere)
     assert again.returncode == 0, again.stderr
+
+
+def test_artifacts_appear_only_whole(tmp_path):
+    """Bug: model.keras, predictions.npz and embedding.npz were written in place: a signal or a
+    full disk at that moment left a torn file that Results then loaded."""
+    from mnist_tui.engine.context import JobContext
+
+    ctx = JobContext(lambda ev: None)
+    ctx.run_dir = tmp_path
+    with pytest.raises(OSError):
+        with ctx.writing_artifact("embedding.npz") as path:
+            path.write_bytes(b"half of an arr")
+            raise OSError(28, "No space left on device")
+    assert list(tmp_path.iterdir()) == []                  # nothing torn, no temp left
+    with ctx.writing_artifact("embedding.npz") as path:
+        np.savez_compressed(path, x=np.arange(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["embedding.npz"]
+    assert np.load(tmp_path / "embedding.npz")["x"].tolist() == [0, 1, 2]
+

@@ -482,10 +482,10 @@ def evaluate_and_save(ctx: JobContext, plan: DataPlan, probs: np.ndarray) -> dic
     p_true = np.clip(probs[np.arange(len(true)), true], 1e-7, 1.0)
     m = classification_metrics(true, pred)
     wrong = np.flatnonzero(pred != true)
-    path = ctx.artifact("predictions.npz")
-    if path is not None:
-        np.savez_compressed(path, eval_indices=plan.eval_idx, true=true, pred=pred,
-                            probabilities=probs.astype(np.float32))
+    with ctx.writing_artifact("predictions.npz") as path:
+        if path is not None:
+            np.savez_compressed(path, eval_indices=plan.eval_idx, true=true, pred=pred,
+                                probabilities=probs.astype(np.float32))
     history = ctx.partial.get("history") or []
     last = history[-1] if history else {}
     warnings = health_warnings(history, m["accuracy"], pred, true)
@@ -535,11 +535,11 @@ def run_details(plan: DataPlan, counts: dict, strategy, model_file: str | None) 
 
 
 def save_model(ctx: JobContext, model) -> str | None:
-    path = ctx.artifact("model.keras")
-    if path is None:
-        return None
-    model.save(path)
-    return path.name
+    with ctx.writing_artifact("model.keras") as path:
+        if path is None:
+            return None
+        model.save(path)
+    return "model.keras"
 
 
 def log_plan(ctx: JobContext, plan: DataPlan, dataset: Dataset) -> None:

@@ -135,10 +135,10 @@ def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
     with ctx.phase("scoring", "mapping clusters to digits"):
         score = score_clustering(labels, clusters, spec.gmm_components)
 
-    path = ctx.artifact("embedding.npz")
-    if path is not None:
-        np.savez_compressed(path, embedding=embedding.astype(np.float32), clusters=clusters,
-                            labels=labels, indices=idx)
+    with ctx.writing_artifact("embedding.npz") as path:
+        if path is not None:
+            np.savez_compressed(path, embedding=embedding.astype(np.float32),
+                                clusters=clusters, labels=labels, indices=idx)
 
     return {
         "metrics": score.metrics(),

@@ -9,6 +9,8 @@ Clustering and classifier results share the screen; any field may be missing.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -53,11 +55,11 @@ def load_run_view(store, run_id: str) -> dict:
             snapshot = ev
     history = result.get("history") or epochs
     final = store.path(run_id) / "embedding.npz"
-    if final.is_file():   # the final embedding beats the last live snapshot
+    arrays = read_npz(final, ("embedding", "labels"))
+    if arrays is not None:   # the final embedding beats the last live snapshot
         import numpy as np
 
-        with np.load(final) as z:
-            emb, labels = z["embedding"], z["labels"]
+        emb, labels = arrays
         step = max(1, len(emb) // 2000)
         snapshot = {"iteration": "final", "points": np.round(emb[::step, :2], 2).tolist(),
                     "labels": labels[::step].tolist()}
@@ -65,20 +67,38 @@ def load_run_view(store, run_id: str) -> dict:
             "history": history, "snapshot": snapshot, "path": store.path(run_id)}
 
 
+def read_npz(path: Path, keys: tuple[str, ...]):
+    """The arrays `keys` of an artifact, or None when it is missing, torn or not what it should
+    be (an old run, a disk that filled up): Results then shows the rest of the run."""
+    import zipfile
+
+    import numpy as np
+
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return tuple(np.asarray(z[k]) for k in keys)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
 def misclassified(view: dict) -> list[dict]:
     """[{index, true, pred}] from the result (classifiers) or embedding.npz (clustering)."""
     result = view["result"]
     if result.get("misclassified"):
         return list(result["misclassified"])
-    path = view["path"] / "embedding.npz"
     mapping = result.get("mapping_hungarian")
-    if not path.is_file() or not mapping:
+    arrays = read_npz(view["path"] / "embedding.npz", ("clusters", "labels", "indices"))
+    if arrays is None or not mapping:
         return []
     import numpy as np
 
-    with np.load(path) as z:
-        clusters, labels, indices = z["clusters"], z["labels"], z["indices"]
-    pred = np.asarray(mapping)[clusters]
+    clusters, labels, indices = arrays
+    try:
+        pred = np.asarray(mapping)[clusters]
+    except (IndexError, TypeError, ValueError):
+        return []
     wrong = np.flatnonzero(pred != labels)
     return [{"index": int(indices[i]), "true": int(labels[i]), "pred": int(pred[i])}
             for i in wrong]
