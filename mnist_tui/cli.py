@@ -161,7 +161,8 @@ def resolve_spec(args: argparse.Namespace, runs_dir: Path):
             base, rerun_of = read_json(Path(args.config)), None
         except ValueError as exc:   # records.RecordError: unreadable, not a file, not JSON
             raise UsageError(f"--config: {exc}") from None
-    if not isinstance(base, dict) or base.get("job") not in SPEC_CLASSES:
+    if not isinstance(base, dict) or not isinstance(base.get("job"), str) \
+            or base["job"] not in SPEC_CLASSES:
         raise SpecError(f"{args.config or args.rerun}: not a job spec (no known \"job\" key)")
     if args.preset:
         # A spec file fixes every value; relabelling it would run one preset under another's

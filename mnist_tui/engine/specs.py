@@ -304,7 +304,7 @@ def parse_value(f: dataclasses.Field, text: str) -> Any:
 def _spec_class(job: str) -> type[JobSpec]:
     try:
         return SPEC_CLASSES[job]
-    except KeyError:
+    except (KeyError, TypeError):   # TypeError: not even a string (`{"job": []}`)
         raise SpecError(f"unknown job {job!r} (choose from {', '.join(JOB_NAMES)})") from None
 
 
