@@ -65,7 +65,8 @@ class JobSpec:
             if msg:
                 out[f.name] = msg
         if "preset" not in out and self.preset not in self.presets:
-            out["preset"] = f"unknown preset {self.preset!r} (choose from {', '.join(self.presets)})"
+            out["preset"] = (f"unknown preset {_short(self.preset)} (choose from "
+                             f"{', '.join(self.presets)})")
         if self.dataset == "digits" and self.data_dir:
             out.setdefault("data_dir", "--data-dir reads MNIST files; it cannot be used with "
                                        "--dataset digits")
@@ -316,6 +317,15 @@ def _construct(cls: type[JobSpec], values: dict) -> JobSpec:
     return cls(**values)
 
 
+MAX_TEXT = 4096   # PATH_MAX on Linux: no text field of a spec has a reason to be longer
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A value for an error line: its repr, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(text):,} characters)"
+
+
 def _check_field(f: dataclasses.Field, value: Any) -> str | None:
     meta = f.metadata
     if not meta:
@@ -333,9 +343,12 @@ def _check_field(f: dataclasses.Field, value: Any) -> str | None:
     if kind is bool and not isinstance(value, bool):
         return f"expected true or false, got {value!r}"
     if kind is str and not isinstance(value, str):
-        return f"expected text, got {value!r}"
+        return f"expected text, got {_short(value)}"
+    if kind is str and len(value) > MAX_TEXT:
+        # a path the system could not open anyway, and a worker command line it could not start
+        return f"{len(value):,} characters is too long (at most {MAX_TEXT:,})"
     if meta["choices"] is not None and value not in meta["choices"]:
-        return f"{value!r} is not one of {', '.join(map(str, meta['choices']))}"
+        return f"{_short(value)} is not one of {', '.join(map(str, meta['choices']))}"
     if meta["minimum"] is not None and value < meta["minimum"]:
         return f"must be at least {meta['minimum']:g}, got {value!r}"
     if meta["maximum"] is not None and value > meta["maximum"]:

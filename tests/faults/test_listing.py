@@ -110,3 +110,17 @@ def test_rerun_of_a_run_whose_spec_is_random_bytes_is_one_error_line(cli_env, tm
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+
+
+def test_a_200_kb_spec_is_one_short_error_line(cli_env, tmp_path):
+    """Bug: a 200 KB data_dir reached the worker's command line: exit 3 `Argument list too
+    long`; an unknown 200 KB preset was echoed whole."""
+    for field, value in (("data_dir", "/tmp/" + "x" * 200_000), ("preset", "x" * 200_000)):
+        config = tmp_path / f"{field}.json"
+        config.write_text(json.dumps({"job": "tsne-gmm", field: value}))
+        out = subprocess.run([sys.executable, "-m", "mnist_tui", "--batch", "--config",
+                              str(config)], env=cli_env, capture_output=True, text=True,
+                             timeout=60, check=False)
+        assert out.returncode == 2
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and "too long" in lines[0] and len(lines[0]) < 200
