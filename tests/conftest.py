@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import socket
 import subprocess
 import sys
@@ -67,3 +70,33 @@ def _run_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.Com
 def run_cli():
     """`run_cli(args, env)`: run `python -m mnist_tui ARGS` and capture its output."""
     return _run_cli
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    """Serves a folder; records each GET path (`server.paths`); prints nothing."""
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def static_server(tmp_path):
+    """A threaded HTTP server on 127.0.0.1 serving `static_server.root` (a fresh folder) at
+    `static_server.url`; `static_server.paths` lists what was asked for."""
+    root = tmp_path / "www"
+    root.mkdir()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietFiles, directory=str(root)))
+    httpd.daemon_threads = True
+    httpd.paths = []
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01},
+                              daemon=True)
+    thread.start()
+    httpd.root = root
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import zipfile
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -19,32 +16,6 @@ from mnist_tui.engine import preflight as pf
 from mnist_tui.engine.runs import RunStore
 from mnist_tui.engine.suites import SuiteSpec
 from mnist_tui.engine.weights import IMAGENET_FILE, IMAGENET_NOTOP
-
-
-class Quiet(SimpleHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.server.paths.append(self.path)
-        super().do_GET()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def server(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(root)))
-    httpd.daemon_threads = True
-    httpd.paths = []
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01},
-                              daemon=True)
-    thread.start()
-    httpd.root = root
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture
@@ -160,16 +131,16 @@ def test_mnist_not_cached_and_no_mirror(tmp_path, monkeypatch):
     assert checks[-1].problem and "1,797" in checks[-1].message
 
 
-def test_mnist_downloadable_says_how_big_and_from_where(tmp_path, monkeypatch, server):
-    (server.root / "mnist.npz").write_bytes(b"x")
+def test_mnist_downloadable_says_how_big_and_from_where(tmp_path, monkeypatch, static_server):
+    (static_server.root / "mnist.npz").write_bytes(b"x")
     monkeypatch.setenv("MNIST_TUI_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("MNIST_TUI_MIRRORS", server.url + "mnist.npz")
+    monkeypatch.setenv("MNIST_TUI_MIRRORS", static_server.url + "mnist.npz")
     info, checks = pf.inspect_data("mnist", None)
     assert info.splits == pf.MNIST_SPLITS
     assert checks[0].level == "note"
-    assert f"downloaded on first use (11.5 MB from 127.0.0.1:{server.server_address[1]})" \
+    assert f"downloaded on first use (11.5 MB from 127.0.0.1:{static_server.server_address[1]})" \
         in checks[0].message
-    assert server.paths == ["/mnist.npz"]
+    assert static_server.paths == ["/mnist.npz"]
 
 
 # -- the weights ---------------------------------------------------------------------------------
@@ -183,14 +154,14 @@ def test_weights_that_cannot_be_had_are_a_problem(keras_home, monkeypatch):
     assert str(keras_home / "models") in check.message
 
 
-def test_weights_downloadable_cached_none_or_a_file(keras_home, monkeypatch, server, tmp_path):
-    (server.root / IMAGENET_NOTOP).write_bytes(b"x")
+def test_weights_downloadable_cached_none_or_a_file(keras_home, monkeypatch, static_server, tmp_path):
+    (static_server.root / IMAGENET_NOTOP).write_bytes(b"x")
     monkeypatch.setenv("MNIST_TUI_WEIGHTS_URL",
-                       f"{closed_url(IMAGENET_NOTOP)},{server.url}{IMAGENET_NOTOP}")
+                       f"{closed_url(IMAGENET_NOTOP)},{static_server.url}{IMAGENET_NOTOP}")
     check = pf.check_weights("imagenet")
     assert check.level == "note"
     assert check.message.startswith("ImageNet weights not cached yet: downloaded on first use "
-                                     f"(58.9 MB from 127.0.0.1:{server.server_address[1]})")
+                                     f"(58.9 MB from 127.0.0.1:{static_server.server_address[1]})")
     # a file of the right size that is not the official one is not "cached" (download.py
     # hashes it): it would be downloaded again, and the check says so
     path = keras_home / "models" / IMAGENET_NOTOP
@@ -205,14 +176,14 @@ def test_weights_downloadable_cached_none_or_a_file(keras_home, monkeypatch, ser
     assert "not an HDF5" in pf.check_weights(str(bad)).message
 
 
-def test_a_url_that_answered_is_remembered_a_failure_is_not(server, monkeypatch):
-    (server.root / "f").write_bytes(b"x")
-    url = server.url + "f"
+def test_a_url_that_answered_is_remembered_a_failure_is_not(static_server, monkeypatch):
+    (static_server.root / "f").write_bytes(b"x")
+    url = static_server.url + "f"
     assert pf.probe_urls([url], max_age=60).ok
     assert pf.probe_urls([url], max_age=60).url == url
-    assert server.paths == ["/f"]                       # asked once
-    assert pf.probe_urls([url], max_age=0).ok and server.paths == ["/f", "/f"]
-    missing = pf.probe_urls([server.url + "missing", closed_url()])
+    assert static_server.paths == ["/f"]                       # asked once
+    assert pf.probe_urls([url], max_age=0).ok and static_server.paths == ["/f", "/f"]
+    missing = pf.probe_urls([static_server.url + "missing", closed_url()])
     assert not missing.ok
     assert "HTTP 404" in missing.reasons() and "2 URLs tried" in missing.reasons()
 

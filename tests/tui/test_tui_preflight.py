@@ -15,10 +15,7 @@ import json
 import os
 import socket
 import struct
-import threading
 import time
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -40,27 +37,6 @@ def write_mnist(folder: Path, n_train: int, n_test: int | None = None) -> Path:
         (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(images, 1))
         (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(labels, 1))
     return folder
-
-
-class Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def server(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(root)))
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01},
-                              daemon=True)
-    thread.start()
-    httpd.root = root
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture
@@ -159,7 +135,7 @@ async def test_a_split_the_data_lacks_and_more_images_than_it_has(runs_dir, tmp_
 
 
 async def test_vgg16_weights_that_cannot_be_had_show_before_launching(runs_dir, keras_home,
-                                                                      server, monkeypatch):
+                                                                      static_server, monkeypatch):
     app = create_app(runs_dir=runs_dir, load_data=False, start_mode="launch")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await launch_form(pilot, "vgg16")
@@ -175,14 +151,14 @@ async def test_vgg16_weights_that_cannot_be_had_show_before_launching(runs_dir, 
         await wait_for(pilot, lambda: not screen.start_waiting and not screen.checking, 10)
         assert app.manager.jobs == {}
         # a mirror that has the file: a download of 58.9 MB from it, on first use
-        (server.root / IMAGENET_NOTOP).write_bytes(b"x")
-        monkeypatch.setenv("MNIST_TUI_WEIGHTS_URL", server.url + IMAGENET_NOTOP)
+        (static_server.root / IMAGENET_NOTOP).write_bytes(b"x")
+        monkeypatch.setenv("MNIST_TUI_WEIGHTS_URL", static_server.url + IMAGENET_NOTOP)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.manager.jobs, 10)
         assert next(iter(app.manager.jobs.values())).spec["weights"] == "imagenet"
         await pilot.press("2")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "LaunchScreen", 5)
-        port = server.server_address[1]
+        port = static_server.server_address[1]
         assert widget_text(app, "#e-weights").startswith(
             f"ImageNet weights not cached yet: downloaded on first use (58.9 MB from "
             f"127.0.0.1:{port})")
