@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.events import Resize
 
 from mnist_tui.engine.runs import RunStore
+from mnist_tui.tui.heap import settle_heap
 from mnist_tui.tui.jobs import Job, JobManager
 from mnist_tui.tui.messages import DatasetLoaded, JobEvent, JobsChanged, OpenRun
 
@@ -104,6 +105,7 @@ class MnistApp(App):
         self.set_timer(0.05, self._start_background)
 
     def _start_background(self) -> None:
+        settle_heap()
         self.reap_runs()
         if self.load_data:
             self.load_dataset()
@@ -150,6 +152,7 @@ class MnistApp(App):
             self.dataset_error = msg.error
         else:
             self.stats, self.dataset_error = msg.stats, None
+            settle_heap()
             if msg.stats.note:
                 self.notify("MNIST could not be had: the bundled 8×8 digits are shown "
                             "(1 Dataset says why; r retries)", severity="warning", timeout=6)
