@@ -19,6 +19,7 @@ import math
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,18 @@ def _listing(directory: Path) -> list[Path]:
         return sorted(directory.iterdir())
     except OSError:
         return []
+
+
+def check_listable(directory: Path) -> None:
+    """DataError when a folder that exists cannot be listed: it may well hold MNIST, so saying
+    "no MNIST files" would send the user looking for the wrong problem."""
+    try:
+        with os.scandir(directory):
+            pass
+    except PermissionError:
+        raise DataError(f"{directory}: permission denied (the folder cannot be listed)") from None
+    except OSError as exc:
+        raise DataError(f"{directory}: cannot be listed ({exc.strerror})") from None
 
 
 def _is_kaggle_folder(path: Path) -> bool:
@@ -221,6 +234,7 @@ def load_mnist_dir(directory: Path) -> Dataset:
         raise DataError(f"{directory}: no such directory")
     if not directory.is_dir():
         raise DataError(f"{directory}: not a directory")
+    check_listable(directory)
     place = _one_place(directory)
     if place is None:
         raise DataError(

@@ -210,7 +210,7 @@ def inspect_path(path: str | Path) -> DataInfo:
     """What `--data-dir PATH` would load, from headers only; DataError (one line) when it would
     not load: no such folder, no MNIST in it, MNIST in several places, a file without its
     partner, images and labels that disagree."""
-    from mnist_tui.engine.mnist_files import canonical_name, find_mnist_files, find_places
+    from mnist_tui.engine.mnist_files import canonical_name, check_listable, find_mnist_files, find_places
 
     path = Path(path).expanduser()
     if not path.exists():
@@ -221,6 +221,7 @@ def inspect_path(path: str | Path) -> DataInfo:
         return DataInfo("mnist", str(path), npz_counts(path))
     if not path.is_dir():
         raise DataError(f"{path}: not a directory")
+    check_listable(path)
     found = find_mnist_files(path)     # DataError when MNIST is in several places
     if not found:
         places = find_places(path)

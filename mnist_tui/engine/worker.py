@@ -87,6 +87,11 @@ _stop_override: tuple[str, str, str] | None = None
 
 
 _finishing = False
+# The stop a signal raised, kept: the JobStopped can reach the job inside a library's C code,
+# which turns it into another exception (TensorFlow's training loop gave "SystemError:
+# Objects/listobject.c:338: bad argument to internal function"). Any failure after a stop is
+# that stop, recorded with its true status and reason.
+_received: JobStopped | None = None
 
 
 def block_stop_signals() -> None:
@@ -103,9 +108,11 @@ def block_stop_signals() -> None:
 def on_stop_signal(signum, frame):
     if _finishing:
         return                    # a second signal, or one after the result: already ending
+    global _received
     block_stop_signals()
     status, reason, by = _stop_override or STOP_SIGNALS[signum]
-    raise JobStopped(status, reason, by)
+    _received = JobStopped(status, reason, by)
+    raise _received
 
 
 class EventSink:
@@ -198,19 +205,19 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
     from mnist_tui.engine.sources import load_dataset
     from mnist_tui.engine.sysmon import SelfMonitor
 
-    global _finishing
-    _finishing = False
+    global _finishing, _received
+    _finishing, _received = False, None
     ctx = JobContext(sink)
     monitor = SelfMonitor().start()    # peak CPU and GPU memory for the result's `system`
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     base = {"job": spec.job, "preset": spec.preset, "seed": spec.seed,
-            "subset_seed": spec.subset_seed, "run_id": run_dir.name, "run_dir": str(run_dir),
-            "rerun_of": rerun_of, "spec": spec.to_dict(), "started_at": started_at}
+            "subset_seed": spec.subset_seed, "run_id": run_dir.name, "rerun_of": rerun_of, "spec": spec.to_dict(), "started_at": started_at}
     dataset = None
 
     def result(status: str, **extra) -> dict:
+        # run_dir only once the folder exists: a job stopped while loading has none to name.
         out = {"status": status, **base,
-               "dataset": None, "metrics": {}, "confusion_matrix": None,
+               "run_dir": None if ctx.run_dir is None else str(ctx.run_dir), "dataset": None, "metrics": {}, "confusion_matrix": None,
                "timings": {**ctx.timings, "total": round(ctx.elapsed(), 4)},
                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **ctx.partial, **extra}
         if dataset is not None:
@@ -253,6 +260,11 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
     def failed(exc: BaseException) -> int:
         block_stop_signals()
         tb = traceback.format_exc()
+        if _received is not None:     # the stop, come back as a library's exception
+            print(tb, file=sys.stderr, flush=True)
+            return finish(_received.status, TERMINAL_EVENTS[_received.status],
+                          EXIT_CODES[_received.status], error=_received.reason,
+                          stopped_by=_received.stopped_by)
         print(tb, file=sys.stderr, flush=True)
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
         if isinstance(exc, MemoryError):
@@ -293,7 +305,8 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
             return finish(stop.status, TERMINAL_EVENTS[stop.status], EXIT_CODES[stop.status],
                           error=stop.reason, stopped_by=stop.stopped_by)
     except (MnistTuiError, OSError) as exc:
-        if isinstance(exc, OSError) and exc.errno not in PLACE_ERRNOS:
+        if _received is not None or (isinstance(exc, OSError)
+                                     and exc.errno not in PLACE_ERRNOS):
             return failed(exc)
         # Bad input, or a place that cannot be written (full, read-only, too long a path):
         # the user can fix it (exit 2), and nothing half-written is left behind.

@@ -180,3 +180,78 @@ def test_artifacts_appear_only_whole(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["embedding.npz"]
     assert np.load(tmp_path / "embedding.npz")["x"].tolist() == [0, 1, 2]
 
+
+
+@pytest.fixture
+def read_only_place(tmp_path):
+    """A read-only tmpfs: root writes through a chmod, not through a read-only mount."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a read-only tmpfs needs root")
+    where = tmp_path / "ro"
+    where.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(where)],
+                      capture_output=True, check=False).returncode != 0:
+        pytest.skip("mount is not permitted here")
+    yield where
+    subprocess.run(["umount", str(where)], check=False)
+
+
+def test_a_read_only_runs_folder_is_exit_2_before_the_job(env, read_only_place):
+    out = cli([*QUICK, "--runs-dir", str(read_only_place)], env, timeout=30)
+    assert out.returncode == 2
+    assert one_error_line(out) == f"error: runs folder {read_only_place} is not writable"
+    assert os.listdir(read_only_place) == []
+
+
+def test_a_runs_folder_path_too_long_for_run_folders_is_exit_2(env, tmp_path):
+    deep = tmp_path
+    while len(os.fsencode(str(deep))) < 4040:
+        deep = deep / ("d" * 200)
+    out = cli([*QUICK, "--runs-dir", str(deep)], env, timeout=30)
+    assert out.returncode == 2
+    assert "path too long for run folders in it" in one_error_line(out)
+    assert os.listdir(deep) == []
+
+
+def _without_root_reads() -> list[str]:
+    """A command prefix under which root obeys file modes (it reads a chmod-000 folder
+    otherwise): setpriv drops the two capabilities that bypass them."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("root reads any folder, and setpriv (util-linux) is not here to stop it")
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}"]
+
+
+def test_an_unreadable_data_folder_is_exit_2_with_no_run(env, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "t10k-images-idx3-ubyte.gz").write_bytes(b"x")
+    prefix = _without_root_reads()
+    data.chmod(0)
+    try:
+        out = subprocess.run([*prefix, sys.executable, "-m", "mnist_tui", "--batch", "--job",
+                              "tsne-gmm", "--dataset", "mnist", "--data-dir", str(data)],
+                             env=env, capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        data.chmod(0o755)
+    assert out.returncode == 2, out.stderr
+    line = one_error_line(out)
+    assert line == f"error: {data}: permission denied (the folder cannot be listed)"
+    assert run_folders(tmp_path / "runs") == []
+
+
+def test_a_tensorboard_path_from_a_spec_file_is_named_before_the_job_writes_there(env,
+                                                                                  tmp_path):
+    """A spec file can send TensorBoard logs anywhere (a crafted spec.json on --rerun): the
+    path is made absolute and said on stderr before the job starts, and the logs are there."""
+    config = tmp_path / "cfg" / "spec.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps({"job": "cnn", "dataset": "digits", "epochs": 1,
+                                  "samples": 300, "tensorboard": "tb"}))
+    out = cli(["--batch", "--config", str(config)], env, timeout=180)
+    assert out.returncode == 0, out.stderr
+    where = tmp_path / "cfg" / "tb"
+    assert out.stderr.splitlines()[0] == f"tensorboard logs: {where}"
+    assert any(where.rglob("events.out.tfevents.*"))
