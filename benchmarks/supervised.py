@@ -66,7 +66,7 @@ def run(args: list[str], runs_dir: str) -> dict:
 
 def has_train_split(data_dir: str) -> bool:
     """Whether the folder holds MNIST's training split too (not only the test set)."""
-    from mnist_tui.engine.mnist_files import load_path
+    from mnist_tui.engine.data.mnist_files import load_path
 
     return "train" in load_path(Path(data_dir)).splits
 

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from mnist_tui.engine.events import Event
-from mnist_tui.engine.launch import WorkerRun
+from mnist_tui.engine.jobs.events import Event
+from mnist_tui.engine.runs.launch import WorkerRun
 from mnist_tui.outputs import QuietOnClosedPipe, write_json_output
 
 EXIT_CODES = {"finished": 0, "failed": 3, "cancelled": 130, "interrupted": 130}
@@ -157,7 +157,7 @@ class SystemTicker:
             self._thread.join(2.0)
 
     def _run(self) -> None:
-        from mnist_tui.engine import sysmon
+        from mnist_tui.engine.runs import sysmon
 
         proc = sysmon.ProcMonitor(self.pid)
         proc.sample()                     # the first look: CPU % needs an interval

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mnist_tui import __version__
 from mnist_tui.engine.errors import MnistTuiError, SpecError
-from mnist_tui.engine.specs import (
+from mnist_tui.engine.jobs.specs import (
     JOB_NAMES,
     SPEC_CLASSES,
     flag_name,
@@ -138,8 +138,8 @@ def _overrides(job: str, given: dict[str, str]) -> dict:
 
 def resolve_spec(args: argparse.Namespace, runs_dir: Path):
     """The spec a batch run will execute, from --job/--rerun/--config plus explicit options."""
-    from mnist_tui.engine.runs import RunStore, read_json
-    from mnist_tui.engine.specs import build_spec, spec_from_dict
+    from mnist_tui.engine.jobs.specs import build_spec, spec_from_dict
+    from mnist_tui.engine.runs.store import RunStore, read_json
 
     sources = [s for s in ("job", "rerun", "config") if getattr(args, s)]
     if len(sources) != 1:
@@ -245,7 +245,7 @@ def _guarded(fn) -> int:
 
 
 def _default_runs_dir() -> Path:
-    from mnist_tui.engine.runs import default_runs_dir
+    from mnist_tui.engine.runs.store import default_runs_dir
 
     return default_runs_dir()
 

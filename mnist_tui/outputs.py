@@ -63,7 +63,7 @@ def _resolved(target: str) -> Path:
 
 def write_json_output(target: str, text: str) -> None:
     """Write the result JSON where `check_json_target` agreed it could go."""
-    from mnist_tui.engine.records import atomic_write_text
+    from mnist_tui.engine.runs.records import atomic_write_text
 
     try:
         mode = os.stat(target).st_mode

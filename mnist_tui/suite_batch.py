@@ -16,14 +16,14 @@ import sys
 from pathlib import Path
 
 from mnist_tui.engine.errors import MnistTuiError, SpecError
-from mnist_tui.engine.specs import JOB_NAMES, flag_name, parse_value, spec_fields
+from mnist_tui.engine.jobs.specs import JOB_NAMES, flag_name
 
 SUITE_OPTIONS = ("methods", "presets", "sizes", "seeds", "vgg_input_size", "protocols")
 EXIT = {"finished": 0, "failed": 3, "interrupted": 130}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from mnist_tui.engine.suites import SUITE_HELP, SUITE_NAMES, SWEEP_SIZES
+    from mnist_tui.engine.suites.suite import SUITE_HELP, SUITE_NAMES, SWEEP_SIZES
 
     g = p.add_argument_group("suites (with --batch)")
     g.add_argument("--suite", choices=SUITE_NAMES, help="run a benchmark suite: " + "; ".join(
@@ -64,50 +64,13 @@ def suite_only_flags(args) -> list[str]:
     return out + (["--reuse-runs"] if args.reuse_runs else [])
 
 
-def _field_for(name: str, methods) -> object | None:
-    for job in methods:
-        for f in spec_fields(job):
-            if f.name == name:
-                return f
-    return None
-
-
 def build_suite_spec(args, given: dict):
-    from mnist_tui.engine.suites import SuiteSpec, parse_int_list, parse_seeds
+    """The SuiteSpec of the command line's suite flags (the engine parses them)."""
+    from mnist_tui.engine.suites.suite import suite_spec_from_text
 
-    kw: dict = {}
-    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) \
-        if args.methods else JOB_NAMES
-    kw["methods"] = methods
-    if args.presets:
-        kw["presets"] = tuple(p.strip() for p in args.presets.split(",") if p.strip())
-    if args.sizes:
-        kw["sizes"] = parse_int_list("--sizes", args.sizes, minimum=20)
-    kw["seeds"] = parse_seeds(args.seeds) if args.seeds else (
-        (0,) if args.suite == "seed" else (0, 1, 2))
-    if args.protocols:
-        kw["protocols"] = tuple(p.strip() for p in args.protocols.split(",") if p.strip())
-    if args.vgg_input_size:
-        kw["vgg_input_size"] = parse_int_list("--vgg-input-size", args.vgg_input_size)[0]
-    given = dict(given)
-    if "samples" in given:
-        if args.suite != "seed":
-            raise SpecError("--samples cannot be used with --suite sweep (use --sizes)")
-        value = given.pop("samples")
-        kw["supervised_samples"] = parse_int_list("--samples", value, minimum=20)[0]
-    if "data_dir" not in given and os.environ.get("MNIST_TUI_DATA_DIR") \
-            and given.get("dataset") != "digits":
-        given["data_dir"] = os.environ["MNIST_TUI_DATA_DIR"]
-    if given.get("data_dir"):
-        given["data_dir"] = str(Path(given["data_dir"]).expanduser().resolve())
-    overrides = {}
-    for name, text in given.items():
-        f = _field_for(name, [m for m in methods if m in JOB_NAMES] or JOB_NAMES)
-        if f is None:
-            raise SpecError(f"--{flag_name(name)} does not apply to any method of this suite "
-                            f"({', '.join(methods)})")
-        overrides[name] = text if isinstance(text, bool) else parse_value(f, text)
-    return SuiteSpec(name=args.suite, overrides=overrides, **kw).validate()
+    return suite_spec_from_text(args.suite, methods=args.methods, presets=args.presets,
+                                sizes=args.sizes, seeds=args.seeds, protocols=args.protocols,
+                                vgg_input_size=args.vgg_input_size, given=given)
 
 
 class BatchListener:
@@ -160,11 +123,11 @@ def run_suite_batch(args, runs_dir: Path, given: dict) -> int:
 
 
 def _run_suite_batch(args, runs_dir: Path, given: dict, reporter, human, held: list) -> int:
-    from mnist_tui.engine import report as rep
-    from mnist_tui.engine.runs import atomic_write_text
-    from mnist_tui.engine.suite_lock import SuiteBusyError
-    from mnist_tui.engine.suite_run import describe, preflight, run_suite
-    from mnist_tui.engine.suites import SuiteFolder, reap_suites
+    from mnist_tui.engine.runs.store import atomic_write_text
+    from mnist_tui.engine.suites import report as rep
+    from mnist_tui.engine.suites.lock import SuiteBusyError
+    from mnist_tui.engine.suites.runner import describe, preflight, run_suite
+    from mnist_tui.engine.suites.suite import SuiteFolder, reap_suites
 
     try:
         sources = [s for s in ("suite", "resume", "suite_rerun") if getattr(args, s)]

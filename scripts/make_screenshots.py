@@ -39,7 +39,7 @@ async def main() -> int:
         print("set MNIST_TUI_REAL_MNIST to a folder with the real MNIST files", file=sys.stderr)
         return 2
     sys.path.insert(0, str(ROOT))
-    from mnist_tui.engine.specs import build_spec
+    from mnist_tui.engine.jobs.specs import build_spec
     from mnist_tui.tui.app import create_app
 
     OUT.mkdir(exist_ok=True)

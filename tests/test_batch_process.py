@@ -10,8 +10,7 @@ import subprocess
 import sys
 import time
 
-
-from mnist_tui.engine.events import event_from_json
+from mnist_tui.engine.jobs.events import event_from_json
 
 SLOW = ["--batch", "--job", "tsne-gmm", "--dataset", "digits", "--samples", "1500",
         "--iterations", "5000", "--gmm-inits", "1"]
@@ -89,7 +88,7 @@ def test_worker_stdout_is_only_events_even_when_libraries_print(cli_env, tmp_pat
     spec = {"job": "tsne-gmm", "dataset": "digits", "samples": 200, "tsne_backend": "sklearn",
             "iterations": 300, "gmm_inits": 1, "pca": None}
     out = subprocess.run(
-        [sys.executable, "-m", "mnist_tui.engine.worker", "--run-dir",
+        [sys.executable, "-m", "mnist_tui.engine.runs.worker", "--run-dir",
          str(tmp_path / "runs" / "r1"), "--spec", json.dumps(spec)],
         env=cli_env, capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr

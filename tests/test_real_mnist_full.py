@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from mnist_tui.engine.download import IDX_FILES
+from mnist_tui.engine.data.download import IDX_FILES
 
 pytestmark = pytest.mark.realdata
 
@@ -18,7 +18,7 @@ TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
 def test_the_whole_mnist_loads_from_one_place_with_its_files_recorded(real_mnist_full_dir):
-    from mnist_tui.engine.mnist_files import load_path
+    from mnist_tui.engine.data.mnist_files import load_path
 
     ds = load_path(real_mnist_full_dir)
     assert ds.split_names() == ["train", "test"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_tui.engine import report as rep
+from mnist_tui.engine.suites import report as rep
 
 REAL = os.environ.get("MNIST_TUI_REAL_MNIST")
 DATA = (["--dataset", "mnist", "--data-dir", REAL] if REAL and Path(REAL).is_dir()
@@ -190,7 +190,7 @@ def test_usage_errors_are_one_line_exit_2(cli_env, tmp_path, run_cli, args, need
 
 
 def test_a_recorded_suite_cannot_be_changed_on_resume(cli_env, run_cli):
-    from mnist_tui.engine.suites import SuiteFolder, SuiteSpec
+    from mnist_tui.engine.suites.suite import SuiteFolder, SuiteSpec
 
     spec = SuiteSpec(name="sweep", methods=("cnn",), sizes=(100,),
                      overrides={"dataset": "digits"}).validate()

@@ -70,7 +70,7 @@ def test_the_batch_front_end_shows_downloads_in_megabytes():
     import io
 
     from mnist_tui.batch import Reporter
-    from mnist_tui.engine.events import Phase, Progress
+    from mnist_tui.engine.jobs.events import Phase, Progress
 
     out = io.StringIO()                 # not a terminal: plain lines, the last one always
     r = Reporter(out)

@@ -15,11 +15,12 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.events import Resize
+from textual.signal import Signal
 
-from mnist_tui.engine.runs import RunStore
+from mnist_tui.engine.runs.store import RunStore
 from mnist_tui.tui.heap import settle_heap
 from mnist_tui.tui.jobs import Job, JobManager
-from mnist_tui.tui.messages import DatasetLoaded, JobEvent, JobsChanged, OpenRun
+from mnist_tui.tui.messages import CompareRuns, DatasetLoaded, JobEvent, JobsChanged, OpenRun
 
 MIN_WIDTH, MIN_HEIGHT = 64, 20
 TERMINAL = ("finished", "failed", "cancelled", "interrupted")
@@ -63,7 +64,7 @@ class MnistApp(App):
     MODES = {mode: (lambda mode=mode: build_screen(mode)) for mode in SCREEN_CLASSES}
     # The screen keys are priority bindings: they are decided on the app's queue in the order
     # the keys came, before the focused widget sees them; a text field takes them only while it
-    # is being edited (screens/fields.py), and a modal screen keeps them (check_action).
+    # is being edited (widgets/fields.py), and a modal screen keeps them (check_action).
     BINDINGS = [
         *(Binding(key, f"show('{mode}')", label, key_display=key, priority=True)
           for mode, key, label in SCREENS),
@@ -91,7 +92,14 @@ class MnistApp(App):
         # Half-blocks draw a digit with colours alone: without colour, shade characters do.
         self.plain_digits = self.no_color and os.environ.get("MNIST_TUI_SHADES", "1") != "0"
         self.results_run: str | None = None   # what Results shows
-        self._resuming_built_screen = False    # see switch_mode
+        self._built_modes: set[str] = set()     # see delay_update
+        self._switching_to: str | None = None
+        # What changed, for every screen already built (current or not) that subscribed.
+        self.dataset_changed: Signal[None] = Signal(self, "dataset-changed")
+        self.job_changed: Signal[tuple[str, str]] = Signal(self, "job-changed")  # (id, kind)
+        self.runs_changed: Signal[None] = Signal(self, "runs-changed")
+        self.results_run_changed: Signal[str | None] = Signal(self, "results-run-changed")
+        self.suite_screen = None                # the Suites screen once built (it runs suites)
         self._too_small = False
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -133,8 +141,8 @@ class MnistApp(App):
     @work(thread=True, exclusive=True, group="dataset", exit_on_error=False)
     def load_dataset(self, dataset: str | None = None) -> None:
         """Load the dataset and its statistics off the UI thread (scikit-learn stays in here)."""
-        from mnist_tui.engine.sources import load_dataset
-        from mnist_tui.engine.stats import dataset_stats
+        from mnist_tui.engine.data.sources import load_dataset
+        from mnist_tui.engine.data.stats import dataset_stats
 
         self.dataset_loading = True
         try:
@@ -156,7 +164,7 @@ class MnistApp(App):
             if msg.stats.note:
                 self.notify("MNIST could not be had: the bundled 8×8 digits are shown "
                             "(1 Dataset says why; r retries)", severity="warning", timeout=6)
-        self._broadcast("on_dataset_changed")
+        self.dataset_changed.publish(None)
 
     # -- jobs ------------------------------------------------------------------------------
     def _job_notify(self, job: Job, what: str) -> None:
@@ -167,17 +175,17 @@ class MnistApp(App):
             self.post_message(JobEvent(job.job_id, what))
 
     def on_job_event(self, msg: JobEvent) -> None:
-        self._broadcast("on_job_changed", msg.job_id, msg.kind)
+        self.job_changed.publish((msg.job_id, msg.kind))
 
     def on_jobs_changed(self, msg: JobsChanged) -> None:
         job = self.manager.jobs.get(msg.job_id)
         if job is not None and msg.state in TERMINAL and job.ended_at is not None \
-                and not getattr(job, "_announced", False):
-            job._announced = True  # type: ignore[attr-defined]
+                and not job.announced:
+            job.announced = True
             self._announce(job)
-        self._broadcast("on_job_changed", msg.job_id, "state")
+        self.job_changed.publish((msg.job_id, "state"))
         if msg.state in TERMINAL:
-            self._broadcast("on_runs_changed")
+            self.runs_changed.publish(None)
 
     def _announce(self, job: Job) -> None:
         from mnist_tui.tui.summary import fmt_pct, main_accuracy
@@ -194,47 +202,30 @@ class MnistApp(App):
         else:
             self.notify(f"{job.job} {job.job_id[-6:]} {job.state}", severity="warning")
 
-    def _broadcast(self, method: str, *args) -> None:
-        """Tell every screen already built (current or not) that something changed."""
-        for mode in self.MODES:
-            stack = self._screen_stacks.get(mode) or []
-            for screen in stack:
-                handler = getattr(screen, method, None)
-                if handler is not None:
-                    handler(*args)
-
     # -- navigation ------------------------------------------------------------------------
     def switch_mode(self, mode: str):
-        """Textual's switch, without its 50 ms hold on a screen that is already built.
+        """Textual's switch; coming back to a screen never lands in one of its text fields."""
+        from mnist_tui.tui.widgets.fields import leave_fields
+
+        if mode != self.current_mode:
+            leave_fields(self.screen)
+        self._switching_to = mode
+        try:
+            return super().switch_mode(mode)
+        finally:
+            self._switching_to = None
+            self._built_modes.add(mode)
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        """No hold for a screen shown before.
 
         `App.switch_mode` calls `delay_update()`, which holds every frame back for 50 ms to hide
         a new screen being composed. A screen shown before has nothing to hide, and those 50 ms
         were most of a screen switch's latency while a CNN trains (benchmarks/tui_latency.py: p50
         84 → 25 ms). The first visit to a screen keeps the hold.
         """
-        from mnist_tui.tui.screens.fields import leave_fields
-
-        if mode != self.current_mode:
-            leave_fields(self.screen)   # coming back never lands in a text field
-        self._resuming_built_screen = mode in self._screen_stacks
-        try:
-            return super().switch_mode(mode)
-        finally:
-            self._resuming_built_screen = False
-
-    def delay_update(self, delay: float = 0.05) -> None:
-        if not self._resuming_built_screen:
+        if self._switching_to not in self._built_modes:
             super().delay_update(delay)
-            return
-        # Hold only until the key press has been handled (a zero-delay timer never fires).
-        self._begin_batch()
-
-        def end_batch() -> None:
-            self._end_batch()
-            if not self._batch_count:
-                self.screen.refresh()
-
-        self.call_later(end_batch)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """The single-key bindings (priority) leave a modal screen its own keys (ctrl+q is
@@ -263,37 +254,42 @@ class MnistApp(App):
     def open_run(self, msg: OpenRun) -> None:
         self.results_run = msg.run_id
         self.switch_mode("results")
-        self._broadcast("on_results_run_changed")
+        self.results_run_changed.publish(self.results_run)
+
+    @on(CompareRuns)
+    def compare_runs(self, msg: CompareRuns) -> None:
+        from mnist_tui.tui.screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(msg.run_ids))
 
     def action_help(self) -> None:
-        from mnist_tui.tui.screens.modals import HelpScreen
+        from mnist_tui.tui.dialogs import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self))
+            self.push_screen(HelpScreen(self.BINDINGS, [(label, screen_class(mode))
+                                                        for mode, _, label in SCREENS]))
 
     def on_resize(self, event: Resize) -> None:
         self.call_after_refresh(self._check_size)
 
     def _check_size(self) -> None:
-        from mnist_tui.tui.screens.modals import TooSmallScreen
+        from mnist_tui.tui.dialogs import TooSmallScreen
 
         w, h = self.size
         small = w < MIN_WIDTH or h < MIN_HEIGHT
         if small and not isinstance(self.screen, TooSmallScreen):
-            self.push_screen(TooSmallScreen())
+            self.push_screen(TooSmallScreen(MIN_WIDTH, MIN_HEIGHT))
         elif not small and isinstance(self.screen, TooSmallScreen):
             self.pop_screen()
 
     # -- quitting --------------------------------------------------------------------------
     def running_suite(self):
         """The Suites screen while it runs a suite, else None."""
-        for screen in self._screen_stacks.get("suites") or []:
-            if getattr(screen, "running", False):
-                return screen
-        return None
+        screen = self.suite_screen
+        return screen if screen is not None and getattr(screen, "running", False) else None
 
     def action_quit_app(self) -> None:
-        from mnist_tui.tui.screens.modals import QuitScreen
+        from mnist_tui.tui.dialogs import QuitScreen
 
         active = self.manager.active()
         suite = self.running_suite()
@@ -324,7 +320,7 @@ class MnistApp(App):
 
     @work(exclusive=True, group="quit")
     async def _leave_and_exit(self) -> None:
-        from mnist_tui.engine.launch import GRACE_SECONDS
+        from mnist_tui.engine.runs.launch import GRACE_SECONDS
 
         self.manager.leave()
         suite = self.running_suite()
@@ -337,7 +333,7 @@ class MnistApp(App):
 
     @work(exclusive=True, group="quit")
     async def _stop_and_exit(self) -> None:
-        from mnist_tui.engine.launch import GRACE_SECONDS
+        from mnist_tui.engine.runs.launch import GRACE_SECONDS
 
         suite = self.running_suite()
         if suite is not None:
@@ -366,7 +362,7 @@ def create_app(*, runs_dir: Path | str | None = None, data_dir: str | None = Non
                dataset: str = "auto", **kwargs) -> MnistApp:
     """The app, configured: shared by `run_app` and the tests."""
     if runs_dir is None:
-        from mnist_tui.engine.runs import default_runs_dir
+        from mnist_tui.engine.runs.store import default_runs_dir
 
         runs_dir = default_runs_dir()
     parallel = int(os.environ.get("MNIST_TUI_PARALLEL", "1") or 1)

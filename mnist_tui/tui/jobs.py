@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mnist_tui.engine import records, runs
-from mnist_tui.engine.procs import process_alive
-from mnist_tui.engine.events import TERMINAL_TYPES, Event
-from mnist_tui.engine.launch import (
+from mnist_tui.engine.jobs.events import TERMINAL_TYPES, Event
+from mnist_tui.engine.runs import records
+from mnist_tui.engine.runs import store as runs
+from mnist_tui.engine.runs.launch import (
     GRACE_SECONDS,
     lower_priority,
     parse_event_line,
@@ -34,6 +34,7 @@ from mnist_tui.engine.launch import (
     worker_argv,
     worker_env,
 )
+from mnist_tui.engine.runs.procs import process_alive
 
 ACTIVE = ("queued", "starting", "running", "stopping")
 SUPERVISED = ("cnn", "vgg16")     # jobs that train for epochs
@@ -62,6 +63,7 @@ class Job:
     queued_at: float = 0.0
     started_at: float | None = None                   # monotonic
     ended_at: float | None = None
+    announced: bool = False                           # its end was notified once
     kl: list[tuple[int, float]] = field(default_factory=list)
     epochs: list[dict] = field(default_factory=list)  # {"epoch", **metrics, "seconds"}
     snapshot: dict | None = None                      # {"iteration", "points", "labels"}

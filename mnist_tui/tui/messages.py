@@ -50,3 +50,10 @@ class OpenRun(Message):
 
     run_id: str
 
+
+
+@dataclass
+class CompareRuns(Message):
+    """Ask the app to show runs side by side (the Compare screen), in this order."""
+
+    run_ids: list[str]

@@ -20,8 +20,8 @@ import numpy as np
 import platformdirs
 import pytest
 
-from mnist_tui.engine import download as dl
-from mnist_tui.engine.download import (
+from mnist_tui.engine.data import download as dl
+from mnist_tui.engine.data.download import (
     DEFAULT_MIRRORS,
     DownloadProgress,
     FileSpec,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_tui.engine.events import (
+from mnist_tui.engine.jobs.events import (
     EVENT_TYPES,
     TERMINAL_TYPES,
     Cancelled,

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mnist_tui.engine.data.idx import parse_idx, read_idx, read_images, read_labels
 from mnist_tui.engine.errors import DataError
-from mnist_tui.engine.idx import parse_idx, read_idx, read_images, read_labels
 
 NAME = "t10k-images-idx3-ubyte.gz"
 

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from mnist_tui.engine.metrics import (
+from mnist_tui.engine.jobs.metrics import (
     classification_metrics,
     confusion,
     contingency,

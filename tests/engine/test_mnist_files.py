@@ -8,13 +8,13 @@ import zipfile
 import numpy as np
 import pytest
 
-from mnist_tui.engine.errors import DataError
-from mnist_tui.engine.mnist_files import (
+from mnist_tui.engine.data.mnist_files import (
     find_mnist_files,
     load_mnist_dir,
     load_npz,
     load_path,
 )
+from mnist_tui.engine.errors import DataError
 
 REAL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_tui.engine import preflight as pf
-from mnist_tui.engine.runs import RunStore
-from mnist_tui.engine.suites import SuiteSpec
-from mnist_tui.engine.weights import IMAGENET_FILE, IMAGENET_NOTOP
+from mnist_tui.engine.data.weights import IMAGENET_FILE, IMAGENET_NOTOP
+from mnist_tui.engine.runs import preflight as pf
+from mnist_tui.engine.runs.store import RunStore
+from mnist_tui.engine.suites.suite import SuiteSpec
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnist_tui.engine.preprocessing import deskew
+from mnist_tui.engine.data.preprocessing import deskew
 
 
 def _moments(im: np.ndarray) -> tuple[float, float, float]:

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from mnist_tui.engine import records
-from mnist_tui.engine.events import event_from_json
-from mnist_tui.engine.procs import process_alive, process_start_time
-from mnist_tui.engine.runs import RunStore, atomic_write_json
-from mnist_tui.engine.specs import spec_from_dict
+from mnist_tui.engine.jobs.events import event_from_json
+from mnist_tui.engine.jobs.specs import spec_from_dict
+from mnist_tui.engine.runs import records
+from mnist_tui.engine.runs.procs import process_alive, process_start_time
+from mnist_tui.engine.runs.store import RunStore, atomic_write_json
 
 SLOW_SPEC = {"job": "tsne-gmm", "dataset": "digits", "samples": 1500, "iterations": 5000,
              "gmm_inits": 1}
@@ -45,7 +45,7 @@ def wait_for(condition, timeout=60.0, what="condition"):
 def keep_stderr():
     """run_job is a worker's main: it points fd 2 at the run's worker.log and blocks the stop
     signals for good (children would inherit that mask). Give both back."""
-    from mnist_tui.engine import worker
+    from mnist_tui.engine.runs import worker
 
     saved = os.dup(2)
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
@@ -64,7 +64,7 @@ def test_a_stop_signal_after_the_result_cannot_turn_a_finished_run_into_a_cancel
         tmp_path, keep_stderr):
     """Bug: SIGTERM landing while `finish("finished")` emitted its event was caught by the job's
     own `except`, which rewrote result.json as cancelled with empty metrics."""
-    from mnist_tui.engine import worker
+    from mnist_tui.engine.runs import worker
 
     run_dir = tmp_path / "runs" / "r1"
     sent = []
@@ -101,7 +101,7 @@ def test_the_final_record_is_created_once(tmp_path):
 
 def test_meta_is_written_before_spec(tmp_path, keep_stderr, monkeypatch):
     """Bug: spec.json came first; a TUI listing in between saw a run with no pid and reaped it."""
-    from mnist_tui.engine import worker
+    from mnist_tui.engine.runs import worker
 
     order = []
     real_replace = os.replace
@@ -180,7 +180,7 @@ def test_a_reused_pid_is_not_the_run(tmp_path):
 
 def _worker(spec, run_dir, *extra, env):
     return subprocess.Popen(
-        [sys.executable, "-m", "mnist_tui.engine.worker", "--run-dir", str(run_dir),
+        [sys.executable, "-m", "mnist_tui.engine.runs.worker", "--run-dir", str(run_dir),
          "--spec", json.dumps(spec), *extra], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, text=True, start_new_session=True)
 
@@ -226,7 +226,7 @@ def _spawn_and_leave(args, env) -> int:
 def test_a_detached_worker_outlives_its_caller_and_finishes(cli_env, tmp_path):
     run_dir = tmp_path / "runs" / "r1"
     spec = {**TINY_SPEC, "iterations": 1500}
-    pid = _spawn_and_leave([sys.executable, "-m", "mnist_tui.engine.worker", "--run-dir",
+    pid = _spawn_and_leave([sys.executable, "-m", "mnist_tui.engine.runs.worker", "--run-dir",
                             str(run_dir), "--spec", json.dumps(spec), "--detached"], cli_env)
     meta = wait_for(lambda: records.read_meta(run_dir) if (run_dir / "spec.json").exists()
                     else None, what="the run folder")
@@ -239,7 +239,7 @@ def test_a_detached_worker_outlives_its_caller_and_finishes(cli_env, tmp_path):
 
 def test_an_attached_worker_whose_caller_dies_records_why(cli_env, tmp_path):
     run_dir = tmp_path / "runs" / "r1"
-    _spawn_and_leave([sys.executable, "-m", "mnist_tui.engine.worker", "--run-dir",
+    _spawn_and_leave([sys.executable, "-m", "mnist_tui.engine.runs.worker", "--run-dir",
                       str(run_dir), "--spec", json.dumps(SLOW_SPEC), "--caller-pid", "CALLER"],
                      cli_env)
     result = wait_for(lambda: records.read_result(run_dir) if run_dir.is_dir() else None,

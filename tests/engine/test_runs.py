@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from mnist_tui.engine.errors import MnistTuiError
-from mnist_tui.engine.events import Epoch, Log, Started
-from mnist_tui.engine.runs import (
+from mnist_tui.engine.jobs.events import Epoch, Log, Started
+from mnist_tui.engine.runs.store import (
     EVENTS_FILE,
     META_FILE,
     RESULT_FILE,
@@ -333,7 +333,7 @@ def test_delete(tmp_path):
 def test_record_dead_worker_keeps_history_names_the_signal_and_the_last_line(tmp_path):
     import tempfile
 
-    from mnist_tui.engine.launch import record_dead_worker, stderr_tail
+    from mnist_tui.engine.runs.launch import record_dead_worker, stderr_tail
 
     run = make_run(tmp_path, "killed", meta={"created": "2024-01-01", "pid": dead_pid(),
                                              "host": HOST}, events=EPOCH_LINES)
@@ -357,7 +357,7 @@ def test_record_dead_worker_keeps_history_names_the_signal_and_the_last_line(tmp
 def test_lower_priority_reaches_a_new_sessions_autogroup():
     """Workers start in their own session; under autogroup scheduling only the group's nice
     keeps them below the app, so both the threads' and the group's nice are set."""
-    from mnist_tui.engine.launch import lower_priority
+    from mnist_tui.engine.runs.launch import lower_priority
 
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
                             start_new_session=True)

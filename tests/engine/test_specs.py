@@ -9,7 +9,7 @@ import math
 import pytest
 
 from mnist_tui.engine.errors import MnistTuiError, SpecError
-from mnist_tui.engine.specs import (
+from mnist_tui.engine.jobs.specs import (
     JOB_NAMES,
     TsneGmmSpec,
     build_spec,

@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from mnist_tui.engine.datasets import Dataset, Split, load_digits
+from mnist_tui.engine.data.datasets import Dataset, Split, load_digits
+from mnist_tui.engine.data.mnist_files import load_mnist_dir
+from mnist_tui.engine.data.stats import dataset_stats
 from mnist_tui.engine.errors import DataError
-from mnist_tui.engine.mnist_files import load_mnist_dir
-from mnist_tui.engine.stats import dataset_stats
 
 REAL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 

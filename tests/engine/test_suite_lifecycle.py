@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from mnist_tui.engine import runs
 from mnist_tui.engine.errors import MnistTuiError
-from mnist_tui.engine.procs import process_alive, process_start_time
-from mnist_tui.engine.suite_run import run_suite
-from mnist_tui.engine.suites import SuiteFolder, SuiteSpec, member_key
+from mnist_tui.engine.runs import store as runs
+from mnist_tui.engine.runs.procs import process_alive, process_start_time
+from mnist_tui.engine.suites.runner import run_suite
+from mnist_tui.engine.suites.suite import SuiteFolder, SuiteSpec, member_key
 
 TINY = {"dataset": "digits", "iterations": 260, "gmm_inits": 1}
 REAPED = "the runner process ended without finishing (killed, or its terminal closed)"
@@ -117,7 +117,7 @@ def write_running(runs_dir: Path, suite_id: str, runner: dict | None,
 
 
 def test_suites_whose_runner_is_gone_are_reaped_as_interrupted(tmp_path):
-    from mnist_tui.engine.suites import reap_suites
+    from mnist_tui.engine.suites.suite import reap_suites
 
     runs_dir = tmp_path / "runs"
     host, me = socket.gethostname(), os.getpid()
@@ -152,7 +152,7 @@ def test_suites_whose_runner_is_gone_are_reaped_as_interrupted(tmp_path):
 def test_a_suite_whose_lock_is_held_is_not_reaped(tmp_path):
     """A new runner holds the lock before it writes its own pid: the old pid is dead, but the
     suite is running."""
-    from mnist_tui.engine.suites import reap_suites
+    from mnist_tui.engine.suites.suite import reap_suites
 
     runs_dir = tmp_path / "runs"
     folder = write_running(runs_dir, "20260101-120001-sweep-aaaaaa",
@@ -193,10 +193,10 @@ def test_a_second_runner_of_a_suite_is_refused(cli_env, run_cli):
 
 
 def test_the_lock_names_its_holder_and_dies_with_it(tmp_path):
-    from mnist_tui.engine.suite_lock import SuiteBusyError
+    from mnist_tui.engine.suites.lock import SuiteBusyError
 
     folder = SuiteFolder.create(tmp_path / "runs", tiny_spec())
-    code = ("import sys; from pathlib import Path; from mnist_tui.engine.suites import "
+    code = ("import sys; from pathlib import Path; from mnist_tui.engine.suites.suite import "
             "SuiteFolder; f = SuiteFolder.open(Path(sys.argv[1]), sys.argv[2]); "
             "f.lock.acquire(); print('held', flush=True); sys.stdin.read()")
     proc = subprocess.Popen([sys.executable, "-c", code, str(folder.runs_dir), folder.suite_id],
@@ -257,7 +257,7 @@ def _store_run(runs_dir: Path, run_id: str, spec: dict, status: str = "finished"
 
 
 def test_reuse_runs_matches_the_suites_settings_and_refuses_other_values(tmp_path):
-    from mnist_tui.engine.suites import finished_runs_by_key
+    from mnist_tui.engine.suites.suite import finished_runs_by_key
 
     runs_dir = tmp_path / "runs"
     spec = tiny_spec()
@@ -286,7 +286,7 @@ def test_a_members_key_is_the_settings_the_suite_sets():
 # -- 5. typed, versioned records ---------------------------------------------------------------
 
 def test_version_0_status_and_members_files_still_read(tmp_path):
-    from mnist_tui.engine.suite_records import SuiteMembers, SuiteStatus
+    from mnist_tui.engine.suites.records import SuiteMembers, SuiteStatus
 
     v0_status = {"suite_id": "20260101-120000-sweep-abc123", "status": "finished",
                  "created": "2026-01-01T12:00:00+0000", "updated": "2026-01-01T12:01:00+0000",

@@ -10,10 +10,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from mnist_tui.engine import report as rep
-from mnist_tui.engine import runs
 from mnist_tui.engine.errors import SpecError
-from mnist_tui.engine.suites import (
+from mnist_tui.engine.runs import store as runs
+from mnist_tui.engine.suites import report as rep
+from mnist_tui.engine.suites.suite import (
     SuiteFolder,
     SuiteSpec,
     member_key,

@@ -10,10 +10,10 @@ import csv
 import numpy as np
 import pytest
 
-from mnist_tui.engine.context import JobContext
-from mnist_tui.engine.datasets import Dataset, Split, load_digits
+from mnist_tui.engine.data.datasets import Dataset, Split, load_digits
 from mnist_tui.engine.errors import DataError
-from mnist_tui.engine.specs import CnnSpec, Vgg16Spec
+from mnist_tui.engine.jobs.context import JobContext
+from mnist_tui.engine.jobs.specs import CnnSpec, Vgg16Spec
 
 # Cached and uncached training of the same head on the same images, same seed: the two differ
 # only by float round-off and dropout draws. Stated tolerance on held-out accuracy:
@@ -38,7 +38,7 @@ def run_job(job, spec, dataset, tmp_path=None):
 @pytest.fixture
 def real_small(real_mnist_dir):
     """The real MNIST test set (10,000 images; only a test split)."""
-    from mnist_tui.engine.mnist_files import load_path
+    from mnist_tui.engine.data.mnist_files import load_path
 
     return load_path(real_mnist_dir)
 
@@ -123,7 +123,7 @@ def test_batch_larger_than_the_training_images_is_a_data_error():
 
 
 def test_weights_resolution_fails_at_once_without_tensorflow(tmp_path, monkeypatch):
-    from mnist_tui.engine import weights as vgg16
+    from mnist_tui.engine.data import weights as vgg16
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
     with pytest.raises(DataError) as err:

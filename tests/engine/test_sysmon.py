@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mnist_tui.batch import Reporter, SystemTicker
-from mnist_tui.engine import sysmon
+from mnist_tui.engine.runs import sysmon
 
 NO_NVIDIA = not any(Path("/dev").glob("nvidia[0-9]*"))
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from mnist_tui.engine.errors import SpecError
+from mnist_tui.engine.jobs.specs import build_spec
 from mnist_tui.engine.jobs.vgg16 import resolve_feature_layer
-from mnist_tui.engine.specs import build_spec
 
 
 def vgg(**values):

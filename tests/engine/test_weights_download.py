@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from mnist_tui.engine import weights as w
-from mnist_tui.engine.context import JobContext, download_reporter
-from mnist_tui.engine.download import FileSpec, human_size
+from mnist_tui.engine.data import weights as w
+from mnist_tui.engine.data.download import FileSpec, human_size
 from mnist_tui.engine.errors import DataError, DownloadError, MnistTuiError
+from mnist_tui.engine.jobs.context import JobContext
+from mnist_tui.engine.jobs.downloads import download_reporter, weights_for_job
 
 NAME = w.IMAGENET_NOTOP
 
@@ -330,7 +331,7 @@ def test_a_cached_file_that_is_not_the_published_one_is_fetched_again(server, ke
 def test_the_job_downloads_in_its_own_phase_and_fails_with_one_line(keras_home):
     events = []
     with pytest.raises(DownloadError, match="--weights none"):
-        w.weights_for_job("imagenet", JobContext(events.append))
+        weights_for_job("imagenet", JobContext(events.append))
     phases = [e for e in events if e.type == "phase"]
     assert [p.name for p in phases] == ["download"]
     assert NAME in phases[0].message and "58.9 MB" in phases[0].message
@@ -341,17 +342,17 @@ def test_the_job_downloads_in_its_own_phase_and_fails_with_one_line(keras_home):
 def test_no_download_phase_when_cached_or_not_imagenet(keras_home, tmp_path, monkeypatch):
     events = []
     ctx = JobContext(events.append)
-    assert w.weights_for_job("none", ctx) == (None, "none (random initialisation)")
+    assert weights_for_job("none", ctx) == (None, "none (random initialisation)")
     data = weights_bytes()
     publish(monkeypatch, data)
     path = put_cached(keras_home, data)
-    assert w.weights_for_job("imagenet", ctx)[0] == path
+    assert weights_for_job("imagenet", ctx)[0] == path
     assert events == []
 
 
 def test_suite_preflight_fails_at_once_on_weights_it_cannot_get(keras_home, monkeypatch):
-    from mnist_tui.engine.suite_run import preflight
-    from mnist_tui.engine.suites import SuiteSpec
+    from mnist_tui.engine.suites.runner import preflight
+    from mnist_tui.engine.suites.suite import SuiteSpec
 
     spec = SuiteSpec(name="sweep", methods=("cnn", "vgg16"), sizes=(100,), seeds=(0,),
                      overrides={"dataset": "digits", "split": "all"}).validate()
@@ -392,7 +393,7 @@ def test_weights_status_says_cached_or_downloaded_on_first_use(keras_home, tmp_p
 # -- the same machinery caps MNIST's downloads ----------------------------------------------------
 
 def test_mnist_downloads_stop_at_the_expected_size_too(server, tmp_path):
-    from mnist_tui.engine.download import Mirror, fetch_mnist
+    from mnist_tui.engine.data.download import Mirror, fetch_mnist
 
     small = b"npz" * 100
     server.put("big/mnist.npz", small * 50)      # served with no Content-Length: 15 kB > 300 B

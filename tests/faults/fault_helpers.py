@@ -230,7 +230,7 @@ def published_env(env: dict, published: dict[str, bytes]) -> dict:
     Nothing else changes."""
     import hashlib
 
-    from mnist_tui.engine.weights import IMAGENET_NOTOP
+    from mnist_tui.engine.data.weights import IMAGENET_NOTOP
 
     specs = {}
     for name, data in published.items():

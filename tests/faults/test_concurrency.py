@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_tui.engine.runs import RunStore
-from mnist_tui.engine.suites import SuiteFolder, SuiteSpec
+from mnist_tui.engine.runs.store import RunStore
+from mnist_tui.engine.suites.suite import SuiteFolder, SuiteSpec
 
 pytestmark = pytest.mark.faults
 

@@ -29,8 +29,8 @@ from fault_helpers import (
     run_cli,
 )
 
-from mnist_tui.engine.download import IDX_FILES, KERAS_NPZ
-from mnist_tui.engine.weights import IMAGENET_FILE, IMAGENET_NOTOP
+from mnist_tui.engine.data.download import IDX_FILES, KERAS_NPZ
+from mnist_tui.engine.data.weights import IMAGENET_FILE, IMAGENET_NOTOP
 
 pytestmark = pytest.mark.faults
 

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from mnist_tui.engine import records
-from mnist_tui.engine.runs import RunStore
+from mnist_tui.engine.runs import records
+from mnist_tui.engine.runs.store import RunStore
 
 pytestmark = pytest.mark.faults
 

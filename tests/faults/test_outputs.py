@@ -166,7 +166,7 @@ def test_a_relative_data_dir_in_a_config_is_recorded_absolute(env, tmp_path):
 def test_artifacts_appear_only_whole(tmp_path):
     """Bug: model.keras, predictions.npz and embedding.npz were written in place: a signal or a
     full disk at that moment left a torn file that Results then loaded."""
-    from mnist_tui.engine.context import JobContext
+    from mnist_tui.engine.jobs.context import JobContext
 
     ctx = JobContext(lambda ev: None)
     ctx.run_dir = tmp_path

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from fault_helpers import listing, part_files
 
-from mnist_tui.engine.procs import process_alive
-from mnist_tui.engine.runs import RunStore
+from mnist_tui.engine.runs.procs import process_alive
+from mnist_tui.engine.runs.store import RunStore
 
 pytestmark = pytest.mark.faults
 

@@ -9,10 +9,10 @@ import time
 
 from tui_helpers import screen_text, wait_for
 
-from mnist_tui.engine import records
-from mnist_tui.engine.launch import worker_argv, worker_env
-from mnist_tui.engine.procs import process_alive
-from mnist_tui.engine.specs import build_spec
+from mnist_tui.engine.jobs.specs import build_spec
+from mnist_tui.engine.runs import records
+from mnist_tui.engine.runs.launch import worker_argv, worker_env
+from mnist_tui.engine.runs.procs import process_alive
 from mnist_tui.tui.app import create_app
 
 

@@ -76,7 +76,7 @@ async def test_killed_worker_shows_error_and_app_goes_on(runs_dir):
     async with app.run_test(size=(80, 24)) as pilot:
         spec = {"job": "tsne-gmm", "dataset": "digits", "samples": 1500, "iterations": 5000,
                 "gmm_inits": 1}
-        from mnist_tui.engine.specs import build_spec
+        from mnist_tui.engine.jobs.specs import build_spec
 
         job = app.manager.submit(build_spec("tsne-gmm", "default", {
             k: v for k, v in spec.items() if k != "job"}).to_dict())
@@ -98,7 +98,7 @@ async def test_input_failure_has_no_run_folder(runs_dir, tmp_path):
     """A data folder that vanished after validation: the job fails with its message."""
     app = create_app(runs_dir=runs_dir, dataset="digits")
     async with app.run_test(size=(80, 24)) as pilot:
-        from mnist_tui.engine.specs import build_spec
+        from mnist_tui.engine.jobs.specs import build_spec
 
         spec = build_spec("tsne-gmm", "default", {"dataset": "mnist", "samples": 300,
                                                   "data_dir": str(tmp_path / "gone")})

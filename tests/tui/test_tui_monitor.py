@@ -18,8 +18,8 @@ from tui_helpers import (
     write_classifier_run,
 )
 
-from mnist_tui.engine.events import Cancelled, Epoch, Finished, Phase, Progress, Started
-from mnist_tui.engine.specs import build_spec
+from mnist_tui.engine.jobs.events import Cancelled, Epoch, Finished, Phase, Progress, Started
+from mnist_tui.engine.jobs.specs import build_spec
 from mnist_tui.tui.app import create_app
 from mnist_tui.tui.joblines import activity_line, progress_line, table_row
 from mnist_tui.tui.jobs import Job
@@ -252,7 +252,7 @@ def test_lines_never_exceed_their_width():
 # -- 4. the system line --------------------------------------------------------------------------
 
 async def test_the_system_line_shows_the_job_s_cpu_memory_and_gpus(runs_dir):
-    from mnist_tui.engine import sysmon
+    from mnist_tui.engine.runs import sysmon
 
     app = create_app(runs_dir=runs_dir, load_data=False, start_mode="monitor")
     async with app.run_test(size=(80, 24)) as pilot:

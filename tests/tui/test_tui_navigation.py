@@ -279,7 +279,7 @@ def _write_idx(path: Path, array: np.ndarray) -> None:
 def fake_mnist(folder: Path) -> Path:
     """MNIST-shaped data (28×28, train and test, four IDX files) from the bundled digits,
     enlarged three times and centred, so the screen draws real digit shapes."""
-    from mnist_tui.engine.datasets import load_digits
+    from mnist_tui.engine.data.datasets import load_digits
 
     split = load_digits().splits["train"]
     big = np.kron(split.images, np.ones((1, 3, 3), dtype=np.uint8))

@@ -22,7 +22,7 @@ import pytest
 from textual.widgets import Input, Select
 from tui_helpers import screen_text, wait_for, widget_text
 
-from mnist_tui.engine.weights import IMAGENET_NOTOP
+from mnist_tui.engine.data.weights import IMAGENET_NOTOP
 from mnist_tui.tui.app import create_app
 
 
@@ -212,7 +212,7 @@ def plan_text(app) -> str:
 
 
 async def test_suite_plan_shows_its_size_and_a_time_from_past_runs(runs_dir):
-    from mnist_tui.engine.specs import build_spec
+    from mnist_tui.engine.jobs.specs import build_spec
 
     spec = build_spec("tsne-gmm", "default", {"dataset": "digits", "samples": 100,
                                               "iterations": 260, "gmm_inits": 1}).to_dict()

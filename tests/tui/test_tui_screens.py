@@ -163,6 +163,9 @@ async def test_runs_sort_compare_delete(runs_dir):
         await pilot.press("y")
         await wait_for(pilot, lambda: len(app.store.list()) == 1, 5)
         await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, 5)
+        [left] = [r.run_id for r in app.store.list()]
+        [gone] = {tsne, cnn} - {left}
+        assert not (runs_dir / gone).exists() and (runs_dir / left).is_dir()
 
 
 async def test_help_lists_every_binding(runs_dir):

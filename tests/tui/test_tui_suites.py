@@ -40,8 +40,8 @@ def table_rows(app) -> list[list[str]]:
 def write_recorded_suite(runs_dir: Path, suite_id: str = "20260101-120000-sweep-abc123") -> str:
     """A finished sweep (t-SNE + GMM and CNN at 100 and 200 images, one seed) written the way
     the suite and its workers write it: suite folder and run folders with fixed numbers."""
-    from mnist_tui.engine import runs
-    from mnist_tui.engine.suites import SuiteFolder, SuiteSpec
+    from mnist_tui.engine.runs import store as runs
+    from mnist_tui.engine.suites.suite import SuiteFolder, SuiteSpec
 
     spec = SuiteSpec(name="sweep", methods=("tsne-gmm", "cnn"), sizes=(100, 200), seeds=(0,),
                      overrides={"dataset": "digits", "iterations": 260, "gmm_inits": 1,
@@ -210,7 +210,7 @@ async def test_quitting_during_a_suite_asks_then_interrupts_it_and_holds_jobs(ru
     """While a suite runs, launched jobs wait (they would share its cores and timings); `q`
     asks first, then interrupts the running member and the suite records itself interrupted —
     the app does not hang waiting for the suite's thread."""
-    from mnist_tui.engine.specs import build_spec
+    from mnist_tui.engine.jobs.specs import build_spec
 
     app = create_app(runs_dir=runs_dir, dataset="digits", load_data=False, start_mode="suites")
     async with app.run_test(size=(100, 32)) as pilot:
@@ -254,7 +254,7 @@ async def test_a_suite_does_not_start_beside_a_running_job(runs_dir):
 async def test_resume_is_refused_while_another_process_runs_the_suite(runs_dir):
     """One runner per suite: `r` on a suite that a `--batch --resume` (here: this test holding
     its lock) runs now says so and starts nothing."""
-    from mnist_tui.engine.suites import SuiteFolder
+    from mnist_tui.engine.suites.suite import SuiteFolder
 
     sid = write_recorded_suite(runs_dir)
     SuiteFolder(runs_dir, sid).write_status("interrupted")
@@ -280,7 +280,7 @@ async def test_a_suite_whose_runner_died_opens_as_interrupted(runs_dir):
     import subprocess
     import sys
 
-    from mnist_tui.engine import runs
+    from mnist_tui.engine.runs import store as runs
 
     sid = write_recorded_suite(runs_dir)
     proc = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Input, Select
 from tui_helpers import screen_text, wait_for, widget_text
 
-from mnist_tui.engine.weights import IMAGENET_FILE, IMAGENET_NOTOP
+from mnist_tui.engine.data.weights import IMAGENET_FILE, IMAGENET_NOTOP
 from mnist_tui.tui.app import create_app
 
 

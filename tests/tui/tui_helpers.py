@@ -66,8 +66,8 @@ def install_recorded_run(runs_dir: Path, name: str = "tsne-gmm") -> str:
 
 def write_classifier_run(runs_dir: Path, run_id: str = "20260101-130000-cnn-bbb222") -> str:
     """A recorded CNN run on the bundled digits (events, result) written the way the worker does."""
-    from mnist_tui.engine.datasets import load_digits
-    from mnist_tui.engine.events import (
+    from mnist_tui.engine.data.datasets import load_digits
+    from mnist_tui.engine.jobs.events import (
         Epoch,
         Finished,
         Log,
@@ -141,7 +141,7 @@ def write_classifier_run(runs_dir: Path, run_id: str = "20260101-130000-cnn-bbb2
 
 def replay_job(runs_dir: Path, run_id: str, upto: float | None = None, state: str = "running"):
     """A monitor `Job` rebuilt from a recorded run's events (up to event time `upto`)."""
-    from mnist_tui.engine.events import TERMINAL_TYPES, event_from_dict
+    from mnist_tui.engine.jobs.events import TERMINAL_TYPES, event_from_dict
     from mnist_tui.tui.jobs import Job
 
     run_dir = Path(runs_dir) / run_id

@@ -43,10 +43,10 @@ import os
 import re
 from pathlib import Path
 
-from mnist_tui.engine.context import JobContext
-from mnist_tui.engine.datasets import Dataset
+from mnist_tui.engine.data.datasets import Dataset
 from mnist_tui.engine.jobs import keras_common as kc
-from mnist_tui.engine.specs import CnnSpec
+from mnist_tui.engine.jobs.context import JobContext
+from mnist_tui.engine.jobs.specs import CnnSpec
 
 STEM = (64, 6)          # (filters, kernel) of the stride-2 convolution the image enters
 STAGES = ((64,), (128,))  # 3×3 convolutions per resolution after the stem; max-pool between

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mnist_tui.engine.context import JobContext
-from mnist_tui.engine.datasets import Dataset, pool_label, resolve_split, select_subset
+from mnist_tui.engine.data.datasets import Dataset, pool_label, resolve_split, select_subset
 from mnist_tui.engine.errors import DataError
-from mnist_tui.engine.events import Epoch, ModelSummary, Progress, Throttle
-from mnist_tui.engine.metrics import classification_metrics
-from mnist_tui.engine.specs import SupervisedSpec
+from mnist_tui.engine.jobs.context import JobContext
+from mnist_tui.engine.jobs.events import Epoch, ModelSummary, Progress, Throttle
+from mnist_tui.engine.jobs.metrics import classification_metrics
+from mnist_tui.engine.jobs.specs import SupervisedSpec
 
 # Test hook: split the CPU into N logical devices before TensorFlow starts, so that
 # `--strategy mirrored` can be exercised on a machine with no GPU.

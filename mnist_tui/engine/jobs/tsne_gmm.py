@@ -13,14 +13,14 @@ from contextlib import redirect_stdout
 
 import numpy as np
 
-from mnist_tui.engine.context import JobContext
-from mnist_tui.engine.datasets import Dataset, pool_label, resolve_split, select_subset
+from mnist_tui.engine.data.datasets import Dataset, pool_label, resolve_split, select_subset
+from mnist_tui.engine.data.idx import MIN_SIDE
+from mnist_tui.engine.data.preprocessing import deskew
 from mnist_tui.engine.errors import DataError
-from mnist_tui.engine.events import Progress, Snapshot, Throttle
-from mnist_tui.engine.idx import MIN_SIDE
-from mnist_tui.engine.metrics import score_clustering
-from mnist_tui.engine.preprocessing import deskew
-from mnist_tui.engine.specs import TsneGmmSpec
+from mnist_tui.engine.jobs.context import JobContext
+from mnist_tui.engine.jobs.events import Progress, Snapshot, Throttle
+from mnist_tui.engine.jobs.metrics import score_clustering
+from mnist_tui.engine.jobs.specs import TsneGmmSpec
 
 EARLY_EXAGGERATION_ITERS = 250
 SNAPSHOT_POINTS = 1500

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_tui.engine.context import JobContext
-from mnist_tui.engine.datasets import Dataset
+from mnist_tui.engine.data.datasets import Dataset
 from mnist_tui.engine.errors import DataError
-from mnist_tui.engine.events import Progress, Throttle
 from mnist_tui.engine.jobs import keras_common as kc
-from mnist_tui.engine.specs import Vgg16Spec
-from mnist_tui.engine.weights import weights_for_job
+from mnist_tui.engine.jobs.context import JobContext
+from mnist_tui.engine.jobs.downloads import weights_for_job
+from mnist_tui.engine.jobs.events import Progress, Throttle
+from mnist_tui.engine.jobs.specs import Vgg16Spec
 
 
 def load_base_weights(base, path: Path, shown: str) -> None:

@@ -52,7 +52,7 @@ class CompareScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _load(self) -> None:
-        from mnist_tui.tui.screens.results import load_run_view
+        from mnist_tui.engine.runs.view import load_run_view
 
         views = []
         for run_id in self.run_ids:

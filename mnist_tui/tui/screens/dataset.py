@@ -91,6 +91,7 @@ class DatasetScreen(Screen):
         yield KeysBar()
 
     def on_mount(self) -> None:
+        self.app.dataset_changed.subscribe(self, self.on_dataset_changed, immediate=True)
         self.query_one("#dataset-body").focus()
         self.on_dataset_changed()
 
@@ -104,7 +105,7 @@ class DatasetScreen(Screen):
         self.query_one("#ds-source", Static).update("trying to download MNIST again…")
         app.load_dataset("auto")
 
-    def on_dataset_changed(self) -> None:
+    def on_dataset_changed(self, _data=None) -> None:
         app = self.app
         src = self.query_one("#ds-source", Static)
         note = self.query_one("#ds-note", Static)
@@ -157,7 +158,7 @@ def summary_text(stats) -> Text:
 
 def files_read_text(files, source: str) -> Text:
     """One line per file read: its name (relative to the source), size and SHA-256 prefix."""
-    from mnist_tui.engine.download import human_size
+    from mnist_tui.engine.data.download import human_size
 
     text = Text()
     for f in files:

@@ -11,7 +11,7 @@ depends on change (at once, in this thread, when it touches neither: the bundled
 findings go under their fields, and ctrl+s starts only once it passed (a failed check is run again
 by ctrl+s: the network may be back).
 
-Text fields are edited on purpose (screens/fields.py): tab, a click or enter starts editing, esc
+Text fields are edited on purpose (widgets/fields.py): tab, a click or enter starts editing, esc
 or enter ends it, and the screen keys work whenever no field is being edited.
 """
 
@@ -35,16 +35,16 @@ from textual.widgets import (
     Static,
 )
 
+from mnist_tui.engine.data.weights import weights_status
 from mnist_tui.engine.errors import SpecError
-from mnist_tui.engine.specs import (
+from mnist_tui.engine.jobs.specs import (
     JOB_NAMES,
     SPEC_CLASSES,
     flag_name,
     parse_value,
     spec_fields,
 )
-from mnist_tui.engine.weights import weights_status
-from mnist_tui.tui.screens.fields import FIELD_BINDINGS, FieldInput, FieldKeys
+from mnist_tui.tui.widgets.fields import FIELD_BINDINGS, FieldInput, FieldKeys
 from mnist_tui.tui.widgets.keysbar import KeysBar
 
 CHECK_DELAY_S = 0.3      # the form settles this long before the disk or network is asked
@@ -213,7 +213,7 @@ class LaunchScreen(FieldKeys, Screen):
     def _want_check(self, spec: dict) -> None:
         """The check of this spec: kept when its inputs did not change, else computed here
         (no disk, no network needed) or in a worker after CHECK_DELAY_S."""
-        from mnist_tui.engine.preflight import check_job, needs_io
+        from mnist_tui.engine.runs.preflight import check_job, needs_io
 
         key = (spec["job"], *(str(spec.get(name)) for name in CHECKED_FIELDS))
         if key == self.check_key:
@@ -242,7 +242,7 @@ class LaunchScreen(FieldKeys, Screen):
 
     @work(thread=True, exclusive=True, group="launch-check", exit_on_error=False)
     def _run_check(self, key: tuple, spec: dict) -> None:
-        from mnist_tui.engine.preflight import Check, check_job
+        from mnist_tui.engine.runs.preflight import Check, check_job
 
         try:
             checks = check_job(spec)
@@ -411,7 +411,7 @@ class LaunchScreen(FieldKeys, Screen):
             return
         # The check is under way, or found a problem that may have gone (the network is back,
         # the folder was mounted): check now, and start if it passes.
-        from mnist_tui.engine.preflight import check_job, needs_io
+        from mnist_tui.engine.runs.preflight import check_job, needs_io
 
         if self._check_spec is not None and not needs_io(self._check_spec):
             self.checks = check_job(self._check_spec, probe=False)
@@ -440,7 +440,7 @@ class LaunchScreen(FieldKeys, Screen):
         self._submit()
 
     def _submit(self) -> None:
-        from mnist_tui.engine.specs import build_spec
+        from mnist_tui.engine.jobs.specs import build_spec
 
         values, _ = self.read_form()
         preset = str(self.query_one("#preset-select", Select).value)

@@ -78,6 +78,7 @@ class MonitorScreen(Screen):
         yield KeysBar()
 
     def on_mount(self) -> None:
+        self.app.job_changed.subscribe(self, self.on_job_changed, immediate=True)
         self.set_interval(0.25, self._tick)
         self.set_interval(1.0, self._tick_clock)
         self.query_one("#jobs", DataTable).focus()
@@ -109,7 +110,8 @@ class MonitorScreen(Screen):
                 self._dirty_table = self._dirty_detail = self._dirty_plots = True
 
     # -- notifications from the app ------------------------------------------------------
-    def on_job_changed(self, job_id: str, kind: str) -> None:
+    def on_job_changed(self, change: tuple[str, str]) -> None:
+        job_id, kind = change
         if kind == "state":
             self._dirty_table = True
             if self.selected is None:
@@ -269,7 +271,7 @@ class MonitorScreen(Screen):
         self.call_after_refresh(self._redraw)
 
     def action_cancel(self) -> None:
-        from mnist_tui.tui.screens.modals import ConfirmScreen
+        from mnist_tui.tui.dialogs import ConfirmScreen
 
         job = self._job()
         if job is None or not job.active:

@@ -9,8 +9,6 @@ Clustering and classifier results share the screen; any field may be missing.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -20,6 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
+from mnist_tui.engine.runs.view import gallery_images, load_run_view, misclassified
 from mnist_tui.tui.summary import (
     STATE_STYLE,
     fmt_pct,
@@ -31,111 +30,6 @@ from mnist_tui.tui.widgets.digits import DigitGrid
 from mnist_tui.tui.widgets.heatmap import confusion_text, legend_text, per_class_text
 from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot
-
-GALLERY_MAX = 40
-
-
-def load_run_view(store, run_id: str) -> dict:
-    """Everything the screen draws for a run (runs in a thread: file reads, numpy)."""
-    result = store.load_result(run_id) or {}
-    spec = store.load_spec(run_id)
-    events = store.events(run_id)
-    kl, summary, epochs, snapshot = [], None, [], None
-    for ev in events:
-        t = ev.get("type")
-        if t == "progress":
-            v = (ev.get("metrics") or {}).get("kl_divergence")
-            if v is not None and (not kl or kl[-1][0] != ev.get("step")):
-                kl.append((ev.get("step", 0), v))
-        elif t == "model_summary":
-            summary = ev
-        elif t == "epoch":
-            epochs.append({"epoch": ev.get("epoch"), **(ev.get("metrics") or {})})
-        elif t == "snapshot":
-            snapshot = ev
-    history = result.get("history") or epochs
-    final = store.path(run_id) / "embedding.npz"
-    arrays = read_npz(final, ("embedding", "labels"))
-    if arrays is not None:   # the final embedding beats the last live snapshot
-        import numpy as np
-
-        emb, labels = arrays
-        step = max(1, len(emb) // 2000)
-        snapshot = {"iteration": "final", "points": np.round(emb[::step, :2], 2).tolist(),
-                    "labels": labels[::step].tolist()}
-    return {"run_id": run_id, "result": result, "spec": spec, "kl": kl, "summary": summary,
-            "history": history, "snapshot": snapshot, "path": store.path(run_id)}
-
-
-def read_npz(path: Path, keys: tuple[str, ...]):
-    """The arrays `keys` of an artifact, or None when it is missing, torn or not what it should
-    be (an old run, a disk that filled up): Results then shows the rest of the run."""
-    import zipfile
-
-    import numpy as np
-
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return tuple(np.asarray(z[k]) for k in keys)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-
-
-def misclassified(view: dict) -> list[dict]:
-    """[{index, true, pred}] from the result (classifiers) or embedding.npz (clustering)."""
-    result = view["result"]
-    if result.get("misclassified"):
-        return list(result["misclassified"])
-    mapping = result.get("mapping_hungarian")
-    arrays = read_npz(view["path"] / "embedding.npz", ("clusters", "labels", "indices"))
-    if arrays is None or not mapping:
-        return []
-    import numpy as np
-
-    clusters, labels, indices = arrays
-    try:
-        pred = np.asarray(mapping)[clusters]
-    except (IndexError, TypeError, ValueError):
-        return []
-    wrong = np.flatnonzero(pred != labels)
-    return [{"index": int(indices[i]), "true": int(labels[i]), "pred": int(pred[i])}
-            for i in wrong]
-
-
-def gallery_images(app, view: dict, wrong: list[dict]) -> tuple[list, list[str], str]:
-    """Images and captions of misclassified digits, or a reason why there are none."""
-    if not wrong:
-        return [], [], "no misclassified images recorded for this run"
-    result, spec = view["result"], view["spec"]
-    info = result.get("dataset") or {}
-    ds = app.dataset
-    if ds is None or (info.get("fingerprint") and ds.fingerprint() != info.get("fingerprint")):
-        from mnist_tui.engine.sources import load_dataset
-
-        which = "digits" if info.get("name") == "digits" else spec.get("dataset", "auto")
-        try:
-            ds = load_dataset(which, spec.get("data_dir") if which != "digits" else None)
-        except Exception as exc:  # noqa: BLE001 - the gallery is optional
-            return [], [], f"the run's dataset cannot be loaded here: {exc}"
-        if info.get("fingerprint") and ds.fingerprint() != info["fingerprint"]:
-            return [], [], ("the dataset available here is not the one this run used "
-                            f"({info.get('name')} from {info.get('source')})")
-    pool_name = result.get("misclassified_pool") or spec.get("split", "all")
-    try:
-        pool = ds.pool("all" if "+" in pool_name else pool_name)
-    except Exception as exc:  # noqa: BLE001
-        return [], [], f"cannot find the images: {exc}"
-    images, caps = [], []
-    for item in wrong[:GALLERY_MAX]:
-        i = item.get("index")
-        if isinstance(i, int) and 0 <= i < len(pool):
-            images.append(pool.images[i])
-            caps.append(f"{item.get('true')}→{item.get('pred')}")
-    total = result.get("misclassified_total", len(wrong))
-    note = f"{len(images)} of {total:,} misclassified images (true→predicted)"
-    return images, caps, note
 
 
 class ResultsScreen(Screen):
@@ -168,22 +62,24 @@ class ResultsScreen(Screen):
         yield KeysBar()
 
     def on_mount(self) -> None:
+        self.app.results_run_changed.subscribe(self, self.on_results_run_changed, immediate=True)
+        self.app.runs_changed.subscribe(self, self.on_runs_changed, immediate=True)
         self.query_one("#results-body").focus()
         self.query_one("#res-curves").display = False
         self.query_one("#res-notice").display = False
         self.action_reload()
 
-    def on_results_run_changed(self) -> None:
+    def on_results_run_changed(self, _data=None) -> None:
         """A run was opened (Runs, Monitor, a finished job): show it from the top."""
         self._to_top = True
         self.action_reload()
 
-    def on_runs_changed(self) -> None:
+    def on_runs_changed(self, _data=None) -> None:
         if self.app.results_run is None:
             self.action_reload()
 
     def action_export(self) -> None:
-        from mnist_tui.tui.screens.runs import export_report
+        from mnist_tui.tui.exports import export_report
 
         export_report(self.app, [self.view["run_id"] if self.view else self.app.results_run],
                       self.show_notice)
@@ -212,7 +108,7 @@ class ResultsScreen(Screen):
             return
         self.app.call_from_thread(self._show, view)
         wrong = misclassified(view)
-        images, caps, note = gallery_images(self.app, view, wrong)
+        images, caps, note = gallery_images(self.app.dataset, view, wrong)
         self.app.call_from_thread(self._show_gallery, images, caps, note)
 
     def _show_error(self, run_id: str, error: str) -> None:

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
+from mnist_tui.tui.exports import export_report
 from mnist_tui.tui.summary import (
     STATE_ICON,
     STATE_STYLE,
@@ -66,43 +67,6 @@ def _cell(value: str | Text, width: int, right: bool) -> Text:
     return Text.assemble(" ", pad, text) if right else Text.assemble(" ", text, pad)
 
 
-def export_notice(n_runs: int, paths: list) -> Text:
-    """What stays on screen after an export: the report's path whole, on a line of its own."""
-    text = Text.assemble((f"Report of {n_runs} run(s) written", "bold"),
-                         (" (.md .json .csv beside it), path copied:", "dim"))
-    text.append("\n")
-    text.append(str(paths[0]), "bold cyan")
-    return text
-
-
-def export_report(app, run_ids: list, show) -> None:
-    """Write the report of `run_ids` in a thread (the engine's `export_runs_report`), then
-    `show` its path (on the calling screen, where it stays) and copy the path to the clipboard
-    (OSC 52: most terminals; the path on screen is whole for the others)."""
-    run_ids = [r for r in run_ids if r]
-    if not run_ids:
-        app.notify("no run to export", severity="warning")
-        return
-    show(Text(f"writing the report of {len(run_ids)} run(s)…", style="italic"))
-
-    def done(paths) -> None:
-        app.copy_to_clipboard(str(paths[0]))
-        show(export_notice(len(run_ids), paths))
-        app.notify("report written: its path is below the table, and copied", timeout=5)
-
-    def write() -> None:
-        from mnist_tui.engine.report import export_runs_report
-
-        try:
-            paths = export_runs_report(app.runs_dir, run_ids)
-        except Exception as exc:  # noqa: BLE001 - shown on screen
-            app.call_from_thread(show, Text(f"export failed: {exc}", style="bold red"))
-            return
-        app.call_from_thread(done, paths)
-
-    app.run_worker(write, thread=True, group="export", exit_on_error=False)
-
-
 class RunsScreen(Screen):
     """The run store as a table."""
 
@@ -144,6 +108,7 @@ class RunsScreen(Screen):
         yield KeysBar(lines=2)
 
     def on_mount(self) -> None:
+        self.app.runs_changed.subscribe(self, self.on_runs_changed, immediate=True)
         self.query_one("#runs-filter").display = False
         self.query_one("#runs-notice").display = False
         self.query_one("#runs-table", DataTable).focus()
@@ -154,7 +119,7 @@ class RunsScreen(Screen):
         # after this screen's first frame, so it does not slow the key press that showed it.
         self.call_after_refresh(self.action_reload)
 
-    def on_runs_changed(self) -> None:
+    def on_runs_changed(self, _data=None) -> None:
         self.action_reload()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
@@ -287,17 +252,17 @@ class RunsScreen(Screen):
         export_report(self.app, marked or [self._current()], self.show_notice)
 
     def action_compare(self) -> None:
-        from mnist_tui.tui.screens.compare import CompareScreen
+        from mnist_tui.tui.messages import CompareRuns
 
         if len(self.marked) < 2:
             self.app.notify("mark two or more runs with space, then press v", severity="warning")
             return
         ordered = [r.run_id for r in self.all_runs if r.run_id in self.marked]
-        self.app.push_screen(CompareScreen(ordered))
+        self.app.post_message(CompareRuns(ordered))
 
     def action_rerun(self) -> None:
         """The selected run's exact spec (its spec.json) again, as a new job."""
-        from mnist_tui.engine.specs import spec_from_dict
+        from mnist_tui.engine.jobs.specs import spec_from_dict
 
         run_id = self._current()
         if not run_id:
@@ -314,7 +279,7 @@ class RunsScreen(Screen):
             f" ({'waits: ' + held if held else '3 Monitor follows it'})"))
 
     def action_delete(self) -> None:
-        from mnist_tui.tui.screens.modals import ConfirmScreen
+        from mnist_tui.tui.dialogs import ConfirmScreen
 
         targets = sorted(self.marked) or ([self._current()] if self._current() else [])
         if not targets:

@@ -13,12 +13,11 @@ after the form changes and again on ctrl+s): its size (members × images), a rou
 runs, and what would fail every member at once (the data folder, its split, sizes larger than the
 split, VGG16 weights that cannot be had) — a problem stops the start, and a large suite (more than
 10 members, an estimate over 15 min, or more than 10,000 images in a member) asks first. `x`
-(cancel) asks too. Text fields are edited on purpose (screens/fields.py).
+(cancel) asks too. Text fields are edited on purpose (widgets/fields.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import signal
@@ -37,8 +36,8 @@ from textual_plotext import PlotextPlot
 
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.tui.jobs import WORKER_NICE
-from mnist_tui.tui.screens.fields import FIELD_BINDINGS, FieldInput, FieldKeys
 from mnist_tui.tui.summary import STATE_STYLE
+from mnist_tui.tui.widgets.fields import FIELD_BINDINGS, FieldInput, FieldKeys
 from mnist_tui.tui.widgets.keysbar import KeysBar
 
 DEFAULTS = {"sweep": {"sizes": "250,500,1000,2000,5000,10000", "seeds": "3"},
@@ -188,7 +187,7 @@ class SuiteListener:
         self._push_report()
 
     def _push_report(self) -> None:
-        from mnist_tui.engine.report import build_report
+        from mnist_tui.engine.suites.report import build_report
 
         try:
             report = build_report(self.screen.folder, "running")
@@ -289,7 +288,7 @@ class SuitesScreen(FieldKeys, Screen):
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        from mnist_tui.engine.specs import JOB_NAMES
+        from mnist_tui.engine.jobs.specs import JOB_NAMES
 
         yield Header()
         with Vertical(id="suite-form"):
@@ -327,6 +326,8 @@ class SuitesScreen(FieldKeys, Screen):
         return f"dataset={choice}" if choice in ("digits", "mnist") else ""
 
     def on_mount(self) -> None:
+        self.app.runs_changed.subscribe(self, self.on_runs_changed, immediate=True)
+        self.app.suite_screen = self
         self.query_one("#sf-methods").tooltip = "comma-separated: tsne-gmm, vgg16, cnn"
         self.query_one("#sf-sizes").tooltip = ("numbers of images (seed suite: t-SNE + GMM's; "
                                                "add samples=N to options for the classifiers')")
@@ -363,27 +364,26 @@ class SuitesScreen(FieldKeys, Screen):
     def _field_changed(self) -> None:
         self._want_plan()
 
-    def on_runs_changed(self) -> None:
+    def on_runs_changed(self, _data=None) -> None:
         self._runs = None        # a run ended: the time estimates may change
 
     # -- building the spec -----------------------------------------------------------------
     def read_spec(self):
         """The SuiteSpec of the form (SpecError with a one-line reason)."""
-        from mnist_tui.suite_batch import build_suite_spec
+        from mnist_tui.engine.suites.suite import suite_spec_from_text
 
         def val(wid: str) -> str | None:
             text = self.query_one(wid, Input).value.strip()
             return text or None
 
-        args = argparse.Namespace(suite=str(self.query_one("#sf-suite", Select).value),
-                                  methods=val("#sf-methods"), presets=None,
-                                  sizes=val("#sf-sizes"), seeds=val("#sf-seeds"),
-                                  vgg_input_size=val("#sf-vgg"), protocols=None)
         given = parse_options(self.query_one("#sf-options", Input).value)
         data_dir = getattr(self.app, "data_dir", None)
         if data_dir and "data_dir" not in given and given.get("dataset") != "digits":
             given["data_dir"] = data_dir
-        return build_suite_spec(args, given)
+        return suite_spec_from_text(str(self.query_one("#sf-suite", Select).value),
+                                    methods=val("#sf-methods"), sizes=val("#sf-sizes"),
+                                    seeds=val("#sf-seeds"), vgg_input_size=val("#sf-vgg"),
+                                    given=given)
 
     # -- planning (size, time, checks) -----------------------------------------------------
     def form_key(self) -> tuple:
@@ -422,7 +422,7 @@ class SuitesScreen(FieldKeys, Screen):
         cached = self._runs
         if cached is not None and time.monotonic() - cached[0] < RUNS_MAX_AGE_S:
             return cached[1]
-        from mnist_tui.engine.runs import RunStore
+        from mnist_tui.engine.runs.store import RunStore
 
         try:
             runs = RunStore(self.app.runs_dir).list()
@@ -432,7 +432,7 @@ class SuitesScreen(FieldKeys, Screen):
         return runs
 
     def _make_plan(self, spec):
-        from mnist_tui.engine.preflight import Check, SuitePlan, plan_suite
+        from mnist_tui.engine.runs.preflight import Check, SuitePlan, plan_suite
 
         members = spec.members()
         try:
@@ -512,7 +512,7 @@ class SuitesScreen(FieldKeys, Screen):
 
     def _start_planned(self, key: tuple, spec, plan) -> None:
         """Start the planned suite: not with a problem, and after a yes when it is large."""
-        from mnist_tui.tui.screens.modals import ConfirmScreen
+        from mnist_tui.tui.dialogs import ConfirmScreen
 
         self._planned(key, plan)
         if plan.problems:
@@ -572,7 +572,7 @@ class SuitesScreen(FieldKeys, Screen):
 
     def action_cancel(self) -> None:
         """x / ctrl+x: cancel the running suite, after a yes (it is destructive)."""
-        from mnist_tui.tui.screens.modals import ConfirmScreen
+        from mnist_tui.tui.dialogs import ConfirmScreen
 
         if not self.running:
             self._say("x cancels a running suite: none is running", "italic")
@@ -598,8 +598,8 @@ class SuitesScreen(FieldKeys, Screen):
 
     @work(thread=True, exclusive=True, group="suite-list", exit_on_error=False)
     def _list_suites(self) -> None:
-        from mnist_tui.engine.suite_records import SuiteRecordError
-        from mnist_tui.engine.suites import SuiteFolder, list_suites, reap_suites
+        from mnist_tui.engine.suites.records import SuiteRecordError
+        from mnist_tui.engine.suites.suite import SuiteFolder, list_suites, reap_suites
 
         reap_suites(self.app.runs_dir)   # a suite whose runner died is not shown "running"
         rows = []
@@ -634,7 +634,7 @@ class SuitesScreen(FieldKeys, Screen):
     # -- opening a past suite --------------------------------------------------------------
     @work(thread=True, exclusive=True, group="suite-open", exit_on_error=False)
     def open_newest(self) -> None:
-        from mnist_tui.engine.suites import list_suites, reap_suites
+        from mnist_tui.engine.suites.suite import list_suites, reap_suites
 
         reap_suites(self.app.runs_dir)
         ids = list_suites(self.app.runs_dir)
@@ -646,8 +646,8 @@ class SuitesScreen(FieldKeys, Screen):
         self._open(suite_id)
 
     def _open(self, suite_id: str) -> None:
-        from mnist_tui.engine.report import build_report
-        from mnist_tui.engine.suites import SuiteFolder
+        from mnist_tui.engine.suites.report import build_report
+        from mnist_tui.engine.suites.suite import SuiteFolder
 
         try:
             folder = SuiteFolder.open(self.app.runs_dir, suite_id)
@@ -715,9 +715,9 @@ class SuitesScreen(FieldKeys, Screen):
 
     @work(thread=True, exclusive=True, group="suite-run", exit_on_error=False)
     def _run(self, spec, folder) -> None:
-        from mnist_tui.engine import report as rep
-        from mnist_tui.engine.suite_run import preflight, run_suite
-        from mnist_tui.engine.suites import SuiteFolder
+        from mnist_tui.engine.suites import report as rep
+        from mnist_tui.engine.suites.runner import preflight, run_suite
+        from mnist_tui.engine.suites.suite import SuiteFolder
 
         call = self.app.call_from_thread
         resumed = folder           # its lock was taken by action_resume
@@ -792,8 +792,7 @@ class SuitesScreen(FieldKeys, Screen):
                 "bold green" if status == "finished" else "bold red")
             self.app.notify(f"suite {sid} {status}: report in {paths[0].parent}", timeout=8,
                             severity="information" if status == "finished" else "error")
-        if hasattr(self.app, "_broadcast"):
-            self.app._broadcast("on_runs_changed")
+        self.app.runs_changed.publish(None)
 
     # -- drawing ---------------------------------------------------------------------------
     def member_started(self, i: int, n: int) -> None:
@@ -806,7 +805,7 @@ class SuitesScreen(FieldKeys, Screen):
         self.dirty = True
 
     def show_report(self, report: dict) -> None:
-        from mnist_tui.engine.report import images_cell
+        from mnist_tui.engine.suites.report import images_cell
 
         self.report = report
         table = self.query_one("#suite-table", DataTable)
@@ -828,7 +827,7 @@ class SuitesScreen(FieldKeys, Screen):
         plot.display = sweep
         self.query_one("#suite-body").set_class(not sweep, "-noplot")
         if sweep:
-            from mnist_tui.engine.report import series
+            from mnist_tui.engine.suites.report import series
 
             plot.set_data(series(report, "accuracy"))
         self.loaded = True
@@ -880,25 +879,3 @@ class SuitesScreen(FieldKeys, Screen):
             below.append(f"report: <runs>/suites/{self.folder.suite_id}/report.html (and .md "
                          ".json .csv) · l opens another", "dim")
         self.query_one("#suite-status", Static).update(Group(text, below))
-
-
-def export_runs(app, run_ids: list[str]) -> None:
-    """The Results and Runs screens' export: the suite report (HTML, Markdown, JSON, CSV) of
-    `run_ids`, written in a thread under `<runs>/reports/<timestamp>/`; the path is notified."""
-    run_ids = [r for r in run_ids if r]
-    if not run_ids:
-        app.notify("no run to export", severity="warning")
-        return
-
-    def write() -> None:
-        from mnist_tui.engine.report import export_runs_report
-
-        try:
-            paths = export_runs_report(app.runs_dir, run_ids)
-        except Exception as exc:  # noqa: BLE001 - shown as a notification
-            app.call_from_thread(app.notify, f"export failed: {exc}", severity="error")
-            return
-        app.call_from_thread(app.notify, f"report of {len(run_ids)} run(s) written: "
-                             f"{paths[0]} (and .md .json .csv)", timeout=10)
-
-    app.run_worker(write, thread=True, group="export", exit_on_error=False)

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import Static
 
-from mnist_tui.engine import sysmon
+from mnist_tui.engine.runs import sysmon
 
 SAMPLE_SECONDS = 1.5
 LABEL = "system  "

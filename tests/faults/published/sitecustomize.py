@@ -12,8 +12,8 @@ import os
 
 _raw = os.environ.get("MNIST_TUI_FAULTS_PUBLISHED")
 if _raw:
-    from mnist_tui.engine import download as _dl
-    from mnist_tui.engine import weights as _w
+    from mnist_tui.engine.data import download as _dl
+    from mnist_tui.engine.data import weights as _w
 
     _specs = {name: _dl.FileSpec(digest, size, algorithm)
               for name, (digest, size, algorithm) in json.loads(_raw).items()}

@@ -19,23 +19,21 @@ def _key_name(b: Binding) -> str:
                      for k in b.key.split(","))
 
 
-def bindings_table(app) -> Table:
-    """Every binding of the app and of each screen, grouped: what `?` shows."""
-    from mnist_tui.tui.app import SCREENS, screen_class
-
+def bindings_table(app_bindings, screens) -> Table:
+    """Every binding of the app and of each screen, grouped: what `?` shows. `screens` is
+    [(label, screen class)] in the order the app numbers them."""
     table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
     table.add_column("key", style="bold", no_wrap=True, width=14)
     table.add_column("action")
     table.add_row(Text("everywhere", style="bold underline"), "")
-    for b in app.BINDINGS:
+    for b in app_bindings:
         if isinstance(b, Binding) and b.description:
             table.add_row(_key_name(b), b.description)
     table.add_row("tab, shift+tab", "move between fields, tables and buttons")
     table.add_row("esc", "leave a text field (then single keys work again) / close")
-    from mnist_tui.tui.screens.fields import FIELD_BINDINGS
+    from mnist_tui.tui.widgets.fields import FIELD_BINDINGS
 
-    for mode, _, label in SCREENS:
-        screen_cls = screen_class(mode)
+    for label, screen_cls in screens:
         rows = [b for b in getattr(screen_cls, "BINDINGS", []) if isinstance(b, Binding)]
         fields = [b for b in rows if b in FIELD_BINDINGS]
         rows = [b for b in rows if b not in FIELD_BINDINGS]
@@ -44,7 +42,7 @@ def bindings_table(app) -> Table:
             table.add_row(Text(label, style="bold underline"), "")
             for b in rows:
                 table.add_row(_key_name(b), b.description or b.action)
-            if fields:   # the text fields' keys, once (screens/fields.py)
+            if fields:   # the text fields' keys, once (widgets/fields.py)
                 table.add_row("tab, enter", "edit a text field (or click it)")
                 table.add_row("esc, enter", "done editing: 1-6 and letters are keys again")
     return table
@@ -55,9 +53,9 @@ class HelpScreen(ModalScreen):
 
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
 
-    def __init__(self, app) -> None:
+    def __init__(self, app_bindings, screens) -> None:
         super().__init__()
-        self._table = bindings_table(app)
+        self._table = bindings_table(app_bindings, screens)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box", classes="modal-box"):
@@ -127,16 +125,16 @@ class QuitScreen(ModalScreen[str]):
 class TooSmallScreen(ModalScreen):
     """Shown instead of a squashed layout; goes away when the terminal is big enough again."""
 
-    def compose(self) -> ComposeResult:
-        from mnist_tui.tui.app import MIN_HEIGHT, MIN_WIDTH
+    def __init__(self, min_width: int, min_height: int) -> None:
+        super().__init__()
+        self.min_width, self.min_height = min_width, min_height
 
+    def compose(self) -> ComposeResult:
         yield Static(f"The terminal is too small.\n\nPlease enlarge it to at least "
-                     f"{MIN_WIDTH}×{MIN_HEIGHT}\n(it is {self.app.size.width}×"
+                     f"{self.min_width}×{self.min_height}\n(it is {self.app.size.width}×"
                      f"{self.app.size.height}).\n\nq quits.", id="too-small")
 
     def on_resize(self) -> None:
-        from mnist_tui.tui.app import MIN_HEIGHT, MIN_WIDTH
-
         self.query_one("#too-small", Static).update(
-            f"The terminal is too small.\n\nPlease enlarge it to at least {MIN_WIDTH}×"
-            f"{MIN_HEIGHT}\n(it is {self.app.size.width}×{self.app.size.height}).\n\nq quits.")
+            f"The terminal is too small.\n\nPlease enlarge it to at least {self.min_width}×"
+            f"{self.min_height}\n(it is {self.app.size.width}×{self.app.size.height}).\n\nq quits.")

@@ -7,7 +7,7 @@ import json
 import math
 from html import escape
 
-from mnist_tui.engine.report import (
+from mnist_tui.engine.suites.report import (
     DEFINITIONS,
     TABLE_HEADERS,
     notes,

@@ -26,22 +26,31 @@ This module is light: no numpy.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from mnist_tui.engine import runs, suite_records
 from mnist_tui.engine.errors import MnistTuiError, SpecError
-from mnist_tui.engine.suite_lock import SuiteLock
-from mnist_tui.engine.suite_records import (
+from mnist_tui.engine.jobs.specs import (
+    JOB_NAMES,
+    SPEC_CLASSES,
+    build_spec,
+    flag_name,
+    parse_value,
+    spec_fields,
+)
+from mnist_tui.engine.runs import store as runs
+from mnist_tui.engine.suites import records as suite_records
+from mnist_tui.engine.suites.lock import SuiteLock
+from mnist_tui.engine.suites.records import (
     ACTIVE,
     Runner,
     SuiteMembers,
     SuiteRecordError,
     SuiteStatus,
 )
-from mnist_tui.engine.specs import JOB_NAMES, SPEC_CLASSES, build_spec, flag_name
 
 SUITES_SUBDIR = "suites"
 SUITE_FILE = "suite.json"
@@ -499,3 +508,50 @@ def _stale(folder: SuiteFolder) -> bool:
         return False
     return (st is not None and st.status in ACTIVE and st.runner is not None
             and not st.runner.alive())
+
+
+def _field_for(name: str, methods) -> object | None:
+    for job in methods:
+        for f in spec_fields(job):
+            if f.name == name:
+                return f
+    return None
+
+
+def suite_spec_from_text(suite: str, *, methods: str | None = None, presets: str | None = None,
+                         sizes: str | None = None, seeds: str | None = None,
+                         protocols: str | None = None, vgg_input_size: str | None = None,
+                         given: dict) -> SuiteSpec:
+    """A validated SuiteSpec from what a person typed (the batch flags or the Suites form):
+    comma lists as text, job settings in `given` as text. SpecError with a one-line reason."""
+    kw: dict = {}
+    names = tuple(m.strip() for m in methods.split(",") if m.strip()) if methods else JOB_NAMES
+    kw["methods"] = names
+    if presets:
+        kw["presets"] = tuple(p.strip() for p in presets.split(",") if p.strip())
+    if sizes:
+        kw["sizes"] = parse_int_list("--sizes", sizes, minimum=20)
+    kw["seeds"] = parse_seeds(seeds) if seeds else ((0,) if suite == "seed" else (0, 1, 2))
+    if protocols:
+        kw["protocols"] = tuple(p.strip() for p in protocols.split(",") if p.strip())
+    if vgg_input_size:
+        kw["vgg_input_size"] = parse_int_list("--vgg-input-size", vgg_input_size)[0]
+    given = dict(given)
+    if "samples" in given:
+        if suite != "seed":
+            raise SpecError("--samples cannot be used with --suite sweep (use --sizes)")
+        value = given.pop("samples")
+        kw["supervised_samples"] = parse_int_list("--samples", value, minimum=20)[0]
+    if "data_dir" not in given and os.environ.get("MNIST_TUI_DATA_DIR") \
+            and given.get("dataset") != "digits":
+        given["data_dir"] = os.environ["MNIST_TUI_DATA_DIR"]
+    if given.get("data_dir"):
+        given["data_dir"] = str(Path(given["data_dir"]).expanduser().resolve())
+    overrides = {}
+    for name, text in given.items():
+        f = _field_for(name, [m for m in names if m in JOB_NAMES] or JOB_NAMES)
+        if f is None:
+            raise SpecError(f"--{flag_name(name)} does not apply to any method of this suite "
+                            f"({', '.join(names)})")
+        overrides[name] = text if isinstance(text, bool) else parse_value(f, text)
+    return SuiteSpec(name=suite, overrides=overrides, **kw).validate()

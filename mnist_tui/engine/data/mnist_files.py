@@ -16,23 +16,23 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-import os
 from pathlib import Path
 
 import numpy as np
 
-from mnist_tui.engine.datasets import SPLIT_ORDER, Dataset, Split
-from mnist_tui.engine.errors import DataError
-from mnist_tui.engine.idx import (
+from mnist_tui.engine.data.datasets import SPLIT_ORDER, Dataset, Split
+from mnist_tui.engine.data.idx import (
     check_fits_memory,
     check_image_dims,
     check_label_count,
     read_images,
     read_labels,
 )
+from mnist_tui.engine.errors import DataError
 
 _PREFIX = {"train": "train", "test": "t10k"}
 _KIND = {"images": "idx3", "labels": "idx1"}

@@ -99,7 +99,7 @@ _answered_lock = threading.Lock()
 
 def probe_url(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
     """None when `url` serves a file (asked for its first byte only), else why not (short)."""
-    from mnist_tui.engine.download import USER_AGENT
+    from mnist_tui.engine.data.download import USER_AGENT
 
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT,
                                                    "Range": "bytes=0-0"})
@@ -162,7 +162,7 @@ def _read_head(path: Path, n: int) -> bytes:
 def idx_count(path: Path, kind: str) -> tuple[int, tuple[int, ...]]:
     """(number of items, shape of one item) from an IDX file's header; DataError naming the
     file when it is not an IDX file of that kind."""
-    from mnist_tui.engine.idx import IMAGES_MAGIC, LABELS_MAGIC
+    from mnist_tui.engine.data.idx import IMAGES_MAGIC, LABELS_MAGIC
 
     ndim = 3 if kind == "images" else 1
     head = _read_head(path, 4 + 4 * ndim)
@@ -175,7 +175,7 @@ def idx_count(path: Path, kind: str) -> tuple[int, tuple[int, ...]]:
 
 def npz_counts(path: Path) -> dict[str, int]:
     """split → images in a Keras-style mnist.npz, from the .npy headers inside it."""
-    from mnist_tui.engine.mnist_files import npy_header
+    from mnist_tui.engine.data.mnist_files import npy_header
 
     counts: dict[str, int] = {}
     try:
@@ -210,7 +210,12 @@ def inspect_path(path: str | Path) -> DataInfo:
     """What `--data-dir PATH` would load, from headers only; DataError (one line) when it would
     not load: no such folder, no MNIST in it, MNIST in several places, a file without its
     partner, images and labels that disagree."""
-    from mnist_tui.engine.mnist_files import canonical_name, check_listable, find_mnist_files, find_places
+    from mnist_tui.engine.data.mnist_files import (
+        canonical_name,
+        check_listable,
+        find_mnist_files,
+        find_places,
+    )
 
     path = Path(path).expanduser()
     if not path.exists():
@@ -249,7 +254,7 @@ def inspect_path(path: str | Path) -> DataInfo:
 
 def _mirror_urls() -> list[tuple[str, int | None]]:
     """(URL of a mirror's first file, the mirror's total size) for every MNIST mirror tried."""
-    from mnist_tui.engine.download import DEFAULT_MIRRORS, mirrors_from_env
+    from mnist_tui.engine.data.download import DEFAULT_MIRRORS, mirrors_from_env
 
     out = []
     for mirror in mirrors_from_env() or list(DEFAULT_MIRRORS):
@@ -265,7 +270,7 @@ def inspect_data(dataset: str, data_dir: str | None, *, probe: bool = True,
     """The data a spec's `dataset`/`data_dir` would give (None when it cannot be had) and
     what to say about it, the way `sources.load_dataset` chooses: a folder, else the bundled
     digits, else the MNIST cache, else a download (auto falls back to the digits)."""
-    from mnist_tui.engine.download import cached_mnist, default_cache_dir, human_size
+    from mnist_tui.engine.data.download import cached_mnist, default_cache_dir, human_size
 
     if data_dir:
         if dataset == "digits":
@@ -305,7 +310,7 @@ def inspect_data(dataset: str, data_dir: str | None, *, probe: bool = True,
         return info, [Check("dataset", "note", "auto will use the bundled 8×8 digits "
                             f"({DIGITS_SPLITS['train']:,} images, one train split): MNIST is "
                             f"neither cached nor downloadable ({reach.reasons()})")]
-    from mnist_tui.engine.download import cache_advice
+    from mnist_tui.engine.data.download import cache_advice
 
     return None, [Check("dataset", "problem", "MNIST is neither cached nor downloadable "
                         f"({reach.reasons()}). " + cache_advice(Path(cache)))]
@@ -343,8 +348,8 @@ def check_weights(weights: str, *, probe: bool = True, timeout: float = PROBE_TI
                   max_age: float = PROBE_MAX_AGE_S) -> Check:
     """VGG16's weights: none, a readable weights file, or the ImageNet file cached or
     downloadable (how big, from where) — a problem when it cannot be had."""
-    from mnist_tui.engine.download import human_size, is_cached
-    from mnist_tui.engine.weights import (
+    from mnist_tui.engine.data.download import human_size, is_cached
+    from mnist_tui.engine.data.weights import (
         IMAGENET_FILE,
         IMAGENET_NOTOP,
         WEIGHTS_URL_ENV,

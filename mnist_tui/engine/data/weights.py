@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mnist_tui.engine.context import download_reporter
-from mnist_tui.engine.download import (
+from mnist_tui.engine.data.download import (
     DownloadProgress,
     FetchError,
     FileSpec,
@@ -118,18 +117,6 @@ def resolve_weights(weights: str, progress: Progress | None = None) -> tuple[Pat
         raise DataError(f"--weights {weights}: not an HDF5 (.h5/.weights.h5) or .keras "
                         "weights file")
     return path, f"file {path}"
-
-
-def weights_for_job(weights: str, ctx) -> tuple[Path | None, str]:
-    """`resolve_weights` for a running job: a download, when one is needed, is its own
-    "download" phase with progress events (the batch bar, the Monitor's progress line)."""
-    if weights != "imagenet" or is_cached(imagenet_path(), IMAGENET_FILE):
-        return resolve_weights(weights)
-    urls = weights_urls()
-    with ctx.phase("download", f"downloading the ImageNet weights {IMAGENET_NOTOP} "
-                               f"({human_size(IMAGENET_FILE.size)}) from {_hosts(urls)} into "
-                               f"{imagenet_path().parent}/ (Keras' cache, once)"):
-        return resolve_weights(weights, download_reporter(ctx))
 
 
 def weights_status(weights: str) -> str:

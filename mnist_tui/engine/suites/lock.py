@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from mnist_tui.engine.errors import MnistTuiError
-from mnist_tui.engine.suite_records import Runner
+from mnist_tui.engine.suites.records import Runner
 
 LOCK_FILE = "lock"
 

@@ -23,9 +23,9 @@ import os
 import time
 from pathlib import Path
 
-from mnist_tui.engine import runs
-from mnist_tui.engine.events import dumps
-from mnist_tui.engine.suites import SuiteFolder
+from mnist_tui.engine.jobs.events import dumps
+from mnist_tui.engine.runs import store as runs
+from mnist_tui.engine.suites.suite import SuiteFolder
 
 FIT_PHASES = ("preprocess", "pca", "tsne", "gmm", "feature_extraction", "feature_stats",
               "training")
@@ -471,7 +471,7 @@ def markdown(report: dict) -> str:
 
 def write_report(report: dict, html_path: Path) -> list[Path]:
     """HTML at `html_path`, and .md, .json, .csv next to it (same stem). Returns the paths."""
-    from mnist_tui.engine.report_html import html
+    from mnist_tui.engine.suites.report_html import html
 
     html_path = Path(html_path)
     stem = str(html_path.with_suffix("") if html_path.suffix.lower() in (".html", ".htm")
@@ -492,7 +492,7 @@ def build_runs_report(runs_dir: Path, run_ids: list[str], report_id: str | None 
     """The same report as a suite's, for chosen run folders: each run is one row (runs with the
     same method, preset and images are grouped as seeds). `report["suite"]["suite"]` is
     "runs"; its "run_ids" lists the runs in order."""
-    from mnist_tui.engine.suites import Member, member_key
+    from mnist_tui.engine.suites.suite import Member, member_key
 
     runs_dir = Path(runs_dir)
     rows, run_details, seeds = [], [], []

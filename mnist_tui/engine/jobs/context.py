@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mnist_tui.engine.events import Event, Log, Phase, Progress, Throttle
+from mnist_tui.engine.jobs.events import Event, Log, Phase
 
 
 class JobContext:
@@ -68,16 +68,3 @@ class JobContext:
         finally:
             if tmp.exists():
                 tmp.unlink()
-
-
-def download_reporter(ctx: JobContext) -> Callable:
-    """A `download.fetch_*` progress callback that emits "download" Progress events (bytes)
-    through `ctx`, at most 5 a second plus each file's first and last: the MNIST download
-    while loading and the VGG16 weights share it, and so do the batch bar and the Monitor."""
-    throttle = Throttle(5)
-
-    def report(p) -> None:
-        if throttle.ready(force=p.done or p.bytes_done == 0):
-            ctx.emit(Progress(phase="download", step=p.bytes_done, total=p.bytes_total,
-                              message=f"downloading {p.file_name}"))
-    return report

@@ -29,10 +29,10 @@ import signal
 import threading
 from dataclasses import dataclass, field
 
-from mnist_tui.engine import runs
-from mnist_tui.engine.launch import WorkerRun
-from mnist_tui.engine.suite_records import Runner
-from mnist_tui.engine.suites import Member, SuiteFolder, finished_runs_by_key
+from mnist_tui.engine.runs import store as runs
+from mnist_tui.engine.runs.launch import WorkerRun
+from mnist_tui.engine.suites.records import Runner
+from mnist_tui.engine.suites.suite import Member, SuiteFolder, finished_runs_by_key
 
 PEAK_SOURCE = "worker VmHWM from /proc, read by the suite while the worker ran"
 
@@ -213,10 +213,11 @@ def preflight(members: list[Member], emit=None) -> None:
     data that cannot be loaded, sizes larger than the data, VGG16 weights that cannot be had.
     What the members need from the network (MNIST, the ImageNet weights) is downloaded here,
     once, with its events (phase, progress) passed to `emit`."""
-    from mnist_tui.engine.context import JobContext, download_reporter
-    from mnist_tui.engine.datasets import resolve_split
+    from mnist_tui.engine.data.datasets import resolve_split
+    from mnist_tui.engine.data.sources import load_dataset
     from mnist_tui.engine.errors import DataError
-    from mnist_tui.engine.sources import load_dataset
+    from mnist_tui.engine.jobs.context import JobContext
+    from mnist_tui.engine.jobs.downloads import download_reporter
 
     ctx = JobContext(emit or (lambda ev: None))
     seen: dict[tuple, object] = {}
@@ -240,7 +241,7 @@ def check_vgg_weights(weights: str, ctx=None) -> None:
     """The vgg16 job's own first step (light: no TensorFlow): a weights file must be readable,
     and the ImageNet file is fetched into Keras' cache now (events through `ctx`) so that no
     member downloads it, or the suite stops at once with the job's own one-line error."""
-    from mnist_tui.engine.context import JobContext
-    from mnist_tui.engine.weights import weights_for_job
+    from mnist_tui.engine.jobs.context import JobContext
+    from mnist_tui.engine.jobs.downloads import weights_for_job
 
     weights_for_job(weights, ctx if ctx is not None else JobContext(lambda ev: None))

@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from mnist_tui.engine.datasets import Dataset, load_digits
+from mnist_tui.engine.data.datasets import Dataset, load_digits
 from mnist_tui.engine.errors import DownloadError, SpecError
 
 
 def load_dataset(dataset: str = "auto", data_dir: str | Path | None = None,
                  progress: Callable | None = None, cache_dir: Path | None = None) -> Dataset:
     """The dataset a spec asks for. Raises DataError / DownloadError with a one-line message."""
-    from mnist_tui.engine import download
-    from mnist_tui.engine.mnist_files import load_idx_folder, load_path
+    from mnist_tui.engine.data import download
+    from mnist_tui.engine.data.mnist_files import load_idx_folder, load_path
 
     if dataset not in ("auto", "mnist", "digits"):
         raise SpecError(f"--dataset: unknown dataset {dataset!r} (choose from auto, mnist, digits)")

@@ -1,4 +1,4 @@
-"""`python -m mnist_tui.engine.worker --run-dir DIR --spec JSON`: run one job, print its events.
+"""`python -m mnist_tui.engine.runs.worker --run-dir DIR --spec JSON`: run one job, print its events.
 
 The worker is the only process that imports the heavy libraries. Its stdout carries nothing but
 JSON-lines events: the real stdout is moved to a private descriptor at start-up and fd 1 is
@@ -32,10 +32,10 @@ import traceback
 from pathlib import Path
 from typing import TextIO
 
-from mnist_tui.engine import records, runs
-from mnist_tui.engine.context import JobContext, download_reporter
 from mnist_tui.engine.errors import MnistTuiError
-from mnist_tui.engine.events import (
+from mnist_tui.engine.jobs.context import JobContext
+from mnist_tui.engine.jobs.downloads import download_reporter
+from mnist_tui.engine.jobs.events import (
     Cancelled,
     Event,
     Failed,
@@ -43,6 +43,8 @@ from mnist_tui.engine.events import (
     Interrupted,
     Started,
 )
+from mnist_tui.engine.runs import records
+from mnist_tui.engine.runs import store as runs
 
 # Errors of the place a run is written to, not of the job: the user can fix them (exit 2).
 PLACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
@@ -200,10 +202,10 @@ def _interrupt_when_orphaned(caller: int | None, poll: float = 1.0) -> None:
 def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
             detached: bool = False) -> int:
     """Load the data, create the run folder, run the job, write result.json. Returns an exit code."""
+    from mnist_tui.engine.data.sources import load_dataset
     from mnist_tui.engine.jobs import runner
-    from mnist_tui.engine.procs import process_start_time
-    from mnist_tui.engine.sources import load_dataset
-    from mnist_tui.engine.sysmon import SelfMonitor
+    from mnist_tui.engine.runs.procs import process_start_time
+    from mnist_tui.engine.runs.sysmon import SelfMonitor
 
     global _finishing, _received
     _finishing, _received = False, None
@@ -323,9 +325,9 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
     return finish("finished", Finished, EXIT_OK, **job_result)
 
 def main(argv: list[str] | None = None) -> int:
-    from mnist_tui.engine.specs import spec_from_dict
+    from mnist_tui.engine.jobs.specs import spec_from_dict
 
-    ap = argparse.ArgumentParser(prog="python -m mnist_tui.engine.worker")
+    ap = argparse.ArgumentParser(prog="python -m mnist_tui.engine.runs.worker")
     ap.add_argument("--run-dir", required=True, type=Path, help="run folder to create")
     ap.add_argument("--spec", required=True, help="the job spec as JSON")
     ap.add_argument("--rerun-of", default=None)

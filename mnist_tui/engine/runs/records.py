@@ -100,7 +100,7 @@ def create_text_once(path: Path, text: str) -> bool:
 
 
 def dumps(obj) -> str:
-    from mnist_tui.engine.events import dumps as event_dumps
+    from mnist_tui.engine.jobs.events import dumps as event_dumps
 
     return event_dumps(obj, indent=2) + "\n"
 

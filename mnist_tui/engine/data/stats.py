@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_tui.engine.datasets import Dataset
+from mnist_tui.engine.data.datasets import Dataset
 from mnist_tui.engine.errors import DataError
 
 N_CLASSES = 10

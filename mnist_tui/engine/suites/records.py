@@ -23,9 +23,8 @@ import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mnist_tui.engine import runs
-from mnist_tui.engine.errors import MnistTuiError
-from mnist_tui.engine.records import RecordError
+from mnist_tui.engine.runs import store as runs
+from mnist_tui.engine.runs.records import RecordError
 
 SCHEMA_VERSION = 1
 STATUSES = ("created", "running", "finished", "failed", "interrupted")
@@ -46,14 +45,14 @@ class Runner:
 
     @classmethod
     def current(cls) -> Runner:
-        from mnist_tui.engine.procs import process_start_time
+        from mnist_tui.engine.runs.procs import process_start_time
 
         pid = os.getpid()
         return cls(pid=pid, host=socket.gethostname(), start_time=process_start_time(pid))
 
     def alive(self) -> bool:
         """Still running here (a zombie or a reused pid is not). Other hosts: assumed alive."""
-        from mnist_tui.engine.procs import process_alive
+        from mnist_tui.engine.runs.procs import process_alive
 
         if self.host != socket.gethostname():
             return True

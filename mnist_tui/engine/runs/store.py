@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_tui.engine import records
 from mnist_tui.engine.errors import MnistTuiError
-from mnist_tui.engine.procs import process_alive
+from mnist_tui.engine.runs import records
+from mnist_tui.engine.runs.procs import process_alive
 
 SPEC_FILE = records.SPEC_FILE
 META_FILE = records.META_FILE

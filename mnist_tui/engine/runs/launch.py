@@ -17,8 +17,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnist_tui.engine import records, runs
-from mnist_tui.engine.events import TERMINAL_TYPES, Event, Log, event_from_dict
+from mnist_tui.engine.jobs.events import TERMINAL_TYPES, Event, Log, event_from_dict
+from mnist_tui.engine.runs import records
+from mnist_tui.engine.runs import store as runs
 
 GRACE_SECONDS = 10.0
 
@@ -34,7 +35,7 @@ def worker_env() -> dict:
 def worker_argv(spec_dict: dict, run_dir: Path, rerun_of: str | None = None,
                 detached: bool = False) -> list[str]:
     """The worker's command line; `detached` workers outlive their caller (the TUI's jobs)."""
-    argv = [sys.executable, "-m", "mnist_tui.engine.worker", "--run-dir", str(run_dir),
+    argv = [sys.executable, "-m", "mnist_tui.engine.runs.worker", "--run-dir", str(run_dir),
             "--spec", json.dumps(spec_dict)]
     if rerun_of:
         argv += ["--rerun-of", rerun_of]

@@ -1,0 +1,44 @@
+"""Downloads inside a job: the MNIST files while loading and VGG16's weights, each reported as
+"download" progress events (bytes) through the job's context, so the batch bar and the Monitor
+show them like any other phase."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mnist_tui.engine.data.download import human_size, is_cached
+from mnist_tui.engine.data.weights import (
+    IMAGENET_FILE,
+    IMAGENET_NOTOP,
+    _hosts,
+    imagenet_path,
+    resolve_weights,
+    weights_urls,
+)
+from mnist_tui.engine.jobs.events import Progress, Throttle
+
+
+def download_reporter(ctx) -> Callable:
+    """A `download.fetch_*` progress callback that emits "download" Progress events (bytes)
+    through `ctx`, at most 5 a second plus each file's first and last: the MNIST download
+    while loading and the VGG16 weights share it, and so do the batch bar and the Monitor."""
+    throttle = Throttle(5)
+
+    def report(p) -> None:
+        if throttle.ready(force=p.done or p.bytes_done == 0):
+            ctx.emit(Progress(phase="download", step=p.bytes_done, total=p.bytes_total,
+                              message=f"downloading {p.file_name}"))
+    return report
+
+
+def weights_for_job(weights: str, ctx) -> tuple[Path | None, str]:
+    """`resolve_weights` for a running job: a download, when one is needed, is its own
+    "download" phase with progress events (the batch bar, the Monitor's progress line)."""
+    if weights != "imagenet" or is_cached(imagenet_path(), IMAGENET_FILE):
+        return resolve_weights(weights)
+    urls = weights_urls()
+    with ctx.phase("download", f"downloading the ImageNet weights {IMAGENET_NOTOP} "
+                               f"({human_size(IMAGENET_FILE.size)}) from {_hosts(urls)} into "
+                               f"{imagenet_path().parent}/ (Keras' cache, once)"):
+        return resolve_weights(weights, download_reporter(ctx))

@@ -1,0 +1,117 @@
+"""One run as a front end shows it: its result, spec, curves, last embedding and misclassified
+images, read from its folder and checked against the data available here.
+
+Why in the engine: the Results and Compare screens draw it, and deciding which images were
+misclassified (recomputed from embedding.npz for clustering runs) and whether the dataset here is
+the one the run used (its fingerprint) is engine work, not drawing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+GALLERY_MAX = 40
+
+
+def load_run_view(store, run_id: str) -> dict:
+    """Everything the screen draws for a run (runs in a thread: file reads, numpy)."""
+    result = store.load_result(run_id) or {}
+    spec = store.load_spec(run_id)
+    events = store.events(run_id)
+    kl, summary, epochs, snapshot = [], None, [], None
+    for ev in events:
+        t = ev.get("type")
+        if t == "progress":
+            v = (ev.get("metrics") or {}).get("kl_divergence")
+            if v is not None and (not kl or kl[-1][0] != ev.get("step")):
+                kl.append((ev.get("step", 0), v))
+        elif t == "model_summary":
+            summary = ev
+        elif t == "epoch":
+            epochs.append({"epoch": ev.get("epoch"), **(ev.get("metrics") or {})})
+        elif t == "snapshot":
+            snapshot = ev
+    history = result.get("history") or epochs
+    final = store.path(run_id) / "embedding.npz"
+    arrays = read_npz(final, ("embedding", "labels"))
+    if arrays is not None:   # the final embedding beats the last live snapshot
+        import numpy as np
+
+        emb, labels = arrays
+        step = max(1, len(emb) // 2000)
+        snapshot = {"iteration": "final", "points": np.round(emb[::step, :2], 2).tolist(),
+                    "labels": labels[::step].tolist()}
+    return {"run_id": run_id, "result": result, "spec": spec, "kl": kl, "summary": summary,
+            "history": history, "snapshot": snapshot, "path": store.path(run_id)}
+
+
+def read_npz(path: Path, keys: tuple[str, ...]):
+    """The arrays `keys` of an artifact, or None when it is missing, torn or not what it should
+    be (an old run, a disk that filled up): Results then shows the rest of the run."""
+    import zipfile
+
+    import numpy as np
+
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return tuple(np.asarray(z[k]) for k in keys)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def misclassified(view: dict) -> list[dict]:
+    """[{index, true, pred}] from the result (classifiers) or embedding.npz (clustering)."""
+    result = view["result"]
+    if result.get("misclassified"):
+        return list(result["misclassified"])
+    mapping = result.get("mapping_hungarian")
+    arrays = read_npz(view["path"] / "embedding.npz", ("clusters", "labels", "indices"))
+    if arrays is None or not mapping:
+        return []
+    import numpy as np
+
+    clusters, labels, indices = arrays
+    try:
+        pred = np.asarray(mapping)[clusters]
+    except (IndexError, TypeError, ValueError):
+        return []
+    wrong = np.flatnonzero(pred != labels)
+    return [{"index": int(indices[i]), "true": int(labels[i]), "pred": int(pred[i])}
+            for i in wrong]
+
+
+def gallery_images(loaded, view: dict, wrong: list[dict]) -> tuple[list, list[str], str]:
+    """Images and captions of misclassified digits, or a reason why there are none. `loaded` is
+    a Dataset already in memory (used when it is the run's own), or None."""
+    if not wrong:
+        return [], [], "no misclassified images recorded for this run"
+    result, spec = view["result"], view["spec"]
+    info = result.get("dataset") or {}
+    ds = loaded
+    if ds is None or (info.get("fingerprint") and ds.fingerprint() != info.get("fingerprint")):
+        from mnist_tui.engine.data.sources import load_dataset
+
+        which = "digits" if info.get("name") == "digits" else spec.get("dataset", "auto")
+        try:
+            ds = load_dataset(which, spec.get("data_dir") if which != "digits" else None)
+        except Exception as exc:  # noqa: BLE001 - the gallery is optional
+            return [], [], f"the run's dataset cannot be loaded here: {exc}"
+        if info.get("fingerprint") and ds.fingerprint() != info["fingerprint"]:
+            return [], [], ("the dataset available here is not the one this run used "
+                            f"({info.get('name')} from {info.get('source')})")
+    pool_name = result.get("misclassified_pool") or spec.get("split", "all")
+    try:
+        pool = ds.pool("all" if "+" in pool_name else pool_name)
+    except Exception as exc:  # noqa: BLE001
+        return [], [], f"cannot find the images: {exc}"
+    images, caps = [], []
+    for item in wrong[:GALLERY_MAX]:
+        i = item.get("index")
+        if isinstance(i, int) and 0 <= i < len(pool):
+            images.append(pool.images[i])
+            caps.append(f"{item.get('true')}→{item.get('pred')}")
+    total = result.get("misclassified_total", len(wrong))
+    note = f"{len(images)} of {total:,} misclassified images (true→predicted)"
+    return images, caps, note

@@ -1,0 +1,43 @@
+"""Writing a report of chosen runs from a screen (Runs, Results): the engine writes it in a
+thread, the screen keeps its path on view, whole, and the path is copied."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+
+def export_notice(n_runs: int, paths: list) -> Text:
+    """What stays on screen after an export: the report's path whole, on a line of its own."""
+    text = Text.assemble((f"Report of {n_runs} run(s) written", "bold"),
+                         (" (.md .json .csv beside it), path copied:", "dim"))
+    text.append("\n")
+    text.append(str(paths[0]), "bold cyan")
+    return text
+
+
+def export_report(app, run_ids: list, show) -> None:
+    """Write the report of `run_ids` in a thread (the engine's `export_runs_report`), then
+    `show` its path (on the calling screen, where it stays) and copy the path to the clipboard
+    (OSC 52: most terminals; the path on screen is whole for the others)."""
+    run_ids = [r for r in run_ids if r]
+    if not run_ids:
+        app.notify("no run to export", severity="warning")
+        return
+    show(Text(f"writing the report of {len(run_ids)} run(s)…", style="italic"))
+
+    def done(paths) -> None:
+        app.copy_to_clipboard(str(paths[0]))
+        show(export_notice(len(run_ids), paths))
+        app.notify("report written: its path is below the table, and copied", timeout=5)
+
+    def write() -> None:
+        from mnist_tui.engine.suites.report import export_runs_report
+
+        try:
+            paths = export_runs_report(app.runs_dir, run_ids)
+        except Exception as exc:  # noqa: BLE001 - shown on screen
+            app.call_from_thread(show, Text(f"export failed: {exc}", style="bold red"))
+            return
+        app.call_from_thread(done, paths)
+
+    app.run_worker(write, thread=True, group="export", exit_on_error=False)
