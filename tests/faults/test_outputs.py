@@ -255,3 +255,18 @@ def test_a_tensorboard_path_from_a_spec_file_is_named_before_the_job_writes_ther
     where = tmp_path / "cfg" / "tb"
     assert out.stderr.splitlines()[0] == f"tensorboard logs: {where}"
     assert any(where.rglob("events.out.tfevents.*"))
+
+
+def test_json_to_dev_full_is_one_error_line_and_the_device_stays(env, tmp_path):
+    """Bug: as root, --json /dev/full renamed a temp file over the device (it became a file)."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    before = os.stat("/dev/full")
+    out = cli([*QUICK, "--json", "/dev/full"], env)
+    assert out.returncode == 2
+    assert one_error_line(out) == ("error: --json: cannot write /dev/full: No space left on "
+                                   "device")
+    after = os.stat("/dev/full")
+    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
+    (run,) = run_folders(tmp_path / "runs")          # the job itself ran and is recorded
+    assert json.loads((run / "result.json").read_text())["status"] == "finished"
