@@ -1,19 +1,19 @@
 """Headless runs: start the worker, turn its events into progress lines, print a summary.
 
-On a terminal, progress rewrites one status line; otherwise (a pipe, a CI log) it prints plain
-lines, throttled, never a carriage return. With `--json -` stdout carries only the result JSON
+On a terminal, progress is a live bar at the bottom (`batch_bar`, drawn by rich.progress) with
+finished lines printed above it; otherwise (a pipe, a CI log) it prints plain lines, throttled,
+never a carriage return. With `--json -` stdout carries only the result JSON
 and every human line goes to stderr.
 
 The worker's CPU %, resident memory and GPUs (`engine.sysmon`, the Monitor's figures) are
-sampled by a small thread every SYSTEM_SECONDS: on a terminal they ride at the end of the status
-line, in a log they are a plain `system:` line every SYSTEM_PLAIN_SECONDS — so a long silent
+sampled by a small thread every SYSTEM_SECONDS: on a terminal they are the bar's last line, in a
+log they are a plain `system:` line every SYSTEM_PLAIN_SECONDS — so a long silent
 phase (TensorFlow's import, a first epoch) still shows the job is alive.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import sys
 import threading
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from mnist_tui.batch_bar import LiveBar
 from mnist_tui.engine.jobs.events import Event
 from mnist_tui.engine.runs.launch import WorkerRun
 from mnist_tui.outputs import QuietOnClosedPipe, write_json_output
@@ -38,40 +39,27 @@ class Reporter:
         self.out = stream
         self.system_every = system_every    # seconds between `system:` lines in a log
         self.tty = stream.isatty()
-        self._status = False
+        self.bar = LiveBar(stream) if self.tty else None
         self._last_plain: dict[str, float] = {}
         self._lock = threading.RLock()      # the system thread writes too
-        self._progress_text = ""            # the status line's progress part (terminal)
         self._system_text = ""              # the latest system figures
         self._last_system_line = time.monotonic()
         self._clock = (0.0, time.monotonic())   # (latest event's t, when it came)
 
     def _line(self, text: str) -> None:
         with self._lock:
-            if self._status:
-                self.out.write("\r\x1b[K")
-                self._status = False
+            if self.bar is not None:
+                self.bar.print(text)
+                return
             self.out.write(text + "\n")
             self.out.flush()
 
     def end_status(self) -> None:
-        """Close a pending status line, so that what follows (an `error:` line on stderr)
-        starts on a line of its own."""
+        """Remove the live bar, so that what follows (the summary, an `error:` line on
+        stderr) starts on a line of its own."""
         with self._lock:
-            if self._status:
-                self.out.write("\r\x1b[K")
-                self.out.flush()
-                self._status = False
-
-    def _show_status(self) -> None:
-        """The terminal's status line: the latest progress, then the system figures."""
-        text = " │ ".join(t for t in (self._progress_text, self._system_text) if t)
-        if not text:
-            return
-        width = max(40, shutil.get_terminal_size((120, 24)).columns - 1)
-        self.out.write("\r\x1b[K" + text[:width])
-        self.out.flush()
-        self._status = True
+            if self.bar is not None:
+                self.bar.stop()
 
     def job_seconds(self) -> float:
         """The job's clock now: the latest event's `t` plus the time since it came."""
@@ -82,8 +70,8 @@ class Reporter:
         """The worker's system figures (from the sampling thread)."""
         with self._lock:
             self._system_text = f"system: {text}"
-            if self.tty:
-                self._show_status()
+            if self.bar is not None:
+                self.bar.set_system(self._system_text)
             elif time.monotonic() - self._last_system_line >= self.system_every:
                 self._last_system_line = time.monotonic()
                 self._line(f"[{self.job_seconds():7.1f}s] {self._system_text}")
@@ -95,12 +83,12 @@ class Reporter:
                     else f"{ev.step / 1e6:.1f} MB")
         extras = " ".join(f"{k.replace('_', ' ')} {_fmt(v, k)}" for k, v in ev.metrics.items())
         eta = f" ETA {ev.eta:.0f}s" if ev.eta else ""
-        text = f"[{ev.t:7.1f}s] {ev.phase} {frac} {ev.message} {extras}{eta}".rstrip()
-        if self.tty:
+        if self.bar is not None:
             with self._lock:
-                self._progress_text = text
-                self._show_status()
+                self.bar.show(ev.phase, f"[{ev.t:7.1f}s] {ev.phase}", ev.step, ev.total, frac,
+                              f"{ev.message} {extras}{eta}".strip())
             return
+        text = f"[{ev.t:7.1f}s] {ev.phase} {frac} {ev.message} {extras}{eta}".rstrip()
         done = ev.total is not None and ev.step >= ev.total
         last = self._last_plain.get(ev.phase, float("-inf"))
         if done or time.monotonic() - last >= PLAIN_PROGRESS_SECONDS:
@@ -110,8 +98,9 @@ class Reporter:
     def event(self, ev: Event) -> None:
         kind = ev.type
         self._clock = (max(ev.t or 0.0, self._clock[0]), time.monotonic())
-        if kind != "progress":
-            self._progress_text = ""      # a new phase, a log line: the old bar is stale
+        if kind == "phase" and self.bar is not None:
+            with self._lock:
+                self.bar.hide()           # a new phase: the last one's bar is stale
         if kind == "progress":
             self._progress(ev)
         elif kind == "phase":
@@ -132,6 +121,7 @@ class Reporter:
                        f"seed {ev.spec.get('seed')})")
 
     def summary(self, result: dict) -> None:
+        self.end_status()
         self._line("")
         for line in format_summary(result):
             self._line(line)
