@@ -189,13 +189,22 @@ def format_summary(result: dict) -> list[str]:
             lines.append(f"  {label:<12} {images[key]}")
     m = result.get("metrics") or {}
     labels = {
-        "accuracy_hungarian": "accuracy (one-to-one, Hungarian)",
-        "accuracy_majority": "accuracy (majority vote, many-to-one)",
+        "accuracy_hungarian": ("accuracy (one-to-one, Hungarian)" if not
+                               result.get("metrics_clustering") else
+                               "after self-training (one-to-one)"),
+        "accuracy_majority": ("accuracy (majority vote, many-to-one)" if not
+                              result.get("metrics_clustering") else
+                              "after self-training (majority vote)"),
         "nmi": "NMI", "ari": "ARI", "accuracy": "accuracy", "loss": "loss",
     }
     for key, label in labels.items():
         if isinstance(m.get(key), (int, float)):
             lines.append(f"{label:<38} {m[key]:.4f}")
+    alone = result.get("metrics_clustering")
+    if isinstance(alone, dict) and isinstance(alone.get("accuracy_hungarian"), (int, float)):
+        # the refined preset: the clustering's own numbers beside the self-trained ones above
+        lines.append(f"{'clustering alone (one-to-one)':<38} {alone['accuracy_hungarian']:.4f}")
+        lines.append(f"{'clustering alone (majority vote)':<38} {alone['accuracy_majority']:.4f}")
     if m.get("eval_split") and not images.get("evaluation"):
         lines.append(f"{'measured on':<38} {m['eval_split']}")
     for warning in result.get("warnings") or []:

@@ -23,7 +23,7 @@ DATA = (["--dataset", "mnist", "--data-dir", REAL] if REAL and Path(REAL).is_dir
         else ["--dataset", "digits"])
 TINY_SWEEP = ["--batch", "--suite", "sweep", "--methods", "tsne-gmm,cnn", "--sizes", "100,150",
               "--seeds", "2", *DATA, "--iterations", "260", "--gmm-inits", "1", "--epochs", "1",
-              "--eval-samples", "100"]
+              "--eval-samples", "100", "--presets", "default"]
 
 
 def _read(p: Path):
@@ -123,7 +123,7 @@ def test_sweep_interrupted_after_the_first_member_resumes_reusing_it(cli_env, tm
 def test_seed_suite_tiny_budget_table_complete(cli_env, tmp_path, run_cli):
     report = tmp_path / "seed.html"
     r = run_cli(["--batch", "--suite", "seed", "--protocols", "notebook", "--sizes", "300",
-                 "--samples", "100", *DATA,
+                 "--presets", "seed,default", "--samples", "100", *DATA,
                  "--iterations", "260", "--gmm-inits", "1", "--epochs", "1",
                  "--eval-samples", "100", "--batch-size", "16", "--weights", "none",
                  "--report", str(report)], cli_env)

@@ -205,14 +205,15 @@ def test_the_default_sweep_asks_and_says_its_size(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_TUI_MIRRORS", closed_url())
     spec = SuiteSpec(name="sweep", seeds=(0, 1, 2), overrides={"dataset": "digits"}).validate()
     plan = pf.plan_suite(spec.members())
-    assert plan.members == 54 and plan.methods == ("tsne-gmm", "vgg16", "cnn")
-    assert plan.size_text() == "54 members × 250–10,000 images = 168,750 images"
+    # t-SNE + GMM twice (default and refined), VGG16, the CNN; 6 sizes; 3 seeds
+    assert plan.members == 72 and plan.methods == ("tsne-gmm", "vgg16", "cnn")
+    assert plan.size_text() == "72 members × 250–10,000 images = 225,000 images"
     assert plan.time_text().startswith("no estimate")
-    assert plan.confirm_reasons()[0] == "54 members (more than 10)"
+    assert plan.confirm_reasons()[0] == "72 members (more than 10)"
     # the digits have 1,797 images: every member above that is one problem line
     too_big = [c for c in plan.problems if c.field == "samples"]
     assert len(too_big) == 1
-    assert too_big[0].message.startswith("27 member(s) ask for more than the 1,797 images")
+    assert too_big[0].message.startswith("36 member(s) ask for more than the 1,797 images")
     # the VGG16 weights: a closed port (tests/conftest.py), nothing cached
     assert [c.field for c in plan.problems] == ["samples", "weights"]
 
@@ -221,6 +222,7 @@ def test_a_typo_in_sizes_asks_even_with_few_members(tmp_path, make_split):
     make_split(tmp_path / "d", "train", 40)
     make_split(tmp_path / "d", "test", 30)
     spec = SuiteSpec(name="sweep", methods=("tsne-gmm",), sizes=(25500,), seeds=(0,),
+                     presets=("default",),
                      overrides={"dataset": "mnist", "data_dir": str(tmp_path / "d")}).validate()
     plan = pf.plan_suite(spec.members())
     assert plan.members == 1
@@ -230,17 +232,18 @@ def test_a_typo_in_sizes_asks_even_with_few_members(tmp_path, make_split):
 
 def test_time_estimate_is_the_mean_of_finished_runs_of_the_same_job_and_size(tmp_path):
     runs = tmp_path / "runs"
-    spec = SuiteSpec(name="sweep", methods=("tsne-gmm", "cnn"), sizes=(100, 200), seeds=(0,),
+    spec = SuiteSpec(name="sweep", methods=("tsne-gmm", "cnn"), presets=("default",), sizes=(100, 200), seeds=(0,),
                      overrides={"dataset": "digits"}).validate()
     members = spec.members()
-    by = {(m.job, m.size): m.spec for m in members}
+    by = {(m.job, m.size): m.spec for m in members if m.preset == "default"}
     write_finished_run(runs, "r1", by[("tsne-gmm", 100)], 10.0)
     write_finished_run(runs, "r2", {**by[("tsne-gmm", 100)], "seed": 5}, 30.0)
     write_finished_run(runs, "r3", by[("cnn", 200)], 1200.0)
     write_finished_run(runs, "r4", by[("cnn", 100)], 0.0)     # no time: ignored
     plan = pf.plan_suite(members, RunStore(runs).list())
+    # the refined members have no past run of their own: a default run's time is not theirs
     assert plan.estimated == 2 and plan.estimate_s == pytest.approx(20.0 + 1200.0)
-    assert plan.time_text() == ("about 20m20s from past runs (2 member(s) without an "
+    assert plan.time_text() == ("about 20m20s from past runs (4 member(s) without an "
                                 "estimate)")
     assert plan.confirm_reasons() == ["about 20m20s (more than 15 min)"]
     small = pf.plan_suite(members[:1], RunStore(runs).list())

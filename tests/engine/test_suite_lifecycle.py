@@ -28,7 +28,7 @@ REAPED = "the runner process ended without finishing (killed, or its terminal cl
 
 def tiny_spec(**overrides) -> SuiteSpec:
     return SuiteSpec(name="sweep", methods=("tsne-gmm",), sizes=(100,), seeds=(0,),
-                     overrides={**TINY, **overrides}).validate()
+                     presets=("default",), overrides={**TINY, **overrides}).validate()
 
 
 def status_file(folder: SuiteFolder) -> dict:
@@ -65,7 +65,7 @@ def test_a_listener_that_raises_mid_member_stops_its_worker(tmp_path):
             if seen.get("pid"):
                 raise ValueError("bad event handler")
 
-    long = SuiteSpec(name="sweep", methods=("tsne-gmm",), sizes=(1000,), seeds=(0,),
+    long = SuiteSpec(name="sweep", methods=("tsne-gmm",), presets=("default",), sizes=(1000,), seeds=(0,),
                      overrides={**TINY, "iterations": 5000}).validate()
     folder = SuiteFolder.create(tmp_path / "runs", long)
     try:
@@ -363,7 +363,7 @@ def test_a_ctrl_c_swallowed_by_a_finalizer_still_stops_the_suite(tmp_path):
         def member_end(self, i, n, member, result):
             Finalised()
 
-    spec = SuiteSpec(name="sweep", methods=("tsne-gmm",), sizes=(100, 150), seeds=(0,),
+    spec = SuiteSpec(name="sweep", methods=("tsne-gmm",), presets=("default",), sizes=(100, 150), seeds=(0,),
                      overrides=TINY).validate()
     folder = SuiteFolder.create(tmp_path / "runs", spec)
     out = run_suite(folder, CtrlCAtTheEnd())

@@ -32,7 +32,9 @@ def test_seed_suite_has_the_notebook_experiments_then_ours():
         "tsne-gmm seed 4,800 images seed 0", "tsne-gmm seed 2,400 images seed 0",
         "vgg16 seed 6,000 images seed 0",
         "tsne-gmm default 4,800 images seed 0", "tsne-gmm default 2,400 images seed 0",
-        "vgg16 default 6,000 images seed 0", "cnn default 6,000 images seed 0"]
+        "vgg16 default 6,000 images seed 0", "cnn default 6,000 images seed 0",
+        "tsne-gmm refined 4,800 images seed 0", "tsne-gmm refined 2,400 images seed 0"]
+    assert members[-1].spec["refine_rounds"] == 2 and members[3].spec["refine_rounds"] == 0
     vgg_seed = members[2].spec
     assert vgg_seed["epochs"] == 10 and vgg_seed["input_size"] == 32     # CPU-affordable
     assert vgg_seed["feature_cache"] is False                              # the notebook's
@@ -41,16 +43,18 @@ def test_seed_suite_has_the_notebook_experiments_then_ours():
 
 def test_sweep_defaults_every_method_six_sizes_three_seeds_seed_major():
     members = SuiteSpec(name="sweep", seeds=(0, 1, 2)).validate().members()
-    assert len(members) == 3 * 6 * 3
-    assert [m.seed for m in members[:18]] == [0] * 18
-    assert [m.size for m in members[:3]] == [250] * 3
-    assert members[0].label == "tsne-gmm default 250 images seed 0"
+    assert len(members) == 4 * 6 * 3      # t-SNE + GMM default and refined, VGG16, the CNN
+    assert [m.seed for m in members[:24]] == [0] * 24
+    assert [m.size for m in members[:4]] == [250] * 4
+    assert [m.label for m in members[:4]] == [
+        "tsne-gmm default 250 images seed 0", "tsne-gmm refined 250 images seed 0",
+        "vgg16 default 250 images seed 0", "cnn default 250 images seed 0"]
     assert len({m.key for m in members}) == len(members)
 
 
 def test_overrides_apply_only_to_jobs_that_have_the_field():
     spec = SuiteSpec(name="sweep", methods=("tsne-gmm", "cnn"), sizes=(100,),
-                     overrides=TINY).validate()
+                     presets=("default",), overrides=TINY).validate()
     t, c = spec.members()
     assert t.spec["iterations"] == 260 and t.spec["gmm_inits"] == 1 and "epochs" not in t.spec
     assert c.spec["epochs"] == 1 and "iterations" not in c.spec
@@ -131,7 +135,7 @@ def fake_result(member, run_id: str, runs_dir, acc: float, status: str = "finish
 @pytest.fixture
 def sweep_folder(tmp_path):
     spec = SuiteSpec(name="sweep", methods=("tsne-gmm", "cnn"), sizes=(100, 200),
-                     seeds=(0, 1), overrides=TINY).validate()
+                     seeds=(0, 1), presets=("default",), overrides=TINY).validate()
     folder = SuiteFolder.create(tmp_path / "runs", spec)
     accs = {"tsne-gmm": {100: (0.50, 0.66), 200: (0.80, 0.70)},
             "cnn": {100: (0.60, 0.62), 200: (0.90, 0.92)}}
@@ -277,22 +281,29 @@ def test_peak_memory_is_labelled_by_where_it_came_from(sweep_folder):
 def test_seed_suite_adds_the_standard_protocol_on_every_image_by_default():
     spec = SuiteSpec(name="seed").validate()
     members = spec.members()
-    assert spec.protocols == ("notebook", "standard") and len(members) == 10
-    standard = members[7:]
+    assert spec.protocols == ("notebook", "standard") and len(members) == 13
+    standard = members[9:]
     assert [m.label for m in standard] == [
         "tsne-gmm default all images (standard protocol) seed 0",
+        "tsne-gmm refined all images (standard protocol) seed 0",
         "vgg16 default all images (standard protocol) seed 0",
         "cnn default all images (standard protocol) seed 0"]
     for m in standard:
-        assert m.size is None and m.spec["samples"] is None and m.preset == "default"
+        assert m.size is None and m.spec["samples"] is None
+        assert m.preset == ("refined" if m.spec.get("refine_rounds") else "default")
         assert m.spec["split"] in ("all", "auto")
-    assert standard[1].spec["input_size"] == 32
+    assert standard[2].spec["input_size"] == 32
 
 
 def test_old_seed_suites_without_protocols_keep_their_members():
     """A suite.json written before protocols existed must resume with the same members."""
-    data = SuiteSpec(name="seed", protocols=("notebook",)).validate().to_dict()
+    notebook = SuiteSpec(name="seed", protocols=("notebook",)).validate()
+    data = notebook.to_dict()
     del data["protocols"]
+    assert [m.key for m in SuiteSpec.from_dict(data).members()] == \
+        [m.key for m in notebook.members()]
+    # …and one written before the refined preset existed keeps its two presets
+    data["presets"] = ["seed", "default"]
     assert len(SuiteSpec.from_dict(data).members()) == 7
 
 

@@ -67,7 +67,7 @@ def test_runs_started_together_keep_their_own_whole_folders(env, runs, tmp_path)
 
 
 def test_two_resumes_of_one_suite_at_once_run_it_once(env, runs):
-    spec = SuiteSpec(name="sweep", methods=("tsne-gmm",), sizes=(100,), seeds=(0, 1),
+    spec = SuiteSpec(name="sweep", methods=("tsne-gmm",), presets=("default",), sizes=(100,), seeds=(0, 1),
                      overrides={"dataset": "digits", "iterations": 260, "gmm_inits": 1,
                                 "tsne_backend": "sklearn"}).validate()
     folder = SuiteFolder.create(runs, spec)

@@ -87,7 +87,7 @@ async def test_a_suite_member_started_from_the_suites_screen_shows_up_in_monitor
         suites = app.screen
         # long enough to be seen by the app's look for live runs (every 3 s)
         for name, value in {"methods": "tsne-gmm", "sizes": "800", "seeds": "1",
-                            "options": "dataset=digits iterations=1000 gmm-inits=1"}.items():
+                            "options": "dataset=digits iterations=1000 gmm-inits=1 presets=default"}.items():
             suites.query_one(f"#sf-{name}", Input).value = value
         await pilot.pause()
         await pilot.press("ctrl+s")

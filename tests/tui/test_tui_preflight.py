@@ -221,7 +221,7 @@ async def test_suite_plan_shows_its_size_and_a_time_from_past_runs(runs_dir):
     app = create_app(runs_dir=runs_dir, load_data=False, start_mode="suites")
     async with app.run_test(size=(80, 24)) as pilot:
         await fill_suite(pilot, methods="tsne-gmm", sizes="100", seeds="2",
-                         options="dataset=digits iterations=260 gmm-inits=1")
+                         options="dataset=digits iterations=260 gmm-inits=1 presets=default")
         assert plan_text(app) == "2 members × 100 images = 200 images · about 8s from past runs"
         await fill_suite(pilot, sizes="100,200")
         assert plan_text(app) == ("4 members × 100–200 images = 600 images · about 8s from "
@@ -237,7 +237,7 @@ async def test_a_missing_data_folder_stops_the_suite_before_it_starts(runs_dir, 
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await fill_suite(pilot, methods="tsne-gmm", sizes="100", seeds="1",
-                         options=f"dataset=mnist data-dir={tmp_path / 'gone'}")
+                         options=f"dataset=mnist data-dir={tmp_path / 'gone'} presets=default")
         assert "✘ " in plan_text(app) and "no such file or directory" in plan_text(app)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: "not started" in screen_text(app), 10)
@@ -252,7 +252,7 @@ async def test_a_large_suite_or_a_typo_asks_before_it_starts(runs_dir, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await fill_suite(pilot, methods="tsne-gmm,cnn", sizes="100,200,300", seeds="2",
-                         options="dataset=digits iterations=260 gmm-inits=1 epochs=1")
+                         options="dataset=digits iterations=260 gmm-inits=1 epochs=1 presets=default")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 10)
         text = screen_text(app)
@@ -262,7 +262,7 @@ async def test_a_large_suite_or_a_typo_asks_before_it_starts(runs_dir, tmp_path)
         await wait_for(pilot, lambda: type(app.screen).__name__ == "SuitesScreen", 5)
         assert not screen.running and not (runs_dir / "suites").exists()
         await fill_suite(pilot, methods="tsne-gmm", sizes="25500", seeds="1",
-                         options=f"dataset=mnist data-dir={folder}")
+                         options=f"dataset=mnist data-dir={folder} presets=default")
         assert plan_text(app).startswith("1 member × 25,500 images = 25,500 images")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 10)
@@ -279,7 +279,7 @@ async def test_a_confirmed_suite_starts_and_x_asks_before_cancelling(runs_dir):
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         await fill_suite(pilot, methods="tsne-gmm", sizes="100", seeds="11",
-                         options="dataset=digits iterations=260 gmm-inits=1")
+                         options="dataset=digits iterations=260 gmm-inits=1 presets=default")
         assert plan_text(app).startswith("11 members")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 10)

@@ -15,7 +15,7 @@ from tui_helpers import screen_text, wait_for, write_classifier_run
 
 from mnist_tui.tui.app import create_app
 
-TINY_OPTIONS = "dataset=digits iterations=260 gmm-inits=1"
+TINY_OPTIONS = "dataset=digits iterations=260 gmm-inits=1 presets=default"
 
 
 async def fill(pilot, **values) -> None:
@@ -43,7 +43,7 @@ def write_recorded_suite(runs_dir: Path, suite_id: str = "20260101-120000-sweep-
     from mnist_tui.engine.runs import store as runs
     from mnist_tui.engine.suites.suite import SuiteFolder, SuiteSpec
 
-    spec = SuiteSpec(name="sweep", methods=("tsne-gmm", "cnn"), sizes=(100, 200), seeds=(0,),
+    spec = SuiteSpec(name="sweep", methods=("tsne-gmm", "cnn"), presets=("default",), sizes=(100, 200), seeds=(0,),
                      overrides={"dataset": "digits", "iterations": 260, "gmm_inits": 1,
                                 "epochs": 1}).validate()
     folder = SuiteFolder(runs_dir, suite_id)
@@ -112,7 +112,7 @@ async def test_cancel_then_resume_reuses_the_finished_member(runs_dir):
     async with app.run_test(size=(100, 32)) as pilot:
         # the second member is much slower (many more t-SNE iterations): time to cancel it
         screen = await start_suite(pilot, methods="tsne-gmm", sizes="100,300", seeds="1",
-                                   options="dataset=digits iterations=260 gmm-inits=1")
+                                   options="dataset=digits iterations=260 gmm-inits=1 presets=default")
         await wait_for(pilot, lambda: screen.live is not None and screen.live["i"] == 2
                        and screen.listener.pid, 60)
         await pilot.press("x")                         # cancelling asks first
@@ -215,7 +215,7 @@ async def test_quitting_during_a_suite_asks_then_interrupts_it_and_holds_jobs(ru
     app = create_app(runs_dir=runs_dir, dataset="digits", load_data=False, start_mode="suites")
     async with app.run_test(size=(100, 32)) as pilot:
         screen = await start_suite(pilot, methods="tsne-gmm", sizes="1000", seeds="1",
-                                   options="dataset=digits iterations=5000 gmm-inits=1")
+                                   options="dataset=digits iterations=5000 gmm-inits=1 presets=default")
         await wait_for(pilot, lambda: screen.live is not None and screen.listener.pid, 60)
         pid = screen.listener.pid
         job = app.manager.submit(build_spec("tsne-gmm", "default", {

@@ -7,15 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from mnist_tui.engine.data import weights
 from mnist_tui.engine.data.download import human_size, is_cached
-from mnist_tui.engine.data.weights import (
-    IMAGENET_FILE,
-    IMAGENET_NOTOP,
-    _hosts,
-    imagenet_path,
-    resolve_weights,
-    weights_urls,
-)
 from mnist_tui.engine.jobs.events import Progress, Throttle
 
 
@@ -32,13 +25,14 @@ def download_reporter(ctx) -> Callable:
     return report
 
 
-def weights_for_job(weights: str, ctx) -> tuple[Path | None, str]:
-    """`resolve_weights` for a running job: a download, when one is needed, is its own
+def weights_for_job(choice: str, ctx) -> tuple[Path | None, str]:
+    """`weights.resolve_weights` for a running job: a download, when one is needed, is its own
     "download" phase with progress events (the batch bar, the Monitor's progress line)."""
-    if weights != "imagenet" or is_cached(imagenet_path(), IMAGENET_FILE):
-        return resolve_weights(weights)
-    urls = weights_urls()
-    with ctx.phase("download", f"downloading the ImageNet weights {IMAGENET_NOTOP} "
-                               f"({human_size(IMAGENET_FILE.size)}) from {_hosts(urls)} into "
-                               f"{imagenet_path().parent}/ (Keras' cache, once)"):
-        return resolve_weights(weights, download_reporter(ctx))
+    if choice != "imagenet" or is_cached(weights.imagenet_path(), weights.IMAGENET_FILE):
+        return weights.resolve_weights(choice)
+    urls = weights.weights_urls()
+    size = human_size(weights.IMAGENET_FILE.size)
+    with ctx.phase("download", f"downloading the ImageNet weights {weights.IMAGENET_NOTOP} "
+                               f"({size}) from {weights._hosts(urls)} into "
+                               f"{weights.imagenet_path().parent}/ (Keras' cache, once)"):
+        return weights.resolve_weights(choice, download_reporter(ctx))

@@ -99,6 +99,8 @@ class TsneGmmSpec(JobSpec):
                  "components": 3,
                  "perplexity": 30.0, "iterations": 1000, "exaggeration": None,
                  "gmm_inits": 1, "covariance": "full"},
+        # The default clustering, then self-training rounds (jobs/refine.py): still no labels.
+        "refined": {"refine_rounds": 2},
     }
 
     upsample: int | None = opt(None, "resize to N×N RGB before clustering, as the notebook did "
@@ -124,6 +126,17 @@ class TsneGmmSpec(JobSpec):
                           choices=("full", "tied", "diag", "spherical"))
     gmm_inits: int = opt(10, "GMM restarts; the best by likelihood is kept (no labels used)",
                          kind=int, minimum=1, maximum=200)
+    refine_rounds: int = opt(0, "self-training rounds after clustering: a small CNN trained on "
+                             "each cluster's most confident images relabels every image (no "
+                             "labels used; 0 = off)", kind=int, minimum=0, maximum=5)
+    refine_epochs: int = opt(2, "epochs of each self-training round", kind=int, minimum=1,
+                             maximum=20)
+    refine_keep: float = opt(0.9, "share of each cluster (its most confident images) a "
+                             "self-training round trains on", kind=float, minimum=0.1,
+                             maximum=1.0)
+    refine_folds: int = opt(2, "self-training folds: each image is relabelled by a model that "
+                            "never trained on it (1 = one model for all)", kind=int, minimum=1,
+                            maximum=5)
 
     def cross_checks(self) -> dict[str, str]:
         out = {}

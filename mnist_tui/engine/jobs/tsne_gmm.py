@@ -25,7 +25,9 @@ from mnist_tui.engine.jobs.specs import TsneGmmSpec
 EARLY_EXAGGERATION_ITERS = 250
 SNAPSHOT_POINTS = 1500
 SNAPSHOT_EVERY = 25
-MIN_DESKEW_SIZE = 16   # below this, a sub-pixel shear blurs a digit more than it straightens it
+MIN_DESKEW_SIZE = 16
+KNN_NEIGHBOURS_NOTE = ("the 30 nearest neighbours in the embedding in the same cluster (+ GMM "
+                       "posterior / 100), then the previous round's soft-max")   # below this, a sub-pixel shear blurs a digit more than it straightens it
 
 
 def upsample_rgb(pixels: np.ndarray, size: int, batch: int = 256) -> np.ndarray:
@@ -63,6 +65,7 @@ def _derive_seeds(seed: int, n: int) -> list[int]:
 
 def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
     pca_seed, tsne_seed, gmm_seed, snap_seed = _derive_seeds(spec.seed, 4)
+    refine_seed = _derive_seeds(spec.seed, 5)[4]   # a fifth draw: the first four stay as they were
 
     with ctx.phase("sampling", "choosing the images"):
         which = resolve_split(dataset, spec.split, supervised=False)
@@ -130,17 +133,25 @@ def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
 
     with ctx.phase("gmm", f"Gaussian mixture: {spec.gmm_components} components, "
                           f"{spec.covariance} covariance, {spec.gmm_inits} restart(s)"):
-        clusters, gmm_info = fit_gmm(embedding, spec, gmm_seed, ctx)
+        clusters, gmm_info, posterior = fit_gmm(embedding, spec, gmm_seed, ctx)
 
     with ctx.phase("scoring", "mapping clusters to digits"):
         score = score_clustering(labels, clusters, spec.gmm_components)
+
+    clustering_only = None
+    refine_info = None
+    if spec.refine_rounds:
+        clustering_only, clusters, refine_info = refine_clusters(
+            images, embedding, clusters, posterior, score, spec, refine_seed, ctx)
+        with ctx.phase("rescoring", "mapping the refined clusters to digits"):
+            score = score_clustering(labels, clusters, spec.gmm_components)
 
     with ctx.writing_artifact("embedding.npz") as path:
         if path is not None:
             np.savez_compressed(path, embedding=embedding.astype(np.float32),
                                 clusters=clusters, labels=labels, indices=idx)
 
-    return {
+    out = {
         "metrics": score.metrics(),
         "confusion_matrix": score.confusion_hungarian.tolist(),
         "confusion_mapping": "hungarian",
@@ -157,6 +168,49 @@ def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
             "gmm": gmm_info,
         },
     }
+    if clustering_only is not None:
+        # Both numbers in every result: the clustering alone, and after self-training.
+        out["metrics_clustering"] = clustering_only
+        out["details"]["refine"] = refine_info
+    return out
+
+
+def refine_clusters(images, embedding, clusters, posterior, score, spec: TsneGmmSpec,
+                    seed: int, ctx: JobContext):
+    """Self-training rounds (jobs/refine.py) after the clustering: (the clustering's own
+    metrics, the refined clusters, what each round did). No labels are used."""
+    from mnist_tui.engine.jobs.refine import RefineSettings, knn_confidence, self_train
+
+    alone = {k: v for k, v in score.metrics().items() if not k.startswith("per_class")}
+    ctx.log(f"clustering alone: {alone['accuracy_hungarian']:.4f} one-to-one, "
+            f"{alone['accuracy_majority']:.4f} majority vote (before self-training)")
+    settings = RefineSettings(rounds=spec.refine_rounds, epochs=spec.refine_epochs,
+                              keep=spec.refine_keep, folds=spec.refine_folds)
+
+    def said(record: dict) -> None:
+        sizes = record["cluster_sizes"]
+        ctx.log(f"round {record['round']}/{settings.rounds}: {record['agreement']:.2%} agree "
+                f"with the previous labels; trained on {record['kept']:,} confident images "
+                f"({record['epochs']} epochs); cluster sizes {min(sizes):,}–{max(sizes):,}; "
+                f"{record['seconds']:.0f}s")
+        if record["rejected"]:
+            ctx.log(f"round {record['round']} rejected: it would change more than half the "
+                    "labels or empty a cluster (judged without labels); the labels before it "
+                    "are kept", "warning")
+
+    with ctx.phase("refine", f"self-training: {settings.rounds} round(s) of a small CNN on "
+                             f"each cluster's {settings.keep:.0%} most confident images, "
+                             f"{settings.epochs} epoch(s), {settings.folds} fold(s); no labels"):
+        confidence = knn_confidence(embedding, clusters, posterior)
+        refined, rounds = self_train(images, clusters, confidence, spec.gmm_components,
+                                     settings, seed, ctx, on_round=said)
+    info = {"settings": {"rounds": settings.rounds, "epochs": settings.epochs,
+                         "keep": settings.keep, "folds": settings.folds,
+                         "batch": settings.batch, "learning_rate": settings.lr,
+                         "shift": settings.shift, "label_smoothing": settings.smoothing},
+            "confidence": f"share of {KNN_NEIGHBOURS_NOTE}", "rounds": rounds,
+            "changed": int(np.sum(refined != clusters))}
+    return alone, refined, info
 
 
 def _tsne_opentsne(X, spec: TsneGmmSpec, seed: int, ctx: JobContext, snapshot):
@@ -250,5 +304,6 @@ def fit_gmm(embedding: np.ndarray, spec: TsneGmmSpec, seed: int, ctx: JobContext
         ctx.emit(Progress(phase="gmm", step=i + 1, total=spec.gmm_inits,
                           metrics={"lower_bound": bounds[-1], "best_lower_bound": float(best_bound)}))
     clusters = best.predict(embedding)
+    posterior = best.predict_proba(embedding).max(1)
     return clusters, {"lower_bounds": bounds, "chosen_init": int(np.argmax(bounds)),
-                      "converged": bool(best.converged_)}
+                      "converged": bool(best.converged_)}, posterior

@@ -411,10 +411,13 @@ def needs_io(spec: dict) -> bool:
 # -- suites --------------------------------------------------------------------------------------
 def _size_key(spec: dict) -> tuple:
     """What a member's time depends on most: its job and number of images (and for VGG16 its
-    input size: 224 px costs ~49× 32 px)."""
+    input size: 224 px costs ~49× 32 px; for t-SNE + GMM its self-training rounds, which cost
+    more than the clustering)."""
     key = (spec.get("job"), spec.get("samples"))
     if spec.get("job") == "vgg16":
         key += (spec.get("input_size"),)
+    if spec.get("job") == "tsne-gmm" and spec.get("refine_rounds"):
+        key += (f"refine {spec.get('refine_rounds')}",)
     return key
 
 

@@ -95,8 +95,14 @@ class SuiteSpec:
 
     def __post_init__(self) -> None:
         self.methods = tuple(self.methods)
-        self.presets = tuple(self.presets) or (("seed", "default") if self.name == "seed"
-                                               else ("default",))
+        # "refined" (t-SNE + GMM, then self-training) joins both suites: methods without
+        # that preset (VGG16, the CNN) skip it.
+        if not self.presets:
+            wanted = ("seed", "default", "refined") if self.name == "seed" else ("default",
+                                                                                 "refined")
+            self.presets = tuple(p for p in wanted if p == "default" or any(
+                p in SPEC_CLASSES[m].presets for m in self.methods if m in SPEC_CLASSES))
+        self.presets = tuple(self.presets)
         self.sizes = tuple(self.sizes) or (SEED_SIZES if self.name == "seed" else SWEEP_SIZES)
         self.seeds = tuple(self.seeds)
         self.protocols = tuple(self.protocols) or (PROTOCOLS if self.name == "seed"
@@ -137,7 +143,9 @@ class SuiteSpec:
         _no_duplicates("--methods", self.methods)
         for p in self.presets:
             if not any(p in SPEC_CLASSES[m].presets for m in self.methods):
-                raise SpecError(f"--presets: unknown preset {p!r} (choose from seed, default)")
+                known = sorted({q for m in self.methods for q in SPEC_CLASSES[m].presets})
+                raise SpecError(f"--presets: unknown preset {p!r} (choose from "
+                                f"{', '.join(known)})")
         _no_duplicates("--presets", self.presets)
         for s in self.sizes:
             if isinstance(s, bool) or not isinstance(s, int) or s < 20:
@@ -190,7 +198,10 @@ class SuiteSpec:
         if self.name == "seed" and "standard" in self.protocols:
             for seed in self.seeds:
                 for method in self.methods:
-                    out.append(self._member(method, "default", None, seed))
+                    for preset in ("default", "refined"):
+                        if preset == "default" or (preset in self.presets
+                                                   and preset in SPEC_CLASSES[method].presets):
+                            out.append(self._member(method, preset, None, seed))
         if self.name != "seed":
             for seed in self.seeds:
                 for size in self.sizes:

@@ -334,7 +334,8 @@ class SuitesScreen(FieldKeys, Screen):
         self.query_one("#sf-seeds").tooltip = "N seeds (0…N-1) or a list 0,7,9"
         self.query_one("#sf-vgg").tooltip = "VGG16 input size (32 to 224; the notebook's 224)"
         self.query_one("#sf-options").tooltip = ("job options for every member they fit, as "
-                                                 "name=value: epochs=1 iterations=260 …")
+                                                 "name=value: epochs=1 iterations=260 …; "
+                                                 "presets=default,refined chooses presets")
         self.query_one("#suite-plot").display = False
         self.query_one("#suite-table").focus()
         self.set_interval(REDRAW_S, self._tick)
@@ -380,10 +381,13 @@ class SuitesScreen(FieldKeys, Screen):
         data_dir = getattr(self.app, "data_dir", None)
         if data_dir and "data_dir" not in given and given.get("dataset") != "digits":
             given["data_dir"] = data_dir
+        # presets=a,b in the options chooses the presets (as --presets does); by default
+        # each method runs its suite's presets (t-SNE + GMM: default and refined)
+        presets = given.pop("presets", None)
         return suite_spec_from_text(str(self.query_one("#sf-suite", Select).value),
                                     methods=val("#sf-methods"), sizes=val("#sf-sizes"),
                                     seeds=val("#sf-seeds"), vgg_input_size=val("#sf-vgg"),
-                                    given=given)
+                                    presets=presets, given=given)
 
     # -- planning (size, time, checks) -----------------------------------------------------
     def form_key(self) -> tuple:

@@ -1,0 +1,58 @@
+"""Self-training after the clustering (the `refined` preset): what each round keeps, the label-free
+confidence, and a whole run that reports both numbers — the clustering alone and after."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from mnist_tui.engine.jobs.refine import knn_confidence, most_confident
+from mnist_tui.engine.jobs.specs import build_spec
+
+
+def test_each_cluster_keeps_its_own_most_confident_share():
+    labels = np.array([0] * 10 + [1] * 4)
+    conf = np.concatenate([np.arange(10) / 10, [0.9, 0.1, 0.5, 0.3]])
+    mask = most_confident(labels, conf, keep=0.5, k=3)      # cluster 2 is empty: nothing kept
+    assert np.flatnonzero(mask).tolist() == [5, 6, 7, 8, 9, 10, 12]
+
+
+def test_confidence_is_the_neighbours_agreement_in_the_embedding():
+    rng = np.random.default_rng(0)
+    blobs = np.concatenate([rng.normal(0, 0.1, (40, 2)), rng.normal(5, 0.1, (40, 2))])
+    clusters = np.repeat([0, 1], 40)
+    clusters[3] = 1                          # a point of the first blob put in the second cluster
+    conf = knn_confidence(blobs, clusters, posterior=np.full(80, 0.5), k=10)
+    assert conf[3] == np.float32(0.0 + 0.005)                # none of its neighbours agree
+    assert np.all(conf[40:] == np.float32(1.0 + 0.005))      # the clean blob agrees everywhere
+
+
+def test_the_refined_preset_turns_self_training_on_and_the_default_does_not():
+    assert build_spec("tsne-gmm", "refined", {}).refine_rounds == 2
+    assert build_spec("tsne-gmm", "default", {}).refine_rounds == 0
+
+
+def test_a_refined_run_reports_both_numbers_and_its_rounds(cli_env, tmp_path):
+    out = tmp_path / "r.json"
+    run = subprocess.run([sys.executable, "-m", "mnist_tui", "--batch", "--job", "tsne-gmm",
+                          "--preset", "refined", "--dataset", "digits", "--samples", "400",
+                          "--iterations", "300", "--gmm-inits", "1", "--refine-rounds", "1",
+                          "--refine-epochs", "1", "--json", str(out)], env=cli_env,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    alone, after = result["metrics_clustering"], result["metrics"]
+    assert set(alone) >= {"accuracy_hungarian", "accuracy_majority", "nmi", "ari"}
+    assert after["accuracy_hungarian"] > 0.5 and alone["accuracy_hungarian"] > 0.5
+    [record] = result["details"]["refine"]["rounds"]
+    assert sum(record["cluster_sizes"]) == 400 and 0.5 <= record["agreement"] <= 1.0
+    assert record["kept"] == 360 and not record["rejected"]       # 90% of each cluster
+    assert {"tsne", "gmm", "importing", "refine", "rescoring"} <= set(result["timings"])
+    # the summary labels both: the clustering alone and after self-training
+    assert "after self-training (one-to-one)" in run.stdout
+    assert f"clustering alone (one-to-one)          {alone['accuracy_hungarian']:.4f}" \
+        in run.stdout
+    assert "round 1/1: " in run.stdout and "agree with the previous labels" in run.stdout
