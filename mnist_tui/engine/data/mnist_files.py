@@ -21,6 +21,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +34,9 @@ from mnist_tui.engine.data.idx import (
     read_labels,
 )
 from mnist_tui.engine.errors import DataError
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 _PREFIX = {"train": "train", "test": "t10k"}
 _KIND = {"images": "idx3", "labels": "idx1"}
@@ -220,7 +224,7 @@ def _check_shapes(splits: dict[str, Split], where: object) -> None:
         raise DataError(f"{where}: splits have different image sizes: {sizes}")
 
 
-def file_record(path: Path, split: str, kind: str) -> dict:
+def file_record(path: Path, split: str, kind: str) -> dict[str, Any]:
     """What a run records of a file it read: where, which part, how many bytes, SHA-256."""
     return {"path": str(path), "split": split, "kind": kind, "bytes": path.stat().st_size,
             "sha256": _digest(path)}
@@ -262,6 +266,7 @@ def _load_idx_place(place: Place, shown_from: Path) -> Dataset:
             have, missing = (
                 (files.labels, "images") if files.images is None else (files.images, "labels")
             )
+            assert have is not None   # a split is kept only when it has one of its files
             raise DataError(
                 f"{shown_from}: found {have.relative_to(shown_from)} "
                 f"but not {canonical_name(split, missing)}[.gz]"
@@ -303,7 +308,7 @@ def _npz_labels(arr: np.ndarray, key: str, path: Path) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def npy_header(fp) -> tuple[tuple[int, ...], np.dtype] | None:
+def npy_header(fp: SupportsRead[bytes]) -> tuple[tuple[int, ...], np.dtype] | None:
     """(shape, dtype) from the header of the .npy stream `fp`, leaving `fp` after it; None for
     a format version this numpy has no public reader for (np.load then reads it as usual)."""
     fmt = np.lib.format
@@ -358,6 +363,7 @@ def _check_npy_member(zf: zipfile.ZipFile, key: str, path: Path) -> None:
 
 
 def _npz_array(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    assert npz.zip is not None   # open: `load_npz` reads inside `with npz`
     _check_npy_member(npz.zip, key, path)
     try:
         arr = npz[key]
