@@ -30,6 +30,7 @@ import hashlib
 import http.client
 import os
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -265,8 +266,14 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
         if key in _digests:
             return _digests[key]
     with open(path, "rb") as fh:
-        digest = hashlib.file_digest(
-            fh, lambda: hashlib.new(algorithm, usedforsecurity=False)).hexdigest()
+        if sys.version_info >= (3, 11):
+            digest = hashlib.file_digest(
+                fh, lambda: hashlib.new(algorithm, usedforsecurity=False)).hexdigest()
+        else:   # hashlib.file_digest is new in Python 3.11
+            hasher = hashlib.new(algorithm, usedforsecurity=False)
+            for chunk in iter(lambda: fh.read(CHUNK_SIZE), b""):
+                hasher.update(chunk)
+            digest = hasher.hexdigest()
     with _digests_lock:
         _digests[key] = digest
     return digest

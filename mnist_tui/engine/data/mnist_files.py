@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sys
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -148,7 +149,12 @@ def _search_roots(directory: Path) -> list[Path]:
 
 def _digest(path: Path) -> str:
     with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        if sys.version_info >= (3, 11):
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+        hasher = hashlib.sha256()   # hashlib.file_digest is new in Python 3.11
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            hasher.update(chunk)
+        return hasher.hexdigest()
 
 
 def _same_bytes(paths: list[Path]) -> bool:
