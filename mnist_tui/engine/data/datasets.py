@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -49,13 +50,14 @@ class Dataset:
     source: str
     splits: dict[str, Split]
     note: str | None = None
-    files: tuple[dict, ...] = ()
-    _fingerprint: list = field(default_factory=list, repr=False, compare=False)
+    files: tuple[dict[str, Any], ...] = ()
+    _fingerprint: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def image_shape(self) -> tuple[int, int]:
         first = next(iter(self.splits.values()))
-        return tuple(first.images.shape[1:])  # type: ignore[return-value]
+        height, width = first.images.shape[1:]   # (N, H, W): checked by Split
+        return height, width
 
     @property
     def n_samples(self) -> int:
@@ -93,7 +95,7 @@ class Dataset:
             self._fingerprint.append(h.hexdigest())
         return self._fingerprint[0]
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """The JSON-able summary recorded with every run."""
         return {
             "name": self.name,

@@ -30,6 +30,7 @@ import hashlib
 import http.client
 import os
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -39,10 +40,14 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from mnist_tui.engine.errors import DownloadError
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 CACHE_DIR_ENV = "MNIST_TUI_CACHE_DIR"
 MIRRORS_ENV = "MNIST_TUI_MIRRORS"
@@ -249,7 +254,7 @@ def download_deadline(spec: FileSpec) -> float:
 
 # (path, inode, size, mtime, ctime, algorithm) → the file's digest: a file is hashed once per
 # process unless it changes.
-_digests: dict[tuple, str] = {}
+_digests: dict[tuple[str, int, int, int, int, str], str] = {}
 _digests_lock = threading.Lock()
 
 
@@ -261,8 +266,14 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
         if key in _digests:
             return _digests[key]
     with open(path, "rb") as fh:
-        digest = hashlib.file_digest(
-            fh, lambda: hashlib.new(algorithm, usedforsecurity=False)).hexdigest()
+        if sys.version_info >= (3, 11):
+            digest = hashlib.file_digest(
+                fh, lambda: hashlib.new(algorithm, usedforsecurity=False)).hexdigest()
+        else:   # hashlib.file_digest is new in Python 3.11
+            hasher = hashlib.new(algorithm, usedforsecurity=False)
+            for chunk in iter(lambda: fh.read(CHUNK_SIZE), b""):
+                hasher.update(chunk)
+            digest = hasher.hexdigest()
     with _digests_lock:
         _digests[key] = digest
     return digest
@@ -569,7 +580,7 @@ class _Deadline:
         self._timer.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._timer.cancel()
 
     def watch(self, sock: socket.socket) -> None:
@@ -595,19 +606,28 @@ class _Deadline:
         """A urllib opener (proxies, redirects as usual) whose connections this deadline ends."""
         watch = self.watch
 
-        def tracked(http_class):
-            class Tracked(http_class):
+        # urllib passes a connection class (HTTPConnection, HTTPSConnection), typed as any
+        # callable that makes a connection.
+        def tracked(
+            http_class: Callable[..., http.client.HTTPConnection],
+        ) -> Callable[..., http.client.HTTPConnection]:
+            # a subclass of a class known only at run time: mypy cannot check that base
+            class Tracked(http_class):  # type: ignore[misc, valid-type]
                 def connect(self) -> None:
                     super().connect()
                     watch(self.sock)
             return Tracked
 
         class HTTP(urllib.request.HTTPHandler):
-            def do_open(self, http_class, req, **kwargs):
+            def do_open(self, http_class: Callable[..., http.client.HTTPConnection],
+                        req: urllib.request.Request,
+                        **kwargs: Any) -> http.client.HTTPResponse:
                 return super().do_open(tracked(http_class), req, **kwargs)
 
         class HTTPS(urllib.request.HTTPSHandler):
-            def do_open(self, http_class, req, **kwargs):
+            def do_open(self, http_class: Callable[..., http.client.HTTPConnection],
+                        req: urllib.request.Request,
+                        **kwargs: Any) -> http.client.HTTPResponse:
                 return super().do_open(tracked(http_class), req, **kwargs)
 
         return urllib.request.build_opener(HTTP, HTTPS)
@@ -615,7 +635,7 @@ class _Deadline:
 
 def _stream(
     url: str,
-    out,
+    out: SupportsWrite[bytes],
     name: str,
     spec: FileSpec,
     index: int,
@@ -687,7 +707,8 @@ def _stream(
     return hasher.hexdigest()
 
 
-def _indexed(progress: Callable[[DownloadProgress], None] | None, index: int):
+def _indexed(progress: Callable[[DownloadProgress], None] | None,
+             index: int) -> Callable[[DownloadProgress], None] | None:
     """`progress` with `mirror_index` set to `index` (fetch_file counts its own URLs)."""
     if progress is None:
         return None

@@ -19,10 +19,14 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mnist_tui.engine.errors import DataError
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 # Type code byte → big-endian element type, as the format defines them.
 _DTYPES: dict[int, np.dtype] = {
@@ -144,7 +148,8 @@ def _size_error(name: str, dims: tuple[int, ...], dtype: np.dtype, have: str,
                      f"{expected:,} bytes of data, {has} {have}")
 
 
-def _to_array(buffer, dtype: np.dtype, dims: tuple[int, ...], offset: int, name: str):
+def _to_array(buffer: bytes | bytearray, dtype: np.dtype, dims: tuple[int, ...], offset: int,
+              name: str) -> np.ndarray:
     flat = np.frombuffer(buffer, dtype=dtype, count=math.prod(dims), offset=offset)
     try:
         # One-byte types need no swap: a view of a writeable buffer, no second copy.
@@ -166,7 +171,7 @@ def parse_idx(data: bytes, name: str) -> np.ndarray:
     return _to_array(data, dtype, dims, header_len, name)
 
 
-def _read_upto(stream, n: int, into: bytearray) -> None:
+def _read_upto(stream: SupportsRead[bytes], n: int, into: bytearray) -> None:
     """Append up to `n` bytes of `stream` to `into` (fewer only at the end of the stream)."""
     while n > 0:
         chunk = stream.read(min(n, _CHUNK))
@@ -190,13 +195,15 @@ def _check_header(dtype: np.dtype, dims: tuple[int, ...], expect: int | None,
     if expect == IMAGES_MAGIC:
         if 0 in dims:
             raise DataError(f"{name}: no images: header says {_shape_text(dims)}")
-        check_image_dims(*dims, name)
+        n, h, w = dims   # 3 dimensions: the magic number says so (checked above)
+        check_image_dims(n, h, w, name)
     elif expect == LABELS_MAGIC:
         check_label_count(dims[0], name)
     check_fits_memory(math.prod(dims) * dtype.itemsize, name)
 
 
-def _read_stream(stream, name: str, expect: int | None, has: str = "file has") -> np.ndarray:
+def _read_stream(stream: SupportsRead[bytes], name: str, expect: int | None,
+                 has: str = "file has") -> np.ndarray:
     buf = bytearray()
     _read_upto(stream, 4, buf)
     if len(buf) == 4 and not (buf[0] or buf[1]) and buf[2] in _DTYPES:

@@ -17,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sys
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +35,9 @@ from mnist_tui.engine.data.idx import (
     read_labels,
 )
 from mnist_tui.engine.errors import DataError
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 _PREFIX = {"train": "train", "test": "t10k"}
 _KIND = {"images": "idx3", "labels": "idx1"}
@@ -144,7 +149,12 @@ def _search_roots(directory: Path) -> list[Path]:
 
 def _digest(path: Path) -> str:
     with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        if sys.version_info >= (3, 11):
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+        hasher = hashlib.sha256()   # hashlib.file_digest is new in Python 3.11
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            hasher.update(chunk)
+        return hasher.hexdigest()
 
 
 def _same_bytes(paths: list[Path]) -> bool:
@@ -220,7 +230,7 @@ def _check_shapes(splits: dict[str, Split], where: object) -> None:
         raise DataError(f"{where}: splits have different image sizes: {sizes}")
 
 
-def file_record(path: Path, split: str, kind: str) -> dict:
+def file_record(path: Path, split: str, kind: str) -> dict[str, Any]:
     """What a run records of a file it read: where, which part, how many bytes, SHA-256."""
     return {"path": str(path), "split": split, "kind": kind, "bytes": path.stat().st_size,
             "sha256": _digest(path)}
@@ -262,6 +272,7 @@ def _load_idx_place(place: Place, shown_from: Path) -> Dataset:
             have, missing = (
                 (files.labels, "images") if files.images is None else (files.images, "labels")
             )
+            assert have is not None   # a split is kept only when it has one of its files
             raise DataError(
                 f"{shown_from}: found {have.relative_to(shown_from)} "
                 f"but not {canonical_name(split, missing)}[.gz]"
@@ -303,7 +314,7 @@ def _npz_labels(arr: np.ndarray, key: str, path: Path) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def npy_header(fp) -> tuple[tuple[int, ...], np.dtype] | None:
+def npy_header(fp: SupportsRead[bytes]) -> tuple[tuple[int, ...], np.dtype] | None:
     """(shape, dtype) from the header of the .npy stream `fp`, leaving `fp` after it; None for
     a format version this numpy has no public reader for (np.load then reads it as usual)."""
     fmt = np.lib.format
@@ -358,6 +369,7 @@ def _check_npy_member(zf: zipfile.ZipFile, key: str, path: Path) -> None:
 
 
 def _npz_array(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    assert npz.zip is not None   # open: `load_npz` reads inside `with npz`
     _check_npy_member(npz.zip, key, path)
     try:
         arr = npz[key]

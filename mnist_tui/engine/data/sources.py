@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mnist_tui.engine.data.datasets import Dataset, load_digits
 from mnist_tui.engine.errors import DownloadError, SpecError
 
+if TYPE_CHECKING:
+    from mnist_tui.engine.data.download import DownloadProgress
+
 
 def load_dataset(dataset: str = "auto", data_dir: str | Path | None = None,
-                 progress: Callable | None = None, cache_dir: Path | None = None) -> Dataset:
+                 progress: Callable[[DownloadProgress], None] | None = None, cache_dir: Path | None = None) -> Dataset:
     """The dataset a spec asks for. Raises DataError / DownloadError with a one-line message."""
     from mnist_tui.engine.data import download
     from mnist_tui.engine.data.mnist_files import load_idx_folder, load_path

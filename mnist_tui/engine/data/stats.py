@@ -7,6 +7,7 @@ second, and the sample images are picked with a seeded generator so a screen is 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -37,13 +38,13 @@ class DatasetStats:
     class_means: np.ndarray  # float32 (10, H, W) on 0–255; zeros for a digit with no images
     samples: list[np.ndarray]  # per digit, uint8 (k, H, W) with k <= samples_per_class
     sample_refs: list[list[tuple[str, int]]]
-    files: tuple[dict, ...] = ()   # the exact files read (path, split, kind, bytes, sha256)
+    files: tuple[dict[str, Any], ...] = ()   # the exact files read (path, split, kind, bytes, sha256)
 
     @property
     def total_class_counts(self) -> list[int]:
         return [sum(c[d] for c in self.class_counts.values()) for d in range(N_CLASSES)]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-able summary. Images (class means, samples) are left out; sample refs stay."""
         return {
             "name": self.name,
@@ -90,10 +91,11 @@ def dataset_stats(ds: Dataset, samples_per_class: int = 8, seed: int = 0) -> Dat
         raise DataError(f"dataset {ds.name} has no images")
     names = ds.split_names()
     splits = [ds.splits[n] for n in names]
-    hist = sum(_pixel_histogram(s.images) for s in splits)
+    # `splits` is not empty (n_samples > 0), so each sum() adds arrays and is never its start, 0.
+    hist = cast(np.ndarray, sum(_pixel_histogram(s.images) for s in splits))
     counts = {n: np.bincount(s.labels, minlength=N_CLASSES) for n, s in zip(names, splits)}
-    total = sum(counts.values())
-    sums = sum(_class_sums(s.images, s.labels) for s in splits)
+    total = cast(np.ndarray, sum(counts.values()))
+    sums = cast(np.ndarray, sum(_class_sums(s.images, s.labels) for s in splits))
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / total[:, None, None]
     class_means = np.nan_to_num(means).astype(np.float32)

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 from mnist_tui.engine.jobs.events import TERMINAL_TYPES, Event, Log, event_from_dict
 from mnist_tui.engine.runs import records
@@ -24,7 +25,7 @@ from mnist_tui.engine.runs import store as runs
 GRACE_SECONDS = 10.0
 
 
-def worker_env() -> dict:
+def worker_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")      # TensorFlow's C++ INFO/WARNING chatter
     env.setdefault("KERAS_BACKEND", "tensorflow")
@@ -32,7 +33,7 @@ def worker_env() -> dict:
     return env
 
 
-def worker_argv(spec_dict: dict, run_dir: Path, rerun_of: str | None = None,
+def worker_argv(spec_dict: dict[str, Any], run_dir: Path, rerun_of: str | None = None,
                 detached: bool = False) -> list[str]:
     """The worker's command line; `detached` workers outlive their caller (the TUI's jobs)."""
     argv = [sys.executable, "-m", "mnist_tui.engine.runs.worker", "--run-dir", str(run_dir),
@@ -88,7 +89,7 @@ def lower_priority(pid: int, nice: int) -> None:
         pass
 
 
-def stderr_tail(stderr_file, run_dir: Path, lines: int = 20) -> str:
+def stderr_tail(stderr_file: IO[bytes], run_dir: Path, lines: int = 20) -> str:
     """The last lines a worker wrote: its stderr (a temp file), then worker.log in its folder."""
     try:
         stderr_file.seek(0)
@@ -105,7 +106,7 @@ def stderr_tail(stderr_file, run_dir: Path, lines: int = 20) -> str:
 
 
 def record_dead_worker(run_dir: Path, status: str, rc: int | None,
-                       tail: str, reason: str | None = None) -> tuple[str, dict | None]:
+                       tail: str, reason: str | None = None) -> tuple[str, dict[str, Any] | None]:
     """A worker that ended without a terminal event (SIGKILL, OOM, a crash in C): record the
     run as `status` with why, unless it already has a result. Returns (reason, result).
 
@@ -122,7 +123,7 @@ def record_dead_worker(run_dir: Path, status: str, rc: int | None,
     return reason, recorded or _existing_result(run_dir)
 
 
-def _existing_result(run_dir: Path) -> dict | None:
+def _existing_result(run_dir: Path) -> dict[str, Any] | None:
     try:
         return records.read_result(Path(run_dir))
     except records.RecordError:
@@ -132,7 +133,7 @@ def _existing_result(run_dir: Path) -> dict | None:
 class WorkerRun:
     """One job in a worker process, read synchronously (the TUI wraps the same pieces in asyncio)."""
 
-    def __init__(self, spec_dict: dict, runs_dir: Path, rerun_of: str | None = None,
+    def __init__(self, spec_dict: dict[str, Any], runs_dir: Path, rerun_of: str | None = None,
                  nice: int = 0) -> None:
         self.run_id = runs.new_run_id(spec_dict["job"])
         self.nice = nice   # > 0: below an interactive front end (the TUI's suites)
@@ -141,7 +142,7 @@ class WorkerRun:
         self.rerun_of = rerun_of
         self.terminal: Event | None = None
         self.kill_reason: str | None = None   # set by whoever SIGKILLs it on purpose
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[str] | None = None
         self._stderr = tempfile.TemporaryFile()
 
     def start(self) -> None:
@@ -179,6 +180,7 @@ class WorkerRun:
 
     def stop(self, sig: int = signal.SIGINT, grace: float = GRACE_SECONDS) -> None:
         """Ask the worker to stop (SIGINT interrupt, SIGHUP hang-up); kill it after `grace` s."""
+        assert self.proc is not None, "stop() before start()"
         self.send(sig)
         try:
             self.proc.wait(grace)
@@ -189,7 +191,7 @@ class WorkerRun:
     def stderr_tail(self, lines: int = 20) -> str:
         return stderr_tail(self._stderr, self.run_dir, lines)
 
-    def outcome(self, unfinished_status: str = "failed") -> dict:
+    def outcome(self, unfinished_status: str = "failed") -> dict[str, Any]:
         """The final result: the worker's own, or one recorded here if it died without one."""
         rc = self.proc.wait() if self.proc is not None else None
         if self.terminal is not None:

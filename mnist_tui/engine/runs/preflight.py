@@ -28,8 +28,12 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mnist_tui.engine.errors import DataError, MnistTuiError
+
+if TYPE_CHECKING:
+    from mnist_tui.engine.runs.store import RunInfo
 
 PROBE_TIMEOUT_S = 3.0        # per URL: an unreachable host is known within seconds
 PROBE_MAX_AGE_S = 60.0       # a URL that answered is not asked again for this long
@@ -130,7 +134,7 @@ def probe_urls(urls: Sequence[str], timeout: float = PROBE_TIMEOUT_S,
             seen = _answered.get(url)
             if seen is not None and now - seen < max_age:
                 return Reachability(True, url)
-    failures = []
+    failures: list[tuple[str, str]] = []
     for url in urls:
         why = probe_url(url, timeout)
         if why is None:
@@ -238,6 +242,7 @@ def inspect_path(path: str | Path) -> DataInfo:
     for split, files in found.items():
         if files.images is None or files.labels is None:
             have = files.labels if files.images is None else files.images
+            assert have is not None   # a split is found only with one of its files
             missing = "images" if files.images is None else "labels"
             raise DataError(f"{path}: found {have.name} but not "
                             f"{canonical_name(split, missing)}[.gz]")
@@ -259,8 +264,9 @@ def _mirror_urls() -> list[tuple[str, int | None]]:
     out = []
     for mirror in mirrors_from_env() or list(DEFAULT_MIRRORS):
         sizes = [s.size for s in mirror.files.values()]
+        known = [s for s in sizes if s is not None]
         first = next(iter(mirror.files))
-        out.append((mirror.file_url(first), sum(sizes) if None not in sizes else None))
+        out.append((mirror.file_url(first), sum(known) if len(known) == len(sizes) else None))
     return out
 
 
@@ -301,6 +307,7 @@ def inspect_data(dataset: str, data_dir: str | None, *, probe: bool = True,
                        f"into {cache}")])
     reach = probe_urls([u for u, _ in mirrors], timeout, max_age)
     if reach.ok:
+        assert reach.url is not None   # ok: the URL that answered
         size = dict(mirrors).get(reach.url)
         info = DataInfo("mnist", f"a download into {cache}", dict(MNIST_SPLITS))
         return info, [Check("dataset", "note", f"MNIST is not cached yet: downloaded on first "
@@ -367,6 +374,7 @@ def check_weights(weights: str, *, probe: bool = True, timeout: float = PROBE_TI
             return Check("weights", "ok" if cached else "note", weights_status(text))
         reach = probe_urls(weights_urls(), timeout, max_age)
         if reach.ok:
+            assert reach.url is not None   # ok: the URL that answered
             again = "again " if path.exists() else ""   # there, but not the official file
             return Check("weights", "note", f"ImageNet weights not cached yet: downloaded "
                          f"{again}on first use ({human_size(IMAGENET_FILE.size)} from "
@@ -386,7 +394,7 @@ def check_weights(weights: str, *, probe: bool = True, timeout: float = PROBE_TI
     return Check("weights", "ok", weights_status(text))
 
 
-def check_job(spec: dict, *, probe: bool = True, timeout: float = PROBE_TIMEOUT_S,
+def check_job(spec: dict[str, Any], *, probe: bool = True, timeout: float = PROBE_TIMEOUT_S,
               max_age: float = PROBE_MAX_AGE_S) -> list[Check]:
     """Everything that would make this job (a spec as a dict) fail at once."""
     info, checks = inspect_data(spec.get("dataset", "auto"), spec.get("data_dir"),
@@ -400,7 +408,7 @@ def check_job(spec: dict, *, probe: bool = True, timeout: float = PROBE_TIMEOUT_
     return checks
 
 
-def needs_io(spec: dict) -> bool:
+def needs_io(spec: dict[str, Any]) -> bool:
     """Whether checking `spec` touches the disk or the network (else it is pure arithmetic:
     the bundled digits, a job without weights to look for)."""
     data = spec.get("dataset") != "digits" or bool(spec.get("data_dir"))
@@ -409,11 +417,11 @@ def needs_io(spec: dict) -> bool:
 
 
 # -- suites --------------------------------------------------------------------------------------
-def _size_key(spec: dict) -> tuple:
+def _size_key(spec: dict[str, Any]) -> tuple[Any, ...]:
     """What a member's time depends on most: its job and number of images (and for VGG16 its
     input size: 224 px costs ~49× 32 px; for t-SNE + GMM its self-training rounds, which cost
     more than the clustering)."""
-    key = (spec.get("job"), spec.get("samples"))
+    key: tuple[Any, ...] = (spec.get("job"), spec.get("samples"))
     if spec.get("job") == "vgg16":
         key += (spec.get("input_size"),)
     if spec.get("job") == "tsne-gmm" and spec.get("refine_rounds"):
@@ -421,9 +429,9 @@ def _size_key(spec: dict) -> tuple:
     return key
 
 
-def past_times(runs: Iterable) -> dict[tuple, list[float]]:
+def past_times(runs: Iterable[RunInfo]) -> dict[tuple[Any, ...], list[float]]:
     """Total seconds of every finished run, by `_size_key` of its spec (`runs`: RunInfo)."""
-    out: dict[tuple, list[float]] = {}
+    out: dict[tuple[Any, ...], list[float]] = {}
     for r in runs:
         result = r.result or {}
         total = (result.get("timings") or {}).get("total")
@@ -489,21 +497,32 @@ def fmt_duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def plan_suite(members: Sequence, runs: Iterable = (), *, probe: bool = True,
-               timeout: float = PROBE_TIMEOUT_S, max_age: float = PROBE_MAX_AGE_S) -> SuitePlan:
+class PlannedMember(Protocol):
+    """What `plan_suite` reads of a suite member (`suites.Member`, which runs cannot import)."""
+
+    @property
+    def job(self) -> str: ...
+
+    @property
+    def spec(self) -> dict[str, Any]: ...
+
+
+def plan_suite(members: Sequence[PlannedMember], runs: Iterable[RunInfo] = (), *,
+               probe: bool = True, timeout: float = PROBE_TIMEOUT_S,
+               max_age: float = PROBE_MAX_AGE_S) -> SuitePlan:
     """The plan of a suite's `members` (suites.Member), timed from `runs` (RunInfo of the run
     store), with the checks of its data (each distinct dataset once; members asking for more
     images than their split has, counted in one line) and of VGG16's weights."""
     times = past_times(runs)
     checks: list[Check] = []
-    data: dict[tuple, DataInfo | None] = {}
-    too_big: dict[tuple, list[int]] = {}      # (data, pool size) → sizes over it
+    data: dict[tuple[Any, Any], DataInfo | None] = {}
+    too_big: dict[tuple[str, int], list[int]] = {}      # (data, pool size) → sizes over it
     images = largest = estimated = 0
     smallest: int | None = None
     total = 0.0
     for m in members:
         s = m.spec
-        key = (s.get("dataset"), s.get("data_dir"))
+        key: tuple[Any, Any] = (s.get("dataset"), s.get("data_dir"))   # spec values, JSON
         if key not in data:
             info, found = inspect_data(*key, probe=probe, timeout=timeout, max_age=max_age)
             data[key] = info

@@ -28,8 +28,9 @@ def process_start_time(pid: int) -> int | None:
         return None
 
 
-def process_alive(pid, start_time=None) -> bool:
-    """True while `pid` runs (not a zombie) and, when `start_time` is given, is that process."""
+def process_alive(pid: object, start_time: int | None = None) -> bool:
+    """True while `pid` runs (not a zombie) and, when `start_time` is given, is that process.
+    Any `pid` that is not a positive int (None, a value read from a damaged record) is not."""
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     try:

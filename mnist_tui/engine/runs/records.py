@@ -99,13 +99,13 @@ def create_text_once(path: Path, text: str) -> bool:
         _unlink(tmp)
 
 
-def dumps(obj) -> str:
+def dumps(obj: Any) -> str:
     from mnist_tui.engine.jobs.events import dumps as event_dumps
 
     return event_dumps(obj, indent=2) + "\n"
 
 
-def read_json_file(path: Path, limit: int = MAX_RECORD_BYTES):
+def read_json_file(path: Path, limit: int = MAX_RECORD_BYTES) -> Any:
     """JSON from a regular file of at most `limit` bytes (never a FIFO, a device, a huge file)."""
     path = Path(path)
     try:
@@ -132,7 +132,7 @@ def read_json_file(path: Path, limit: int = MAX_RECORD_BYTES):
         raise RecordError(f"{path}: not valid JSON ({type(exc).__name__})") from None
 
 
-def _read_object(path: Path) -> dict:
+def _read_object(path: Path) -> dict[str, Any]:
     data = read_json_file(path)
     if not isinstance(data, dict):
         raise RecordError(f"{path}: expected a JSON object, found {type(data).__name__}")
@@ -145,16 +145,19 @@ def _read_object(path: Path) -> dict:
 
 # -- typed records --------------------------------------------------------------------------
 
-def _typed(cls, data: dict) -> dict:
-    """The fields of `cls` found in `data` with the right type; the rest keep their defaults."""
+def _typed(cls: type[RunMeta] | type[RunResult], data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `cls` found in `data` with the right type; the rest keep their defaults.
+
+    A field's type is read from its annotation's text: `dict[str, Any] | None` allows a dict
+    or None (type arguments are not checked)."""
     hints = {"str": str, "int": int, "dict": dict, "list": list, "bool": bool, "float": float}
-    out = {}
+    out: dict[str, Any] = {}
     for f in fields(cls):
         if f.name not in data:
             continue
         value = data[f.name]
-        allowed = tuple(hints[t.strip()] for t in str(f.type).split("|")
-                        if t.strip() in hints) or (object,)
+        names = [t.split("[", 1)[0].strip() for t in str(f.type).split("|")]
+        allowed = tuple(hints[t] for t in names if t in hints) or (object,)
         none_ok = "None" in str(f.type)
         if value is None and none_ok:
             out[f.name] = None
@@ -176,18 +179,18 @@ class RunMeta:
     host: str | None = None
     detached: bool = False           # True: the worker outlives the front end that started it
     rerun_of: str | None = None
-    dataset: dict | None = None
-    versions: dict = field(default_factory=dict)
-    machine: dict = field(default_factory=dict)
+    dataset: dict[str, Any] | None = None
+    versions: dict[str, Any] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
-    def from_dict(cls, data: dict) -> RunMeta:
+    def from_dict(cls, data: dict[str, Any]) -> RunMeta:
         meta = cls(**_typed(cls, data))
         meta.schema_version = SCHEMA_VERSION
         return meta
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -203,28 +206,28 @@ class RunResult:
     run_id: str | None = None
     run_dir: str | None = None
     rerun_of: str | None = None
-    spec: dict = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict)
     started_at: str | None = None
     finished_at: str | None = None
-    dataset: dict | None = None
-    metrics: dict = field(default_factory=dict)
-    confusion_matrix: list | None = None
-    timings: dict = field(default_factory=dict)
-    images: dict | None = None
+    dataset: dict[str, Any] | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    confusion_matrix: list[Any] | None = None
+    timings: dict[str, Any] = field(default_factory=dict)
+    images: dict[str, Any] | None = None
     n_samples: int | None = None
-    warnings: list = field(default_factory=list)
+    warnings: list[Any] = field(default_factory=list)
     error: str | None = None          # why it did not finish (for stopped runs: the true reason)
     error_kind: str | None = None     # input | job
     stopped_by: str | None = None     # ctrl-c | tui | hangup | signal | caller-gone | reaped
-    history: list = field(default_factory=list)
-    versions: dict = field(default_factory=dict)
-    machine: dict = field(default_factory=dict)
+    history: list[Any] = field(default_factory=list)
+    versions: dict[str, Any] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
     peak_rss_bytes: int | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
-    def from_dict(cls, data: dict) -> RunResult:
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
         known = {f.name for f in fields(cls)} - {"extra"}
         res = cls(**_typed(cls, data))
         res.extra = {k: v for k, v in data.items() if k not in known}
@@ -233,25 +236,25 @@ class RunResult:
         res.schema_version = SCHEMA_VERSION
         return res
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k != "extra"}
         return {**self.extra, **out}
 
 
-def normalise_result(data: Any) -> dict:
+def normalise_result(data: Any) -> dict[str, Any]:
     """Any result-shaped dict (an event's, an old file's) → the current shape, as a dict."""
     return RunResult.from_dict(data if isinstance(data, dict) else {}).to_dict()
 
 
 # -- reading and writing run folders ---------------------------------------------------------
 
-def read_spec(run_dir: Path) -> dict:
+def read_spec(run_dir: Path) -> dict[str, Any]:
     data = dict(_read_object(Path(run_dir) / SPEC_FILE))
     data.pop("schema_version", None)
     return data
 
 
-def write_spec(run_dir: Path, spec_dict: dict) -> None:
+def write_spec(run_dir: Path, spec_dict: dict[str, Any]) -> None:
     atomic_write_text(Path(run_dir) / SPEC_FILE,
                       dumps({**spec_dict, "schema_version": SCHEMA_VERSION}))
 
@@ -268,7 +271,7 @@ def write_meta(run_dir: Path, meta: RunMeta) -> None:
     atomic_write_text(Path(run_dir) / META_FILE, dumps(meta.to_dict()))
 
 
-def read_result(run_dir: Path) -> dict | None:
+def read_result(run_dir: Path) -> dict[str, Any] | None:
     """result.json in the current shape, or None when the run has none (yet)."""
     p = Path(run_dir) / RESULT_FILE
     if not p.exists():
@@ -276,6 +279,6 @@ def read_result(run_dir: Path) -> dict | None:
     return RunResult.from_dict(_read_object(p)).to_dict()
 
 
-def create_result(run_dir: Path, result: dict) -> bool:
+def create_result(run_dir: Path, result: dict[str, Any]) -> bool:
     """Write the final record unless one exists: False (and nothing written) when it does."""
     return create_text_once(Path(run_dir) / RESULT_FILE, dumps(normalise_result(result)))

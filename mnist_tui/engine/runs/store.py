@@ -13,6 +13,7 @@ interrupted, keeping everything already written.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import secrets
@@ -21,6 +22,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.runs import records
@@ -53,16 +55,16 @@ def atomic_write_text(path: Path, text: str) -> None:
     records.atomic_write_text(path, text)
 
 
-def atomic_write_json(path: Path, obj) -> None:
+def atomic_write_json(path: Path, obj: Any) -> None:
     records.atomic_write_text(path, records.dumps(obj))
 
 
-def read_json(path: Path):
+def read_json(path: Path) -> Any:
     """JSON from a regular, bounded file; `records.RecordError` (a ValueError) otherwise."""
     return records.read_json_file(path)
 
 
-def machine_info() -> dict:
+def machine_info() -> dict[str, Any]:
     import platform
 
     return {"host": socket.gethostname(), "platform": platform.platform(),
@@ -83,8 +85,8 @@ class RunInfo:
     job: str
     status: str            # finished | failed | cancelled | interrupted | running
     created: str
-    spec: dict
-    result: dict | None
+    spec: dict[str, Any]
+    result: dict[str, Any] | None
     meta: records.RunMeta | None = None
 
 
@@ -110,22 +112,24 @@ class RunStore:
             raise MnistTuiError(f"no run {run_id!r} in {self.root}")
         return p
 
-    def load_spec(self, run_id: str) -> dict:
+    def load_spec(self, run_id: str) -> dict[str, Any]:
         return records.read_spec(self.path(run_id))
 
-    def load_result(self, run_id: str) -> dict | None:
+    def load_result(self, run_id: str) -> dict[str, Any] | None:
         return records.read_result(self.path(run_id))
 
     def load_meta(self, run_id: str) -> records.RunMeta | None:
         return records.read_meta(self.path(run_id))
 
-    def events(self, run_id: str) -> list[dict]:
+    def events(self, run_id: str) -> list[dict[str, Any]]:
         """Every event of a run; a torn last line (a killed writer) is skipped."""
         return read_events(self.path(run_id) / EVENTS_FILE)
 
-    def list(self) -> list[RunInfo]:
+    # `builtins.list` below: inside this class, `list` is this method.
+    def list(self) -> builtins.list[RunInfo]:
         """Every readable run, newest first; unreadable folders go to `self.skipped`."""
-        runs, skipped = [], []
+        runs: builtins.list[RunInfo] = []
+        skipped: builtins.list[Skipped] = []
         if not self.root.is_dir():
             self.skipped = skipped
             return runs
@@ -140,7 +144,8 @@ class RunStore:
                 skipped.append(Skipped(p.name, str(exc)))
                 continue
             status = result["status"] if result else "running"
-            job = spec.get("job") if isinstance(spec.get("job"), str) else "?"
+            job_name = spec.get("job")
+            job = job_name if isinstance(job_name, str) else "?"
             runs.append(RunInfo(p.name, p, job, status,
                                 meta.created if meta else "", spec, result, meta))
         runs.sort(key=lambda r: (r.created, r.run_id), reverse=True)
@@ -150,11 +155,11 @@ class RunStore:
     def delete(self, run_id: str) -> None:
         shutil.rmtree(self.path(run_id))
 
-    def live(self) -> list[RunInfo]:
+    def live(self) -> builtins.list[RunInfo]:
         """Runs of this host whose worker is alive now (the very process: pid and start time)."""
         return [r for r in self.list() if r.status == "running" and worker_alive(r.meta)]
 
-    def reap(self) -> list[str]:
+    def reap(self) -> builtins.list[str]:
         """Mark runs whose worker died without a result as interrupted; returns their ids.
 
         Keyed on meta.json, which the worker writes before anything else in the folder. Two
@@ -185,9 +190,9 @@ def worker_alive(meta: records.RunMeta | None) -> bool:
     return process_alive(meta.pid, meta.pid_start)
 
 
-def read_events(path: Path) -> list[dict]:
+def read_events(path: Path) -> list[dict[str, Any]]:
     """The event objects of an events.jsonl; torn or foreign lines are skipped."""
-    out = []
+    out: list[dict[str, Any]] = []
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             for line in fh:
@@ -203,7 +208,7 @@ def read_events(path: Path) -> list[dict]:
 
 
 def record_unfinished(run_dir: Path, status: str, reason: str,
-                      stopped_by: str | None = None) -> dict | None:
+                      stopped_by: str | None = None) -> dict[str, Any] | None:
     """Write result.json for a run that ended without one, keeping what its events recorded.
 
     Returns None (writing nothing) when the run already has a result or has no spec.
@@ -219,7 +224,7 @@ def record_unfinished(run_dir: Path, status: str, reason: str,
         meta = records.read_meta(run_dir)
     except records.RecordError:
         meta = None
-    history = []
+    history: list[dict[str, Any]] = []
     for ev in read_events(run_dir / EVENTS_FILE):
         if ev.get("type") == "epoch" and isinstance(ev.get("metrics", {}), dict):
             history.append({"epoch": ev.get("epoch"), **ev.get("metrics", {})})

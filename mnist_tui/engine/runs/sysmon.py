@@ -19,6 +19,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -95,11 +97,11 @@ class ProcMonitor:
 # -- GPUs (optional) ---------------------------------------------------------------------------
 
 _nvml_lock = threading.Lock()
-_nvml = None                  # the pynvml module once initialised
+_nvml: ModuleType | None = None   # the pynvml module once initialised
 _nvml_why: str | None = None  # why there is no NVML (set once tried)
 
 
-def _init_nvml():
+def _init_nvml() -> ModuleType | None:
     """pynvml, initialised once per process; None (and `_nvml_why`) when it cannot be."""
     global _nvml, _nvml_why
     with _nvml_lock:
@@ -128,7 +130,7 @@ def gpu_status() -> str | None:
     return _nvml_why
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
@@ -179,7 +181,7 @@ class Peaks:
     cpu_samples: int = 0
     cpu_percent_peak: float | None = None
     rss_peak: int | None = None
-    gpus: dict = field(default_factory=dict)    # index → {"name", peaks…}
+    gpus: dict[int, dict[str, Any]] = field(default_factory=dict)   # index → {"name", peaks…}
 
     def add(self, proc: ProcSample | None, gpu_samples: list[GpuSample]) -> None:
         self.samples += 1
@@ -202,9 +204,9 @@ class Peaks:
                 rec["util_sum"] += g.util_percent
                 rec["util_samples"] += 1
 
-    def summary(self, peak_rss_bytes: int | None = None) -> dict:
+    def summary(self, peak_rss_bytes: int | None = None) -> dict[str, Any]:
         """The result's `system` record; `peak_rss_bytes` (getrusage) wins when given."""
-        gpus = []
+        gpus: list[dict[str, Any]] = []
         for rec in self.gpus.values():
             rec = dict(rec)
             n = rec.pop("util_samples")
@@ -223,7 +225,7 @@ class Peaks:
         }
 
 
-def _max(a, b):
+def _max(a: int | None, b: int | None) -> int | None:
     if a is None:
         return b
     return a if b is None else max(a, b)
@@ -265,7 +267,7 @@ class SelfMonitor:
             if self._stop.wait(self.interval):
                 return
 
-    def summary(self, peak_rss_bytes: int | None = None) -> dict:
+    def summary(self, peak_rss_bytes: int | None = None) -> dict[str, Any]:
         """The peaks so far (the thread goes on: a summary can be taken at any moment)."""
         with self._lock:
             return self.peaks.summary(peak_rss_bytes)
@@ -332,7 +334,7 @@ def format_system(proc: ProcSample | None, samples: list[GpuSample], why_none: s
     return f"{head} │ {format_gpus(samples, why_none, max(20, width - len(head) - 3))}"
 
 
-def format_peaks(system: dict | None) -> str:
+def format_peaks(system: object) -> str:
     """A finished run's `system` record in one line: peak RSS, mean CPU, GPU memory peaks."""
     if not isinstance(system, dict):
         return ""

@@ -9,16 +9,26 @@ the one the run used (its fingerprint) is engine work, not drawing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mnist_tui.engine.data.datasets import Dataset
+    from mnist_tui.engine.runs.store import RunStore
 
 GALLERY_MAX = 40
 
 
-def load_run_view(store, run_id: str) -> dict:
+def load_run_view(store: RunStore, run_id: str) -> dict[str, Any]:
     """Everything the screen draws for a run (runs in a thread: file reads, numpy)."""
     result = store.load_result(run_id) or {}
     spec = store.load_spec(run_id)
     events = store.events(run_id)
-    kl, summary, epochs, snapshot = [], None, [], None
+    kl: list[tuple[Any, Any]] = []                 # (step, KL divergence) as the events say
+    summary: dict[str, Any] | None = None
+    epochs: list[dict[str, Any]] = []
+    snapshot: dict[str, Any] | None = None
     for ev in events:
         t = ev.get("type")
         if t == "progress":
@@ -45,7 +55,7 @@ def load_run_view(store, run_id: str) -> dict:
             "history": history, "snapshot": snapshot, "path": store.path(run_id)}
 
 
-def read_npz(path: Path, keys: tuple[str, ...]):
+def read_npz(path: Path, keys: tuple[str, ...]) -> tuple[np.ndarray, ...] | None:
     """The arrays `keys` of an artifact, or None when it is missing, torn or not what it should
     be (an old run, a disk that filled up): Results then shows the rest of the run."""
     import zipfile
@@ -61,7 +71,7 @@ def read_npz(path: Path, keys: tuple[str, ...]):
         return None
 
 
-def misclassified(view: dict) -> list[dict]:
+def misclassified(view: dict[str, Any]) -> list[dict[str, Any]]:
     """[{index, true, pred}] from the result (classifiers) or embedding.npz (clustering)."""
     result = view["result"]
     if result.get("misclassified"):
@@ -82,7 +92,8 @@ def misclassified(view: dict) -> list[dict]:
             for i in wrong]
 
 
-def gallery_images(loaded, view: dict, wrong: list[dict]) -> tuple[list, list[str], str]:
+def gallery_images(loaded: Dataset | None, view: dict[str, Any],
+                   wrong: list[dict[str, Any]]) -> tuple[list[np.ndarray], list[str], str]:
     """Images and captions of misclassified digits, or a reason why there are none. `loaded` is
     a Dataset already in memory (used when it is the run's own), or None."""
     if not wrong:

@@ -30,7 +30,8 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import TextIO
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.jobs.context import JobContext
@@ -46,6 +47,9 @@ from mnist_tui.engine.jobs.events import (
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs import store as runs
 
+if TYPE_CHECKING:
+    from mnist_tui.engine.jobs.specs import JobSpec
+
 # Errors of the place a run is written to, not of the job: the user can fix them (exit 2).
 PLACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
                 errno.ENAMETOOLONG}
@@ -56,8 +60,9 @@ def place_error(exc: OSError) -> str:
     return f"cannot write the run folder{where}: {exc.strerror or exc}"
 
 
-TERMINAL_EVENTS = {"finished": Finished, "failed": Failed, "cancelled": Cancelled,
-                   "interrupted": Interrupted}
+TerminalEvent = Finished | Failed | Cancelled | Interrupted
+TERMINAL_EVENTS: dict[str, type[TerminalEvent]] = {
+    "finished": Finished, "failed": Failed, "cancelled": Cancelled, "interrupted": Interrupted}
 
 EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_CANCELLED, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 EXIT_CODES = {"finished": EXIT_OK, "failed": EXIT_FAILED, "cancelled": EXIT_CANCELLED,
@@ -76,7 +81,7 @@ class JobStopped(BaseException):
 
 # Each stop signal → (status, reason, who). The TUI cancels with SIGUSR1 so that a cancel from
 # the app is told apart from a `kill` (SIGTERM) by someone else.
-STOP_SIGNALS = {
+STOP_SIGNALS: dict[int, tuple[str, str, str]] = {
     signal.SIGINT: ("interrupted", "interrupted (Ctrl-C)", "ctrl-c"),
     signal.SIGHUP: ("interrupted", "interrupted: the terminal closed (SIGHUP)", "hangup"),
     signal.SIGTERM: ("cancelled", "stopped by SIGTERM (kill, or the system shutting down)",
@@ -107,7 +112,7 @@ def block_stop_signals() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
 
 
-def on_stop_signal(signum, frame):
+def on_stop_signal(signum: int, frame: FrameType | None) -> None:
     if _finishing:
         return                    # a second signal, or one after the result: already ending
     global _received
@@ -125,7 +130,7 @@ class EventSink:
     """
 
     def __init__(self, out: TextIO) -> None:
-        self.out = out
+        self.out: TextIO | None = out
         self.pending: list[str] = []
         self.file: TextIO | None = None
         self.broken: OSError | None = None     # why events.jsonl stopped being written
@@ -155,7 +160,7 @@ class EventSink:
         self.pending.clear()
 
 
-def library_versions() -> dict:
+def library_versions() -> dict[str, str]:
     """Versions from package metadata: recording them must not import TensorFlow."""
     from importlib.metadata import PackageNotFoundError, version
 
@@ -199,7 +204,7 @@ def _interrupt_when_orphaned(caller: int | None, poll: float = 1.0) -> None:
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
-def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
+def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
             detached: bool = False) -> int:
     """Load the data, create the run folder, run the job, write result.json. Returns an exit code."""
     from mnist_tui.engine.data.sources import load_dataset
@@ -216,7 +221,7 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
             "subset_seed": spec.subset_seed, "run_id": run_dir.name, "rerun_of": rerun_of, "spec": spec.to_dict(), "started_at": started_at}
     dataset = None
 
-    def result(status: str, **extra) -> dict:
+    def result(status: str, **extra: Any) -> dict[str, Any]:
         # run_dir only once the folder exists: a job stopped while loading has none to name.
         out = {"status": status, **base,
                "run_dir": None if ctx.run_dir is None else str(ctx.run_dir), "dataset": None, "metrics": {}, "confusion_matrix": None,
@@ -233,7 +238,7 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
         out["system"] = monitor.summary(out["peak_rss_bytes"])
         return records.normalise_result(out)
 
-    def finish(status: str, event_cls, code: int, **extra) -> int:
+    def finish(status: str, event_cls: type[TerminalEvent], code: int, **extra: Any) -> int:
         """Write the final record once (signals blocked); a record already there wins."""
         block_stop_signals()
         res = result(status, **extra)
@@ -245,18 +250,21 @@ def run_job(spec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
             if exc.errno not in PLACE_ERRNOS:
                 raise
             sink.file = None                    # the record cannot be written: leave nothing
-            shutil.rmtree(ctx.run_dir, ignore_errors=True)
+            if ctx.run_dir is not None:
+                shutil.rmtree(ctx.run_dir, ignore_errors=True)
             ctx.emit(Failed(error=place_error(exc), kind="input"))
             return EXIT_INPUT
         if not created:
+            assert ctx.run_dir is not None   # not created: create_result found one there
             res = records.read_result(ctx.run_dir) or res
             code = EXIT_CODES.get(res["status"], code)
             event_cls = TERMINAL_EVENTS.get(res["status"], event_cls)
         if event_cls is Failed:
             ctx.emit(Failed(error=res.get("error") or "", kind="job", result=res))
+        elif event_cls is Cancelled or event_cls is Interrupted:
+            ctx.emit(event_cls(result=res, reason=res.get("error") or ""))
         else:
-            ctx.emit(event_cls(result=res, **({"reason": res.get("error") or ""}
-                                              if event_cls in (Cancelled, Interrupted) else {})))
+            ctx.emit(event_cls(result=res))
         return code
 
     def failed(exc: BaseException) -> int:
