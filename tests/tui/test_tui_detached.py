@@ -96,9 +96,10 @@ async def test_a_run_whose_worker_vanished_unseen_is_recorded_once(runs_dir):
     proc.wait(10)
     first = create_app(runs_dir=runs_dir, dataset="digits", load_data=False)
     second = create_app(runs_dir=runs_dir, dataset="digits", load_data=False)
-    async with first.run_test(size=(80, 24)) as p1, second.run_test(size=(80, 24)) as p2:
+    async with first.run_test(size=(80, 24)) as p1, second.run_test(size=(80, 24)):
         await wait_for(p1, lambda: (runs_dir / run_id / "result.json").exists(), 20)
-        await p2.pause(0.5)
+        # the second app looks too (what it does every few seconds), after the first recorded
+        await second.reap_runs().wait()
     result = records.read_result(runs_dir / run_id)
     assert (result["status"], result["stopped_by"]) == ("interrupted", "reaped")
     assert json.loads((runs_dir / run_id / "result.json").read_text()) == result

@@ -67,6 +67,14 @@ async def wait_for(pilot, predicate, timeout: float = 30.0, step: float = 0.1) -
         await pilot.pause(step)
 
 
+async def wait_for_text(pilot, *needles: str, timeout: float = 10.0) -> str:
+    """Let the app run until the screen shows every one of `needles`; returns the screen text.
+    Then a plain `pilot.pause()`: the messages already queued (a last refresh) are handled."""
+    await wait_for(pilot, lambda: all(n in screen_text(pilot.app) for n in needles), timeout)
+    await pilot.pause()
+    return screen_text(pilot.app)
+
+
 def install_recorded_run(runs_dir: Path, name: str = "tsne-gmm") -> str:
     """Copy a recorded run (tests/tui/fixtures/<name>) into `runs_dir`; returns its run id."""
     src = FIXTURES / name
