@@ -140,7 +140,7 @@ def test_mnist_downloadable_says_how_big_and_from_where(tmp_path, monkeypatch, s
     assert checks[0].level == "note"
     assert f"downloaded on first use (11.5 MB from 127.0.0.1:{static_server.server_address[1]})" \
         in checks[0].message
-    assert static_server.paths == ["/mnist.npz"]
+    assert static_server.requests == ["/mnist.npz"]
 
 
 # -- the weights ---------------------------------------------------------------------------------
@@ -181,8 +181,8 @@ def test_a_url_that_answered_is_remembered_a_failure_is_not(static_server, monke
     url = static_server.url + "f"
     assert pf.probe_urls([url], max_age=60).ok
     assert pf.probe_urls([url], max_age=60).url == url
-    assert static_server.paths == ["/f"]                       # asked once
-    assert pf.probe_urls([url], max_age=0).ok and static_server.paths == ["/f", "/f"]
+    assert static_server.requests == ["/f"]                       # asked once
+    assert pf.probe_urls([url], max_age=0).ok and static_server.requests == ["/f", "/f"]
     missing = pf.probe_urls([static_server.url + "missing", closed_url()])
     assert not missing.ok
     assert "HTTP 404" in missing.reasons() and "2 URLs tried" in missing.reasons()

@@ -5,21 +5,13 @@ from __future__ import annotations
 import html
 import json
 import re
-import socket
 import time
 from pathlib import Path
 
 from rich.cells import cell_len
+from support import closed_port_url  # noqa: F401 - the TUI conftest takes it from here
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def closed_port_url() -> str:
-    """A URL on 127.0.0.1 where nothing listens (as tests/conftest.py): downloads fail at once."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"
 
 
 _SVG_TEXT = re.compile(r'<text [^>]*?x="([\d.]+)"[^>]*?clip-path="url\(#[\w-]+-line-(\d+)\)">'
