@@ -80,8 +80,10 @@ async def test_runs_at_80_columns_cuts_nothing(runs_dir):
     async with app.run_test(size=(80, 24)) as pilot:
         table = app.screen.query_one(DataTable)
         await wait_for(pilot, lambda: table.row_count == 2, 10)
+        # the table's heading and the whole two-line key bar are drawn
         await wait_for(pilot, lambda: any("status" in line and "preset" in line
-                                          for line in screen_text(app).splitlines()), 5)
+                                          for line in screen_text(app).splitlines())
+                       and " d Delete" in screen_text(app), 5)
         lines = screen_text(app).splitlines()
         heading = next(line for line in lines if "status" in line and "preset" in line)
         for word in ("status", "job", "run", "accuracy", "time", "images", "preset"):
