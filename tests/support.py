@@ -48,7 +48,7 @@ class QuietFiles(SimpleHTTPRequestHandler):
 
 
 class FolderServer:
-    """A ThreadingHTTPServer on 127.0.0.1:<free port> serving `root` at `url` from a background
+    """A ThreadingHTTPServer on 127.0.0.1:`port` serving `root` at `url` from a background
     thread; `requests` lists the paths asked for; `put` writes a file it serves."""
 
     def __init__(self, root: Path, handler: type[SimpleHTTPRequestHandler] = QuietFiles) -> None:
@@ -58,7 +58,8 @@ class FolderServer:
                                          partial(handler, directory=str(self.root)))
         self.httpd.daemon_threads = True
         self.httpd.requests = []
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
         self.thread = threading.Thread(target=self.httpd.serve_forever,
                                        kwargs={"poll_interval": 0.01}, daemon=True)
         self.thread.start()

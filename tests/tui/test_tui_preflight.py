@@ -157,7 +157,7 @@ async def test_vgg16_weights_that_cannot_be_had_show_before_launching(runs_dir, 
         assert next(iter(app.manager.jobs.values())).spec["weights"] == "imagenet"
         await pilot.press("2")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "LaunchScreen", 5)
-        port = static_server.server_address[1]
+        port = static_server.port
         assert widget_text(app, "#e-weights").startswith(
             f"ImageNet weights not cached yet: downloaded on first use (58.9 MB from "
             f"127.0.0.1:{port})")

@@ -16,7 +16,7 @@ def mirror(static_server):
     """A weights mirror on 127.0.0.1 that has the file (its bytes do not matter here):
     (its URL, its host:port)."""
     url = static_server.put(IMAGENET_NOTOP, b"x")
-    return url, static_server.url.removeprefix("http://").rstrip("/")
+    return url, f"127.0.0.1:{static_server.port}"
 
 
 async def test_launch_says_where_the_imagenet_weights_come_from(runs_dir, tmp_path, monkeypatch,
