@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-
-def closed_port_url() -> str:
-    """A URL on 127.0.0.1 where nothing listens: downloads fail at once, never touch the network."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"
+from support import FolderServer, closed_port_url
 
 
 @pytest.fixture(autouse=True)
@@ -72,31 +61,10 @@ def run_cli():
     return _run_cli
 
 
-class _QuietFiles(SimpleHTTPRequestHandler):
-    """Serves a folder; records each GET path (`server.paths`); prints nothing."""
-
-    def do_GET(self) -> None:
-        self.server.paths.append(self.path)
-        super().do_GET()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def static_server(tmp_path):
     """A threaded HTTP server on 127.0.0.1 serving `static_server.root` (a fresh folder) at
-    `static_server.url`; `static_server.paths` lists what was asked for."""
-    root = tmp_path / "www"
-    root.mkdir()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietFiles, directory=str(root)))
-    httpd.daemon_threads = True
-    httpd.paths = []
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01},
-                              daemon=True)
-    thread.start()
-    httpd.root = root
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    `static_server.url`; `static_server.requests` lists what was asked for."""
+    server = FolderServer(tmp_path / "www")
+    yield server
+    server.stop()

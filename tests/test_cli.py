@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 QUICK = ["--batch", "--job", "tsne-gmm", "--dataset", "digits", "--samples", "300",
@@ -157,7 +158,8 @@ def test_dataset_mnist_offline_never_falls_back(run_cli, cli_env, tmp_path):
 
 
 def test_json_stdout_carries_only_the_result(run_cli, cli_env, tmp_path):
-    out = run_cli([*QUICK, "--json", "-"], cli_env)
+    # 300 iterations, not QUICK's 260: see the xfail below
+    out = run_cli([*QUICK, "--iterations", "300", "--json", "-"], cli_env)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)  # nothing but the JSON on stdout
     assert result["status"] == "finished"
@@ -166,16 +168,38 @@ def test_json_stdout_carries_only_the_result(run_cli, cli_env, tmp_path):
     assert result["dataset"]["n_samples"] == 300
     assert "bundled digits" in result["dataset"]["source"]
     assert result["details"]["deskewed"] is False        # 8×8 is too small to shear
-    for key in ("accuracy_majority", "accuracy_hungarian", "nmi", "ari"):
-        assert 0.0 <= result["metrics"][key] <= 1.0
     cm = result["confusion_matrix"]
     assert len(cm) == 10 and all(len(r) == 10 for r in cm)
     assert sum(map(sum, cm)) == 300  # 10 clusters, 10 digits: every image gets a digit
+    # The accuracies recomputed here from the cluster × digit counts, not read back: majority
+    # vote gives each cluster its most common digit; one-to-one is the best assignment (scipy).
+    from scipy.optimize import linear_sum_assignment
+
+    counts = np.array(result["cluster_counts"])
+    assert counts.shape == (10, 10) and counts.sum() == 300
+    m = result["metrics"]
+    assert m["accuracy_majority"] == pytest.approx(counts.max(axis=1).sum() / 300)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    assert m["accuracy_hungarian"] == pytest.approx(counts[rows, cols].sum() / 300)
+    assert m["accuracy_hungarian"] == pytest.approx(np.trace(cm) / 300)
+    # many-to-one is never worse than one-to-one; both well above chance (0.1) on real digits
+    assert m["accuracy_majority"] >= m["accuracy_hungarian"] > 0.4, m
+    assert m["nmi"] > 0.4 and m["ari"] > 0.25, m
     timings = result["timings"]
     assert {"loading", "tsne", "gmm", "total"} <= set(timings)
     assert timings["total"] >= timings["tsne"] > 0
     # progress went to stderr
     assert "tsne" in out.stderr and "accuracy (one-to-one, Hungarian)" in out.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug: with 260 iterations (10 after the 250 of "
+                   "early exaggeration) openTSNE's embedding collapses to ~1e-11 and every image "
+                   "lands in one cluster (accuracy 0.117, NMI 0); 300 iterations give 0.82")
+def test_a_short_main_phase_still_clusters_the_digits(run_cli, cli_env):
+    out = run_cli([*QUICK, "--json", "-"], cli_env)
+    assert out.returncode == 0, out.stderr
+    m = json.loads(out.stdout)["metrics"]
+    assert m["accuracy_hungarian"] > 0.4 and m["nmi"] > 0.4, m
 
 
 def test_batch_writes_complete_run_folder_and_json_file(run_cli, cli_env, tmp_path):

@@ -38,7 +38,9 @@ def test_imagenet_weights_offline_is_one_error_line_fast_and_leaves_nothing(run_
     assert f"Put the file in {keras_home / 'models'}/" in line
     assert url in line and "refused" in line.lower()
     assert line.endswith("--weights none")
-    assert elapsed < 10, elapsed
+    # "fast": no wait on the download's 5 s timeouts or 10-minute deadline; 30 s leaves room
+    # for Python's start-up on a loaded machine
+    assert elapsed < 30, elapsed
     runs = Path(env["MNIST_TUI_RUNS_DIR"])
     assert not runs.exists() or os.listdir(runs) == []          # the run folder was removed
     models = keras_home / "models"

@@ -10,15 +10,14 @@ import gzip
 import hashlib
 import io
 import socket
-import threading
 import time
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
 import platformdirs
 import pytest
+from support import FolderServer
 
 from mnist_tui.engine.data import download as dl
 from mnist_tui.engine.data.download import (
@@ -103,42 +102,10 @@ class Handler(SimpleHTTPRequestHandler):
         pass
 
 
-class Server:
-    """A ThreadingHTTPServer on 127.0.0.1:<free port> serving `root` in a background thread."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
-        self.httpd.requests = []
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def requests(self) -> list[str]:
-        return self.httpd.requests
-
-    def put(self, relpath: str, data: bytes) -> str:
-        """Write a file the server serves; returns its URL."""
-        path = self.root / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return self.url + relpath
-
-    def stop(self) -> None:
-        if not self.thread.is_alive():
-            return
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
-
-
 @pytest.fixture
 def server(tmp_path):
     (tmp_path / "www").mkdir()
-    srv = Server(tmp_path / "www")
+    srv = FolderServer(tmp_path / "www", Handler)
     yield srv
     srv.stop()
 

@@ -285,7 +285,9 @@ def test_real_test_set_loads_fast(real_mnist_dir):
     elapsed = time.perf_counter() - start
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
     assert labels.shape == (10000,)
-    assert elapsed < 0.5, f"loading the real MNIST test set took {elapsed:.2f} s"
+    # well under 0.5 s when idle; 5 s allows a loaded machine and still catches a per-byte
+    # Python decoder (tens of seconds for 7.8 MB)
+    assert elapsed < 5.0, f"loading the real MNIST test set took {elapsed:.2f} s"
 
 
 def test_zero_dimension_with_huge_others_is_a_data_error(tmp_path):

@@ -138,9 +138,9 @@ def test_mnist_downloadable_says_how_big_and_from_where(tmp_path, monkeypatch, s
     info, checks = pf.inspect_data("mnist", None)
     assert info.splits == pf.MNIST_SPLITS
     assert checks[0].level == "note"
-    assert f"downloaded on first use (11.5 MB from 127.0.0.1:{static_server.server_address[1]})" \
+    assert f"downloaded on first use (11.5 MB from 127.0.0.1:{static_server.port})" \
         in checks[0].message
-    assert static_server.paths == ["/mnist.npz"]
+    assert static_server.requests == ["/mnist.npz"]
 
 
 # -- the weights ---------------------------------------------------------------------------------
@@ -161,7 +161,7 @@ def test_weights_downloadable_cached_none_or_a_file(keras_home, monkeypatch, sta
     check = pf.check_weights("imagenet")
     assert check.level == "note"
     assert check.message.startswith("ImageNet weights not cached yet: downloaded on first use "
-                                     f"(58.9 MB from 127.0.0.1:{static_server.server_address[1]})")
+                                     f"(58.9 MB from 127.0.0.1:{static_server.port})")
     # a file of the right size that is not the official one is not "cached" (download.py
     # hashes it): it would be downloaded again, and the check says so
     path = keras_home / "models" / IMAGENET_NOTOP
@@ -181,8 +181,8 @@ def test_a_url_that_answered_is_remembered_a_failure_is_not(static_server, monke
     url = static_server.url + "f"
     assert pf.probe_urls([url], max_age=60).ok
     assert pf.probe_urls([url], max_age=60).url == url
-    assert static_server.paths == ["/f"]                       # asked once
-    assert pf.probe_urls([url], max_age=0).ok and static_server.paths == ["/f", "/f"]
+    assert static_server.requests == ["/f"]                       # asked once
+    assert pf.probe_urls([url], max_age=0).ok and static_server.requests == ["/f", "/f"]
     missing = pf.probe_urls([static_server.url + "missing", closed_url()])
     assert not missing.ok
     assert "HTTP 404" in missing.reasons() and "2 URLs tried" in missing.reasons()

@@ -12,10 +12,10 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from support import wait_until
 
 from mnist_tui.engine.jobs.events import event_from_json
 from mnist_tui.engine.jobs.specs import spec_from_dict
@@ -27,16 +27,6 @@ SLOW_SPEC = {"job": "tsne-gmm", "dataset": "digits", "samples": 1500, "iteration
              "gmm_inits": 1}
 TINY_SPEC = {"job": "tsne-gmm", "dataset": "digits", "samples": 300, "iterations": 300,
              "gmm_inits": 1}
-
-
-def wait_for(condition, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # -- the final record ---------------------------------------------------------------------------
@@ -228,10 +218,10 @@ def test_a_detached_worker_outlives_its_caller_and_finishes(cli_env, tmp_path):
     spec = {**TINY_SPEC, "iterations": 1500}
     pid = _spawn_and_leave([sys.executable, "-m", "mnist_tui.engine.runs.worker", "--run-dir",
                             str(run_dir), "--spec", json.dumps(spec), "--detached"], cli_env)
-    meta = wait_for(lambda: records.read_meta(run_dir) if (run_dir / "spec.json").exists()
+    meta = wait_until(lambda: records.read_meta(run_dir) if (run_dir / "spec.json").exists()
                     else None, what="the run folder")
     assert meta.pid == pid and meta.detached and process_alive(pid, meta.pid_start)
-    result = wait_for(lambda: records.read_result(run_dir), timeout=120, what="its result")
+    result = wait_until(lambda: records.read_result(run_dir), timeout=120, what="its result")
     assert result["status"] == "finished"
     events = RunStore(run_dir.parent).events("r1")
     assert events[0]["type"] == "started" and events[-1]["type"] == "finished"
@@ -242,7 +232,7 @@ def test_an_attached_worker_whose_caller_dies_records_why(cli_env, tmp_path):
     _spawn_and_leave([sys.executable, "-m", "mnist_tui.engine.runs.worker", "--run-dir",
                       str(run_dir), "--spec", json.dumps(SLOW_SPEC), "--caller-pid", "CALLER"],
                      cli_env)
-    result = wait_for(lambda: records.read_result(run_dir) if run_dir.is_dir() else None,
+    result = wait_until(lambda: records.read_result(run_dir) if run_dir.is_dir() else None,
                       timeout=120, what="its result")
     assert (result["status"], result["stopped_by"]) == ("interrupted", "caller-gone")
 
@@ -258,7 +248,7 @@ def _run_dir_of(proc, runs: Path) -> Path:
     for line in proc.stdout:
         if "tsne " in line:
             break
-    return wait_for(lambda: next(iter(runs.iterdir()), None), what="the run folder")
+    return wait_until(lambda: next(iter(runs.iterdir()), None), what="the run folder")
 
 
 SLOW_ARGS = ["--job", "tsne-gmm", "--dataset", "digits", "--samples", "1500",

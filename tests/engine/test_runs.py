@@ -111,10 +111,20 @@ def test_new_run_id_format():
 
 
 def test_new_run_ids_are_unique_and_sortable():
-    ids = [new_run_id("job") for _ in range(500)]
-    # 6 random hex digits (16.7 M values): a collision among 500 ids is a 1-in-130 event
-    assert len(set(ids)) >= 499
-    assert min(new_run_id("a"), "19990101-000000-a-ffff").startswith("1999")
+    ids = [new_run_id("job") for _ in range(2000)]
+    # 6 random hex digits (16.7 M values): 2,000 ids collide 0.12 times on average, so more
+    # than 5 collisions is a ~1e-8 event; with 4 hex digits (65,536 values) ~30 would collide
+    assert len(set(ids)) >= 1995
+    assert all(re.fullmatch(r"\d{8}-\d{6}-job-[0-9a-f]{6}", i) for i in ids)
+    # sortable: an id made in a later second sorts after, whatever the job name says
+    first = new_run_id("zzz")
+    stamp = first[:15]
+    deadline = time.monotonic() + 5
+    while time.strftime("%Y%m%d-%H%M%S") == stamp:    # the next second (at most ~1 s)
+        assert time.monotonic() < deadline, "the clock did not move"
+        time.sleep(0.01)
+    later = new_run_id("aaa")
+    assert later[:15] > stamp and sorted([later, first]) == [first, later]
 
 
 # -- listing -------------------------------------------------------------------------------------
@@ -368,8 +378,9 @@ def test_lower_priority_reaches_a_new_sessions_autogroup():
         if group.is_file() and Path("/proc/sys/kernel/sched_autogroup_enabled").read_text() \
                 .strip() == "1":
             text = group.read_text()
-            if "nice 10" not in text:   # the kernel rate-limits changes (EAGAIN): once more
-                time.sleep(0.2)
+            deadline = time.monotonic() + 5
+            while "nice 10" not in text and time.monotonic() < deadline:
+                time.sleep(0.05)        # the kernel rate-limits changes (EAGAIN): again
                 lower_priority(proc.pid, 10)
                 text = group.read_text()
             assert text.strip().endswith("nice 10"), text

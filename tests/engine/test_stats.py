@@ -105,7 +105,9 @@ def test_fast_on_70000_images():
     s = dataset_stats(ds)
     elapsed = time.perf_counter() - start
     assert sum(s.total_class_counts) == 70000
-    assert elapsed < 2.0, f"stats on 70,000 images took {elapsed:.2f} s"
+    # ~0.3 s vectorised on an idle machine; 20 s is generous for a loaded one and still far
+    # below a per-image Python loop (minutes), which is the regression this catches
+    assert elapsed < 20.0, f"stats on 70,000 images took {elapsed:.2f} s"
 
 
 @pytest.mark.realdata

@@ -12,11 +12,11 @@ import os
 import socket
 import threading
 import time
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from support import FolderServer
 
 from mnist_tui.engine.data import weights as w
 from mnist_tui.engine.data.download import FileSpec, human_size
@@ -67,41 +67,12 @@ class Handler(SimpleHTTPRequestHandler):
         pass
 
 
-class Server:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
-        self.httpd.daemon_threads = True
-        self.httpd.requests = []
-        self.httpd.endless_sent = 0
-        self.httpd.endless_closed = threading.Event()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.01}, daemon=True)
-        self.thread.start()
-
-    @property
-    def requests(self) -> list[str]:
-        return self.httpd.requests
-
-    def put(self, relpath: str, data: bytes) -> str:
-        path = self.root / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return self.url + relpath
-
-    def stop(self) -> None:
-        if not self.thread.is_alive():
-            return
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
-
-
 @pytest.fixture
 def server(tmp_path):
     (tmp_path / "www").mkdir()
-    srv = Server(tmp_path / "www")
+    srv = FolderServer(tmp_path / "www", Handler)
+    srv.httpd.endless_sent = 0
+    srv.httpd.endless_closed = threading.Event()
     yield srv
     srv.stop()
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,8 @@ import zlib
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from support import closed_port_url  # noqa: F401 - the fault tests take it from here
 
 # --- the hostile server ------------------------------------------------------------------------
 
@@ -120,12 +121,7 @@ class HostileServer:
         self.thread.join(5)
 
 
-def closed_port_url(path: str = "") -> str:
-    """A URL where nothing listens: a download fails at once, offline."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/{path}"
+
 
 
 # --- running the CLI ---------------------------------------------------------------------------

@@ -15,11 +15,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from fault_helpers import listing, part_files
+from support import wait_until
 
 from mnist_tui.engine.runs.procs import process_alive
 from mnist_tui.engine.runs.store import RunStore
@@ -64,7 +64,7 @@ class Batch:
             self.lines.append(line)
 
     def wait_for_line(self, needle: str, timeout: float = 90) -> None:
-        wait_for(lambda: any(needle in line for line in self.lines)
+        wait_until(lambda: any(needle in line for line in self.lines)
                  or self.proc.poll() is not None, timeout, f"{needle!r} on stdout")
         assert self.proc.poll() is None, "".join(self.lines) + self.proc.stderr.read()
 
@@ -79,16 +79,6 @@ class Batch:
         return self.proc.returncode, self.proc.stderr.read()
 
 
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def start_in_phase(phase: str, env: dict, tmp_path: Path, hostile) -> tuple[Batch, int, Path | None]:
     """A batch run stopped nowhere yet, in `phase`: (it, its worker's pid, its run folder)."""
     if phase == "download":
@@ -98,7 +88,7 @@ def start_in_phase(phase: str, env: dict, tmp_path: Path, hostile) -> tuple[Batc
     batch = Batch(PHASES[phase], env, tmp_path / "result.json")
     if phase == "download":
         cache = Path(env["MNIST_TUI_CACHE_DIR"])
-        [part] = wait_for(lambda: part_files(cache), 60, "the download's part file")
+        [part] = wait_until(lambda: part_files(cache), 60, "the download's part file")
         return batch, int(part.name[len(".mnist.npz."):].split(".")[0]), None
     batch.wait_for_line(REACHED[phase])
     runs = Path(env["MNIST_TUI_RUNS_DIR"])
@@ -142,7 +132,7 @@ def test_every_stop_in_every_phase_ends_as_promised(phase, how, env, runs, cache
     assert "Traceback" not in err, err
 
     # No worker outlives the stop (a killed front end: the worker sees its caller gone).
-    wait_for(lambda: not process_alive(worker_pid), 60, "the worker to end")
+    wait_until(lambda: not process_alive(worker_pid), 60, "the worker to end")
 
     expected = STOPS[how]
     saved = json.loads((tmp_path / "result.json").read_text()) if expected else None

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
+from support import wait_until
+from textual.worker import WorkerCancelled
 from tui_helpers import screen_text, wait_for
 
 from mnist_tui.engine.jobs.specs import build_spec
@@ -21,22 +22,12 @@ def _spec(iterations: int) -> dict:
                                               "iterations": iterations, "gmm_inits": 1}).to_dict()
 
 
-def _poll(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _start_detached(runs_dir, run_id: str, iterations: int) -> subprocess.Popen:
     """A job started as a previous app would have: detached, its stdout read by nobody."""
     proc = subprocess.Popen(worker_argv(_spec(iterations), runs_dir / run_id, detached=True),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=worker_env(), start_new_session=True)
-    _poll(lambda: b'"tsne"' in (runs_dir / run_id / "events.jsonl").read_bytes()
+    wait_until(lambda: b'"tsne"' in (runs_dir / run_id / "events.jsonl").read_bytes()
           if (runs_dir / run_id / "events.jsonl").exists() else False, 60, "its t-SNE phase")
     return proc
 
@@ -53,7 +44,7 @@ async def test_quit_leave_running_keeps_the_worker_and_it_finishes(runs_dir):
         await wait_for(pilot, lambda: not app.is_running, 10)
     meta = records.read_meta(job.run_dir)
     assert meta.detached and process_alive(meta.pid, meta.pid_start)   # the app is gone
-    result = _poll(lambda: records.read_result(job.run_dir), 180, "the job's result")
+    result = wait_until(lambda: records.read_result(job.run_dir), 180, "the job's result")
     assert result["status"] == "finished"
 
 
@@ -96,9 +87,18 @@ async def test_a_run_whose_worker_vanished_unseen_is_recorded_once(runs_dir):
     proc.wait(10)
     first = create_app(runs_dir=runs_dir, dataset="digits", load_data=False)
     second = create_app(runs_dir=runs_dir, dataset="digits", load_data=False)
-    async with first.run_test(size=(80, 24)) as p1, second.run_test(size=(80, 24)) as p2:
+    async with first.run_test(size=(80, 24)) as p1, second.run_test(size=(80, 24)):
         await wait_for(p1, lambda: (runs_dir / run_id / "result.json").exists(), 20)
-        await p2.pause(0.5)
+        # the second app looks too (what it does every few seconds), after the first recorded;
+        # its own periodic look may replace ours (one look at a time): then look again
+        for _ in range(5):
+            try:
+                await second.reap_runs().wait()
+                break
+            except WorkerCancelled:
+                continue
+        else:
+            raise AssertionError("the second app's look never completed")
     result = records.read_result(runs_dir / run_id)
     assert (result["status"], result["stopped_by"]) == ("interrupted", "reaped")
     assert json.loads((runs_dir / run_id / "result.json").read_text()) == result

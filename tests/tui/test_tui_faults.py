@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tui_helpers import wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -27,9 +28,5 @@ async def test_results_shows_a_run_whose_embedding_is_torn(tmp_path):
     app = create_app(runs_dir=runs, load_data=False, start_mode="results")
     app.results_run = recorded.name
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(200):                       # up to 10 s: the view loads in a thread
-            if app.screen.view is not None:
-                break
-            await pilot.pause(0.05)
-        assert app.screen.view is not None
+        await wait_for(pilot, lambda: app.screen.view is not None, 10)   # loads in a thread
         assert app.screen.view["run_id"] == recorded.name

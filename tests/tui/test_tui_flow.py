@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
-from pathlib import Path
 
 import pytest
 from textual.widgets import Select
@@ -105,18 +103,7 @@ async def test_input_failure_has_no_run_folder(runs_dir, tmp_path):
         job = app.manager.submit(spec.to_dict())
         await pilot.press("3")
         await wait_for(pilot, lambda: job.state == "failed", 30)
-        assert job.error
+        assert "gone" in job.error
         await wait_for(pilot, lambda: "failed" in screen_text(app), 5)
-
-
-def test_ui_process_never_imports_tensorflow():
-    """The launch → finish → results flow again, in a fresh interpreter where the check counts."""
-    import subprocess
-
-    here = Path(__file__)
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         f"{here}::test_launch_finish_results"],
-        capture_output=True, text=True, timeout=300, check=False, cwd=here.parents[2])
-    assert out.returncode == 0, out.stdout[-3000:]
-    assert "1 passed" in out.stdout
+        # the job failed on its input: nothing was recorded in the runs folder
+        assert sorted(p.name for p in runs_dir.iterdir()) == []

@@ -6,7 +6,13 @@ Update them after an intended change with `pytest tests/tui --snapshot-update`.
 from __future__ import annotations
 
 import pytest
-from tui_helpers import install_recorded_run, replay_job, wait_for, write_classifier_run
+from tui_helpers import (
+    install_recorded_run,
+    replay_job,
+    wait_for,
+    wait_for_text,
+    write_classifier_run,
+)
 
 from mnist_tui.tui.app import create_app
 
@@ -30,7 +36,7 @@ def test_dataset(snap_compare, runs_dir, size):
 
     async def ready(pilot):
         await wait_for(pilot, lambda: app.stats is not None, 30)
-        await pilot.pause(0.3)
+        await wait_for_text(pilot, "class balance", "Samples of each class")
 
     assert snap_compare(app, terminal_size=size, run_before=ready)
 
@@ -43,7 +49,7 @@ def test_launch(snap_compare, runs_dir, size):
         await wait_for(pilot, lambda: app.screen.query("#f-samples"), 10)
         app.screen.query_one("#f-samples").value = "abc"     # one bad field shows its message
         app.set_focus(None)
-        await pilot.pause(0.3)
+        await wait_for_text(pilot, "expected an integer, got 'abc'", "need attention: samples")
 
     assert snap_compare(app, terminal_size=size, run_before=ready)
 
@@ -60,11 +66,14 @@ def test_monitor(snap_compare, recorded, size, which):
         else:
             app.manager.add_replay(replay_job(runs_dir, cnn, upto=9.0))
         # Under load the first redraw can lag: wait for the job's row, then for the throttled
-        # (4/s) redraw of the plots to have happened at least twice.
+        # (4/s) redraw to have drawn the plots with the replayed job's last numbers.
         await wait_for(pilot, lambda: app.screen.query_one("#jobs").row_count > 0, 30)
-        await pilot.pause(0.8)
+        if which == "tsne":
+            await wait_for_text(pilot, "125/260", "t-SNE embedding (iteration 125)", timeout=30)
+        else:
+            await wait_for_text(pilot, "ep4/5", "val accuracy", timeout=30)
         await pilot.wait_for_scheduled_animations()
-        await pilot.pause(0.5)
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=ready)
 
@@ -80,7 +89,8 @@ def test_results(snap_compare, recorded, size, which):
         await wait_for(pilot, lambda: app.stats is not None, 30)
         await wait_for(pilot, lambda: "misclassified" in str(
             app.screen.query_one("#res-gallery-title").render()), 30)
-        await pilot.pause(0.3)
+        await wait_for_text(pilot, "confusion matrix", "98.97%" if which == "cnn"
+                            else "majority vote")
 
     assert snap_compare(app, terminal_size=size, run_before=ready)
 
@@ -93,7 +103,7 @@ def test_runs(snap_compare, recorded, size):
     async def ready(pilot):
         await wait_for(pilot, lambda: app.screen.query_one("DataTable").row_count == 2, 10)
         await pilot.press("space")
-        await pilot.pause(0.3)
+        await wait_for_text(pilot, "1 marked")
 
     assert snap_compare(app, terminal_size=size, run_before=ready)
 
@@ -107,7 +117,7 @@ def test_compare(snap_compare, recorded, size):
         await wait_for(pilot, lambda: app.screen.query_one("DataTable").row_count == 2, 10)
         await pilot.press("space", "space", "v")
         await wait_for(pilot, lambda: getattr(app.screen, "loaded", False), 10)
-        await pilot.pause(0.3)
+        await wait_for_text(pilot, "settings that differ")
 
     assert snap_compare(app, terminal_size=size, run_before=ready)
 

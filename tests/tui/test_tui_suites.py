@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input
-from tui_helpers import screen_text, wait_for, write_classifier_run
+from tui_helpers import screen_text, wait_for, wait_for_text, write_classifier_run
 
 from mnist_tui.tui.app import create_app
 
@@ -85,8 +85,8 @@ async def test_tiny_sweep_runs_live_and_fills_the_table(runs_dir, assert_no_tens
         screen = await start_suite(pilot, methods="tsne-gmm", sizes="100,200", seeds="1",
                                    options=TINY_OPTIONS)
         await wait_for(pilot, lambda: screen.running and screen.live is not None, 30)
-        await pilot.pause(0.6)
-        assert "[1/2] tsne-gmm default 100 images seed 0" in screen_text(app)
+        await wait_for(pilot, lambda: "[1/2] tsne-gmm default 100 images seed 0"
+                       in screen_text(app), 10)
         await wait_for(pilot, lambda: not screen.running, 90)
         rows = table_rows(app)
         assert len(rows) == 2
@@ -144,7 +144,7 @@ async def test_open_a_past_suite(runs_dir):
         await wait_for(pilot, lambda: type(app.screen).__name__ == "SuitePicker", 10)
         await pilot.press("down", "enter")
         await wait_for(pilot, lambda: screen.folder.suite_id == older, 10)
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: len(table_rows(app)) == 4, 10)
         rows = table_rows(app)
         assert [r[1] for r in rows] == ["tsne-gmm", "cnn", "tsne-gmm", "cnn"]
         assert [r[6] for r in rows] == ["62.0%", "35.0%", "81.0%", "58.0%"]
@@ -200,7 +200,8 @@ def test_snapshot_recorded_suite(snap_compare, runs_dir):
     async def ready(pilot):
         await wait_for(pilot, lambda: app.screen.loaded, 10)
         await wait_for(pilot, lambda: app.screen.plan_for == app.screen.form_key(), 10)
-        await pilot.pause(0.5)
+        await wait_for_text(pilot, "4 members × 100–200 images", "4/4 members finished",
+                            "accuracy % vs images")
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
 
@@ -220,7 +221,7 @@ async def test_quitting_during_a_suite_asks_then_interrupts_it_and_holds_jobs(ru
         pid = screen.listener.pid
         job = app.manager.submit(build_spec("tsne-gmm", "default", {
             "dataset": "digits", "samples": 100}).to_dict())
-        await pilot.pause(0.3)
+        await pilot.pause()
         assert job.state == "queued" and app.manager.held_by
         await pilot.press("q")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitScreen", 5)
@@ -244,9 +245,8 @@ async def test_a_suite_does_not_start_beside_a_running_job(runs_dir):
         app.manager.jobs[job.job_id] = job
         await start_suite(pilot, methods="tsne-gmm", sizes="100", seeds="1",
                           options=TINY_OPTIONS)
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: "1 job(s) running" in screen_text(app), 5)
         assert not app.screen.running and app.manager.held_by is None
-        assert "1 job(s) running" in screen_text(app)
         assert not (runs_dir / "suites").exists() or not any((runs_dir / "suites").iterdir())
         job.state = "finished"
 

@@ -97,8 +97,7 @@ async def test_every_screen_on_every_terminal_and_resized(runs_dir, monkeypatch,
         await visit(pilot, "4", "ResultsScreen", "Results")
         assert tsne in screen_text(app)
         await pilot.resize_terminal(120, 40)
-        await pilot.pause(0.2)
-        assert tsne in screen_text(app)
+        await wait_for(pilot, lambda: app.size == (120, 40) and tsne in screen_text(app), 5)
         assert app.is_running
 
 

@@ -3,10 +3,6 @@ download (how big, from where: a real HTTP server on 127.0.0.1), none, or a file
 
 from __future__ import annotations
 
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from textual.widgets import Input, Select
 from tui_helpers import screen_text, wait_for, widget_text
@@ -15,25 +11,12 @@ from mnist_tui.engine.data.weights import IMAGENET_FILE, IMAGENET_NOTOP
 from mnist_tui.tui.app import create_app
 
 
-class Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
-def mirror(tmp_path):
-    """A weights mirror on 127.0.0.1 that has the file (its bytes do not matter here)."""
-    root = tmp_path / "www"
-    root.mkdir()
-    (root / IMAGENET_NOTOP).write_bytes(b"x")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(root)))
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01},
-                     daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/{IMAGENET_NOTOP}", \
-        f"127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+def mirror(static_server):
+    """A weights mirror on 127.0.0.1 that has the file (its bytes do not matter here):
+    (its URL, its host:port)."""
+    url = static_server.put(IMAGENET_NOTOP, b"x")
+    return url, f"127.0.0.1:{static_server.port}"
 
 
 async def test_launch_says_where_the_imagenet_weights_come_from(runs_dir, tmp_path, monkeypatch,

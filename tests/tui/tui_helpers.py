@@ -2,33 +2,39 @@
 
 from __future__ import annotations
 
-import io
+import html
 import json
-import socket
+import re
 import time
 from pathlib import Path
 
-from rich.console import Console
+from rich.cells import cell_len
+from support import closed_port_url  # noqa: F401 - the TUI conftest takes it from here
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def closed_port_url() -> str:
-    """A URL on 127.0.0.1 where nothing listens (as tests/conftest.py): downloads fail at once."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"
+_SVG_TEXT = re.compile(r'<text [^>]*?x="([\d.]+)"[^>]*?clip-path="url\(#[\w-]+-line-(\d+)\)">'
+                       r'(.*?)</text>', re.S)
+_SVG_LINE_WIDTH = re.compile(r'<clipPath id="[\w-]+-line-0">\s*<rect [^>]*?width="([\d.]+)"')
 
 
 def screen_text(app) -> str:
-    """What the terminal shows, as plain text (for asserts)."""
+    """What the terminal shows, as plain text (for asserts): read back from Textual's public
+    `App.export_screenshot()` SVG, each text run put at its column (blank runs are not drawn)."""
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system="truecolor", record=True, legacy_windows=False)
-    console.print(app.screen._compositor.render_update(
-        full=True, screen_stack=app._background_screens))
-    return console.export_text()
+    svg = app.export_screenshot()
+    char_width = float(_SVG_LINE_WIDTH.search(svg).group(1)) / width
+    rows = [[" "] * width for _ in range(height)]
+    for x, y, text in _SVG_TEXT.findall(svg):
+        row, col = rows[int(y)], round(float(x) / char_width)
+        for ch in html.unescape(text).replace("\xa0", " "):   # Rich writes spaces as &#160;
+            if col < width:
+                row[col] = ch
+            col += max(cell_len(ch), 1)
+            if cell_len(ch) == 2 and col - 1 < width:
+                row[col - 1] = ""              # the second cell of a wide character
+    return "\n".join("".join(r) for r in rows)
 
 
 def widget_text(app, selector: str) -> str:
@@ -51,6 +57,14 @@ async def wait_for(pilot, predicate, timeout: float = 30.0, step: float = 0.1) -
             raise AssertionError(f"timed out after {timeout}s waiting for {predicate}\n"
                                  + screen_text(pilot.app))
         await pilot.pause(step)
+
+
+async def wait_for_text(pilot, *needles: str, timeout: float = 10.0) -> str:
+    """Let the app run until the screen shows every one of `needles`; returns the screen text.
+    Then a plain `pilot.pause()`: the messages already queued (a last refresh) are handled."""
+    await wait_for(pilot, lambda: all(n in screen_text(pilot.app) for n in needles), timeout)
+    await pilot.pause()
+    return screen_text(pilot.app)
 
 
 def install_recorded_run(runs_dir: Path, name: str = "tsne-gmm") -> str:

@@ -1,0 +1,83 @@
+"""Helpers shared by the test folders (plain functions and classes; fixtures are in conftest.py):
+waiting on a condition, a closed port, a folder served over HTTP on 127.0.0.1.
+
+`tests/` is on sys.path (pytest's rootdir conftest), so any test imports `from support import …`.
+The TUI tests wait with `tui_helpers.wait_for`, which lets the app run between looks.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+def wait_until(condition, timeout: float = 60.0, what: str = "condition", step: float = 0.05):
+    """Poll `condition()` until it is truthy (returns that value) or fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+
+
+def closed_port_url(path: str = "") -> str:
+    """A URL on 127.0.0.1 where nothing listens: downloads fail at once, never touch the network."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{path}"
+
+
+class QuietFiles(SimpleHTTPRequestHandler):
+    """Serves the server's folder; records each GET path (`server.requests`); prints nothing.
+    Subclass it for special paths (slow, truncated, …) and fall back to `super().do_GET()`."""
+
+    def do_GET(self) -> None:
+        self.server.requests.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class FolderServer:
+    """A ThreadingHTTPServer on 127.0.0.1:`port` serving `root` at `url` from a background
+    thread; `requests` lists the paths asked for; `put` writes a file it serves."""
+
+    def __init__(self, root: Path, handler: type[SimpleHTTPRequestHandler] = QuietFiles) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0),
+                                         partial(handler, directory=str(self.root)))
+        self.httpd.daemon_threads = True
+        self.httpd.requests = []
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.01}, daemon=True)
+        self.thread.start()
+
+    @property
+    def requests(self) -> list[str]:
+        return self.httpd.requests
+
+    def put(self, relpath: str, data: bytes) -> str:
+        """Write a file the server serves; returns its URL."""
+        path = self.root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return self.url + relpath
+
+    def stop(self) -> None:
+        if not self.thread.is_alive():
+            return
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
