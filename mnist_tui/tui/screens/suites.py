@@ -3,10 +3,11 @@ fill a table — and, for the sweep, a plot of accuracy against images per metho
 (the running member is interrupted and recorded, the suite can be resumed); open a past suite
 from `<runs>/suites/` and resume an interrupted one.
 
-The suite runs in a Textual thread worker (`engine.suite_run.run_suite`); each member is a
-worker process, so TensorFlow is never imported here. The listener's callbacks arrive on that
-thread: member starts/ends reach the UI through `app.call_from_thread`; the many per-member
-events only store the latest one, which a 4/s timer draws.
+The suite runs in a Textual thread worker (`engine.suites.runner.run_suite`); each member is a
+worker process, so TensorFlow is never imported here. Its listener (`tui/suite_listener.py`)
+gets the callbacks on that thread: member starts/ends reach the UI through
+`app.call_from_thread`; the many per-member events only store the latest one, which a 4/s timer
+draws. The plot is `widgets/sweep_plot.py`, the list of past suites `dialogs.SuitePicker`.
 
 Before it starts, a suite is planned (`engine.preflight.plan_suite`, in a thread worker, shortly
 after the form changes and again on ctrl+s): its size (members × images), a rough time from past
