@@ -16,6 +16,11 @@ class SweepPlot(PlotextPlot):
         super().__init__(id=id)
         self.chart = None        # charts.Chart, None until a member has finished
 
+    @property
+    def data(self) -> dict[str, list]:
+        """The lines drawn: "method preset" → its points (empty before a member finished)."""
+        return self.chart.series if self.chart is not None else {}
+
     def set_chart(self, chart) -> None:
         self.chart = chart
         self.refresh()
