@@ -124,8 +124,10 @@ def run_suite_batch(args, runs_dir: Path, given: dict) -> int:
 
 def _run_suite_batch(args, runs_dir: Path, given: dict, reporter, human, held: list) -> int:
     from mnist_tui.engine.runs.store import atomic_write_text
-    from mnist_tui.engine.suites import report as rep
     from mnist_tui.engine.suites.lock import SuiteBusyError
+    from mnist_tui.engine.suites.report import build_report
+    from mnist_tui.engine.suites.report_files import write_report
+    from mnist_tui.engine.suites.report_text import terminal_charts, terminal_summary, to_json
     from mnist_tui.engine.suites.runner import describe, preflight, run_suite
     from mnist_tui.engine.suites.suite import SuiteFolder, reap_suites
 
@@ -185,20 +187,20 @@ def _run_suite_batch(args, runs_dir: Path, given: dict, reporter, human, held: l
               f"mnist-tui --batch --resume {folder.suite_id} continues it)", file=sys.stderr)
         return 3
 
-    report = rep.build_report(folder, outcome.status)
-    written = rep.write_report(report, folder.path / "report.html")
+    report = build_report(folder, outcome.status)
+    written = write_report(report, folder.path / "report.html")
     if args.report:
         try:
-            written += rep.write_report(report, Path(args.report).expanduser())
+            written += write_report(report, Path(args.report).expanduser())
         except OSError as exc:
             print(f"error: --report: cannot write {args.report}: {exc.strerror}",
                   file=sys.stderr)
             return 2
     reporter._line("")
-    for line in rep.terminal_summary(report):
+    for line in terminal_summary(report):
         reporter._line(line)
     if spec.name == "sweep":
-        charts = rep.terminal_charts(report, color=human.isatty())
+        charts = terminal_charts(report, color=human.isatty())
         if charts:
             reporter._line(charts)
     reporter._line("")
@@ -210,7 +212,7 @@ def _run_suite_batch(args, runs_dir: Path, given: dict, reporter, human, held: l
                        f"{folder.suite_id}")
     reporter._line(f"suite {folder.suite_id}: {outcome.status}")
     if args.json_out:
-        text = rep.to_json(report)
+        text = to_json(report)
         if args.json_out == "-":
             sys.stdout.write(text)
             sys.stdout.flush()

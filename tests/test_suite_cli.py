@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_tui.engine.suites import report as rep
+from mnist_tui.engine.suites import report_text
 
 REAL = os.environ.get("MNIST_TUI_REAL_MNIST")
 DATA = (["--dataset", "mnist", "--data-dir", REAL] if REAL and Path(REAL).is_dir()
@@ -61,7 +61,7 @@ def _check_report_against_runs(html_path: Path, runs_dir: Path, n_rows: int) -> 
         assert jrow["run_id"] in md and jrow["run_id"] in page
     for g in data["groups"]:
         assert g["n"] == g["n_members"] and g["accuracy"] is not None
-        assert rep.fmt_pct(g["accuracy"]) in md and rep.fmt_pct(g["accuracy"]) in page
+        assert report_text.fmt_pct(g["accuracy"]) in md and report_text.fmt_pct(g["accuracy"]) in page
     assert "<svg" in page or data["suite"]["suite"] == "seed"
     return data
 

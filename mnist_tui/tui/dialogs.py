@@ -1,4 +1,5 @@
-"""Modals: every key binding (`?`), yes/no confirmation, and "enlarge the terminal"."""
+"""Modals: every key binding (`?`), yes/no confirmation, quitting with work in progress, "enlarge
+the terminal", and the list of past suites to open."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, DataTable, Static
+
+from mnist_tui.tui.summary import STATE_STYLE
 
 
 def _key_name(b: Binding) -> str:
@@ -138,3 +141,35 @@ class TooSmallScreen(ModalScreen):
         self.query_one("#too-small", Static).update(
             f"The terminal is too small.\n\nPlease enlarge it to at least {self.min_width}×"
             f"{self.min_height}\n(it is {self.app.size.width}×{self.app.size.height}).\n\nq quits.")
+
+
+class SuitePicker(ModalScreen):
+    """The suites recorded under `<runs>/suites/`, newest first; enter opens one."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
+    DEFAULT_CSS = """
+    SuitePicker #picker-box { width: 76; max-width: 95%; height: 80%; border: thick $accent;
+                              background: $surface; padding: 0 1; }
+    SuitePicker DataTable { height: 1fr; }
+    """
+
+    def __init__(self, suites: list[dict]) -> None:
+        super().__init__()
+        self.suites = suites
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker-box"):
+            yield Static(Text("Past suites — enter opens, esc closes", style="bold"))
+            table = DataTable(id="picker-table", cursor_type="row", zebra_stripes=True)
+            table.add_columns("suite id", "kind", "status", "done")
+            for s in self.suites:
+                table.add_row(s["suite_id"], s["name"],
+                              Text(s["status"], style=STATE_STYLE.get(s["status"], "")),
+                              s["done"], key=s["suite_id"])
+            yield table
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.dismiss(event.row_key.value)

@@ -31,7 +31,7 @@ def export_report(app, run_ids: list, show) -> None:
         app.notify("report written: its path is below the table, and copied", timeout=5)
 
     def write() -> None:
-        from mnist_tui.engine.suites.report import export_runs_report
+        from mnist_tui.engine.suites.report_files import export_runs_report
 
         try:
             paths = export_runs_report(app.runs_dir, run_ids)

@@ -32,6 +32,16 @@ def fmt_seconds(s: float | None) -> str:
     return f"{h}h{m:02d}m"
 
 
+def fmt_time(seconds) -> str:
+    """A member's time in the Suites table: tenths of a second under a minute (`12.3s`), then
+    minutes and seconds (`3m05s`); `—` when there is none."""
+    if not isinstance(seconds, (int, float)):
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
 def fmt_pct(v: Any) -> str:
     return f"{100 * v:.2f}%" if isinstance(v, (int, float)) else "—"
 

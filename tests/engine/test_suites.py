@@ -13,6 +13,7 @@ import pytest
 from mnist_tui.engine.errors import SpecError
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.suites import report as rep
+from mnist_tui.engine.suites import report_files, report_text
 from mnist_tui.engine.suites.suite import (
     SuiteFolder,
     SuiteSpec,
@@ -174,7 +175,7 @@ def test_stats_and_noise_verdicts():
 def test_report_files_hold_the_run_folders_numbers(sweep_folder, tmp_path):
     report = rep.build_report(sweep_folder, "finished")
     (tmp_path / "out").mkdir()
-    paths = rep.write_report(report, tmp_path / "out" / "r.html")
+    paths = report_files.write_report(report, tmp_path / "out" / "r.html")
     assert [p.name for p in paths] == ["r.html", "r.md", "r.json", "r.csv"]
     results = {}
     for run_id in sweep_folder.members().values():
@@ -246,14 +247,14 @@ def test_failed_and_pending_members_are_reported(tmp_path):
     report = rep.build_report(folder, "failed")
     assert [r["status"] for r in report["rows"]] == ["failed", "pending"]
     assert report["rows"][0]["error"] == "boom"
-    assert "FAILED: cnn default 100 images seed 0 (r0): boom" in rep.terminal_summary(report)
+    assert "FAILED: cnn default 100 images seed 0 (r0): boom" in report_text.terminal_summary(report)
     assert report["groups"][0]["n"] == 0 and report["groups"][0]["n_failed"] == 1
-    assert "boom" in rep.markdown(report)
+    assert "boom" in report_text.markdown(report)
 
 
 def test_terminal_charts_fit_80_by_24(sweep_folder):
     report = rep.build_report(sweep_folder, "finished")
-    charts = rep.terminal_charts(report)
+    charts = report_text.terminal_charts(report)
     assert "tsne-gmm default" in charts and "cnn default" in charts
     blocks = charts.split("\n\n") if "\n\n" in charts else [charts]
     lines = charts.splitlines()
@@ -326,6 +327,6 @@ def test_standard_protocol_groups_show_the_images_used_and_random_weights_are_sa
     report = rep.build_report(folder, "finished")
     [g] = report["groups"]
     assert g["images"] == 60000 and g["protocol"] == "standard"
-    cells = rep.table_cells(g)
+    cells = report_text.table_cells(g)
     assert cells[0] == "vgg16 32px random weights" and cells[2] == "60,000 (standard)"
-    assert any("RANDOM weights" in n for n in rep.notes(report))
+    assert any("RANDOM weights" in n for n in report_text.notes(report))

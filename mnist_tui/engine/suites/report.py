@@ -1,8 +1,12 @@
-"""A suite's results: rows from the run folders, seed-aggregated groups, honest comparisons,
-and their plain forms (JSON, CSV, Markdown, a terminal table and terminal charts).
+"""A suite's results as one report dict: a row per member from the run folders, groups of
+rows aggregated over seeds (mean ± spread), the verdict of each group against the best it is
+compared with, and how accuracy degrades with less data.
 
-Everything is rebuilt from the suite folder and the run folders alone, so a report can be
-regenerated at any time (`--resume` of a finished suite, the TUI's export).
+This is the statistics only; its forms are elsewhere: `report_text` (terminal table and charts,
+Markdown, JSON, CSV), `report_html` (the HTML page), `charts` (the data of the charts) and
+`report_files` (writing them all). Everything is rebuilt from the suite folder and the run
+folders alone, so a report can be regenerated at any time (`--resume` of a finished suite, the
+TUI's export).
 
 Definitions used everywhere (and printed with every table):
 - accuracy: classifiers, the fraction right on images never trained on; clustering, the
@@ -15,15 +19,11 @@ Definitions used everywhere (and printed with every table):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
-import os
 import time
 from pathlib import Path
 
-from mnist_tui.engine.jobs.events import dumps
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.suites.suite import SuiteFolder
 
@@ -32,11 +32,6 @@ FIT_PHASES = ("preprocess", "pca", "tsne", "gmm", "feature_extraction", "feature
 PREDICT_PHASES = ("scoring", "evaluation")
 STAT_KEYS = ("accuracy", "accuracy_majority", "accuracy_hungarian", "nmi", "ari", "fit_s",
              "predict_s", "total_s", "peak_rss_mb")
-CSV_COLUMNS = ("member", "method", "preset", "images_requested", "images", "seed",
-               "subset_seed", "status", "run_id", "accuracy", "accuracy_kind",
-               "accuracy_majority", "accuracy_hungarian", "nmi", "ari", "loss", "n_eval",
-               "fit_s", "fit_phases", "predict_s", "predict_phases", "total_s", "peak_rss_mb",
-               "vgg_input_size", "vgg_weights", "dataset", "dataset_fingerprint", "error")
 DEFINITIONS = {
     "accuracy": "classifiers: fraction right on images never trained on; clustering (t-SNE + "
                 "GMM): one-to-one (Hungarian) mapping of clusters to digits",
@@ -275,217 +270,6 @@ def phases_by_method(rows: list[dict]) -> dict:
     return out
 
 
-# -- plain formats -----------------------------------------------------------------------------
-
-def to_json(report: dict) -> str:
-    return dumps(report, indent=2) + "\n"
-
-
-def to_csv(report: dict) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in report["rows"]:
-        w.writerow({k: ("" if r.get(k) is None else repr(r[k]) if isinstance(r[k], float)
-                        else r[k]) for k in CSV_COLUMNS})
-    return buf.getvalue()
-
-
-def fmt_pct(s: dict | None, digits: int = 1) -> str:
-    if not s:
-        return "–"
-    text = f"{100 * s['mean']:.{digits}f}%"
-    return text + (f" ± {100 * s['sd']:.{digits}f}" if s["sd"] is not None else "")
-
-
-def fmt_num(s: dict | None, digits: int = 1, unit: str = "") -> str:
-    if not s:
-        return "–"
-    text = f"{s['mean']:,.{digits}f}{unit}"
-    return text + (f" ± {s['sd']:,.{digits}f}" if s["sd"] is not None else "")
-
-
-def fmt_ratio(s: dict | None) -> str:
-    if not s:
-        return "–"
-    return f"{s['mean']:.3f}" + (f" ± {s['sd']:.3f}" if s["sd"] is not None else "")
-
-
-TABLE_HEADERS = ("method", "preset", "images", "seeds", "accuracy", "majority vote", "NMI",
-                 "ARI", "fit s", "predict s", "total s", "peak MB", "comparison")
-
-
-def images_cell(row: dict) -> str:
-    """A member row's image count as asked: a number, or `all` for the standard protocol."""
-    n = row.get("images_requested")
-    return f"{n:,}" if isinstance(n, int) else "all"
-
-
-def table_cells(g: dict) -> list[str]:
-    clustering = g["method"] == "tsne-gmm"
-    method = g["method"] + (f" {g['vgg_input_size']}px" if g["vgg_input_size"] else "") + (
-        " random weights" if g.get("vgg_weights") == "none" else "")
-    images = f"{g['images']:,}" if g["images"] else "all"
-    if g.get("protocol") == "standard":
-        images += " (standard)"
-    seeds = f"{g['n']}" + (f" ({g['n_failed']} failed)" if g["n_failed"] else "") + (
-        f" of {g['n_members']}" if g["n"] + g["n_failed"] < g["n_members"] else "")
-    return [method, g["preset"], images, seeds,
-            fmt_pct(g["accuracy"]) + (" 1:1" if clustering and g["accuracy"] else ""),
-            fmt_pct(g["accuracy_majority"]) if clustering else "n/a",
-            fmt_ratio(g["nmi"]) if clustering else "n/a",
-            fmt_ratio(g["ari"]) if clustering else "n/a",
-            fmt_num(g["fit_s"]), fmt_num(g["predict_s"], 2), fmt_num(g["total_s"]),
-            fmt_num(g["peak_rss_mb"], 0) if g["peak_rss_mb"] else "n/a",
-            g.get("verdict", "")]
-
-
-def notes(report: dict) -> list[str]:
-    """The footnotes every table carries: what the numbers are and what the times include."""
-    out = [
-        ("accuracy: classifiers on images never trained on; t-SNE + GMM one-to-one "
-         "(Hungarian, marked 1:1); majority vote = many-to-one (the notebook's mapping)"),
-        ("± = standard deviation over seeds (n − 1); seeds = runs per row; "
-         "within noise = mean ± SD intervals overlap; 1 seed: noise unknown"),
-    ]
-    for method, ph in report["phases"].items():
-        out.append(f"{method}: fit = {ph['fit'] or '–'}; predict = {ph['predict'] or '–'}")
-    out.append("total = the whole worker run (also data loading, library imports, model "
-               "building); peak MB = the worker's peak resident memory")
-    if any(g["vgg_input_size"] for g in report["groups"]):
-        sizes = sorted({g["vgg_input_size"] for g in report["groups"] if g["vgg_input_size"]})
-        out.append(f"VGG16 input: {', '.join(f'{s}×{s}' for s in sizes)} RGB "
-                   "(--vgg-input-size; the notebook used 224×224)")
-    if any(g.get("vgg_weights") == "none" for g in report["groups"]):
-        out.append("VGG16 ran with RANDOM weights (weights=none), not ImageNet's: this is not "
-                   "transfer learning, only the VGG16 architecture")
-    if any(g.get("protocol") == "standard" for g in report["groups"]):
-        out.append("(standard) = the standard protocol: classifiers train on the whole train "
-                   "split (validation carved from it) and are scored on the whole test split; "
-                   "t-SNE + GMM clusters every image")
-    return out
-
-
-def text_table(headers, rows: list[list[str]]) -> list[str]:
-    widths = [max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h))
-              for i, h in enumerate(headers)]
-    lines = ["  ".join(f"{h:<{w}}" for h, w in zip(headers, widths)).rstrip(),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(f"{c:<{w}}" for c, w in zip(r, widths)).rstrip() for r in rows]
-    return lines
-
-
-def terminal_summary(report: dict) -> list[str]:
-    lines = text_table(TABLE_HEADERS, [table_cells(g) for g in report["groups"]])
-    lines.append("")
-    lines += notes(report)
-    for d in report["degradation"]:
-        lines.append(f"{d['method']} {d['preset']}: {100 * d['acc_large']:.1f}% at "
-                     f"{d['large']:,} images → {100 * d['acc_small']:.1f}% at {d['small']:,} "
-                     f"({d['change_pts']:+.1f} pts with less data)")
-    failed = [r for r in report["rows"] if r["status"] not in ("finished", "pending")]
-    for r in failed:
-        lines.append(f"{r['status'].upper()}: {r['member']} ({r['run_id']}): {r['error']}")
-    return lines
-
-
-def series(report: dict, key: str = "accuracy") -> dict[str, list[tuple[int, dict]]]:
-    """(method preset) → [(images, stat)] sorted by images, for charts."""
-    out: dict[str, list] = {}
-    for g in report["groups"]:
-        if g[key] and g["images"]:
-            out.setdefault(f"{g['method']} {g['preset']}", []).append((g["images"], g[key]))
-    return {k: sorted(v, key=lambda p: p[0]) for k, v in out.items()}
-
-
-def terminal_charts(report: dict, width: int = 80, height: int = 22,
-                    color: bool = False) -> str:
-    """Accuracy and fit time against images (log scale), each fitting width × height."""
-    import plotext as plt
-
-    out = []
-    for key, title, scale in (("accuracy", "accuracy % (mean ± SD over seeds; t-SNE+GMM 1:1)",
-                               100.0),
-                              ("fit_s", "fit time s (mean ± SD; phases: see notes)", 1.0)):
-        data = series(report, key)
-        if not data:
-            continue
-        plt.clf()
-        plt.plotsize(width, height)
-        plt.title(title)
-        plt.xscale("log")
-        if key == "fit_s":
-            plt.yscale("log")
-        ticks = sorted({x for pts in data.values() for x, _ in pts})
-        plt.xticks(ticks, [f"{x:,}" for x in ticks])
-        markers = ("dot", "x", "+", "o", "*", "#")
-        for i, (name, pts) in enumerate(data.items()):
-            xs = [x for x, _ in pts]
-            ys = [s["mean"] * scale for _, s in pts]
-            plt.plot(xs, ys, label=name, marker=markers[i % len(markers)])
-            if key == "accuracy" and any(s["sd"] for _, s in pts):
-                plt.error(xs, ys, yerr=[(s["sd"] or 0) * scale for _, s in pts])
-        plt.xlabel("images (log scale)")
-        if not color:
-            plt.theme("clear")
-        text = plt.build()
-        out.append(text if color else plt.uncolorize(text))
-    return "\n".join(out)
-
-
-def markdown(report: dict) -> str:
-    spec = report["suite"]
-    lines = [f"# mnist-tui suite `{spec['suite']}` — {report['suite_id']}", "",
-             (f"Status: **{report['status']}**. Generated {report['generated']}. "
-              f"Seeds: {', '.join(map(str, spec['seeds']))}."), ""]
-    lines.append("| " + " | ".join(TABLE_HEADERS) + " |")
-    lines.append("|" + "|".join("---" for _ in TABLE_HEADERS) + "|")
-    for g in report["groups"]:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in table_cells(g)) + " |")
-    lines.append("")
-    lines += [f"- {n}" for n in notes(report)]
-    if report["degradation"]:
-        lines += ["", "## Which method degrades least with less data", ""]
-        for d in report["degradation"]:
-            lines.append(f"- {d['method']} {d['preset']}: {100 * d['acc_large']:.1f}% at "
-                         f"{d['large']:,} images → {100 * d['acc_small']:.1f}% at "
-                         f"{d['small']:,} ({d['change_pts']:+.1f} pts with less data)")
-    if spec["suite"] == "sweep":
-        charts = terminal_charts(report)
-        if charts:
-            lines += ["", "## Charts", "", "```", charts, "```"]
-    lines += ["", "## Runs", "", "| member | status | run id | accuracy | fit s | total s |",
-              "|---|---|---|---|---|---|"]
-    for r in report["rows"]:
-        acc = f"{100 * r['accuracy']:.2f}%" if r["accuracy"] is not None else "–"
-        fit = f"{r['fit_s']:.2f}" if r["fit_s"] is not None else "–"
-        tot = f"{r['total_s']:.2f}" if r["total_s"] is not None else "–"
-        lines.append(f"| {r['member']} | {r['status']} | {r['run_id'] or '–'} | {acc} | {fit} "
-                     f"| {tot} |")
-    failed = [r for r in report["rows"] if r["error"]]
-    if failed:
-        lines += ["", "## Failures", ""]
-        lines += [f"- {r['member']} ({r['run_id']}): {r['error']}" for r in failed]
-    return "\n".join(lines) + "\n"
-
-
-def write_report(report: dict, html_path: Path) -> list[Path]:
-    """HTML at `html_path`, and .md, .json, .csv next to it (same stem). Returns the paths."""
-    from mnist_tui.engine.suites.report_html import html
-
-    html_path = Path(html_path)
-    stem = str(html_path.with_suffix("") if html_path.suffix.lower() in (".html", ".htm")
-               else html_path)
-    paths = {html_path: html(report), Path(stem + ".md"): markdown(report),
-             Path(stem + ".json"): to_json(report), Path(stem + ".csv"): to_csv(report)}
-    umask = os.umask(0)
-    os.umask(umask)
-    for p, text in paths.items():
-        runs.atomic_write_text(p, text)
-        os.chmod(p, 0o666 & ~umask)      # a report is for sharing (temp files are 0600)
-    return list(paths)
-
-
 # -- a report of arbitrary runs, not a suite (the TUI's export from Results and Runs) --------
 
 def build_runs_report(runs_dir: Path, run_ids: list[str], report_id: str | None = None) -> dict:
@@ -530,17 +314,3 @@ def build_runs_report(runs_dir: Path, run_ids: list[str], report_id: str | None 
         "phases": phases_by_method(rows), "rows": rows, "groups": groups,
         "degradation": degradation(groups), "runs": run_details,
     }
-
-
-def export_runs_report(runs_dir: Path, run_ids: list[str]) -> list[Path]:
-    """Write the report of `run_ids` under `<runs_dir>/reports/<timestamp>/report.*`
-    (HTML, Markdown, JSON, CSV); returns the paths, the HTML first."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(runs_dir) / "reports"
-    folder, i = base / stamp, 1
-    while folder.exists():       # two exports in the same second
-        i += 1
-        folder = base / f"{stamp}-{i}"
-    folder.mkdir(parents=True)
-    report = build_runs_report(runs_dir, run_ids, report_id=f"runs-{folder.name}")
-    return write_report(report, folder / "report.html")

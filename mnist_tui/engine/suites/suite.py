@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -327,6 +328,39 @@ def parse_seeds(text: str) -> tuple[int, ...]:
         return tuple(range(n))
     return parse_int_list("--seeds", text)
 
+
+
+def seeds_text(seeds) -> str:
+    """What `parse_seeds` reads back as exactly `seeds`: a count (`3` is 0, 1, 2), else a list
+    (`0,7,9`; one seed other than 0 is `7,`, since `7` alone is a count)."""
+    seeds = [int(s) for s in seeds]
+    if seeds == list(range(len(seeds))):
+        return str(len(seeds))
+    return ",".join(map(str, seeds)) + ("," if len(seeds) == 1 else "")
+
+
+def parse_options(text: str) -> dict[str, str]:
+    """`dataset=digits iterations=260 --epochs 1` → {"dataset": "digits", "iterations": "260",
+    "epochs": "1"}: job options typed as one line (the Suites form), the `given` of
+    `suite_spec_from_text`, applied to every member they fit (as `--batch --suite`)."""
+    out: dict[str, str] = {}
+    try:
+        tokens = shlex.split(text)
+    except ValueError as exc:
+        raise SpecError(f"options: {exc}") from None
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i].lstrip("-")
+        if "=" in tok:
+            name, _, value = tok.partition("=")
+        elif tokens[i].startswith("--") and i + 1 < len(tokens):
+            name, value = tok, tokens[i + 1]
+            i += 1
+        else:
+            raise SpecError(f"options: expected name=value, got {tokens[i]!r}")
+        out[name.strip().replace("-", "_")] = value
+        i += 1
+    return out
 
 # -- the suite folder ------------------------------------------------------------------------
 

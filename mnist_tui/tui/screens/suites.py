@@ -3,10 +3,11 @@ fill a table — and, for the sweep, a plot of accuracy against images per metho
 (the running member is interrupted and recorded, the suite can be resumed); open a past suite
 from `<runs>/suites/` and resume an interrupted one.
 
-The suite runs in a Textual thread worker (`engine.suite_run.run_suite`); each member is a
-worker process, so TensorFlow is never imported here. The listener's callbacks arrive on that
-thread: member starts/ends reach the UI through `app.call_from_thread`; the many per-member
-events only store the latest one, which a 4/s timer draws.
+The suite runs in a Textual thread worker (`engine.suites.runner.run_suite`); each member is a
+worker process, so TensorFlow is never imported here. Its listener (`tui/suite_listener.py`)
+gets the callbacks on that thread: member starts/ends reach the UI through
+`app.call_from_thread`; the many per-member events only store the latest one, which a 4/s timer
+draws. The plot is `widgets/sweep_plot.py`, the list of past suites `dialogs.SuitePicker`.
 
 Before it starts, a suite is planned (`engine.preflight.plan_suite`, in a thread worker, shortly
 after the form changes and again on ctrl+s): its size (members × images), a rough time from past
@@ -18,10 +19,6 @@ split, VGG16 weights that cannot be had) — a problem stops the start, and a la
 
 from __future__ import annotations
 
-import os
-import shlex
-import signal
-import threading
 import time
 
 from rich.console import Group
@@ -30,202 +27,24 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
-from textual_plotext import PlotextPlot
 
 from mnist_tui.engine.errors import MnistTuiError
+from mnist_tui.engine.suites.suite import parse_options, seeds_text
+from mnist_tui.tui.dialogs import ConfirmScreen, SuitePicker
 from mnist_tui.tui.jobs import WORKER_NICE
-from mnist_tui.tui.summary import STATE_STYLE
+from mnist_tui.tui.suite_listener import SuiteListener
+from mnist_tui.tui.summary import STATE_STYLE, fmt_time
 from mnist_tui.tui.widgets.fields import FIELD_BINDINGS, FieldInput, FieldKeys
 from mnist_tui.tui.widgets.keysbar import KeysBar
+from mnist_tui.tui.widgets.sweep_plot import SweepPlot
 
 DEFAULTS = {"sweep": {"sizes": "250,500,1000,2000,5000,10000", "seeds": "3"},
             "seed": {"sizes": "4800,2400", "seeds": "1"}}
-MARKERS = ("dot", "x", "+", "o", "*", "#")
 REDRAW_S = 0.25
 PLAN_DELAY_S = 0.25     # the form settles this long before the suite is planned
 RUNS_MAX_AGE_S = 20.0   # past runs (for time estimates) are read again after this long
-
-
-def parse_options(text: str) -> dict[str, str]:
-    """`dataset=digits iterations=260 --epochs 1` → {"dataset": "digits", "iterations": "260",
-    "epochs": "1"}: job options applied to every member they fit (as `--batch --suite`)."""
-    from mnist_tui.engine.errors import SpecError
-
-    out: dict[str, str] = {}
-    try:
-        tokens = shlex.split(text)
-    except ValueError as exc:
-        raise SpecError(f"options: {exc}") from None
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i].lstrip("-")
-        if "=" in tok:
-            name, _, value = tok.partition("=")
-        elif tokens[i].startswith("--") and i + 1 < len(tokens):
-            name, value = tok, tokens[i + 1]
-            i += 1
-        else:
-            raise SpecError(f"options: expected name=value, got {tokens[i]!r}")
-        out[name.strip().replace("-", "_")] = value
-        i += 1
-    return out
-
-
-def seeds_text(seeds) -> str:
-    """What the seeds field reads back as exactly `seeds`: a count (`3` is 0, 1, 2), else a
-    list (`0,7,9`; one seed other than 0 is `7,`, since `7` alone is a count)."""
-    seeds = [int(s) for s in seeds]
-    if seeds == list(range(len(seeds))):
-        return str(len(seeds))
-    return ",".join(map(str, seeds)) + ("," if len(seeds) == 1 else "")
-
-
-def fmt_time(seconds) -> str:
-    if not isinstance(seconds, (int, float)):
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-
-
-class SweepPlot(PlotextPlot):
-    """Accuracy (mean over seeds) against images, one line per method and preset, log x."""
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.data: dict[str, list] = {}
-
-    def set_data(self, data: dict[str, list]) -> None:
-        self.data = data
-        self.refresh()
-
-    def render(self):
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        if not self.data:
-            plt.title("accuracy % vs images — waiting for finished members…")
-            return super().render()
-        plt.title("accuracy % vs images (mean over seeds; t-SNE+GMM 1:1)")
-        plt.xscale("log")
-        ticks = sorted({x for pts in self.data.values() for x, _ in pts})
-        plt.xticks(ticks, [f"{x:,}" for x in ticks])
-        for i, (name, pts) in enumerate(self.data.items()):
-            plt.plot([x for x, _ in pts], [100 * s["mean"] for _, s in pts], label=name,
-                     marker=MARKERS[i % len(MARKERS)])
-        return super().render()
-
-
-class SuiteListener:
-    """`run_suite`'s listener, called on the suite's thread."""
-
-    def __init__(self, screen: SuitesScreen) -> None:
-        self.screen = screen
-        self.pid: int | None = None
-        self.signalled = False
-        self.lock = threading.Lock()
-
-    def _ui(self, fn, *args) -> None:
-        try:
-            self.screen.app.call_from_thread(fn, *args)
-        except Exception:  # noqa: BLE001 - the app is closing
-            pass
-
-    def member_start(self, i, n, member) -> None:
-        if self.screen.cancelling:
-            raise KeyboardInterrupt   # between members: the next one does not start
-        with self.lock:
-            self.pid, self.signalled = None, False
-        self.screen.live = {"i": i, "n": n, "label": member.label, "start": time.monotonic(),
-                            "text": "starting the worker…"}
-        self._ui(self.screen.member_started, i, n)
-
-    def member_reused(self, i, n, member, run_id) -> None:
-        self.screen.reused += 1
-        self._push_report()
-        if self.screen.cancelling:
-            raise KeyboardInterrupt
-
-    def event(self, ev) -> None:
-        if ev.type == "started":
-            with self.lock:
-                self.pid = ev.pid or None
-        if self.screen.cancelling:
-            self.interrupt_worker()
-        live = self.screen.live
-        if live is None:
-            return
-        if ev.type == "phase":
-            live["phase"] = ev.name
-            live["text"] = ev.message or ev.name
-        elif ev.type == "progress":
-            pct = f" {100 * ev.step / ev.total:.0f}%" if ev.total else ""
-            live["text"] = f"{ev.phase or live.get('phase', '')}{pct} {ev.message}".strip()
-        elif ev.type == "epoch":
-            acc = (ev.metrics or {}).get("val_accuracy", (ev.metrics or {}).get("accuracy"))
-            live["text"] = f"epoch {ev.epoch}/{ev.epochs}" + (
-                f": accuracy {100 * acc:.1f}%" if isinstance(acc, (int, float)) else "")
-        self.screen.dirty = True
-
-    def interrupt_worker(self) -> bool:
-        """SIGINT to the running member's worker (once): it records what it has and stops."""
-        with self.lock:
-            if self.pid is None or self.signalled:
-                return False
-            self.signalled = True
-            pid = self.pid
-        try:
-            os.kill(pid, signal.SIGINT)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-
-    def member_end(self, i, n, member, result) -> None:
-        self.screen.live = None
-        self._push_report()
-
-    def _push_report(self) -> None:
-        from mnist_tui.engine.suites.report import build_report
-
-        try:
-            report = build_report(self.screen.folder, "running")
-        except Exception:  # noqa: BLE001 - the table catches up at the end
-            return
-        self._ui(self.screen.show_report, report)
-
-
-class SuitePicker(ModalScreen):
-    """The suites recorded under `<runs>/suites/`, newest first; enter opens one."""
-
-    BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
-    DEFAULT_CSS = """
-    SuitePicker #picker-box { width: 76; max-width: 95%; height: 80%; border: thick $accent;
-                              background: $surface; padding: 0 1; }
-    SuitePicker DataTable { height: 1fr; }
-    """
-
-    def __init__(self, suites: list[dict]) -> None:
-        super().__init__()
-        self.suites = suites
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="picker-box"):
-            yield Static(Text("Past suites — enter opens, esc closes", style="bold"))
-            table = DataTable(id="picker-table", cursor_type="row", zebra_stripes=True)
-            table.add_columns("suite id", "kind", "status", "done")
-            for s in self.suites:
-                table.add_row(s["suite_id"], s["name"],
-                              Text(s["status"], style=STATE_STYLE.get(s["status"], "")),
-                              s["done"], key=s["suite_id"])
-            yield table
-
-    def on_mount(self) -> None:
-        self.query_one(DataTable).focus()
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.dismiss(event.row_key.value)
 
 
 class SuitesScreen(FieldKeys, Screen):
@@ -516,8 +335,6 @@ class SuitesScreen(FieldKeys, Screen):
 
     def _start_planned(self, key: tuple, spec, plan) -> None:
         """Start the planned suite: not with a problem, and after a yes when it is large."""
-        from mnist_tui.tui.dialogs import ConfirmScreen
-
         self._planned(key, plan)
         if plan.problems:
             self._starting = False
@@ -576,8 +393,6 @@ class SuitesScreen(FieldKeys, Screen):
 
     def action_cancel(self) -> None:
         """x / ctrl+x: cancel the running suite, after a yes (it is destructive)."""
-        from mnist_tui.tui.dialogs import ConfirmScreen
-
         if not self.running:
             self._say("x cancels a running suite: none is running", "italic")
             self.app.notify("no suite is running", severity="warning")
@@ -711,15 +526,13 @@ class SuitesScreen(FieldKeys, Screen):
 
     def kill_member(self) -> None:
         """The member ignored the interrupt: SIGKILL (recorded as a worker that died)."""
-        if self.listener is not None and self.listener.pid:
-            try:
-                os.kill(self.listener.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        if self.listener is not None:
+            self.listener.kill_worker()
 
     @work(thread=True, exclusive=True, group="suite-run", exit_on_error=False)
     def _run(self, spec, folder) -> None:
-        from mnist_tui.engine.suites import report as rep
+        from mnist_tui.engine.suites.report import build_report
+        from mnist_tui.engine.suites.report_files import write_report
         from mnist_tui.engine.suites.runner import preflight, run_suite
         from mnist_tui.engine.suites.suite import SuiteFolder
 
@@ -732,15 +545,15 @@ class SuitesScreen(FieldKeys, Screen):
             else:
                 preflight(folder.spec().members(), self._preflight_event)
             self.folder = folder
-            call(self.show_report, rep.build_report(folder, "running"))
+            call(self.show_report, build_report(folder, "running"))
             if self.cancelling:
                 folder.write_status("interrupted", members=len(folder.spec().members()),
                                     finished=0, failed=[])
                 outcome_status = "interrupted"
             else:
                 outcome_status = run_suite(folder, self.listener, nice=WORKER_NICE).status
-            report = rep.build_report(folder, outcome_status)
-            paths = rep.write_report(report, folder.path / "report.html")
+            report = build_report(folder, outcome_status)
+            paths = write_report(report, folder.path / "report.html")
         except Exception as exc:  # noqa: BLE001 - shown on the screen
             error = str(exc) if isinstance(exc, MnistTuiError) else f"{type(exc).__name__}: {exc}"
             try:
@@ -809,7 +622,7 @@ class SuitesScreen(FieldKeys, Screen):
         self.dirty = True
 
     def show_report(self, report: dict) -> None:
-        from mnist_tui.engine.suites.report import images_cell
+        from mnist_tui.engine.suites.report_text import images_cell
 
         self.report = report
         table = self.query_one("#suite-table", DataTable)
@@ -831,9 +644,9 @@ class SuitesScreen(FieldKeys, Screen):
         plot.display = sweep
         self.query_one("#suite-body").set_class(not sweep, "-noplot")
         if sweep:
-            from mnist_tui.engine.suites.report import series
+            from mnist_tui.engine.suites.charts import chart
 
-            plot.set_data(series(report, "accuracy"))
+            plot.set_chart(chart(report, "accuracy"))
         self.loaded = True
         self._status()
 

@@ -1,0 +1,42 @@
+"""Writing a report's files: HTML, Markdown, JSON and CSV side by side, readable by others
+(a report is for sharing), each written atomically; and the TUI's export of chosen runs."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from mnist_tui.engine.runs import store as runs
+from mnist_tui.engine.suites.report import build_runs_report
+from mnist_tui.engine.suites.report_html import html
+from mnist_tui.engine.suites.report_text import markdown, to_csv, to_json
+
+
+def write_report(report: dict, html_path: Path) -> list[Path]:
+    """HTML at `html_path`, and .md, .json, .csv next to it (same stem). Returns the paths."""
+    html_path = Path(html_path)
+    stem = str(html_path.with_suffix("") if html_path.suffix.lower() in (".html", ".htm")
+               else html_path)
+    paths = {html_path: html(report), Path(stem + ".md"): markdown(report),
+             Path(stem + ".json"): to_json(report), Path(stem + ".csv"): to_csv(report)}
+    umask = os.umask(0)
+    os.umask(umask)
+    for p, text in paths.items():
+        runs.atomic_write_text(p, text)
+        os.chmod(p, 0o666 & ~umask)      # a report is for sharing (temp files are 0600)
+    return list(paths)
+
+
+def export_runs_report(runs_dir: Path, run_ids: list[str]) -> list[Path]:
+    """Write the report of `run_ids` under `<runs_dir>/reports/<timestamp>/report.*`
+    (HTML, Markdown, JSON, CSV); returns the paths, the HTML first."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path(runs_dir) / "reports"
+    folder, i = base / stamp, 1
+    while folder.exists():       # two exports in the same second
+        i += 1
+        folder = base / f"{stamp}-{i}"
+    folder.mkdir(parents=True)
+    report = build_runs_report(runs_dir, run_ids, report_id=f"runs-{folder.name}")
+    return write_report(report, folder / "report.html")

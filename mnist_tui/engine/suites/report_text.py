@@ -1,0 +1,204 @@
+"""A report's plain forms: the terminal table and charts (`--batch --suite`), Markdown, JSON and
+CSV, and the table cells and notes the HTML page shows too. Nothing here computes a number: the
+statistics are `report.py`'s, the charts' series and ticks `charts.py`'s.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from mnist_tui.engine.jobs.events import dumps
+from mnist_tui.engine.suites.charts import chart
+
+CSV_COLUMNS = ("member", "method", "preset", "images_requested", "images", "seed",
+               "subset_seed", "status", "run_id", "accuracy", "accuracy_kind",
+               "accuracy_majority", "accuracy_hungarian", "nmi", "ari", "loss", "n_eval",
+               "fit_s", "fit_phases", "predict_s", "predict_phases", "total_s", "peak_rss_mb",
+               "vgg_input_size", "vgg_weights", "dataset", "dataset_fingerprint", "error")
+
+
+def to_json(report: dict) -> str:
+    return dumps(report, indent=2) + "\n"
+
+
+def to_csv(report: dict) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in report["rows"]:
+        w.writerow({k: ("" if r.get(k) is None else repr(r[k]) if isinstance(r[k], float)
+                        else r[k]) for k in CSV_COLUMNS})
+    return buf.getvalue()
+
+
+def fmt_pct(s: dict | None, digits: int = 1) -> str:
+    if not s:
+        return "–"
+    text = f"{100 * s['mean']:.{digits}f}%"
+    return text + (f" ± {100 * s['sd']:.{digits}f}" if s["sd"] is not None else "")
+
+
+def fmt_num(s: dict | None, digits: int = 1, unit: str = "") -> str:
+    if not s:
+        return "–"
+    text = f"{s['mean']:,.{digits}f}{unit}"
+    return text + (f" ± {s['sd']:,.{digits}f}" if s["sd"] is not None else "")
+
+
+def fmt_ratio(s: dict | None) -> str:
+    if not s:
+        return "–"
+    return f"{s['mean']:.3f}" + (f" ± {s['sd']:.3f}" if s["sd"] is not None else "")
+
+
+TABLE_HEADERS = ("method", "preset", "images", "seeds", "accuracy", "majority vote", "NMI",
+                 "ARI", "fit s", "predict s", "total s", "peak MB", "comparison")
+
+
+def images_cell(row: dict) -> str:
+    """A member row's image count as asked: a number, or `all` for the standard protocol."""
+    n = row.get("images_requested")
+    return f"{n:,}" if isinstance(n, int) else "all"
+
+
+def table_cells(g: dict) -> list[str]:
+    clustering = g["method"] == "tsne-gmm"
+    method = g["method"] + (f" {g['vgg_input_size']}px" if g["vgg_input_size"] else "") + (
+        " random weights" if g.get("vgg_weights") == "none" else "")
+    images = f"{g['images']:,}" if g["images"] else "all"
+    if g.get("protocol") == "standard":
+        images += " (standard)"
+    seeds = f"{g['n']}" + (f" ({g['n_failed']} failed)" if g["n_failed"] else "") + (
+        f" of {g['n_members']}" if g["n"] + g["n_failed"] < g["n_members"] else "")
+    return [method, g["preset"], images, seeds,
+            fmt_pct(g["accuracy"]) + (" 1:1" if clustering and g["accuracy"] else ""),
+            fmt_pct(g["accuracy_majority"]) if clustering else "n/a",
+            fmt_ratio(g["nmi"]) if clustering else "n/a",
+            fmt_ratio(g["ari"]) if clustering else "n/a",
+            fmt_num(g["fit_s"]), fmt_num(g["predict_s"], 2), fmt_num(g["total_s"]),
+            fmt_num(g["peak_rss_mb"], 0) if g["peak_rss_mb"] else "n/a",
+            g.get("verdict", "")]
+
+
+def notes(report: dict) -> list[str]:
+    """The footnotes every table carries: what the numbers are and what the times include."""
+    out = [
+        ("accuracy: classifiers on images never trained on; t-SNE + GMM one-to-one "
+         "(Hungarian, marked 1:1); majority vote = many-to-one (the notebook's mapping)"),
+        ("± = standard deviation over seeds (n − 1); seeds = runs per row; "
+         "within noise = mean ± SD intervals overlap; 1 seed: noise unknown"),
+    ]
+    for method, ph in report["phases"].items():
+        out.append(f"{method}: fit = {ph['fit'] or '–'}; predict = {ph['predict'] or '–'}")
+    out.append("total = the whole worker run (also data loading, library imports, model "
+               "building); peak MB = the worker's peak resident memory")
+    if any(g["vgg_input_size"] for g in report["groups"]):
+        sizes = sorted({g["vgg_input_size"] for g in report["groups"] if g["vgg_input_size"]})
+        out.append(f"VGG16 input: {', '.join(f'{s}×{s}' for s in sizes)} RGB "
+                   "(--vgg-input-size; the notebook used 224×224)")
+    if any(g.get("vgg_weights") == "none" for g in report["groups"]):
+        out.append("VGG16 ran with RANDOM weights (weights=none), not ImageNet's: this is not "
+                   "transfer learning, only the VGG16 architecture")
+    if any(g.get("protocol") == "standard" for g in report["groups"]):
+        out.append("(standard) = the standard protocol: classifiers train on the whole train "
+                   "split (validation carved from it) and are scored on the whole test split; "
+                   "t-SNE + GMM clusters every image")
+    return out
+
+
+def degradation_text(d: dict) -> str:
+    """One line of `report["degradation"]`: accuracy at the largest and the smallest size."""
+    return (f"{d['method']} {d['preset']}: {100 * d['acc_large']:.1f}% at {d['large']:,} "
+            f"images → {100 * d['acc_small']:.1f}% at {d['small']:,} ({d['change_pts']:+.1f} "
+            "pts with less data)")
+
+
+def text_table(headers, rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h))
+              for i, h in enumerate(headers)]
+    lines = ["  ".join(f"{h:<{w}}" for h, w in zip(headers, widths)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(f"{c:<{w}}" for c, w in zip(r, widths)).rstrip() for r in rows]
+    return lines
+
+
+def terminal_summary(report: dict) -> list[str]:
+    lines = text_table(TABLE_HEADERS, [table_cells(g) for g in report["groups"]])
+    lines.append("")
+    lines += notes(report)
+    lines += [degradation_text(d) for d in report["degradation"]]
+    failed = [r for r in report["rows"] if r["status"] not in ("finished", "pending")]
+    for r in failed:
+        lines.append(f"{r['status'].upper()}: {r['member']} ({r['run_id']}): {r['error']}")
+    return lines
+
+
+TERMINAL_TITLES = {"accuracy": "accuracy % (mean ± SD over seeds; t-SNE+GMM 1:1)",
+                   "fit_s": "fit time s (mean ± SD; phases: see notes)"}
+MARKERS = ("dot", "x", "+", "o", "*", "#")
+
+
+def terminal_charts(report: dict, width: int = 80, height: int = 22,
+                    color: bool = False) -> str:
+    """Accuracy and fit time against images (log scale), each fitting width × height: the
+    `charts.chart` of each drawn with plotext (its y ticks are plotext's own)."""
+    import plotext as plt
+
+    out = []
+    for key, title in TERMINAL_TITLES.items():
+        c = chart(report, key)
+        if c is None:
+            continue
+        plt.clf()
+        plt.plotsize(width, height)
+        plt.title(title)
+        plt.xscale("log")
+        if c.log_y:
+            plt.yscale("log")
+        plt.xticks(c.x_ticks, c.x_labels)
+        for i, (name, pts) in enumerate(c.series.items()):
+            xs = [p.images for p in pts]
+            ys = [p.mean for p in pts]
+            plt.plot(xs, ys, label=name, marker=MARKERS[i % len(MARKERS)])
+            if key == "accuracy" and any(p.spread for p in pts):
+                plt.error(xs, ys, yerr=[p.spread or 0 for p in pts])
+        plt.xlabel(c.x_label)
+        if not color:
+            plt.theme("clear")
+        text = plt.build()
+        out.append(text if color else plt.uncolorize(text))
+    return "\n".join(out)
+
+
+def markdown(report: dict) -> str:
+    spec = report["suite"]
+    lines = [f"# mnist-tui suite `{spec['suite']}` — {report['suite_id']}", "",
+             (f"Status: **{report['status']}**. Generated {report['generated']}. "
+              f"Seeds: {', '.join(map(str, spec['seeds']))}."), ""]
+    lines.append("| " + " | ".join(TABLE_HEADERS) + " |")
+    lines.append("|" + "|".join("---" for _ in TABLE_HEADERS) + "|")
+    for g in report["groups"]:
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in table_cells(g)) + " |")
+    lines.append("")
+    lines += [f"- {n}" for n in notes(report)]
+    if report["degradation"]:
+        lines += ["", "## Which method degrades least with less data", ""]
+        lines += [f"- {degradation_text(d)}" for d in report["degradation"]]
+    if spec["suite"] == "sweep":
+        charts = terminal_charts(report)
+        if charts:
+            lines += ["", "## Charts", "", "```", charts, "```"]
+    lines += ["", "## Runs", "", "| member | status | run id | accuracy | fit s | total s |",
+              "|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        acc = f"{100 * r['accuracy']:.2f}%" if r["accuracy"] is not None else "–"
+        fit = f"{r['fit_s']:.2f}" if r["fit_s"] is not None else "–"
+        tot = f"{r['total_s']:.2f}" if r["total_s"] is not None else "–"
+        lines.append(f"| {r['member']} | {r['status']} | {r['run_id'] or '–'} | {acc} | {fit} "
+                     f"| {tot} |")
+    failed = [r for r in report["rows"] if r["error"]]
+    if failed:
+        lines += ["", "## Failures", ""]
+        lines += [f"- {r['member']} ({r['run_id']}): {r['error']}" for r in failed]
+    return "\n".join(lines) + "\n"

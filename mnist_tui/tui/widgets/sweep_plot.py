@@ -1,0 +1,42 @@
+"""The Suites screen's live plot of a sweep: accuracy (mean over seeds) against images, one line
+per method and preset. It draws the engine's `charts.chart` of the report, the same series and
+x ticks as the report's terminal chart and its HTML chart."""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+MARKERS = ("dot", "x", "+", "o", "*", "#")
+
+
+class SweepPlot(PlotextPlot):
+    """Accuracy (mean over seeds) against images, one line per method and preset, log x."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.chart = None        # charts.Chart, None until a member has finished
+
+    @property
+    def data(self) -> dict[str, list]:
+        """The lines drawn: "method preset" → its points (empty before a member finished)."""
+        return self.chart.series if self.chart is not None else {}
+
+    def set_chart(self, chart) -> None:
+        self.chart = chart
+        self.refresh()
+
+    def render(self):
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        c = self.chart
+        if c is None:
+            plt.title("accuracy % vs images — waiting for finished members…")
+            return super().render()
+        plt.title("accuracy % vs images (mean over seeds; t-SNE+GMM 1:1)")
+        plt.xscale("log")
+        plt.xticks(c.x_ticks, c.x_labels)
+        for i, (name, pts) in enumerate(c.series.items()):
+            plt.plot([p.images for p in pts], [p.mean for p in pts], label=name,
+                     marker=MARKERS[i % len(MARKERS)])
+        return super().render()
