@@ -35,7 +35,7 @@ def test_seed_suite_has_the_notebook_experiments_then_ours():
         "tsne-gmm default 4,800 images seed 0", "tsne-gmm default 2,400 images seed 0",
         "vgg16 default 6,000 images seed 0", "cnn default 6,000 images seed 0",
         "tsne-gmm refined 4,800 images seed 0", "tsne-gmm refined 2,400 images seed 0"]
-    assert members[-1].spec["refine_rounds"] == 2 and members[3].spec["refine_rounds"] == 0
+    assert members[-1].spec["refine_rounds"] == 1 and members[3].spec["refine_rounds"] == 0
     vgg_seed = members[2].spec
     assert vgg_seed["epochs"] == 10 and vgg_seed["input_size"] == 32     # CPU-affordable
     assert vgg_seed["feature_cache"] is False                              # the notebook's

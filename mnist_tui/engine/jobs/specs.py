@@ -100,7 +100,7 @@ class TsneGmmSpec(JobSpec):
                  "perplexity": 30.0, "iterations": 1000, "exaggeration": None,
                  "gmm_inits": 1, "covariance": "full"},
         # The default clustering, then self-training rounds (jobs/refine.py): still no labels.
-        "refined": {"refine_rounds": 2},
+        "refined": {"refine_rounds": 1},
     }
 
     upsample: int | None = opt(None, "resize to N×N RGB before clustering, as the notebook did "
@@ -129,12 +129,13 @@ class TsneGmmSpec(JobSpec):
     refine_rounds: int = opt(0, "self-training rounds after clustering: a small CNN trained on "
                              "each cluster's most confident images relabels every image (no "
                              "labels used; 0 = off)", kind=int, minimum=0, maximum=5)
-    refine_epochs: int = opt(2, "epochs of each self-training round", kind=int, minimum=1,
-                             maximum=20)
-    refine_keep: float = opt(0.9, "share of each cluster (its most confident images) a "
-                             "self-training round trains on", kind=float, minimum=0.1,
-                             maximum=1.0)
-    refine_folds: int = opt(2, "self-training folds: each image is relabelled by a model that "
+    refine_epochs: int | None = opt(None, "epochs of each self-training round (none = auto: "
+                                    "3 for 70,000 images, 8 for 10,000)", kind=int, minimum=1,
+                                    maximum=50, optional=True)
+    refine_trust: float = opt(0.5, "self-training trains first on the images whose cluster "
+                              "holds at least this share of their neighbourhood", kind=float,
+                              minimum=0.0, maximum=1.0)
+    refine_folds: int = opt(1, "self-training folds: each image is relabelled by a model that "
                             "never trained on it (1 = one model for all)", kind=int, minimum=1,
                             maximum=5)
 

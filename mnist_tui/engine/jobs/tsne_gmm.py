@@ -125,8 +125,9 @@ def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
 
     with ctx.phase("tsne", f"{spec.components}-D t-SNE ({spec.tsne_backend}), "
                            f"perplexity {spec.perplexity:g}, {spec.iterations} iterations"):
+        affinities = None      # t-SNE's neighbourhoods (openTSNE's P), for self-training
         if spec.tsne_backend == "opentsne":
-            embedding, kl = _tsne_opentsne(X, spec, tsne_seed, ctx, snapshot)
+            embedding, kl, affinities = _tsne_opentsne(X, spec, tsne_seed, ctx, snapshot)
         else:
             embedding, kl = _tsne_sklearn(X, spec, tsne_seed, ctx)
         snapshot(spec.iterations, embedding)
@@ -142,7 +143,7 @@ def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
     refine_info = None
     if spec.refine_rounds:
         clustering_only, clusters, refine_info = refine_clusters(
-            images, embedding, clusters, posterior, score, spec, refine_seed, ctx)
+            images, X, affinities, clusters, posterior, score, spec, refine_seed, ctx)
         with ctx.phase("rescoring", "mapping the refined clusters to digits"):
             score = score_clustering(labels, clusters, spec.gmm_components)
 
@@ -175,22 +176,23 @@ def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
     return out
 
 
-def refine_clusters(images, embedding, clusters, posterior, score, spec: TsneGmmSpec,
-                    seed: int, ctx: JobContext):
+def refine_clusters(images, features, affinities, clusters, posterior, score,
+                    spec: TsneGmmSpec, seed: int, ctx: JobContext):
     """Self-training rounds (jobs/refine.py) after the clustering: (the clustering's own
     metrics, the refined clusters, what each round did). No labels are used."""
-    from mnist_tui.engine.jobs.refine import RefineSettings, knn_confidence, self_train
+    from mnist_tui.engine.jobs.refine import RefineSettings, auto_epochs, confidence, self_train
 
     alone = {k: v for k, v in score.metrics().items() if not k.startswith("per_class")}
     ctx.log(f"clustering alone: {alone['accuracy_hungarian']:.4f} one-to-one, "
             f"{alone['accuracy_majority']:.4f} majority vote (before self-training)")
     settings = RefineSettings(rounds=spec.refine_rounds, epochs=spec.refine_epochs,
-                              keep=spec.refine_keep, folds=spec.refine_folds)
+                              trust=spec.refine_trust, folds=spec.refine_folds)
+    epochs = settings.epochs or auto_epochs(len(clusters))
 
     def said(record: dict) -> None:
         sizes = record["cluster_sizes"]
         ctx.log(f"round {record['round']}/{settings.rounds}: {record['agreement']:.2%} agree "
-                f"with the previous labels; trained on {record['kept']:,} confident images "
+                f"with the previous labels; trained on {record['kept']:,} trusted images "
                 f"({record['epochs']} epochs); cluster sizes {min(sizes):,}–{max(sizes):,}; "
                 f"{record['seconds']:.0f}s")
         if record["rejected"]:
@@ -198,18 +200,19 @@ def refine_clusters(images, embedding, clusters, posterior, score, spec: TsneGmm
                     "labels or empty a cluster (judged without labels); the labels before it "
                     "are kept", "warning")
 
-    with ctx.phase("refine", f"self-training: {settings.rounds} round(s) of a small CNN on "
-                             f"each cluster's {settings.keep:.0%} most confident images, "
-                             f"{settings.epochs} epoch(s), {settings.folds} fold(s); no labels"):
-        confidence = knn_confidence(embedding, clusters, posterior)
-        refined, rounds = self_train(images, clusters, confidence, spec.gmm_components,
+    where = "t-SNE's affinities" if affinities is not None else "30 nearest neighbours (PCA space)"
+    with ctx.phase("refine", f"self-training: {settings.rounds} round(s) of a small CNN on the "
+                             f"images whose cluster leads their neighbourhood ({where}), "
+                             f"{epochs} epoch(s); no labels"):
+        conf = confidence(clusters, posterior, affinities, features)
+        refined, rounds = self_train(images, clusters, conf, spec.gmm_components,
                                      settings, seed, ctx, on_round=said)
-    info = {"settings": {"rounds": settings.rounds, "epochs": settings.epochs,
-                         "keep": settings.keep, "folds": settings.folds,
-                         "batch": settings.batch, "learning_rate": settings.lr,
-                         "shift": settings.shift, "label_smoothing": settings.smoothing},
-            "confidence": f"share of {KNN_NEIGHBOURS_NOTE}", "rounds": rounds,
-            "changed": int(np.sum(refined != clusters))}
+    info = {"settings": {"rounds": settings.rounds, "epochs": epochs, "trust": settings.trust,
+                         "folds": settings.folds, "batch": settings.batch,
+                         "learning_rate": settings.lr, "shift": settings.shift,
+                         "label_smoothing": settings.smoothing},
+            "confidence": f"share of {where} in the same cluster (+ GMM posterior / 100)",
+            "rounds": rounds, "changed": int(np.sum(refined != clusters))}
     return alone, refined, info
 
 
@@ -249,7 +252,7 @@ def _tsne_opentsne(X, spec: TsneGmmSpec, seed: int, ctx: JobContext, snapshot):
                        callbacks=[callback], callbacks_every_iters=SNAPSHOT_EVERY)
     ctx.emit(Progress(phase="tsne", step=spec.iterations, total=spec.iterations,
                       metrics={"kl_divergence": state["kl"]} if state["kl"] is not None else {}))
-    return np.asarray(embedding), state["kl"]
+    return np.asarray(embedding), state["kl"], embedding.affinities.P
 
 
 class _SklearnTsneProgress(io.TextIOBase):
