@@ -232,8 +232,8 @@ def test_a_typo_in_sizes_asks_even_with_few_members(tmp_path, make_split):
 
 def test_time_estimate_is_the_mean_of_finished_runs_of_the_same_job_and_size(tmp_path):
     runs = tmp_path / "runs"
-    spec = SuiteSpec(name="sweep", methods=("tsne-gmm", "cnn"), presets=("default",), sizes=(100, 200), seeds=(0,),
-                     overrides={"dataset": "digits"}).validate()
+    spec = SuiteSpec(name="sweep", methods=("tsne-gmm", "cnn"), presets=("default",),
+                     sizes=(100, 200), seeds=(0,), overrides={"dataset": "digits"}).validate()
     members = spec.members()
     by = {(m.job, m.size): m.spec for m in members if m.preset == "default"}
     write_finished_run(runs, "r1", by[("tsne-gmm", 100)], 10.0)
@@ -241,10 +241,13 @@ def test_time_estimate_is_the_mean_of_finished_runs_of_the_same_job_and_size(tmp
     write_finished_run(runs, "r3", by[("cnn", 200)], 1200.0)
     write_finished_run(runs, "r4", by[("cnn", 100)], 0.0)     # no time: ignored
     plan = pf.plan_suite(members, RunStore(runs).list())
-    # the refined members have no past run of their own: a default run's time is not theirs
     assert plan.estimated == 2 and plan.estimate_s == pytest.approx(20.0 + 1200.0)
-    assert plan.time_text() == ("about 20m20s from past runs (4 member(s) without an "
+    assert plan.time_text() == ("about 20m20s from past runs (2 member(s) without an "
                                 "estimate)")
+    # a refined member has no past run of its own: a default run's time is not its time
+    refined = SuiteSpec(name="sweep", methods=("tsne-gmm",), presets=("refined",), sizes=(100,),
+                        seeds=(0,), overrides={"dataset": "digits"}).validate().members()
+    assert pf.plan_suite(refined, RunStore(runs).list()).estimated == 0
     assert plan.confirm_reasons() == ["about 20m20s (more than 15 min)"]
     small = pf.plan_suite(members[:1], RunStore(runs).list())
     assert small.time_text() == "about 20s from past runs" and small.confirm_reasons() == []

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import numpy as np
-
 from scipy.sparse import csr_matrix
 
 from mnist_tui.engine.jobs.refine import (

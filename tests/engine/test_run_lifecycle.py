@@ -281,3 +281,30 @@ def test_a_batch_run_whose_terminal_hangs_up_is_recorded_as_such(cli_env, tmp_pa
     result = records.read_result(run_dir)
     assert (result["status"], result["stopped_by"]) == ("interrupted", "hangup")
     assert "terminal closed" in result["error"]
+
+
+@pytest.mark.parametrize("sig, status, by", [
+    (signal.SIGINT, "interrupted", "ctrl-c"),
+    (signal.SIGTERM, "cancelled", "signal"),
+])
+def test_a_stop_the_worker_outlives_is_still_recorded_as_that_stop(tmp_path, sig, status, by):
+    """Bug: a worker that did not end within the grace period after Ctrl-C (TensorFlow slow to
+    unwind on a loaded machine) was killed and recorded as "killed by a signal", and a SIGTERM
+    as interrupted: the user's stop was lost."""
+    from mnist_tui.engine.runs.launch import WorkerRun
+
+    worker = WorkerRun(spec_from_dict(SLOW_SPEC).to_dict(), tmp_path / "runs")
+    worker.start()
+    try:
+        for ev in worker.events():
+            if ev.type == "progress" and ev.phase == "tsne":
+                break
+        os.kill(worker.proc.pid, signal.SIGSTOP)   # it cannot act on the stop in time…
+        worker.stop(sig, grace=0.5)                 # …so it is killed after the grace period
+    finally:
+        if worker.proc.poll() is None:
+            worker.proc.kill()
+    result = worker.outcome("interrupted")
+    assert (result["status"], result["stopped_by"]) == (status, by)
+    assert "did not end within 0 s of it and was killed" in result["error"]   # 0.5 → "0 s"
+    assert records.read_result(worker.run_dir)["status"] == status

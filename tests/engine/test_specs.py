@@ -150,7 +150,7 @@ def test_smallest_sample_count_is_accepted():
 
 def test_unknown_preset():
     with pytest.raises(SpecError, match=r"^--preset: unknown preset 'fast' for tsne-gmm "
-                                        r"\(choose from default, seed\)$"):
+                                        r"\(choose from default, seed, refined\)$"):
         build_spec("tsne-gmm", "fast")
     # a saved spec with an unknown preset is caught by validation
     data = build_spec("tsne-gmm").to_dict() | {"preset": "fast"}

@@ -23,6 +23,11 @@ from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs import store as runs
 
 GRACE_SECONDS = 10.0
+# A stop signal → (status, words, stopped_by), as the worker itself records it (worker.py).
+STOPPED_BY = {signal.SIGINT: ("interrupted", "interrupted (Ctrl-C)", "ctrl-c"),
+              signal.SIGTERM: ("cancelled", "stopped by SIGTERM", "signal"),
+              signal.SIGHUP: ("interrupted", "interrupted: the terminal closed (SIGHUP)",
+                              "hangup")}
 
 
 def worker_env() -> dict[str, str]:
@@ -106,14 +111,15 @@ def stderr_tail(stderr_file: IO[bytes], run_dir: Path, lines: int = 20) -> str:
 
 
 def record_dead_worker(run_dir: Path, status: str, rc: int | None,
-                       tail: str, reason: str | None = None) -> tuple[str, dict[str, Any] | None]:
+                       tail: str, reason: str | None = None,
+                       stopped_by: str = "ctrl-c") -> tuple[str, dict[str, Any] | None]:
     """A worker that ended without a terminal event (SIGKILL, OOM, a crash in C): record the
     run as `status` with why, unless it already has a result. Returns (reason, result).
 
     Shared by `WorkerRun.outcome` (batch, suites) and the TUI's job manager.
     """
     if reason is not None:
-        recorded = runs.record_unfinished(Path(run_dir), status, reason, stopped_by="ctrl-c")
+        recorded = runs.record_unfinished(Path(run_dir), status, reason, stopped_by=stopped_by)
         return reason, recorded or _existing_result(run_dir)
     reason = f"the worker process ended without a result ({describe_exit(rc)})"
     last = tail.splitlines()[-1] if tail else ""
@@ -142,6 +148,7 @@ class WorkerRun:
         self.rerun_of = rerun_of
         self.terminal: Event | None = None
         self.kill_reason: str | None = None   # set by whoever SIGKILLs it on purpose
+        self.stop_as: tuple[str, str] | None = None   # (status, stopped_by) of a stop it outlived
         self.proc: subprocess.Popen[str] | None = None
         self._stderr = tempfile.TemporaryFile()
 
@@ -185,6 +192,12 @@ class WorkerRun:
         try:
             self.proc.wait(grace)
         except subprocess.TimeoutExpired:
+            # Still the user's stop, killed because it did not end in time: recorded as that
+            # stop (interrupted by Ctrl-C, cancelled by SIGTERM…), not as a kill by someone.
+            status, words, by = STOPPED_BY.get(sig, ("interrupted", "a stop", "signal"))
+            self.stop_as = (status, by)
+            self.kill_reason = (f"{words}: the worker did not end within {grace:.0f} s of it "
+                                "and was killed")
             self.proc.kill()
             self.proc.wait()
 
@@ -202,7 +215,8 @@ class WorkerRun:
                 res.setdefault("error_kind", getattr(self.terminal, "kind", "job"))
                 res["error_kind"] = getattr(self.terminal, "kind", "job")
             return res
-        reason, recorded = record_dead_worker(self.run_dir, unfinished_status, rc,
-                                              self.stderr_tail(12), self.kill_reason)
-        return recorded or {"status": unfinished_status, "error": reason, "error_kind": "job",
+        status, by = self.stop_as or (unfinished_status, "ctrl-c")
+        reason, recorded = record_dead_worker(self.run_dir, status, rc,
+                                              self.stderr_tail(12), self.kill_reason, by)
+        return recorded or {"status": status, "error": reason, "error_kind": "job",
                             "run_id": self.run_id, "run_dir": None, "job": self.spec_dict["job"]}

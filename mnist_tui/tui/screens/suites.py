@@ -31,7 +31,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
 
 from mnist_tui.engine.errors import MnistTuiError
-from mnist_tui.engine.suites.suite import parse_options, seeds_text
+from mnist_tui.engine.suites.suite import SuiteSpec, parse_options, seeds_text
 from mnist_tui.tui.dialogs import ConfirmScreen, SuitePicker
 from mnist_tui.tui.jobs import WORKER_NICE
 from mnist_tui.tui.suite_listener import SuiteListener
@@ -493,8 +493,12 @@ class SuitesScreen(FieldKeys, Screen):
         self.query_one("#sf-sizes", Input).value = ",".join(map(str, spec["sizes"]))
         self.query_one("#sf-seeds", Input).value = seeds_text(spec["seeds"])
         self.query_one("#sf-vgg", Input).value = str(spec["vgg_input_size"])
-        self.query_one("#sf-options", Input).value = " ".join(
-            f"{k.replace('_', '-')}={v}" for k, v in spec.get("overrides", {}).items())
+        options = [f"{k.replace('_', '-')}={v}" for k, v in spec.get("overrides", {}).items()]
+        presets = spec.get("presets") or []
+        if presets and tuple(presets) != SuiteSpec(name=spec["suite"],
+                                                   methods=tuple(spec["methods"])).presets:
+            options.append("presets=" + ",".join(presets))   # what the suite ran, not today's
+        self.query_one("#sf-options", Input).value = " ".join(options)
 
     # -- running (the suite thread) --------------------------------------------------------
     def _may_begin(self) -> bool:
