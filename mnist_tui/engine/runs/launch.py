@@ -24,10 +24,10 @@ from mnist_tui.engine.runs import store as runs
 
 GRACE_SECONDS = 10.0
 # A stop signal → (status, words, stopped_by), as the worker itself records it (worker.py).
-STOPPED_BY = {signal.SIGINT: ("interrupted", "interrupted (Ctrl-C)", "ctrl-c"),
-              signal.SIGTERM: ("cancelled", "stopped by SIGTERM", "signal"),
-              signal.SIGHUP: ("interrupted", "interrupted: the terminal closed (SIGHUP)",
-                              "hangup")}
+STOPPED_BY: dict[int, tuple[str, str, str]] = {
+    signal.SIGINT: ("interrupted", "interrupted (Ctrl-C)", "ctrl-c"),
+    signal.SIGTERM: ("cancelled", "stopped by SIGTERM", "signal"),
+    signal.SIGHUP: ("interrupted", "interrupted: the terminal closed (SIGHUP)", "hangup")}
 
 
 def worker_env() -> dict[str, str]:
@@ -194,7 +194,7 @@ class WorkerRun:
         except subprocess.TimeoutExpired:
             # Still the user's stop, killed because it did not end in time: recorded as that
             # stop (interrupted by Ctrl-C, cancelled by SIGTERM…), not as a kill by someone.
-            status, words, by = STOPPED_BY.get(sig, ("interrupted", "a stop", "signal"))
+            status, words, by = STOPPED_BY.get(int(sig), ("interrupted", "a stop", "signal"))
             self.stop_as = (status, by)
             self.kill_reason = (f"{words}: the worker did not end within {grace:.0f} s of it "
                                 "and was killed")
