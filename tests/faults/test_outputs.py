@@ -110,18 +110,22 @@ def test_a_runs_folder_that_is_a_file_is_exit_2(env, tmp_path):
     assert not_a_folder.read_text() == "x"
 
 
-@pytest.fixture
-def full_disk(tmp_path):
-    """A 64 KiB tmpfs: a run cannot fit. Root only (mount)."""
+def small_tmpfs(where: Path, options: str):
+    """A 64 KiB tmpfs mounted at `where` for one test (root only: skipped otherwise)."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a small tmpfs needs root")
-    where = tmp_path / "full"
     where.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
                       capture_output=True, check=False).returncode != 0:
         pytest.skip("mount is not permitted here")
     yield where
     subprocess.run(["umount", str(where)], check=False)
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs: a run cannot fit."""
+    yield from small_tmpfs(tmp_path / "full", "size=64k")
 
 
 def test_a_full_disk_is_exit_2_with_nothing_left_behind(env, full_disk):
@@ -185,15 +189,7 @@ def test_artifacts_appear_only_whole(tmp_path):
 @pytest.fixture
 def read_only_place(tmp_path):
     """A read-only tmpfs: root writes through a chmod, not through a read-only mount."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a read-only tmpfs needs root")
-    where = tmp_path / "ro"
-    where.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(where)],
-                      capture_output=True, check=False).returncode != 0:
-        pytest.skip("mount is not permitted here")
-    yield where
-    subprocess.run(["umount", str(where)], check=False)
+    yield from small_tmpfs(tmp_path / "ro", "ro,size=64k")
 
 
 def test_a_read_only_runs_folder_is_exit_2_before_the_job(env, read_only_place):
