@@ -7,6 +7,7 @@ The TUI tests wait with `tui_helpers.wait_for`, which lets the app run between l
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -81,3 +82,17 @@ class FolderServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(5)
+
+
+def write_finished_run(runs_dir: Path, run_id: str, spec: dict, total: float,
+                       metrics: dict | None = None) -> None:
+    """A finished run folder as a worker leaves it (spec, meta, result with `total` seconds):
+    what suite time estimates read."""
+    d = runs_dir / run_id
+    d.mkdir(parents=True)
+    (d / "spec.json").write_text(json.dumps(spec))
+    (d / "meta.json").write_text(json.dumps({"run_id": run_id,
+                                             "created": "2026-01-01T12:00:00+0000", "pid": 1}))
+    (d / "result.json").write_text(json.dumps({
+        "status": "finished", "job": spec["job"], "run_id": run_id, "spec": spec,
+        "metrics": metrics or {}, "timings": {"total": total}}))

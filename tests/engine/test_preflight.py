@@ -5,12 +5,12 @@ only, VGG16 weights cached or downloadable (a real HTTP server on 127.0.0.1, a c
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support import write_finished_run
 
 from mnist_tui.engine.data.weights import IMAGENET_FILE, IMAGENET_NOTOP
 from mnist_tui.engine.runs import preflight as pf
@@ -189,17 +189,6 @@ def test_a_url_that_answered_is_remembered_a_failure_is_not(static_server, monke
 
 
 # -- suites --------------------------------------------------------------------------------------
-def write_finished_run(runs_dir: Path, run_id: str, spec: dict, total: float) -> None:
-    d = runs_dir / run_id
-    d.mkdir(parents=True)
-    (d / "spec.json").write_text(json.dumps(spec))
-    (d / "meta.json").write_text(json.dumps({"run_id": run_id,
-                                             "created": "2026-01-01T12:00:00+0000", "pid": 1}))
-    (d / "result.json").write_text(json.dumps({"status": "finished", "job": spec["job"],
-                                               "run_id": run_id, "spec": spec,
-                                               "timings": {"total": total}}))
-
-
 def test_the_default_sweep_asks_and_says_its_size(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_TUI_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("MNIST_TUI_MIRRORS", closed_url())

@@ -11,13 +11,13 @@ test marked slow.
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import socket
 import struct
 from pathlib import Path
 
 import pytest
+from support import write_finished_run
 from textual.widgets import Input, Select
 from tui_helpers import screen_text, wait_for, widget_text
 
@@ -196,17 +196,6 @@ async def fill_suite(pilot, **values) -> None:
     await wait_for(pilot, lambda: screen.plan_for == screen.form_key(), 15)
 
 
-def write_finished_run(runs_dir: Path, run_id: str, spec: dict, total: float) -> None:
-    d = runs_dir / run_id
-    d.mkdir(parents=True)
-    (d / "spec.json").write_text(json.dumps(spec))
-    (d / "meta.json").write_text(json.dumps({"run_id": run_id,
-                                             "created": "2026-01-01T12:00:00+0000", "pid": 1}))
-    (d / "result.json").write_text(json.dumps({
-        "status": "finished", "job": spec["job"], "run_id": run_id, "spec": spec,
-        "metrics": {"accuracy_hungarian": 0.6}, "timings": {"total": total}}))
-
-
 def plan_text(app) -> str:
     return widget_text(app, "#suite-plan")
 
@@ -216,8 +205,10 @@ async def test_suite_plan_shows_its_size_and_a_time_from_past_runs(runs_dir):
 
     spec = build_spec("tsne-gmm", "default", {"dataset": "digits", "samples": 100,
                                               "iterations": 260, "gmm_inits": 1}).to_dict()
-    write_finished_run(runs_dir, "20260101-120000-tsne-gmm-aaa001", spec, 3.0)
-    write_finished_run(runs_dir, "20260101-120001-tsne-gmm-aaa002", {**spec, "seed": 4}, 5.0)
+    scored = {"accuracy_hungarian": 0.6}
+    write_finished_run(runs_dir, "20260101-120000-tsne-gmm-aaa001", spec, 3.0, scored)
+    write_finished_run(runs_dir, "20260101-120001-tsne-gmm-aaa002", {**spec, "seed": 4}, 5.0,
+                       scored)
     app = create_app(runs_dir=runs_dir, load_data=False, start_mode="suites")
     async with app.run_test(size=(80, 24)) as pilot:
         await fill_suite(pilot, methods="tsne-gmm", sizes="100", seeds="2",
