@@ -27,8 +27,10 @@ import resource
 import shutil
 import signal
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
@@ -112,6 +114,12 @@ def block_stop_signals() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
 
 
+# A stop the job does not act on within this long (a library swallowed its exception and
+# carried on training) is recorded by a watchdog thread, and the worker ends at once.
+STOP_DEADLINE_S = 15.0
+_on_stuck: Callable[[], None] | None = None
+
+
 def on_stop_signal(signum: int, frame: FrameType | None) -> None:
     if _finishing:
         return                    # a second signal, or one after the result: already ending
@@ -119,6 +127,10 @@ def on_stop_signal(signum: int, frame: FrameType | None) -> None:
     block_stop_signals()
     status, reason, by = _stop_override or STOP_SIGNALS[signum]
     _received = JobStopped(status, reason, by)
+    if _on_stuck is not None:
+        watchdog = threading.Timer(STOP_DEADLINE_S, _on_stuck)
+        watchdog.daemon = True
+        watchdog.start()
     raise _received
 
 
@@ -266,6 +278,22 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
         else:
             ctx.emit(event_cls(result=res))
         return code
+
+    def stuck() -> None:
+        """The watchdog's end: the stop was swallowed and the job runs on. Record the stop
+        (the final record is created once, so the job's own can still win) and exit now."""
+        stop = _received
+        if stop is None:
+            return
+        code = finish(stop.status, TERMINAL_EVENTS[stop.status], EXIT_CODES[stop.status],
+                      error=f"{stop.reason}; the job did not stop within "
+                            f"{STOP_DEADLINE_S:.0f} s and was ended at once",
+                      stopped_by=stop.stopped_by)
+        sys.stdout.flush()
+        os._exit(code)
+
+    global _on_stuck
+    _on_stuck = stuck
 
     def failed(exc: BaseException) -> int:
         block_stop_signals()
