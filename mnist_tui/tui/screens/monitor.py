@@ -126,6 +126,7 @@ class MonitorScreen(Screen):
     # -- drawing ---------------------------------------------------------------------------
     def _tick(self) -> None:
         if self.app.screen is self:
+            self._follow_latest()   # cheap; also when a job_changed signal was missed
             self._redraw()
 
     def _tick_clock(self) -> None:
