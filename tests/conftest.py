@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import FolderServer, closed_port_url
+from support import FolderServer, closed_port_url, patient
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +52,7 @@ def real_mnist_full_dir() -> Path:
 
 def _run_cli(args: list[str], env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mnist_tui", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+                          capture_output=True, text=True, timeout=patient(timeout), check=False)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ The TUI tests wait with `tui_helpers.wait_for`, which lets the app run between l
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -15,9 +16,22 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+# Every time limit in the tests is a bound on a hang, never a speed assertion (speed belongs in
+# benchmarks/): the figures written in the tests are what a quiet 2-core machine needs with room to
+# spare, and `patient()` stretches them so that the suite also passes beside a training CNN or
+# another suite. MNIST_TUI_TEST_PATIENCE sets the factor (default 4).
+PATIENCE = float(os.environ.get("MNIST_TUI_TEST_PATIENCE") or 4)
+
+
+def patient(seconds: float) -> float:
+    """A test's time limit, stretched for a loaded machine (see PATIENCE)."""
+    return seconds * PATIENCE
+
 
 def wait_until(condition, timeout: float = 60.0, what: str = "condition", step: float = 0.05):
-    """Poll `condition()` until it is truthy (returns that value) or fail after `timeout` s."""
+    """Poll `condition()` until it is truthy (returns that value) or fail after `patient(timeout)`
+    seconds."""
+    timeout = patient(timeout)
     deadline = time.monotonic() + timeout
     while True:
         value = condition()

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from support import patient
 
 from mnist_tui.engine.jobs.events import event_from_json
 
@@ -50,7 +51,7 @@ def _worker_pid(run_dir) -> int:
 def test_sigint_records_the_run_as_interrupted_and_exits_130(cli_env, tmp_path):
     proc, run_dir = _slow_run_in_tsne(cli_env, tmp_path, "--json", str(tmp_path / "r.json"))
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=patient(60))
     assert proc.returncode == 130, err
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "interrupted"
@@ -68,7 +69,7 @@ def test_sigint_records_the_run_as_interrupted_and_exits_130(cli_env, tmp_path):
 def test_worker_killed_outright_is_a_recorded_failure_exit_3(cli_env, tmp_path):
     proc, run_dir = _slow_run_in_tsne(cli_env, tmp_path)
     os.kill(_worker_pid(run_dir), signal.SIGKILL)
-    proc.communicate(timeout=60)
+    proc.communicate(timeout=patient(60))
     assert proc.returncode == 3
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "failed"
@@ -78,7 +79,7 @@ def test_worker_killed_outright_is_a_recorded_failure_exit_3(cli_env, tmp_path):
 def test_sigterm_to_worker_is_a_cancel(cli_env, tmp_path):
     proc, run_dir = _slow_run_in_tsne(cli_env, tmp_path)
     os.kill(_worker_pid(run_dir), signal.SIGTERM)
-    proc.communicate(timeout=60)
+    proc.communicate(timeout=patient(60))
     assert proc.returncode == 130
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "cancelled"
@@ -92,7 +93,7 @@ def test_worker_stdout_is_only_events_even_when_libraries_print(cli_env, tmp_pat
     out = subprocess.run(
         [sys.executable, "-m", "mnist_tui.engine.runs.worker", "--run-dir",
          str(tmp_path / "runs" / "r1"), "--spec", json.dumps(spec)],
-        env=cli_env, capture_output=True, text=True, timeout=120, check=False)
+        env=cli_env, capture_output=True, text=True, timeout=patient(120), check=False)
     assert out.returncode == 0, out.stderr
     events = [event_from_json(line) for line in out.stdout.splitlines()]
     assert events[-1].type == "finished"

@@ -16,6 +16,8 @@ import sys
 import termios
 import time
 
+from support import patient
+
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 JOB = ["--batch", "--job", "tsne-gmm", "--dataset", "digits", "--samples", "400",
        "--iterations", "800", "--gmm-inits", "2"]
@@ -30,7 +32,7 @@ def run_on_terminal(args: list[str], env: dict, columns: int = 80, rows: int = 2
                             stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, close_fds=True)
     os.close(slave)
     chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + patient(timeout)
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([master], [], [], 0.5)

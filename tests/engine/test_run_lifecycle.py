@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from support import wait_until
+from support import patient, wait_until
 
 from mnist_tui.engine.jobs.events import event_from_json
 from mnist_tui.engine.jobs.specs import spec_from_dict
@@ -195,7 +195,7 @@ def test_every_stop_records_its_true_reason(cli_env, tmp_path, sig, status, by, 
     proc = _worker(SLOW_SPEC, run_dir, env=cli_env)
     _until_tsne(proc)
     proc.send_signal(sig)
-    proc.communicate(timeout=60)
+    proc.communicate(timeout=patient(60))
     result = records.read_result(run_dir)
     assert (result["status"], result["stopped_by"]) == (status, by)
     assert words in result["error"]
@@ -209,7 +209,7 @@ def _spawn_and_leave(args, env) -> int:
             "stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, text=True); "
             "next(line for line in p.stdout if '\"tsne\"' in line); print(p.pid)")
     out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
-                         text=True, timeout=60, check=True)
+                         text=True, timeout=patient(60), check=True)
     return int(out.stdout)
 
 
@@ -263,7 +263,7 @@ def test_a_second_ctrl_c_still_ends_cleanly_with_summary_and_json(cli_env, tmp_p
     run_dir = _run_dir_of(proc, tmp_path / "runs")
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=patient(60))
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert f"run folder {run_dir}" in out
@@ -276,7 +276,7 @@ def test_a_batch_run_whose_terminal_hangs_up_is_recorded_as_such(cli_env, tmp_pa
     proc = _batch(SLOW_ARGS, cli_env)
     run_dir = _run_dir_of(proc, tmp_path / "runs")
     proc.send_signal(signal.SIGHUP)
-    proc.communicate(timeout=60)
+    proc.communicate(timeout=patient(60))
     assert proc.returncode == 130
     result = records.read_result(run_dir)
     assert (result["status"], result["stopped_by"]) == ("interrupted", "hangup")

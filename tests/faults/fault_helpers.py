@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from support import closed_port_url  # noqa: F401 - the fault tests take it from here
+from support import (
+    closed_port_url,  # noqa: F401 - the fault tests take it from here
+    patient,
+)
 
 # --- the hostile server ------------------------------------------------------------------------
 
@@ -158,7 +161,7 @@ def run_cli(args: list[str], env: dict, tmp_path: Path, *, timeout: float = 60,
     start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "mnist_tui", "--batch", *args, "--json", str(out)],
-        env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        env=env, capture_output=True, text=True, timeout=patient(timeout), check=False,
         preexec_fn=_limit_memory if bounded_memory else None)
     seconds = time.monotonic() - start
     result = json.loads(out.read_text()) if out.exists() else None

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import patient
 
 from mnist_tui.engine.runs.store import RunStore
 from mnist_tui.engine.suites.suite import SuiteFolder, SuiteSpec
@@ -32,7 +33,7 @@ def start(args: list[str], env: dict) -> subprocess.Popen:
 
 def finish(proc: subprocess.Popen, timeout: float = 180) -> tuple[int, str, str]:
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(timeout=patient(timeout))
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from support import patient
 
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs.store import RunStore
@@ -73,7 +74,7 @@ def test_a_spec_that_is_a_fifo_or_dev_zero_neither_hangs_nor_eats_memory(tmp_pat
     t0 = time.monotonic()
     store = RunStore(tmp_path)
     assert [r.run_id for r in store.list()] == ["good"]
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < patient(5)
     assert sorted(s.name for s in store.skipped) == ["fifo-spec", "zero-spec"]
 
 
@@ -86,7 +87,7 @@ def test_a_bad_config_is_one_error_line(cli_env, tmp_path, text, words):
     config = tmp_path / "spec.json"
     config.write_bytes(text.encode("latin-1") if "\xff" in text else text.encode())
     out = subprocess.run([sys.executable, "-m", "mnist_tui", "--batch", "--config", str(config)],
-                         env=cli_env, capture_output=True, text=True, timeout=60, check=False)
+                         env=cli_env, capture_output=True, text=True, timeout=patient(60), check=False)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], out.stderr
@@ -94,7 +95,7 @@ def test_a_bad_config_is_one_error_line(cli_env, tmp_path, text, words):
 
 def test_config_dev_zero_is_refused_at_once(cli_env):
     out = subprocess.run([sys.executable, "-m", "mnist_tui", "--batch", "--config", "/dev/zero"],
-                         env=cli_env, capture_output=True, text=True, timeout=60, check=False)
+                         env=cli_env, capture_output=True, text=True, timeout=patient(60), check=False)
     assert out.returncode == 2
     assert "not a regular file" in out.stderr
 
@@ -106,7 +107,7 @@ def test_rerun_of_a_run_whose_spec_is_random_bytes_is_one_error_line(cli_env, tm
     (p / "spec.json").write_bytes(os.urandom(200))
     out = subprocess.run([sys.executable, "-m", "mnist_tui", "--batch", "--rerun", p.name,
                           "--runs-dir", str(runs)], env=cli_env, capture_output=True,
-                         text=True, timeout=60, check=False)
+                         text=True, timeout=patient(60), check=False)
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
@@ -120,7 +121,7 @@ def test_a_200_kb_spec_is_one_short_error_line(cli_env, tmp_path):
         config.write_text(json.dumps({"job": "tsne-gmm", field: value}))
         out = subprocess.run([sys.executable, "-m", "mnist_tui", "--batch", "--config",
                               str(config)], env=cli_env, capture_output=True, text=True,
-                             timeout=60, check=False)
+                             timeout=patient(60), check=False)
         assert out.returncode == 2
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and "too long" in lines[0] and len(lines[0]) < 200

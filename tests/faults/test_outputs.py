@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import patient
 
 pytestmark = pytest.mark.faults
 
@@ -26,7 +27,7 @@ QUICK = ["--batch", "--job", "tsne-gmm", "--dataset", "digits", "--samples", "20
 
 def cli(args, env, cwd=None, stdout=subprocess.PIPE, timeout=120):
     return subprocess.run([sys.executable, "-m", "mnist_tui", *args], env=env, cwd=cwd,
-                          stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=timeout,
+                          stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=patient(timeout),
                           check=False)
 
 
@@ -94,7 +95,7 @@ def test_output_piped_to_head_ends_quietly_and_the_run_finishes(env, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc.stdout.readline()
     proc.stdout.close()                                    # what `| head -n 1` does
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=patient(120))
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "internal error" not in err
     (run,) = run_folders(tmp_path / "runs")
@@ -229,7 +230,7 @@ def test_an_unreadable_data_folder_is_exit_2_with_no_run(env, tmp_path):
     try:
         out = subprocess.run([*prefix, sys.executable, "-m", "mnist_tui", "--batch", "--job",
                               "tsne-gmm", "--dataset", "mnist", "--data-dir", str(data)],
-                             env=env, capture_output=True, text=True, timeout=60, check=False)
+                             env=env, capture_output=True, text=True, timeout=patient(60), check=False)
     finally:
         data.chmod(0o755)
     assert out.returncode == 2, out.stderr

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from fault_helpers import listing, part_files
-from support import wait_until
+from support import patient, wait_until
 
 from mnist_tui.engine.runs.procs import process_alive
 from mnist_tui.engine.runs.store import RunStore
@@ -70,7 +70,7 @@ class Batch:
 
     def end(self, timeout: float = 60) -> tuple[int, str]:
         try:
-            self.proc.wait(timeout)
+            self.proc.wait(patient(timeout))
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()

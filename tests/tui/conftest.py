@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import patient
 from tui_helpers import closed_port_url
 
 
@@ -72,6 +73,6 @@ def assert_no_tensorflow(request):
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
              request.node.nodeid],
             env={**os.environ, FRESH_INTERPRETER: "1"}, cwd=request.config.rootpath,
-            capture_output=True, text=True, timeout=300, check=False)
+            capture_output=True, text=True, timeout=patient(300), check=False)
         assert out.returncode == 0 and "1 passed" in out.stdout, (
             "again in a fresh interpreter:\n" + out.stdout[-3000:])

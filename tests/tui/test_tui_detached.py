@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from support import wait_until
+from support import patient, wait_until
 from textual.worker import WorkerCancelled
 from tui_helpers import screen_text, wait_for
 
@@ -62,7 +62,7 @@ async def test_a_new_app_reattaches_to_a_live_job_from_its_first_event(runs_dir)
         await wait_for(pilot, lambda: job.state == "finished", 180)
         assert job.result["metrics"]["accuracy_hungarian"] > 0.5
         await wait_for(pilot, lambda: "finished" in screen_text(app), 10)
-    proc.wait(10)
+    proc.wait(patient(10))
 
 
 async def test_a_reattached_job_can_be_cancelled(runs_dir):
@@ -74,7 +74,7 @@ async def test_a_reattached_job_can_be_cancelled(runs_dir):
         assert app.manager.cancel(run_id)
         job = app.manager.jobs[run_id]
         await wait_for(pilot, lambda: job.state == "cancelled", 30)
-    assert proc.wait(10) == 4
+    assert proc.wait(patient(10)) == 4
     result = records.read_result(runs_dir / run_id)
     assert (result["status"], result["stopped_by"]) == ("cancelled", "tui")
 
@@ -84,7 +84,7 @@ async def test_a_run_whose_worker_vanished_unseen_is_recorded_once(runs_dir):
     run_id = "20261125-120000-tsne-gmm-cccccc"
     proc = _start_detached(runs_dir, run_id, 5000)
     proc.kill()
-    proc.wait(10)
+    proc.wait(patient(10))
     first = create_app(runs_dir=runs_dir, dataset="digits", load_data=False)
     second = create_app(runs_dir=runs_dir, dataset="digits", load_data=False)
     async with first.run_test(size=(80, 24)) as p1, second.run_test(size=(80, 24)):

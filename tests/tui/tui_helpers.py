@@ -9,7 +9,10 @@ import time
 from pathlib import Path
 
 from rich.cells import cell_len
-from support import closed_port_url  # noqa: F401 - the TUI conftest takes it from here
+from support import (
+    closed_port_url,  # noqa: F401 - the TUI conftest takes it from here
+    patient,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -43,7 +46,9 @@ def widget_text(app, selector: str) -> str:
 
 
 async def wait_for(pilot, predicate, timeout: float = 30.0, step: float = 0.1) -> None:
-    """Let the app run until `predicate()` holds (a live job, a thread worker)."""
+    """Let the app run until `predicate()` holds (a live job, a thread worker); fail after
+    `patient(timeout)` seconds."""
+    timeout = patient(timeout)
     deadline = time.monotonic() + timeout
 
     def holds() -> bool:
