@@ -263,6 +263,25 @@ def test_terminal_charts_fit_80_by_24(sweep_folder):
     assert "\x1b[" not in charts
 
 
+def test_terminal_and_html_charts_share_the_y_ticks(sweep_folder):
+    """The y ticks come from charts.chart for every renderer (plotext used to pick its own)."""
+    from mnist_tui.engine.suites import report_html
+    from mnist_tui.engine.suites.charts import chart
+
+    report = rep.build_report(sweep_folder, "finished")
+    acc = chart(report, "accuracy")
+    # the axis covers every mean ± spread (cnn at 200 images reaches 92.4: the last tick was 90)
+    assert acc.y_ticks == [40, 50, 60, 70, 80, 90, 100]
+    points = [p for pts in acc.series.values() for p in pts]
+    assert all(0 <= acc.y_fraction(v) <= 1 for p in points for v in (p.low, p.high))
+    block = report_text.terminal_charts(report).split("\n\n")[0]
+    axis = [line.split("┤")[0].strip() for line in block.splitlines() if "┤" in line]
+    assert axis and set(axis) == set(acc.y_labels), (axis, acc.y_labels)
+    page = report_html.html(report)
+    for label in acc.y_labels:
+        assert f">{label}</text>" in page
+
+
 def test_peak_memory_is_labelled_by_where_it_came_from(sweep_folder):
     """The worker's own getrusage figure used to be labelled as the suite's /proc reading."""
     members = sweep_folder.spec().members()

@@ -43,18 +43,16 @@ def series(report: dict, key: str = "accuracy", scale: float = 1.0) -> dict[str,
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """About `count` steps of 1, 2, 2.5 or 5 × 10ⁿ covering lo…hi."""
+    """About `count` steps of 1, 2, 2.5 or 5 × 10ⁿ covering lo…hi: the first tick is at or below
+    lo, the last at or above hi."""
     if hi <= lo:
         hi = lo + 1
     raw = (hi - lo) / count
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    start = math.floor(lo / step) * step
-    ticks, v = [], start
-    while v <= hi + 1e-9:
-        ticks.append(round(v, 10))
-        v += step
-    return ticks
+    first = math.floor(lo / step + 1e-9)
+    last = math.ceil(hi / step - 1e-9)
+    return [round(i * step, 10) for i in range(first, last + 1)]
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,8 @@ class Chart:
     log_y: bool
     x_ticks: list[int]
     y_ticks: list[float]
-    y_range: tuple[float, float]     # the y axis' ends (log: powers of ten, as exponents)
+    y_range: tuple[float, float]     # the y axis' ends (log: powers of ten, as exponents,
+                                     # which is what plotext's ylim takes on a log axis)
 
     @property
     def x_labels(self) -> list[str]:

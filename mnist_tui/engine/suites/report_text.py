@@ -142,7 +142,7 @@ MARKERS = ("dot", "x", "+", "o", "*", "#")
 def terminal_charts(report: dict, width: int = 80, height: int = 22,
                     color: bool = False) -> str:
     """Accuracy and fit time against images (log scale), each fitting width × height: the
-    `charts.chart` of each drawn with plotext (its y ticks are plotext's own)."""
+    `charts.chart` of each drawn with plotext, on the chart's own ticks and limits."""
     import plotext as plt
 
     out = []
@@ -157,6 +157,8 @@ def terminal_charts(report: dict, width: int = 80, height: int = 22,
         if c.log_y:
             plt.yscale("log")
         plt.xticks(c.x_ticks, c.x_labels)
+        plt.ylim(*c.y_range)
+        plt.yticks(c.y_ticks, c.y_labels)
         for i, (name, pts) in enumerate(c.series.items()):
             xs = [p.images for p in pts]
             ys = [p.mean for p in pts]

@@ -1,6 +1,6 @@
 """The Suites screen's live plot of a sweep: accuracy (mean over seeds) against images, one line
 per method and preset. It draws the engine's `charts.chart` of the report, the same series and
-x ticks as the report's terminal chart and its HTML chart."""
+ticks on both axes as the report's terminal chart and its HTML chart."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ class SweepPlot(PlotextPlot):
         plt.title("accuracy % vs images (mean over seeds; t-SNE+GMM 1:1)")
         plt.xscale("log")
         plt.xticks(c.x_ticks, c.x_labels)
+        plt.ylim(*c.y_range)
+        plt.yticks(c.y_ticks, c.y_labels)
         for i, (name, pts) in enumerate(c.series.items()):
             plt.plot([p.images for p in pts], [p.mean for p in pts], label=name,
                      marker=MARKERS[i % len(MARKERS)])
