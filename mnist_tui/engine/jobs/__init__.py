@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import pkgutil
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mnist_tui.engine.data.datasets import Dataset
+    from mnist_tui.engine.jobs.context import JobContext
+
+# A job's `run(spec, dataset, ctx) -> result`; each job takes its own spec class, hence Any.
+Runner = Callable[[Any, "Dataset", "JobContext"], dict[str, Any]]
 
 _RUNNERS = {
     "tsne-gmm": "mnist_tui.engine.jobs.tsne_gmm:run",
@@ -12,5 +20,6 @@ _RUNNERS = {
 }
 
 
-def runner(job: str) -> Callable:
-    return pkgutil.resolve_name(_RUNNERS[job])
+def runner(job: str) -> Runner:
+    run: Runner = pkgutil.resolve_name(_RUNNERS[job])
+    return run

@@ -42,6 +42,7 @@ import functools
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from mnist_tui.engine.data.datasets import Dataset
 from mnist_tui.engine.jobs import keras_common as kc
@@ -68,7 +69,7 @@ PRECISION = "auto"      # auto | float32 | mixed_bfloat16 (auto: bfloat16 where 
 EVAL_BATCH = 512
 
 
-def choose_precision(tf) -> tuple[str, str]:
+def choose_precision(tf: Any) -> tuple[str, str]:
     """(Keras dtype policy, why): mixed bfloat16 only where it is native and fast.
 
     oneDNN runs bfloat16 convolutions on AVX512-BF16/AMX about 25% faster here than float32;
@@ -91,7 +92,7 @@ def choose_precision(tf) -> tuple[str, str]:
 
 
 @functools.cache
-def fused_batch_norm_class(keras, tf):
+def fused_batch_norm_class(keras: Any, tf: Any) -> Any:
     """Keras' BatchNormalization computed with TensorFlow's fused kernel.
 
     Keras 3 composes batch normalisation from separate ops (moments, then scale and shift, in
@@ -101,8 +102,9 @@ def fused_batch_norm_class(keras, tf):
     (`build_model(..., fused=False)`) to be evaluated and saved.
     """
 
-    class FusedBatchNormalization(keras.layers.BatchNormalization):
-        def call(self, inputs, training=None, mask=None):
+    # Keras is untyped (Any), which --strict refuses as a base class
+    class FusedBatchNormalization(keras.layers.BatchNormalization):  # type: ignore[misc]
+        def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
             if (mask is not None or self.renorm or self.synchronized or len(inputs.shape) != 4
                     or self.axis not in (-1, 3) or not (self.scale and self.center)):
                 return super().call(inputs, training=training, mask=mask)
@@ -125,8 +127,8 @@ def bn_momentum(steps: int) -> float:
     return 1.0 - 1.0 / min(max(share * steps, low), high)
 
 
-def build_model(keras, shape: tuple[int, int], spec: CnnSpec, precision: str = "float32",
-                fused: bool = True, steps: int = 10_000):
+def build_model(keras: Any, shape: tuple[int, int], spec: CnnSpec, precision: str = "float32",
+                fused: bool = True, steps: int = 10_000) -> Any:
     L = keras.layers
     if fused:
         import tensorflow as tf
@@ -136,7 +138,7 @@ def build_model(keras, shape: tuple[int, int], spec: CnnSpec, precision: str = "
     dt = precision
     momentum = round(bn_momentum(steps), 6)
 
-    def conv_bn_relu(x, filters, kernel, name, strides=1):
+    def conv_bn_relu(x: Any, filters: int, kernel: int, name: str, strides: int = 1) -> Any:
         x = L.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
                      name=name, dtype=dt)(x)
         x = BatchNorm(momentum=momentum, name=name + "_bn", dtype=dt)(x)
@@ -174,7 +176,7 @@ def build_model(keras, shape: tuple[int, int], spec: CnnSpec, precision: str = "
     return keras.Model(inp, out, name="cnn")
 
 
-def without_autotune(tf, ds):
+def without_autotune(tf: Any, ds: Any) -> Any:
     """`ds` with tf.data's autotuning off (fixed parallelism and prefetch instead).
 
     Measured here (TF 2.21, 2 cores): Keras makes a new iterator every epoch, and destroying
@@ -186,7 +188,7 @@ def without_autotune(tf, ds):
     return ds.with_options(options)
 
 
-def lr_schedule(keras, spec: CnnSpec, steps: int):
+def lr_schedule(keras: Any, spec: CnnSpec, steps: int) -> Any:
     """Linear warm-up from WARMUP_START×lr to lr over WARMUP of the steps, then cosine to 0."""
     warm = int(WARMUP * steps)
     return keras.optimizers.schedules.CosineDecay(
@@ -194,12 +196,12 @@ def lr_schedule(keras, spec: CnnSpec, steps: int):
         warmup_target=spec.lr if warm else None, warmup_steps=warm)
 
 
-def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict:
+def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
     tf, keras = kc.import_tf(ctx)
     keras.utils.set_random_seed(spec.seed)
     plan = kc.plan_data(spec, dataset)
     kc.log_plan(ctx, plan, dataset)
-    shape = tuple(dataset.image_shape)
+    shape = dataset.image_shape
     precision, why = choose_precision(tf)
     ctx.log(f"precision: {precision} ({why})")
 

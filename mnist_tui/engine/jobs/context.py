@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from mnist_tui.engine.jobs.events import Event, Log, Phase
 
@@ -23,7 +24,7 @@ class JobContext:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.t0 = time.perf_counter()
         self.timings: dict[str, float] = {}
-        self.partial: dict = {}          # e.g. history so far, kept on cancel
+        self.partial: dict[str, Any] = {}          # e.g. history so far, kept on cancel
         self.current_phase = ""
 
     def elapsed(self) -> float:
@@ -52,7 +53,7 @@ class JobContext:
         return self.run_dir / name if self.run_dir is not None else None
 
     @contextmanager
-    def writing_artifact(self, name: str):
+    def writing_artifact(self, name: str) -> Iterator[Path | None]:
         """A temporary path beside artifact `name` (same suffix, so numpy and Keras keep it) that
         becomes `name` only once the block has written it whole: a signal or a full disk never
         leaves a torn model.keras or predictions.npz for Results to trip over. Yields None

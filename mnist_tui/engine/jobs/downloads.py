@@ -8,24 +8,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mnist_tui.engine.data import weights
-from mnist_tui.engine.data.download import human_size, is_cached
+from mnist_tui.engine.data.download import DownloadProgress, human_size, is_cached
+from mnist_tui.engine.jobs.context import JobContext
 from mnist_tui.engine.jobs.events import Progress, Throttle
 
 
-def download_reporter(ctx) -> Callable:
+def download_reporter(ctx: JobContext) -> Callable[[DownloadProgress], None]:
     """A `download.fetch_*` progress callback that emits "download" Progress events (bytes)
     through `ctx`, at most 5 a second plus each file's first and last: the MNIST download
     while loading and the VGG16 weights share it, and so do the batch bar and the Monitor."""
     throttle = Throttle(5)
 
-    def report(p) -> None:
+    def report(p: DownloadProgress) -> None:
         if throttle.ready(force=p.done or p.bytes_done == 0):
             ctx.emit(Progress(phase="download", step=p.bytes_done, total=p.bytes_total,
                               message=f"downloading {p.file_name}"))
     return report
 
 
-def weights_for_job(choice: str, ctx) -> tuple[Path | None, str]:
+def weights_for_job(choice: str, ctx: JobContext) -> tuple[Path | None, str]:
     """`weights.resolve_weights` for a running job: a download, when one is needed, is its own
     "download" phase with progress events (the batch bar, the Monitor's progress line)."""
     if choice != "imagenet" or is_cached(weights.imagenet_path(), weights.IMAGENET_FILE):

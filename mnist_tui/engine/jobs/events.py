@@ -21,7 +21,7 @@ class Event:
     type: ClassVar[str] = "event"
     t: float = 0.0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, **asdict(self)}
 
     def to_json(self) -> str:
@@ -33,7 +33,7 @@ class Started(Event):
     type: ClassVar[str] = "started"
     job: str = ""
     run_id: str = ""
-    spec: dict = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict)
     pid: int = 0
 
 
@@ -55,7 +55,7 @@ class Progress(Event):
     step: int = 0
     total: int | None = None
     message: str = ""
-    metrics: dict = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
     eta: float | None = None
 
 
@@ -66,7 +66,7 @@ class Epoch(Event):
     type: ClassVar[str] = "epoch"
     epoch: int = 0
     epochs: int = 0
-    metrics: dict = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -76,14 +76,15 @@ class Snapshot(Event):
 
     type: ClassVar[str] = "snapshot"
     iteration: int = 0
-    points: list = field(default_factory=list)
-    labels: list = field(default_factory=list)
+    points: list[list[float]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
 
 
 @dataclass
 class ModelSummary(Event):
     type: ClassVar[str] = "model_summary"
-    layers: list = field(default_factory=list)   # [{"name", "class", "output_shape", "params", "trainable"}]
+    # [{"name", "class", "output_shape", "params", "trainable"}]
+    layers: list[dict[str, Any]] = field(default_factory=list)
     trainable_params: int = 0
     frozen_params: int = 0
 
@@ -100,7 +101,7 @@ class Log(Event):
 @dataclass
 class Finished(Event):
     type: ClassVar[str] = "finished"
-    result: dict = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,21 +111,21 @@ class Failed(Event):
     type: ClassVar[str] = "failed"
     error: str = ""
     kind: str = "job"
-    result: dict = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Cancelled(Event):
     type: ClassVar[str] = "cancelled"
     reason: str = ""
-    result: dict = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Interrupted(Event):
     type: ClassVar[str] = "interrupted"
     reason: str = ""
-    result: dict = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -135,7 +136,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
 TERMINAL_TYPES = frozenset({"finished", "failed", "cancelled", "interrupted"})
 
 
-def event_from_dict(data: dict) -> Event:
+def event_from_dict(data: dict[str, Any]) -> Event:
     """Rebuild an event; unknown keys are ignored so newer workers can add fields."""
     cls = EVENT_TYPES.get(data.get("type", ""))
     if cls is None:

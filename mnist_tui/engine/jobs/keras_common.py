@@ -13,9 +13,11 @@ import csv
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +35,7 @@ MISCLASSIFIED_CAP = 500
 PROGRESS_PER_SECOND = 4.0
 
 
-def import_tf(ctx: JobContext | None = None):
+def import_tf(ctx: JobContext | None = None) -> tuple[Any, Any]:
     """TensorFlow + Keras, configured once per process (logical CPUs for the mirrored test).
 
     With `ctx` this is its own "importing" phase: the import and the start of TensorFlow's
@@ -66,7 +68,7 @@ def import_tf(ctx: JobContext | None = None):
     return tf, keras
 
 
-def record_devices(tf, ctx: JobContext) -> list[str]:
+def record_devices(tf: Any, ctx: JobContext) -> list[str]:
     """The devices TensorFlow runs on, logged and kept in the result (`devices`)."""
     names = [d.name for d in tf.config.list_logical_devices()]
     gpus = [d for d in names if ":GPU:" in d]
@@ -101,7 +103,7 @@ class DataPlan:
     eval_split: str
     split: str = "train"
     notes: list[str] = field(default_factory=list)
-    described: dict = field(default_factory=dict)
+    described: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_samples(self) -> int:
@@ -117,7 +119,7 @@ def plan_data(spec: SupervisedSpec, dataset: Dataset) -> DataPlan:
     chosen (held out, disjoint). If nothing is held out (every image chosen) the validation
     images are the evaluation set, and the result says so.
     """
-    notes = []
+    notes: list[str] = []
     which = resolve_split(dataset, spec.split, supervised=True)
     pool = dataset.pool(which)
     pool_name = pool_label(dataset, which)
@@ -181,8 +183,8 @@ def plan_data(spec: SupervisedSpec, dataset: Dataset) -> DataPlan:
 
 # -- tf.data pipelines ----------------------------------------------------------------------
 
-def image_pipeline(tf, images: np.ndarray, labels: np.ndarray | None, batch_size: int,
-                   prep: Callable, shuffle_seed: int | None = None):
+def image_pipeline(tf: Any, images: np.ndarray, labels: np.ndarray | None, batch_size: int,
+                   prep: Callable[[Any], Any], shuffle_seed: int | None = None) -> Any:
     """uint8 (N,H,W) → batches of `prep(float32 (B,H,W,1) in 0–255)`, one-hot labels if given.
 
     `prep` runs per batch inside the pipeline; the dataset holds only the uint8 images.
@@ -193,15 +195,15 @@ def image_pipeline(tf, images: np.ndarray, labels: np.ndarray | None, batch_size
         ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
 
-    def fn(x, y=None):
+    def fn(x: Any, y: Any = None) -> Any:
         x = prep(tf.cast(x, tf.float32)[..., None])
         return x if y is None else (x, tf.one_hot(y, 10))
 
     return ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def array_pipeline(tf, features: np.ndarray, labels: np.ndarray, batch_size: int,
-                   shuffle_seed: int | None = None):
+def array_pipeline(tf: Any, features: np.ndarray, labels: np.ndarray, batch_size: int,
+                   shuffle_seed: int | None = None) -> Any:
     """Batches gathered from a numpy array without copying it into the graph.
 
     `from_tensor_slices` would embed a second copy of the (possibly large) feature cache; a
@@ -214,7 +216,7 @@ def array_pipeline(tf, features: np.ndarray, labels: np.ndarray, batch_size: int
         ds = ds.shuffle(n, seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
 
-    def gather(idx):
+    def gather(idx: Any) -> tuple[Any, Any]:
         x = tf.numpy_function(lambda i: features[i], [idx], tf.float32, stateful=False)
         x.set_shape((None, *shape))
         y = tf.one_hot(tf.gather(tf.constant(labels), idx), 10)
@@ -225,14 +227,15 @@ def array_pipeline(tf, features: np.ndarray, labels: np.ndarray, batch_size: int
 
 # -- model construction helpers ------------------------------------------------------------
 
-def make_optimizer(keras, spec: SupervisedSpec, learning_rate=None):
+def make_optimizer(keras: Any, spec: SupervisedSpec, learning_rate: Any = None) -> Any:
     """The spec's optimiser at `spec.lr` (or a schedule given as `learning_rate`)."""
     return {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad,
             "sgd": keras.optimizers.SGD}[spec.optimizer](
         learning_rate=spec.lr if learning_rate is None else learning_rate)
 
 
-def strategy_scope(tf, spec: SupervisedSpec, ctx: JobContext):
+def strategy_scope(tf: Any, spec: SupervisedSpec,
+                   ctx: JobContext) -> tuple[Any, dict[str, Any]]:
     """(context manager, description) for `spec.strategy`.
 
     `mirrored` replicates over every GPU, or over the logical CPUs when there is no GPU (how the
@@ -256,7 +259,7 @@ def strategy_scope(tf, spec: SupervisedSpec, ctx: JobContext):
                               "devices": devices}
 
 
-def _flat_layers(model):
+def _flat_layers(model: Any) -> Iterator[Any]:
     for layer in model.layers:
         if hasattr(layer, "layers") and layer.layers:
             yield from _flat_layers(layer)
@@ -264,7 +267,7 @@ def _flat_layers(model):
             yield layer
 
 
-def _shape_of(layer):
+def _shape_of(layer: Any) -> list[Any] | None:
     try:
         out = layer.output
         return list(out.shape)
@@ -272,13 +275,13 @@ def _shape_of(layer):
         return None
 
 
-def param_counts(model) -> tuple[int, int]:
+def param_counts(model: Any) -> tuple[int, int]:
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     frozen = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
     return trainable, frozen
 
 
-def emit_summary(ctx: JobContext, model) -> dict:
+def emit_summary(ctx: JobContext, model: Any) -> dict[str, int]:
     """A ModelSummary event (nested models flattened to their layers); returns the counts."""
     layers = [{"name": layer.name, "class": type(layer).__name__,
                "output_shape": _shape_of(layer), "params": int(layer.count_params())
@@ -291,7 +294,7 @@ def emit_summary(ctx: JobContext, model) -> dict:
 
 # -- training with events -------------------------------------------------------------------
 
-def _float(v):
+def _float(v: Any) -> float | None:
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -299,37 +302,38 @@ def _float(v):
     return f if math.isfinite(f) else None
 
 
-def make_event_callback(keras, ctx: JobContext, epochs: int, steps: int, batch_size: int,
-                        n_train: int, csv_path):
+def make_event_callback(keras: Any, ctx: JobContext, epochs: int, steps: int, batch_size: int,
+                        n_train: int, csv_path: Path | None) -> Any:
     """A Keras callback that turns fit() into Progress (throttled) and Epoch events.
 
     The history goes to `ctx.partial["history"]` and `history.csv` as each epoch ends, so a
     cancelled run keeps every finished epoch.
     """
-    history = ctx.partial.setdefault("history", [])
+    history: list[dict[str, Any]] = ctx.partial.setdefault("history", [])
 
-    class EventCallback(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
+    # Keras is untyped (Any), which --strict refuses as a base class
+    class EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
             self.throttle = Throttle(PROGRESS_PER_SECOND)
             self.t_train = time.perf_counter()
             self.done_steps = 0
 
-        def on_epoch_begin(self, epoch, logs=None):
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.epoch = epoch
             self.t_epoch = time.perf_counter()
-            self.metrics = {}
+            self.metrics: dict[str, float] = {}
             # The first batch traces the graph (seconds): say so, rather than sit at 0.
             first = ": tracing the model (the first batch)" if epoch == 0 else ""
             ctx.emit(Progress(phase="training", step=0, total=steps,
                               message=f"epoch {epoch + 1}/{epochs}{first}"))
 
-        def on_test_begin(self, logs=None):
+        def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
             # fit's validation pass: seconds with no batch progress, said as such
             ctx.emit(Progress(phase="training", step=steps, total=steps,
                               message=f"epoch {self.epoch + 1}/{epochs}: validating",
                               metrics=self.metrics))
 
-        def on_train_batch_end(self, batch, logs=None):
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             self.done_steps += 1
             last = batch + 1 >= steps
             if not self.throttle.ready(force=last or batch == 0):
@@ -345,7 +349,7 @@ def make_event_callback(keras, ctx: JobContext, epochs: int, steps: int, batch_s
                               message=f"epoch {self.epoch + 1}/{epochs}", metrics=self.metrics,
                               eta=round(max(remaining, 0) * per_step, 1)))
 
-        def on_epoch_end(self, epoch, logs=None):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             seconds = round(time.perf_counter() - self.t_epoch, 3)
             metrics = {k: _float(v) for k, v in (logs or {}).items()}
             metrics = {k: v for k, v in metrics.items() if v is not None and k != "learning_rate"}
@@ -357,13 +361,14 @@ def make_event_callback(keras, ctx: JobContext, epochs: int, steps: int, batch_s
     return EventCallback()
 
 
-def tensorboard_callback(keras, ctx: JobContext, spec: SupervisedSpec):
+def tensorboard_callback(keras: Any, ctx: JobContext, spec: SupervisedSpec) -> Any:
     """TensorBoard logs in `spec.tensorboard/<run id>` (train/ and validation/, like Keras).
 
     Keras' own callback needs the `tensorboard` package for `tf.summary.scalar`; without it we
     write the same per-epoch scalars (epoch_loss, epoch_accuracy) with TensorFlow's core
     summary writer, which TensorBoard reads the same way.
     """
+    assert spec.tensorboard is not None   # fit() calls this only when it is set
     log_dir = os.path.join(os.path.expanduser(spec.tensorboard),
                            ctx.run_dir.name if ctx.run_dir else "run")
     try:
@@ -376,7 +381,7 @@ def tensorboard_callback(keras, ctx: JobContext, spec: SupervisedSpec):
     return keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch")
 
 
-def _CoreScalarWriter(keras, log_dir: str):
+def _CoreScalarWriter(keras: Any, log_dir: str) -> Any:
     import tensorflow as tf
     from tensorflow.core.framework import summary_pb2
 
@@ -384,12 +389,13 @@ def _CoreScalarWriter(keras, log_dir: str):
         plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
         data_class=summary_pb2.DATA_CLASS_SCALAR)
 
-    class CoreScalarWriter(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
+    # Keras is untyped (Any), which --strict refuses as a base class
+    class CoreScalarWriter(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
             self.writers = {k: tf.summary.create_file_writer(os.path.join(log_dir, k))
                             for k in ("train", "validation")}
 
-        def on_epoch_end(self, epoch, logs=None):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             for key, value in (logs or {}).items():
                 which = "validation" if key.startswith("val_") else "train"
                 tag = "epoch_" + key.removeprefix("val_")
@@ -399,15 +405,15 @@ def _CoreScalarWriter(keras, log_dir: str):
             for w in self.writers.values():
                 w.flush()
 
-        def on_train_end(self, logs=None):
+        def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
             for w in self.writers.values():
                 w.close()
 
     return CoreScalarWriter()
 
 
-def write_history_csv(path, history: list[dict]) -> None:
-    keys = []
+def write_history_csv(path: Path, history: list[dict[str, Any]]) -> None:
+    keys: list[str] = []
     for row in history:
         keys += [k for k in row if k not in keys]
     tmp = path.with_suffix(".csv.tmp")
@@ -418,8 +424,8 @@ def write_history_csv(path, history: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def fit(keras, model, ctx: JobContext, spec: SupervisedSpec, train_ds, val_ds, n_train: int,
-        extra_callbacks=()):
+def fit(keras: Any, model: Any, ctx: JobContext, spec: SupervisedSpec, train_ds: Any,
+        val_ds: Any, n_train: int, extra_callbacks: Iterable[Any] = ()) -> list[dict[str, Any]]:
     """model.fit with our callback only (verbose=0: Keras' progress bar is never printed)."""
     steps = math.ceil(n_train / spec.batch_size)
     callbacks = [make_event_callback(keras, ctx, spec.epochs, steps, spec.batch_size, n_train,
@@ -430,16 +436,18 @@ def fit(keras, model, ctx: JobContext, spec: SupervisedSpec, train_ds, val_ds, n
                                f"{spec.batch_size}"):
         model.fit(train_ds, validation_data=val_ds, epochs=spec.epochs, verbose=0,
                   shuffle=False, callbacks=callbacks)
-    return ctx.partial["history"]
+    history: list[dict[str, Any]] = ctx.partial["history"]
+    return history
 
 
 # -- evaluation and artifacts --------------------------------------------------------------
 
-def predict_batches(predict_on_batch, batches, total: int, ctx: JobContext, phase: str,
-                    message: str = "") -> np.ndarray:
+def predict_batches(predict_on_batch: Callable[[Any], Any], batches: Iterable[Any], total: int,
+                    ctx: JobContext, phase: str, message: str = "") -> np.ndarray:
     """Run `predict_on_batch` over an iterable of batches with throttled Progress events."""
     throttle = Throttle(PROGRESS_PER_SECOND)
-    parts, done = [], 0
+    parts: list[np.ndarray] = []
+    done = 0
     for x in batches:
         out = np.asarray(predict_on_batch(x), dtype=np.float32)
         parts.append(out)
@@ -453,11 +461,11 @@ OVERFIT_GAP = 0.2        # training accuracy this far above validation/test accu
 COLLAPSE_SHARE = 0.5     # one class predicted for more than this share of the images is flagged
 
 
-def health_warnings(history: list[dict], accuracy: float, pred: np.ndarray,
+def health_warnings(history: list[dict[str, Any]], accuracy: float, pred: np.ndarray,
                     true: np.ndarray) -> list[str]:
     """What a reader must be told about a run whose numbers look fine on one side only:
     validation/test far below training, or predictions collapsed onto one class."""
-    out = []
+    out: list[str] = []
     last = history[-1] if history else {}
     train, val = last.get("accuracy"), last.get("val_accuracy")
     if isinstance(train, float) and isinstance(val, float) and train - val > OVERFIT_GAP:
@@ -475,7 +483,7 @@ def health_warnings(history: list[dict], accuracy: float, pred: np.ndarray,
     return out
 
 
-def evaluate_and_save(ctx: JobContext, plan: DataPlan, probs: np.ndarray) -> dict:
+def evaluate_and_save(ctx: JobContext, plan: DataPlan, probs: np.ndarray) -> dict[str, Any]:
     """Metrics, confusion matrix, misclassified images and predictions.npz from probabilities."""
     true = plan.eval_labels.astype(np.int64)
     pred = probs.argmax(axis=1)
@@ -513,8 +521,8 @@ def evaluate_and_save(ctx: JobContext, plan: DataPlan, probs: np.ndarray) -> dic
     }
 
 
-def evaluate(tf, ctx: JobContext, model, plan: DataPlan, batch: int, prep,
-             message: str = "") -> tuple[dict, str | None]:
+def evaluate(tf: Any, ctx: JobContext, model: Any, plan: DataPlan, batch: int,
+             prep: Callable[[Any], Any], message: str = "") -> tuple[dict[str, Any], str | None]:
     """The evaluation phase: stream the eval images through `model` once, score, save it all.
 
     Returns (metrics/artifacts dict from `evaluate_and_save`, saved model path).
@@ -527,14 +535,15 @@ def evaluate(tf, ctx: JobContext, model, plan: DataPlan, batch: int, prep,
         return evaluate_and_save(ctx, plan, probs), save_model(ctx, model)
 
 
-def run_details(plan: DataPlan, counts: dict, strategy, model_file: str | None) -> dict:
+def run_details(plan: DataPlan, counts: dict[str, int], strategy: dict[str, Any],
+                model_file: str | None) -> dict[str, Any]:
     """The `details` every classifier job reports: parameters, strategy, how the data was split."""
     return {"params": counts, "strategy": strategy, "train_images": len(plan.train_idx),
             "val_images": len(plan.val_idx), "split": plan.split, "train_pool": plan.train_pool,
             "eval_pool": plan.eval_pool, "model_file": model_file}
 
 
-def save_model(ctx: JobContext, model) -> str | None:
+def save_model(ctx: JobContext, model: Any) -> str | None:
     with ctx.writing_artifact("model.keras") as path:
         if path is None:
             return None

@@ -10,6 +10,7 @@ the honest number and the one the confusion matrix uses by default.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ def contingency(true: np.ndarray, clusters: np.ndarray, n_clusters: int | None =
 
 def majority_mapping(counts: np.ndarray) -> np.ndarray:
     """cluster → digit by majority vote; an empty cluster maps to -1."""
-    mapping = counts.argmax(axis=1)
+    mapping: np.ndarray = counts.argmax(axis=1)
     mapping[counts.sum(axis=1) == 0] = -1
     return mapping
 
@@ -85,7 +86,7 @@ class ClusteringScore:
     confusion_majority: np.ndarray
     support: np.ndarray                 # images per true digit
 
-    def metrics(self) -> dict:
+    def metrics(self) -> dict[str, Any]:
         return {
             "accuracy_majority": self.accuracy_majority,
             "accuracy_hungarian": self.accuracy_hungarian,
@@ -125,7 +126,7 @@ def score_clustering(true: np.ndarray, clusters: np.ndarray,
     )
 
 
-def classification_metrics(true: np.ndarray, pred: np.ndarray) -> dict:
+def classification_metrics(true: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     """Accuracy, confusion matrix and per-class precision/recall of a classifier's predictions."""
     true = np.asarray(true, dtype=np.int64)
     pred = np.asarray(pred, dtype=np.int64)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,15 +61,16 @@ def auto_epochs(n: int) -> int:
     return max(3, min(8, -(-80_000 // max(1, n))))
 
 
-def affinity_agreement(P, clusters: np.ndarray) -> np.ndarray:
+def affinity_agreement(P: Any, clusters: np.ndarray) -> np.ndarray:
     """The share of each image's t-SNE affinity (sparse P, its neighbours in the space t-SNE
     started from) that falls on images of its own cluster."""
     P = P.tocsr()
     rows = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
     same = clusters[P.indices] == clusters[rows]
     total = np.asarray(P.sum(axis=1)).ravel()
-    return np.bincount(rows, weights=P.data * same, minlength=len(clusters)) / np.maximum(total,
-                                                                                      1e-12)
+    share: np.ndarray = np.bincount(rows, weights=P.data * same,
+                                    minlength=len(clusters)) / np.maximum(total, 1e-12)
+    return share
 
 
 def knn_agreement(features: np.ndarray, clusters: np.ndarray,
@@ -78,15 +80,19 @@ def knn_agreement(features: np.ndarray, clusters: np.ndarray,
 
     k = max(1, min(k, len(clusters) - 1))
     _, ind = NearestNeighbors(n_neighbors=k + 1).fit(features).kneighbors(features)
-    return (clusters[ind[:, 1:]] == clusters[:, None]).mean(1)
+    share: np.ndarray = (clusters[ind[:, 1:]] == clusters[:, None]).mean(1)
+    return share
 
 
-def confidence(clusters: np.ndarray, posterior: np.ndarray, affinities=None,
+def confidence(clusters: np.ndarray, posterior: np.ndarray, affinities: Any = None,
                features: np.ndarray | None = None) -> np.ndarray:
     """Neighbourhood agreement (t-SNE's affinities, else k nearest neighbours in `features`),
     plus a hundredth of the GMM posterior to order images whose neighbourhoods agree alike."""
-    agree = (affinity_agreement(affinities, clusters) if affinities is not None
-             else knn_agreement(features, clusters))
+    if affinities is not None:
+        agree = affinity_agreement(affinities, clusters)
+    else:
+        assert features is not None, "confidence() needs t-SNE's affinities or features"
+        agree = knn_agreement(features, clusters)
     return (agree + 0.01 * posterior).astype(np.float32)
 
 
@@ -106,10 +112,10 @@ def _seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
-def _build_model(keras, shape: tuple[int, int], width: int, k: int, dtype: str):
+def _build_model(keras: Any, shape: tuple[int, int], width: int, k: int, dtype: str) -> Any:
     L = keras.layers
 
-    def block(x, filters, kernel, strides=1):
+    def block(x: Any, filters: int, kernel: int, strides: int = 1) -> Any:
         x = L.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
                      dtype=dtype)(x)
         x = L.BatchNormalization(momentum=0.9, dtype=dtype)(x)   # short runs: quick statistics
@@ -130,11 +136,13 @@ def _build_model(keras, shape: tuple[int, int], width: int, k: int, dtype: str):
 
 def self_train(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray, k: int,
                settings: RefineSettings, seed: int, ctx: JobContext,
-               on_round: Callable[[dict], None] | None = None) -> tuple[np.ndarray, list[dict]]:
+               on_round: Callable[[dict[str, Any]], None] | None = None,
+               ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """(refined cluster ids, one label-free record per round). `images` uint8 (n, h, w)."""
     from mnist_tui.engine.jobs.cnn import choose_precision
     from mnist_tui.engine.jobs.keras_common import import_tf
 
+    keras: Any   # declared, so that mypy resolves `keras.callbacks.Callback` as a base below
     tf, keras = import_tf(ctx)
     precision, _why = choose_precision(tf)
     n, h, w = images.shape
@@ -146,7 +154,7 @@ def self_train(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
     options.autotune.enabled = False   # autotune's threads fight the training on 2 cores
     shift = settings.shift if min(h, w) >= 16 else 0
 
-    def augment(x, y):
+    def augment(x: Any, y: Any) -> tuple[Any, Any]:
         if shift:
             x = tf.pad(x, [[0, 0], [shift, shift], [shift, shift], [0, 0]])
             x = tf.image.random_crop(x, [tf.shape(x)[0], h, w, 1])
@@ -159,18 +167,19 @@ def self_train(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
     done = {"steps": 0, "total": 1}
     throttle = Throttle(4)
 
-    class Report(keras.callbacks.Callback):
+    # Keras is untyped (Any), which --strict refuses as a base class
+    class Report(keras.callbacks.Callback):  # type: ignore[misc]
         def __init__(self, message: str) -> None:
             super().__init__()
             self.message = message
 
-        def on_train_batch_end(self, batch, logs=None):
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             done["steps"] += 1
             if throttle.ready(force=done["steps"] == done["total"]):
                 ctx.emit(Progress(phase="refine", step=done["steps"], total=done["total"],
                                   message=self.message))
 
-    history: list[dict] = []
+    history: list[dict[str, Any]] = []
     for r in range(settings.rounds):
         started = time.monotonic()
         fold_of = rng.permutation(n) % folds

@@ -18,7 +18,7 @@ from mnist_tui.engine.errors import SpecError
 SPLITS = ("auto", "all", "train", "test")
 
 
-def opt(default: Any, help: str, *, kind: type = str, choices: tuple | None = None,
+def opt(default: Any, help: str, *, kind: type = str, choices: tuple[Any, ...] | None = None,
         minimum: float | None = None, maximum: float | None = None,
         optional: bool = False, off: str | None = None) -> Any:
     """A spec field. `optional` fields accept `none`; `off` names the value that means "off" (e.g. 0)."""
@@ -53,7 +53,7 @@ class JobSpec:
                     kind=int, minimum=0, maximum=2**32 - 1)
 
     # -- (de)serialisation ---------------------------------------------------------------
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"job": self.job, **dataclasses.asdict(self)}
 
     # -- validation ------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def flag_name(field_name: str) -> str:
     return field_name.replace("_", "-")
 
 
-def spec_fields(job: str) -> list[dataclasses.Field]:
+def spec_fields(job: str) -> list[dataclasses.Field[Any]]:
     return list(fields(SPEC_CLASSES[job]))
 
 
@@ -287,7 +287,7 @@ def build_spec(job: str, preset: str = "default", overrides: dict[str, Any] | No
     return _construct(cls, values).validate()
 
 
-def spec_from_dict(data: dict) -> JobSpec:
+def spec_from_dict(data: object) -> JobSpec:
     """Rebuild a saved spec exactly (spec.json, --config): every key must be known."""
     if not isinstance(data, dict) or "job" not in data:
         raise SpecError("a spec must be a JSON object with a \"job\" key")
@@ -296,7 +296,7 @@ def spec_from_dict(data: dict) -> JobSpec:
     return _construct(cls, data).validate()
 
 
-def parse_value(f: dataclasses.Field, text: str) -> Any:
+def parse_value(f: dataclasses.Field[Any], text: str) -> Any:
     """A field's value from text (CLI flag, form input); SpecError with a one-line reason."""
     meta = f.metadata
     text = text.strip()
@@ -323,7 +323,7 @@ def _spec_class(job: str) -> type[JobSpec]:
         raise SpecError(f"unknown job {job!r} (choose from {', '.join(JOB_NAMES)})") from None
 
 
-def _construct(cls: type[JobSpec], values: dict) -> JobSpec:
+def _construct(cls: type[JobSpec], values: dict[str, Any]) -> JobSpec:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -340,7 +340,7 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(text):,} characters)"
 
 
-def _check_field(f: dataclasses.Field, value: Any) -> str | None:
+def _check_field(f: dataclasses.Field[Any], value: Any) -> str | None:
     meta = f.metadata
     if not meta:
         return None

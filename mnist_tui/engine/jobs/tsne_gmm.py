@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from contextlib import redirect_stdout
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -19,7 +21,7 @@ from mnist_tui.engine.data.preprocessing import deskew
 from mnist_tui.engine.errors import DataError
 from mnist_tui.engine.jobs.context import JobContext
 from mnist_tui.engine.jobs.events import Progress, Snapshot, Throttle
-from mnist_tui.engine.jobs.metrics import score_clustering
+from mnist_tui.engine.jobs.metrics import ClusteringScore, score_clustering
 from mnist_tui.engine.jobs.specs import TsneGmmSpec
 
 EARLY_EXAGGERATION_ITERS = 250
@@ -63,7 +65,7 @@ def _derive_seeds(seed: int, n: int) -> list[int]:
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
-def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
+def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
     pca_seed, tsne_seed, gmm_seed, snap_seed = _derive_seeds(spec.seed, 4)
     refine_seed = _derive_seeds(spec.seed, 5)[4]   # a fifth draw: the first four stay as they were
 
@@ -176,8 +178,10 @@ def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict:
     return out
 
 
-def refine_clusters(images, features, affinities, clusters, posterior, score,
-                    spec: TsneGmmSpec, seed: int, ctx: JobContext):
+def refine_clusters(images: np.ndarray, features: np.ndarray, affinities: Any,
+                    clusters: np.ndarray, posterior: np.ndarray, score: ClusteringScore,
+                    spec: TsneGmmSpec, seed: int, ctx: JobContext,
+                    ) -> tuple[dict[str, Any], np.ndarray, dict[str, Any]]:
     """Self-training rounds (jobs/refine.py) after the clustering: (the clustering's own
     metrics, the refined clusters, what each round did). No labels are used."""
     from mnist_tui.engine.jobs.refine import RefineSettings, auto_epochs, confidence, self_train
@@ -189,7 +193,7 @@ def refine_clusters(images, features, affinities, clusters, posterior, score,
                               trust=spec.refine_trust, folds=spec.refine_folds)
     epochs = settings.epochs or auto_epochs(len(clusters))
 
-    def said(record: dict) -> None:
+    def said(record: dict[str, Any]) -> None:
         sizes = record["cluster_sizes"]
         ctx.log(f"round {record['round']}/{settings.rounds}: {record['agreement']:.2%} agree "
                 f"with the previous labels; trained on {record['kept']:,} trusted images "
@@ -216,7 +220,14 @@ def refine_clusters(images, features, affinities, clusters, posterior, score,
     return alone, refined, info
 
 
-def _tsne_opentsne(X, spec: TsneGmmSpec, seed: int, ctx: JobContext, snapshot):
+class _TsneState(TypedDict):
+    offset: int           # iterations of the earlier optimisation phases
+    kl: float | None      # the last KL divergence reported
+
+
+def _tsne_opentsne(X: np.ndarray, spec: TsneGmmSpec, seed: int, ctx: JobContext,
+                   snapshot: Callable[[int, np.ndarray], None],
+                   ) -> tuple[np.ndarray, float | None, Any]:
     """openTSNE, run phase by phase so every iteration count and KL value can be reported."""
     import openTSNE
 
@@ -230,9 +241,9 @@ def _tsne_opentsne(X, spec: TsneGmmSpec, seed: int, ctx: JobContext, snapshot):
                       message="nearest neighbours and affinities"))
     embedding = tsne.prepare_initial(X)
     throttle = Throttle(8)
-    state = {"offset": 0, "kl": None}
+    state: _TsneState = {"offset": 0, "kl": None}
 
-    def callback(iteration: int, error: float, emb) -> bool:
+    def callback(iteration: int, error: float, emb: np.ndarray) -> bool:
         step = state["offset"] + iteration
         state["kl"] = float(error)
         if throttle.ready(force=step >= spec.iterations):
@@ -261,7 +272,8 @@ class _SklearnTsneProgress(io.TextIOBase):
     PATTERN = re.compile(r"Iteration (\d+): error = ([-+\d.eE]+)")
 
     def __init__(self, ctx: JobContext, total: int) -> None:
-        self.ctx, self.total, self.kl, self._buf = ctx, total, None, ""
+        self.ctx, self.total, self._buf = ctx, total, ""
+        self.kl: float | None = None
 
     def write(self, text: str) -> int:
         self._buf += text
@@ -275,7 +287,8 @@ class _SklearnTsneProgress(io.TextIOBase):
         return len(text)
 
 
-def _tsne_sklearn(X, spec: TsneGmmSpec, seed: int, ctx: JobContext):
+def _tsne_sklearn(X: np.ndarray, spec: TsneGmmSpec, seed: int,
+                  ctx: JobContext) -> tuple[np.ndarray, float]:
     from sklearn.manifold import TSNE
 
     reader = _SklearnTsneProgress(ctx, spec.iterations)
@@ -288,7 +301,8 @@ def _tsne_sklearn(X, spec: TsneGmmSpec, seed: int, ctx: JobContext):
     return embedding, float(tsne.kl_divergence_)
 
 
-def fit_gmm(embedding: np.ndarray, spec: TsneGmmSpec, seed: int, ctx: JobContext):
+def fit_gmm(embedding: np.ndarray, spec: TsneGmmSpec, seed: int,
+            ctx: JobContext) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
     """Fit `gmm_inits` mixtures from different starts and keep the one with the best lower bound.
 
     Restarts are run one by one (rather than sklearn's `n_init`) so each can be reported; the
@@ -296,7 +310,9 @@ def fit_gmm(embedding: np.ndarray, spec: TsneGmmSpec, seed: int, ctx: JobContext
     """
     from sklearn.mixture import GaussianMixture
 
-    bounds, best, best_bound = [], None, -np.inf
+    bounds: list[float] = []
+    best: Any = None   # the GaussianMixture with the best bound (None until one beats -inf)
+    best_bound = -np.inf
     for i, s in enumerate(_derive_seeds(seed, spec.gmm_inits)):
         gm = GaussianMixture(n_components=spec.gmm_components, covariance_type=spec.covariance,
                              n_init=1, random_state=s)

@@ -13,7 +13,9 @@ The model's input is the preprocessed N×N×3 image; the resize, grey→RGB and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +28,7 @@ from mnist_tui.engine.jobs.events import Progress, Throttle
 from mnist_tui.engine.jobs.specs import Vgg16Spec
 
 
-def load_base_weights(base, path: Path, shown: str) -> None:
+def load_base_weights(base: Any, path: Path, shown: str) -> None:
     """Load weights into the base; any mismatch becomes a one-line DataError."""
     try:
         base.load_weights(str(path))
@@ -36,11 +38,11 @@ def load_base_weights(base, path: Path, shown: str) -> None:
                         f"({type(exc).__name__}: {reason})") from None
 
 
-def make_prep(tf, keras, size: int, preprocess: str):
+def make_prep(tf: Any, keras: Any, size: int, preprocess: str) -> Callable[[Any], Any]:
     """float32 (B,H,W,1) 0–255 → (B,size,size,3) as the base expects."""
     vgg_pre = keras.applications.vgg16.preprocess_input
 
-    def prep(x):
+    def prep(x: Any) -> Any:
         if x.shape[1] != size or x.shape[2] != size:
             x = tf.image.resize(x, (size, size), method="bilinear")
         x = tf.image.grayscale_to_rgb(x)
@@ -61,7 +63,8 @@ def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), np.maximum(var, floor).astype(np.float32)
 
 
-def build_head(keras, input_shape, spec: Vgg16Spec, stats=None):
+def build_head(keras: Any, input_shape: tuple[int, ...], spec: Vgg16Spec,
+               stats: tuple[np.ndarray, np.ndarray] | None = None) -> Any:
     """The notebook's head; `head_norm` standardises the flattened base features first, with
     statistics computed once from the training features (`stats`, a fixed Normalization).
 
@@ -77,7 +80,7 @@ def build_head(keras, input_shape, spec: Vgg16Spec, stats=None):
     every test image (1,000 images, 1 epoch: 0.10 test accuracy at 0.36 training accuracy);
     fixed statistics are right from the first step.
     """
-    norm = []
+    norm: list[Any] = []
     if spec.head_norm:
         mean, var = stats if stats is not None else (None, None)
         norm = [keras.layers.Normalization(axis=-1, mean=mean, variance=var, name="head_norm")]
@@ -118,7 +121,7 @@ def resolve_feature_layer(spec: Vgg16Spec) -> str:
     return "block5_pool"
 
 
-def build_base(keras, spec: Vgg16Spec, weights_path: Path | None, shown: str):
+def build_base(keras: Any, spec: Vgg16Spec, weights_path: Path | None, shown: str) -> Any:
     """The VGG16 convolutional base with its weights, frozen (block 5 trainable to fine-tune),
     cut at `resolve_feature_layer(spec)`.
 
@@ -140,7 +143,8 @@ def build_base(keras, spec: Vgg16Spec, weights_path: Path | None, shown: str):
     return base
 
 
-def build_models(keras, spec: Vgg16Spec, base, stats=None):
+def build_models(keras: Any, spec: Vgg16Spec, base: Any,
+                 stats: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Any, Any]:
     """(head, full): full = base → head, sharing their layers."""
     size = spec.input_size
     head = build_head(keras, base.output_shape[1:], spec, stats)
@@ -149,7 +153,8 @@ def build_models(keras, spec: Vgg16Spec, base, stats=None):
     return head, full
 
 
-def extract_features(tf, base, images: np.ndarray, prep, batch: int, ctx: JobContext,
+def extract_features(tf: Any, base: Any, images: np.ndarray, prep: Callable[[Any], Any],
+                     batch: int, ctx: JobContext,
                      what: str) -> np.ndarray:
     """The frozen base's output for every image, filled batch by batch into one array."""
     n = len(images)
@@ -175,7 +180,7 @@ def extraction_batch(size: int) -> int:
     return int(min(256, max(8, 2 ** 19 // (size * size))))
 
 
-def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict:
+def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
     weights_path, weights_desc = weights_for_job(spec.weights, ctx)   # before anything slow
     tf, keras = kc.import_tf(ctx)
     keras.utils.set_random_seed(spec.seed)
@@ -234,12 +239,13 @@ def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict:
     counts = kc.emit_summary(ctx, full)
 
     if cache:
+        assert f_train is not None   # extracted above whenever `cache`
         cache_bytes = f_train.nbytes + (f_val.nbytes if f_val is not None else 0)
         ctx.log(f"feature cache: {f_train.shape[1:]} per image, {cache_bytes / 1e6:.1f} MB")
         train_ds = kc.array_pipeline(tf, f_train, plan.train_labels, spec.batch_size,
                                      shuffle_seed=spec.seed)
         val_ds = (kc.array_pipeline(tf, f_val, plan.val_labels, spec.batch_size)
-                  if has_val else None)
+                  if f_val is not None else None)   # extracted above whenever `has_val`
     else:
         cache_bytes = 0
         train_ds = kc.image_pipeline(tf, plan.train_images, plan.train_labels, spec.batch_size,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 X_LABEL = "images (log scale)"
 # key of the groups' statistic → (scale of its values, logarithmic y axis)
@@ -29,7 +29,8 @@ class Point(NamedTuple):
     high: float
 
 
-def series(report: dict, key: str = "accuracy", scale: float = 1.0) -> dict[str, list[Point]]:
+def series(report: dict[str, Any], key: str = "accuracy",
+           scale: float = 1.0) -> dict[str, list[Point]]:
     """"method preset" → its points sorted by images (groups with a value and an image count)."""
     out: dict[str, list[Point]] = {}
     for g in report["groups"]:
@@ -93,7 +94,7 @@ class Chart:
         return (value - y0) / (y1 - y0)
 
 
-def chart(report: dict, key: str = "accuracy") -> Chart | None:
+def chart(report: dict[str, Any], key: str = "accuracy") -> Chart | None:
     """The chart of the groups' `key` (`accuracy` in %, or `fit_s` in seconds, log y) against
     images; None when no group has both."""
     scale, log_y = KINDS[key]
@@ -108,7 +109,7 @@ def chart(report: dict, key: str = "accuracy") -> Chart | None:
         y0, y1 = math.floor(math.log10(min(lows))), math.ceil(math.log10(max(highs)))
         y1 = max(y1, y0 + 1)
         ticks = [10.0 ** e for e in range(y0, y1 + 1)]
-        y_range = (y0, y1)
+        y_range: tuple[float, float] = (y0, y1)
     else:
         ticks = nice_ticks(min(lows), max(highs))
         y_range = (ticks[0], ticks[-1] if ticks[-1] > ticks[0] else ticks[0] + 1)

@@ -81,6 +81,7 @@ class SuiteLock:
         if self.depth:
             return
         fd, self.fd = self.fd, None
+        assert fd is not None   # set whenever depth > 0
         try:
             os.ftruncate(fd, 0)
         except OSError:
@@ -99,5 +100,5 @@ class SuiteLock:
         self.acquire()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()

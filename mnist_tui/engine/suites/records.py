@@ -22,6 +22,7 @@ import os
 import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, TypeGuard
 
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.runs.records import RecordError
@@ -62,7 +63,7 @@ class Runner:
         return f"pid {self.pid} on {self.host}"
 
     @classmethod
-    def from_dict(cls, data, where: str) -> Runner:
+    def from_dict(cls, data: object, where: str) -> Runner:
         if not isinstance(data, dict):
             raise SuiteRecordError(f"{where}: runner must be an object")
         pid, host, start = data.get("pid"), data.get("host"), data.get("start_time")
@@ -88,14 +89,14 @@ class SuiteStatus:
     runner: Runner | None = None
     schema_version: int = SCHEMA_VERSION
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["failed"] = list(self.failed)
         d["schema_version"] = SCHEMA_VERSION
         return d
 
     @classmethod
-    def from_dict(cls, data, where: str = "status.json") -> SuiteStatus:
+    def from_dict(cls, data: object, where: str = "status.json") -> SuiteStatus:
         data = _versioned(data, where)
         need = {"suite_id": str, "status": str, "created": str, "updated": str}
         for k, t in need.items():
@@ -129,11 +130,12 @@ class SuiteMembers:
     members: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "members": dict(self.members)}
 
     @classmethod
-    def from_dict(cls, data, where: str = "members.json") -> SuiteMembers:
+    def from_dict(cls, data: object, where: str = "members.json") -> SuiteMembers:
+        mapping: object
         if isinstance(data, dict) and "schema_version" not in data:   # version 0: flat
             mapping, version = data, 0
         else:
@@ -147,7 +149,7 @@ class SuiteMembers:
 
 # -- files -------------------------------------------------------------------------------------
 
-def read_record(path: Path):
+def read_record(path: Path) -> Any:
     """The JSON of `path`, None when there is no such file, SuiteRecordError when unreadable."""
     path = Path(path)
     if not path.exists() and not path.is_symlink():
@@ -172,11 +174,11 @@ def write(path: Path, record: SuiteStatus | SuiteMembers) -> None:
     runs.atomic_write_json(Path(path), record.to_dict())
 
 
-def _is_int(v) -> bool:
+def _is_int(v: object) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _versioned(data, where: str) -> dict:
+def _versioned(data: object, where: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SuiteRecordError(f"{where}: expected a JSON object, found {type(data).__name__}")
     version = data.get("schema_version", 0)

@@ -22,10 +22,12 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from mnist_tui.engine.runs import store as runs
-from mnist_tui.engine.suites.suite import SuiteFolder
+from mnist_tui.engine.suites.suite import Member, SuiteFolder
 
 FIT_PHASES = ("preprocess", "pca", "tsne", "gmm", "feature_extraction", "feature_stats",
               "training")
@@ -56,22 +58,24 @@ WORKER_PEAK_SOURCE = ("the worker's own peak resident set (getrusage ru_maxrss),
                       "result")
 
 
-def _num(v):
+def _num(v: object) -> float | None:
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
         else None
 
 
-def _phase_sum(timings: dict, names) -> tuple[float | None, str]:
+def _phase_sum(timings: dict[str, Any], names: Iterable[str]) -> tuple[float | None, str]:
     present = [n for n in names if isinstance(timings.get(n), (int, float))]
     if not present:
         return None, ""
     return round(sum(timings[n] for n in present), 4), "+".join(present)
 
 
-def member_row(member, run_id: str | None, result: dict | None, measurement: dict | None) -> dict:
+def member_row(member: Member, run_id: str | None, result: dict[str, Any] | None,
+               measurement: dict[str, Any] | None) -> dict[str, Any]:
     """One member's row: the values of its result.json, flattened, plus the derived times."""
     res = result or {}
-    if result is None and (measurement or {}).get("status"):   # failed before a run folder
+    # failed before a run folder
+    if result is None and measurement is not None and measurement.get("status"):
         res = {"status": measurement["status"], "error": measurement.get("error")}
     m = res.get("metrics") or {}
     timings = res.get("timings") or {}
@@ -112,7 +116,7 @@ def member_row(member, run_id: str | None, result: dict | None, measurement: dic
 
 # -- statistics ------------------------------------------------------------------------------
 
-def stat(values: list) -> dict | None:
+def stat(values: list[Any]) -> dict[str, Any] | None:
     vals = [v for v in values if _num(v) is not None]
     if not vals:
         return None
@@ -122,10 +126,10 @@ def stat(values: list) -> dict | None:
     return {"mean": mean, "sd": sd, "min": min(vals), "max": max(vals), "n": n}
 
 
-def group_rows(rows: list[dict]) -> list[dict]:
+def group_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows with the same method, preset and images, aggregated over seeds (finished runs)."""
-    order: list[tuple] = []
-    by: dict[tuple, list[dict]] = {}
+    order: list[tuple[str, str, int | None]] = []
+    by: dict[tuple[str, str, int | None], list[dict[str, Any]]] = {}
     for r in rows:
         k = (r["method"], r["preset"], r["images_requested"])
         if k not in by:
@@ -158,9 +162,9 @@ def group_rows(rows: list[dict]) -> list[dict]:
     return groups
 
 
-def add_verdicts(groups: list[dict], by_point: bool) -> None:
+def add_verdicts(groups: list[dict[str, Any]], by_point: bool) -> None:
     """Each group's accuracy against the best it is compared with (same images when by_point)."""
-    points: dict = {}
+    points: dict[int | None, list[dict[str, Any]]] = {}
     for g in groups:
         points.setdefault(g["images"] if by_point else None, []).append(g)
     for members in points.values():
@@ -174,7 +178,7 @@ def add_verdicts(groups: list[dict], by_point: bool) -> None:
             g["verdict"] = verdict(g, best)
 
 
-def verdict(g: dict, best: dict) -> str:
+def verdict(g: dict[str, Any], best: dict[str, Any]) -> str:
     a, b = g["accuracy"], best["accuracy"]
     if a is None:
         return "no result"
@@ -189,10 +193,10 @@ def verdict(g: dict, best: dict) -> str:
     return f"{diff:+.1f} pts vs {name}"
 
 
-def degradation(groups: list[dict]) -> list[dict]:
+def degradation(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per method and preset: accuracy at the largest and the smallest size, and the change
     (negative = lost with less data), least loss first."""
-    series: dict = {}
+    series: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for g in groups:
         if g["accuracy"]:
             series.setdefault((g["method"], g["preset"]), []).append(g)
@@ -213,7 +217,8 @@ def degradation(groups: list[dict]) -> list[dict]:
 
 # -- the whole report --------------------------------------------------------------------------
 
-def run_detail(run_id: str, label: str, result: dict, spec: dict) -> dict:
+def run_detail(run_id: str, label: str, result: dict[str, Any],
+               spec: dict[str, Any]) -> dict[str, Any]:
     """What the report keeps of one run: settings, versions, machine, data, matrix, times."""
     keys = ("versions", "machine", "dataset", "confusion_matrix", "confusion_mapping",
             "started_at", "finished_at", "timings", "error")
@@ -221,7 +226,7 @@ def run_detail(run_id: str, label: str, result: dict, spec: dict) -> dict:
             "spec": result.get("spec") or spec, **{k: result.get(k) for k in keys}}
 
 
-def build_report(folder: SuiteFolder, status: str | None = None) -> dict:
+def build_report(folder: SuiteFolder, status: str | None = None) -> dict[str, Any]:
     spec = folder.spec()
     members = spec.members()
     mapping = folder.members()
@@ -238,6 +243,7 @@ def build_report(folder: SuiteFolder, status: str | None = None) -> dict:
                 result = None
         rows.append(member_row(member, run_id, result, measurements.get(run_id or "")))
         if result:
+            assert run_id is not None   # a result is read only for a member with a run
             run_details.append(run_detail(run_id, member.label, result, member.spec))
     groups = group_rows(rows)
     add_verdicts(groups, by_point=spec.name == "sweep")
@@ -253,14 +259,14 @@ def build_report(folder: SuiteFolder, status: str | None = None) -> dict:
     }
 
 
-def phases_by_method(rows: list[dict]) -> dict:
+def phases_by_method(rows: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
     """"method" (or "method preset" where presets time different phases) → phase names."""
-    per: dict = {}
+    per: dict[str, dict[str, dict[str, str]]] = {}
     for r in rows:
         if r["status"] == "finished":
             per.setdefault(r["method"], {}).setdefault(
                 r["preset"], {"fit": r["fit_phases"], "predict": r["predict_phases"]})
-    out: dict = {}
+    out: dict[str, dict[str, str]] = {}
     for method, presets in per.items():
         distinct = {json.dumps(v, sort_keys=True) for v in presets.values()}
         if len(distinct) == 1:
@@ -272,7 +278,8 @@ def phases_by_method(rows: list[dict]) -> dict:
 
 # -- a report of arbitrary runs, not a suite (the TUI's export from Results and Runs) --------
 
-def build_runs_report(runs_dir: Path, run_ids: list[str], report_id: str | None = None) -> dict:
+def build_runs_report(runs_dir: Path, run_ids: list[str],
+                      report_id: str | None = None) -> dict[str, Any]:
     """The same report as a suite's, for chosen run folders: each run is one row (runs with the
     same method, preset and images are grouped as seeds). `report["suite"]["suite"]` is
     "runs"; its "run_ids" lists the runs in order."""
@@ -283,7 +290,7 @@ def build_runs_report(runs_dir: Path, run_ids: list[str], report_id: str | None 
     for run_id in run_ids:
         folder = runs_dir / run_id
 
-        def read(name: str, folder: Path = folder):
+        def read(name: str, folder: Path = folder) -> dict[str, Any] | None:
             try:
                 data = runs.read_json(folder / name) if (folder / name).is_file() else None
             except (OSError, ValueError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.suites.report import build_runs_report
@@ -13,7 +14,7 @@ from mnist_tui.engine.suites.report_html import html
 from mnist_tui.engine.suites.report_text import markdown, to_csv, to_json
 
 
-def write_report(report: dict, html_path: Path) -> list[Path]:
+def write_report(report: dict[str, Any], html_path: Path) -> list[Path]:
     """HTML at `html_path`, and .md, .json, .csv next to it (same stem). Returns the paths."""
     html_path = Path(html_path)
     stem = str(html_path.with_suffix("") if html_path.suffix.lower() in (".html", ".htm")

@@ -10,7 +10,9 @@ per group.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import jinja2
 
@@ -37,16 +39,16 @@ def environment() -> jinja2.Environment:
 
 
 def svg_chart(c: Chart, title: str, y_label: str, width: int = 640,
-              height: int = 360) -> dict:
+              height: int = 360) -> dict[str, Any]:
     """Where everything of chart `c` goes on a width × height SVG canvas (a line per series,
     mean ± SD error bars), as the template draws it."""
     left, right, top, bottom = 60, 170, 30, 45
     pw, ph = width - left - right, height - top - bottom
-    fx = lambda v: left + c.x_fraction(v) * pw
-    fy = lambda v: top + ph - c.y_fraction(v) * ph
-    lines = []
+    fx: Callable[[int], float] = lambda v: left + c.x_fraction(v) * pw
+    fy: Callable[[float], float] = lambda v: top + ph - c.y_fraction(v) * ph
+    lines: list[dict[str, Any]] = []
     for i, (name, pts) in enumerate(c.series.items()):
-        marks = []
+        marks: list[dict[str, Any]] = []
         for p in pts:
             px, py = fx(p.images), fy(p.mean)
             bar = None
@@ -69,7 +71,7 @@ def svg_chart(c: Chart, title: str, y_label: str, width: int = 640,
     }
 
 
-def charts(report: dict) -> list[dict]:
+def charts(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Accuracy and fit time against images, when some line has two points or more."""
     acc = chart(report, "accuracy")
     if acc is None or not any(len(v) > 1 for v in acc.series.values()):
@@ -82,7 +84,7 @@ def charts(report: dict) -> list[dict]:
     return out
 
 
-def confusion_table(cm: list[list[int]], caption: str) -> dict:
+def confusion_table(cm: list[list[int]], caption: str) -> dict[str, Any]:
     """A matrix's cells with their colours: the diagonal blue, errors red, by share of the
     largest cell."""
     peak = max((max(r) for r in cm), default=1) or 1
@@ -98,7 +100,7 @@ def confusion_table(cm: list[list[int]], caption: str) -> dict:
     return {"caption": caption, "columns": list(range(len(cm[0]))), "rows": rows}
 
 
-def _sum_matrices(mats: list) -> list[list[int]] | None:
+def _sum_matrices(mats: list[Any]) -> list[list[int]] | None:
     mats = [m for m in mats if m]
     if not mats or any(len(m) != len(mats[0]) for m in mats):
         return None
@@ -106,7 +108,7 @@ def _sum_matrices(mats: list) -> list[list[int]] | None:
             for i in range(len(mats[0]))]
 
 
-def confusion_tables(report: dict) -> list[dict]:
+def confusion_tables(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Per group, its runs' confusion matrices summed."""
     by_id = {r["run_id"]: r for r in report["runs"]}
     out = []
@@ -122,13 +124,13 @@ def confusion_tables(report: dict) -> list[dict]:
     return out
 
 
-def _value(v, digits: int = 2, pct: bool = False) -> str:
+def _value(v: float | None, digits: int = 2, pct: bool = False) -> str:
     if v is None:
         return "–"
     return f"{100 * v:.2f}%" if pct else f"{v:,.{digits}f}"
 
 
-def run_rows(report: dict) -> list[dict]:
+def run_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The Runs table: a member per row, failed ones marked."""
     return [{"bad": r["status"] not in ("finished", "pending"), "member": r["member"],
              "status": r["status"], "run_id": r["run_id"] or "–",
@@ -138,7 +140,7 @@ def run_rows(report: dict) -> list[dict]:
              "eval_on": r["eval_on"]} for r in report["rows"]]
 
 
-def run_details(report: dict) -> list[dict]:
+def run_details(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Each run's settings, library versions, machine, data and times."""
     out = []
     for d in report["runs"]:
@@ -153,7 +155,7 @@ def run_details(report: dict) -> list[dict]:
     return out
 
 
-def html(report: dict) -> str:
+def html(report: dict[str, Any]) -> str:
     spec = report["suite"]
     groups = [table_cells(g) for g in report["groups"]]
     return environment().get_template("report.html.j2").render(

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
+from typing import Any
 
 from mnist_tui.engine.jobs.events import dumps
 from mnist_tui.engine.suites.charts import chart
@@ -18,11 +20,11 @@ CSV_COLUMNS = ("member", "method", "preset", "images_requested", "images", "seed
                "vgg_input_size", "vgg_weights", "dataset", "dataset_fingerprint", "error")
 
 
-def to_json(report: dict) -> str:
+def to_json(report: dict[str, Any]) -> str:
     return dumps(report, indent=2) + "\n"
 
 
-def to_csv(report: dict) -> str:
+def to_csv(report: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
@@ -32,21 +34,21 @@ def to_csv(report: dict) -> str:
     return buf.getvalue()
 
 
-def fmt_pct(s: dict | None, digits: int = 1) -> str:
+def fmt_pct(s: dict[str, Any] | None, digits: int = 1) -> str:
     if not s:
         return "–"
     text = f"{100 * s['mean']:.{digits}f}%"
     return text + (f" ± {100 * s['sd']:.{digits}f}" if s["sd"] is not None else "")
 
 
-def fmt_num(s: dict | None, digits: int = 1, unit: str = "") -> str:
+def fmt_num(s: dict[str, Any] | None, digits: int = 1, unit: str = "") -> str:
     if not s:
         return "–"
     text = f"{s['mean']:,.{digits}f}{unit}"
     return text + (f" ± {s['sd']:,.{digits}f}" if s["sd"] is not None else "")
 
 
-def fmt_ratio(s: dict | None) -> str:
+def fmt_ratio(s: dict[str, Any] | None) -> str:
     if not s:
         return "–"
     return f"{s['mean']:.3f}" + (f" ± {s['sd']:.3f}" if s["sd"] is not None else "")
@@ -56,13 +58,13 @@ TABLE_HEADERS = ("method", "preset", "images", "seeds", "accuracy", "majority vo
                  "ARI", "fit s", "predict s", "total s", "peak MB", "comparison")
 
 
-def images_cell(row: dict) -> str:
+def images_cell(row: dict[str, Any]) -> str:
     """A member row's image count as asked: a number, or `all` for the standard protocol."""
     n = row.get("images_requested")
     return f"{n:,}" if isinstance(n, int) else "all"
 
 
-def table_cells(g: dict) -> list[str]:
+def table_cells(g: dict[str, Any]) -> list[str]:
     clustering = g["method"] == "tsne-gmm"
     method = g["method"] + (f" {g['vgg_input_size']}px" if g["vgg_input_size"] else "") + (
         " random weights" if g.get("vgg_weights") == "none" else "")
@@ -81,7 +83,7 @@ def table_cells(g: dict) -> list[str]:
             g.get("verdict", "")]
 
 
-def notes(report: dict) -> list[str]:
+def notes(report: dict[str, Any]) -> list[str]:
     """The footnotes every table carries: what the numbers are and what the times include."""
     out = [
         ("accuracy: classifiers on images never trained on; t-SNE + GMM one-to-one "
@@ -107,14 +109,14 @@ def notes(report: dict) -> list[str]:
     return out
 
 
-def degradation_text(d: dict) -> str:
+def degradation_text(d: dict[str, Any]) -> str:
     """One line of `report["degradation"]`: accuracy at the largest and the smallest size."""
     return (f"{d['method']} {d['preset']}: {100 * d['acc_large']:.1f}% at {d['large']:,} "
             f"images → {100 * d['acc_small']:.1f}% at {d['small']:,} ({d['change_pts']:+.1f} "
             "pts with less data)")
 
 
-def text_table(headers, rows: list[list[str]]) -> list[str]:
+def text_table(headers: Sequence[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h))
               for i, h in enumerate(headers)]
     lines = ["  ".join(f"{h:<{w}}" for h, w in zip(headers, widths)).rstrip(),
@@ -123,7 +125,7 @@ def text_table(headers, rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def terminal_summary(report: dict) -> list[str]:
+def terminal_summary(report: dict[str, Any]) -> list[str]:
     lines = text_table(TABLE_HEADERS, [table_cells(g) for g in report["groups"]])
     lines.append("")
     lines += notes(report)
@@ -139,7 +141,7 @@ TERMINAL_TITLES = {"accuracy": "accuracy % (mean ± SD over seeds; t-SNE+GMM 1:1
 MARKERS = ("dot", "x", "+", "o", "*", "#")
 
 
-def terminal_charts(report: dict, width: int = 80, height: int = 22,
+def terminal_charts(report: dict[str, Any], width: int = 80, height: int = 22,
                     color: bool = False) -> str:
     """Accuracy and fit time against images (log scale), each fitting width × height: the
     `charts.chart` of each drawn with plotext, on the chart's own ticks and limits."""
@@ -173,7 +175,7 @@ def terminal_charts(report: dict, width: int = 80, height: int = 22,
     return "\n".join(out)
 
 
-def markdown(report: dict) -> str:
+def markdown(report: dict[str, Any]) -> str:
     spec = report["suite"]
     lines = [f"# mnist-tui suite `{spec['suite']}` — {report['suite_id']}", "",
              (f"Status: **{report['status']}**. Generated {report['generated']}. "

@@ -27,12 +27,20 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.runs.launch import WorkerRun
 from mnist_tui.engine.suites.records import Runner
 from mnist_tui.engine.suites.suite import Member, SuiteFolder, finished_runs_by_key
+
+if TYPE_CHECKING:
+    from mnist_tui.engine.data.datasets import Dataset
+    from mnist_tui.engine.jobs.context import JobContext
+    from mnist_tui.engine.jobs.events import Event
 
 PEAK_SOURCE = "worker VmHWM from /proc, read by the suite while the worker ran"
 
@@ -40,7 +48,7 @@ PEAK_SOURCE = "worker VmHWM from /proc, read by the suite while the worker ran"
 @dataclass
 class SuiteOutcome:
     status: str                      # finished | failed | interrupted
-    results: dict[str, dict] = field(default_factory=dict)   # member key → result
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)   # member key → result
     reused: list[str] = field(default_factory=list)          # run ids reused
     ran: list[str] = field(default_factory=list)             # run ids started now
     failed: list[str] = field(default_factory=list)          # member labels
@@ -58,13 +66,13 @@ def read_vmhwm(pid: int) -> int | None:
     return None
 
 
-def _call(listener, name: str, *args) -> None:
+def _call(listener: object, name: str, *args: object) -> None:
     fn = getattr(listener, name, None)
     if fn is not None:
         fn(*args)
 
 
-def run_suite(folder: SuiteFolder, listener=None, reuse_store: bool = False,
+def run_suite(folder: SuiteFolder, listener: object = None, reuse_store: bool = False,
               nice: int = 0) -> SuiteOutcome:
     """Run (or continue) every member of the suite in `folder` (workers at `nice`: see
     `launch.lower_priority`). SuiteBusyError when another process runs it; any other exception
@@ -87,7 +95,8 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _run_suite(folder: SuiteFolder, listener, reuse_store: bool, nice: int) -> SuiteOutcome:
+def _run_suite(folder: SuiteFolder, listener: object, reuse_store: bool,
+               nice: int) -> SuiteOutcome:
     spec = folder.spec()
     members = spec.members()
     store_index = finished_runs_by_key(folder.runs_dir, members) if reuse_store else {}
@@ -97,7 +106,7 @@ def _run_suite(folder: SuiteFolder, listener, reuse_store: bool, nice: int) -> S
 
     asked: list[int] = []    # signals seen, even when Python swallowed their KeyboardInterrupt
 
-    def on_stop(signum, frame):
+    def on_stop(signum: int, frame: FrameType | None) -> NoReturn:
         asked.append(signum)
         raise KeyboardInterrupt
 
@@ -107,7 +116,7 @@ def _run_suite(folder: SuiteFolder, listener, reuse_store: bool, nice: int) -> S
     # (the finished member's Popen.__del__, as its frame goes) is printed and ignored, and
     # the suite used to run on to its end.
     in_main = threading.current_thread() is threading.main_thread()
-    previous = {}
+    previous: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int | None] = {}
     if in_main:
         previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, on_stop)
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
@@ -146,8 +155,8 @@ def _run_suite(folder: SuiteFolder, listener, reuse_store: bool, nice: int) -> S
     return out
 
 
-def _run_member(folder: SuiteFolder, member: Member, i: int, total: int, listener,
-                out: SuiteOutcome, nice: int = 0) -> dict:
+def _run_member(folder: SuiteFolder, member: Member, i: int, total: int, listener: object,
+                out: SuiteOutcome, nice: int = 0) -> dict[str, Any]:
     worker = WorkerRun(member.spec, folder.runs_dir, nice=nice)
     peak: int | None = None
     interrupted = False
@@ -156,6 +165,7 @@ def _run_member(folder: SuiteFolder, member: Member, i: int, total: int, listene
         folder.set_member(member.key, worker.run_id)
         out.ran.append(worker.run_id)
         worker.start()
+        assert worker.proc is not None   # start() sets it
         for ev in worker.events():
             peak = _max(peak, read_vmhwm(worker.proc.pid))
             _call(listener, "event", ev)
@@ -200,7 +210,7 @@ def _abandon(worker: WorkerRun) -> None:
         pass
 
 
-def _max(a, b):
+def _max(a: int | None, b: int | None) -> int | None:
     if a is None:
         return b
     if b is None:
@@ -208,7 +218,7 @@ def _max(a, b):
     return max(a, b)
 
 
-def preflight(members: list[Member], emit=None) -> None:
+def preflight(members: list[Member], emit: Callable[[Event], None] | None = None) -> None:
     """Catch what would fail every member the same way before anything runs (MnistTuiError):
     data that cannot be loaded, sizes larger than the data, VGG16 weights that cannot be had.
     What the members need from the network (MNIST, the ImageNet weights) is downloaded here,
@@ -220,7 +230,7 @@ def preflight(members: list[Member], emit=None) -> None:
     from mnist_tui.engine.jobs.downloads import download_reporter
 
     ctx = JobContext(emit or (lambda ev: None))
-    seen: dict[tuple, object] = {}
+    seen: dict[tuple[Any, Any], Dataset] = {}
     for m in members:
         s = m.spec
         key = (s["dataset"], s.get("data_dir"))
@@ -237,7 +247,7 @@ def preflight(members: list[Member], emit=None) -> None:
             check_vgg_weights(s["weights"], ctx)
 
 
-def check_vgg_weights(weights: str, ctx=None) -> None:
+def check_vgg_weights(weights: str, ctx: JobContext | None = None) -> None:
     """The vgg16 job's own first step (light: no TensorFlow): a weights file must be readable,
     and the ImageNet file is fetched into Keras' cache now (events through `ctx`) so that no
     member downloads it, or the suite stops at once with the job's own one-line error."""

@@ -30,8 +30,10 @@ import os
 import secrets
 import shlex
 import time
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import Field, asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from mnist_tui.engine.errors import MnistTuiError, SpecError
 from mnist_tui.engine.jobs.specs import (
@@ -91,8 +93,8 @@ class SuiteSpec:
     supervised_samples: int = SEED_SUPERVISED_SAMPLES
     vgg_input_size: int = DEFAULT_VGG_INPUT_SIZE
     protocols: tuple[str, ...] = ()
-    overrides: dict = field(default_factory=dict)  # job field → typed value, for every member
-    #                                                  whose job has that field
+    # job field → typed value, for every member whose job has that field
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.methods = tuple(self.methods)
@@ -110,14 +112,14 @@ class SuiteSpec:
                                                    else ("notebook",))
         self.overrides = dict(self.overrides)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for k in ("methods", "presets", "sizes", "seeds", "protocols"):
             d[k] = list(d[k])
         return {"suite": self.name, **{k: v for k, v in d.items() if k != "name"}}
 
     @classmethod
-    def from_dict(cls, data: dict) -> SuiteSpec:
+    def from_dict(cls, data: object) -> SuiteSpec:
         if not isinstance(data, dict) or data.get("suite") not in SUITE_NAMES:
             raise SpecError("not a suite spec (no known \"suite\" key)")
         data = dict(data)
@@ -228,8 +230,8 @@ class SuiteSpec:
         except SpecError as exc:
             raise SpecError(f"{label}: {exc}") from None
         d = spec.to_dict()
-        names = ["job", "preset", "samples", "seed", *sorted(set(values) - {"samples", "seed"})]
-        settings = {k: d[k] for k in names}
+        keys = ["job", "preset", "samples", "seed", *sorted(set(values) - {"samples", "seed"})]
+        settings = {k: d[k] for k in keys}
         return Member(key=member_key(settings), label=label, job=method, preset=preset,
                       size=size, seed=seed, spec=d, settings=settings)
 
@@ -242,16 +244,17 @@ class Member:
     preset: str
     size: int | None
     seed: int
-    spec: dict          # the whole spec it runs with today
-    settings: dict = field(default_factory=dict)   # what the suite sets: the member's identity
+    spec: dict[str, Any]          # the whole spec it runs with today
+    # what the suite sets: the member's identity
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
-def member_key(settings: dict) -> str:
+def member_key(settings: dict[str, Any]) -> str:
     """A member's identity: the canonical JSON of the settings the suite sets for it."""
     return json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def key_for_spec(spec: dict, names) -> str | None:
+def key_for_spec(spec: object, names: Sequence[str]) -> str | None:
     """The member key a recorded spec would have for a member set by `names` (None if the spec
     lacks one of them)."""
     if not isinstance(spec, dict) or any(n not in spec for n in names):
@@ -259,20 +262,20 @@ def key_for_spec(spec: dict, names) -> str | None:
     return member_key({n: spec[n] for n in names})
 
 
-def has_settings(spec, settings: dict) -> bool:
+def has_settings(spec: object, settings: dict[str, Any]) -> bool:
     """True when `spec` holds every one of `settings` (compared as JSON: 30 == 30.0, a tuple is
     a list)."""
     return isinstance(spec, dict) and all(
         n in spec and _as_json(spec[n]) == _as_json(v) for n, v in settings.items())
 
 
-def compatible(recorded: dict, current: dict) -> bool:
+def compatible(recorded: dict[str, Any], current: dict[str, Any]) -> bool:
     """Every setting both specs have is equal; one only one of them has (a field added or
     removed since the run) does not count."""
     return all(_as_json(recorded[k]) == _as_json(current[k]) for k in recorded.keys() & current)
 
 
-def _as_json(v):
+def _as_json(v: object) -> Any:
     return json.loads(json.dumps(v))
 
 
@@ -288,8 +291,8 @@ def _owned_hint(name: str) -> str:
             "samples": "use --sizes"}.get(name, "the suite sets it")
 
 
-def _no_duplicates(flag: str, values) -> None:
-    seen = set()
+def _no_duplicates(flag: str, values: Iterable[object]) -> None:
+    seen: set[object] = set()
     for v in values:
         if v in seen:
             raise SpecError(f"{flag}: {v} is given twice")
@@ -330,7 +333,7 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 
 
-def seeds_text(seeds) -> str:
+def seeds_text(seeds: Iterable[int]) -> str:
     """What `parse_seeds` reads back as exactly `seeds`: a count (`3` is 0, 1, 2), else a list
     (`0,7,9`; one seed other than 0 is `7,`, since `7` alone is a count)."""
     seeds = [int(s) for s in seeds]
@@ -402,7 +405,7 @@ class SuiteFolder:
             raise MnistTuiError(f"{self.path / SUITE_FILE}: cannot be read ({exc})") from None
         return SuiteSpec.from_dict(data)
 
-    def _read(self, name: str) -> dict:
+    def _read(self, name: str) -> dict[str, Any]:
         p = self.path / name
         try:
             data = runs.read_json(p) if p.is_file() else {}
@@ -438,10 +441,10 @@ class SuiteFolder:
         data[key] = run_id
         suite_records.write(self.path / MEMBERS_FILE, SuiteMembers(data))
 
-    def measurements(self) -> dict[str, dict]:
+    def measurements(self) -> dict[str, dict[str, Any]]:
         return self._read(MEASUREMENTS_FILE)
 
-    def set_measurement(self, run_id: str, values: dict) -> None:
+    def set_measurement(self, run_id: str, values: dict[str, Any]) -> None:
         data = self.measurements()
         data[run_id] = values
         runs.atomic_write_json(self.path / MEASUREMENTS_FILE, data)
@@ -450,7 +453,7 @@ class SuiteFolder:
         """status.json (None before there is one; SuiteRecordError when it cannot be read)."""
         return suite_records.read_status(self.path / STATUS_FILE)
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         """status.json as a dict for display: {} when missing or unreadable."""
         try:
             st = self.read_status()
@@ -458,7 +461,7 @@ class SuiteFolder:
             return {}
         return st.to_dict() if st else {}
 
-    def write_status(self, status: str, **changes) -> None:
+    def write_status(self, status: str, **changes: Any) -> None:
         """Record `status`, keeping the other fields (an unreadable file starts afresh). The
         reason belongs to one status: it is cleared unless given."""
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -508,7 +511,8 @@ def finished_runs_by_key(runs_dir: Path, members: list[Member]) -> dict[str, str
     for info in reversed(runs.RunStore(runs_dir).list()):   # oldest first: newest wins
         if info.status != "finished" or info.job not in names:
             continue
-        m = wanted.get(key_for_spec(info.spec, names[info.job]))
+        key = key_for_spec(info.spec, names[info.job])
+        m = wanted.get(key) if key is not None else None
         if m is not None and compatible(info.spec, m.spec):
             out[m.key] = info.run_id
     return out
@@ -555,7 +559,7 @@ def _stale(folder: SuiteFolder) -> bool:
             and not st.runner.alive())
 
 
-def _field_for(name: str, methods) -> object | None:
+def _field_for(name: str, methods: Iterable[str]) -> Field[Any] | None:
     for job in methods:
         for f in spec_fields(job):
             if f.name == name:
@@ -566,10 +570,10 @@ def _field_for(name: str, methods) -> object | None:
 def suite_spec_from_text(suite: str, *, methods: str | None = None, presets: str | None = None,
                          sizes: str | None = None, seeds: str | None = None,
                          protocols: str | None = None, vgg_input_size: str | None = None,
-                         given: dict) -> SuiteSpec:
+                         given: dict[str, Any]) -> SuiteSpec:
     """A validated SuiteSpec from what a person typed (the batch flags or the Suites form):
     comma lists as text, job settings in `given` as text. SpecError with a one-line reason."""
-    kw: dict = {}
+    kw: dict[str, Any] = {}
     names = tuple(m.strip() for m in methods.split(",") if m.strip()) if methods else JOB_NAMES
     kw["methods"] = names
     if presets:
@@ -592,7 +596,7 @@ def suite_spec_from_text(suite: str, *, methods: str | None = None, presets: str
         given["data_dir"] = os.environ["MNIST_TUI_DATA_DIR"]
     if given.get("data_dir"):
         given["data_dir"] = str(Path(given["data_dir"]).expanduser().resolve())
-    overrides = {}
+    overrides: dict[str, Any] = {}
     for name, text in given.items():
         f = _field_for(name, [m for m in names if m in JOB_NAMES] or JOB_NAMES)
         if f is None:
