@@ -76,6 +76,37 @@ async def test_the_job_just_launched_is_selected_even_behind_a_running_one(runs_
         await wait_for(pilot, lambda: not first.active, 30)
 
 
+async def test_a_stale_highlight_does_not_undo_following_the_job_just_launched(runs_dir):
+    """A highlight message for the row under the old cursor, handled after the Monitor had
+    followed a newly launched job but before it moved the cursor there, used to select the old
+    row again: on a loaded machine the cursor stayed on the running job, not the one just
+    launched. (Made deterministic here: the Monitor follows while another screen is shown, so
+    nothing redraws it before the stale highlight.)"""
+    from textual.widgets import DataTable
+
+    cnn = write_classifier_run(runs_dir)
+    app = create_app(runs_dir=runs_dir, load_data=False, start_mode="monitor")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.manager.add_replay(replay_job(runs_dir, cnn, state="finished"))
+        await wait_for(pilot, lambda: cursor_key(app) == cnn, 10)
+        monitor = app.screen
+        table = monitor.query_one("#jobs", DataTable)
+        stale = DataTable.RowHighlighted(table, table.cursor_row,
+                                         table.ordered_rows[table.cursor_row].key)
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.screen is not monitor, 5)
+        app.manager.hold("the test keeps the job queued")
+        job = app.manager.submit(tsne_spec())
+        await wait_for(pilot, lambda: monitor.selected == job.job_id, 5)
+        monitor.on_data_table_row_highlighted(stale)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: cursor_key(app) == job.job_id, 5)
+        assert monitor.selected == job.job_id
+        # a highlight the user makes afterwards is followed as before
+        await pilot.press("down")
+        await wait_for(pilot, lambda: monitor.selected == cnn == cursor_key(app), 5)
+
+
 # -- (b) suite members appear as jobs ------------------------------------------------------------
 
 async def test_a_suite_member_started_from_the_suites_screen_shows_up_in_monitor(runs_dir):

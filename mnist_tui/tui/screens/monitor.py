@@ -178,7 +178,11 @@ class MonitorScreen(Screen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         # The row under the cursor *now*: highlight messages of rows added or moved by a
-        # redraw arrive late and would otherwise select a job nobody chose.
+        # redraw arrive late and would otherwise select a job nobody chose. While the cursor
+        # has still to be moved to a job selected here (the one just launched), the row under
+        # it is the old one: the selection made here stands.
+        if self._cursor_to_selected:
+            return
         table = event.data_table
         rows = table.ordered_rows
         key = rows[table.cursor_row].key.value if 0 <= table.cursor_row < len(rows) else None
