@@ -15,7 +15,7 @@ import sys
 import time
 
 import numpy as np
-from support import wait_until
+from support import patient, wait_until
 
 NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 VGG_SMALL = ["--batch", "--job", "vgg16", "--input-size", "32", "--samples", "200",
@@ -102,7 +102,7 @@ def test_sigterm_mid_epoch_cancels_and_keeps_the_finished_epochs(cli_env, tmp_pa
                             env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     run_id = None
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + patient(120)
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if line.startswith("run "):
@@ -116,7 +116,7 @@ def test_sigterm_mid_epoch_cancels_and_keeps_the_finished_epochs(cli_env, tmp_pa
     wait_until(lambda: "epoch 3/300" in events.read_text(), 60, "epoch 3 under way")
     os.kill(meta["pid"], signal.SIGTERM)
     t = time.perf_counter()
-    proc.communicate(timeout=60)
+    proc.communicate(timeout=patient(60))
     # stopped within the epoch, not after the 300 (minutes): 30 s allows a loaded machine
     assert time.perf_counter() - t < 30
     assert proc.returncode == 130

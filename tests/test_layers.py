@@ -9,13 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support import patient
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
 def run(tool: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / tool), *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, check=False)
+                          timeout=patient(300), check=False)
 
 
 def test_the_layers_hold():

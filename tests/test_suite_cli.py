@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import patient
 
 from mnist_tui.engine.suites import report_text
 
@@ -70,7 +71,7 @@ def test_sweep_interrupted_after_the_first_member_resumes_reusing_it(cli_env, tm
                                                                      run_cli):
     proc = subprocess.Popen([sys.executable, "-m", "mnist_tui", *TINY_SWEEP], env=cli_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    suite_id, seen, deadline = None, [], time.monotonic() + 120
+    suite_id, seen, deadline = None, [], time.monotonic() + patient(120)
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
@@ -82,7 +83,7 @@ def test_sweep_interrupted_after_the_first_member_resumes_reusing_it(cli_env, tm
             break
     assert suite_id and seen[-1].startswith("  → ") and ": finished" in seen[-1], seen
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=patient(120))
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert f"--resume {suite_id}" in out

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 from scipy.sparse import csr_matrix
+from support import patient
 
 from mnist_tui.engine.jobs.refine import (
     affinity_agreement,
@@ -57,7 +58,7 @@ def test_a_refined_run_reports_both_numbers_and_its_rounds(cli_env, tmp_path):
                           "--preset", "refined", "--dataset", "digits", "--samples", "400",
                           "--iterations", "300", "--gmm-inits", "1", "--refine-rounds", "1",
                           "--refine-epochs", "1", "--json", str(out)], env=cli_env,
-                         capture_output=True, text=True, timeout=300, check=False)
+                         capture_output=True, text=True, timeout=patient(300), check=False)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(out.read_text())
     alone, after = result["metrics_clustering"], result["metrics"]

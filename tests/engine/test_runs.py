@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import patient
 
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.jobs.events import Epoch, Log, Started
@@ -119,7 +120,7 @@ def test_new_run_ids_are_unique_and_sortable():
     # sortable: an id made in a later second sorts after, whatever the job name says
     first = new_run_id("zzz")
     stamp = first[:15]
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + patient(5)
     while time.strftime("%Y%m%d-%H%M%S") == stamp:    # the next second (at most ~1 s)
         assert time.monotonic() < deadline, "the clock did not move"
         time.sleep(0.01)
@@ -378,7 +379,7 @@ def test_lower_priority_reaches_a_new_sessions_autogroup():
         if group.is_file() and Path("/proc/sys/kernel/sched_autogroup_enabled").read_text() \
                 .strip() == "1":
             text = group.read_text()
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + patient(5)
             while "nice 10" not in text and time.monotonic() < deadline:
                 time.sleep(0.05)        # the kernel rate-limits changes (EAGAIN): again
                 lower_priority(proc.pid, 10)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import patient
 
 from mnist_tui.batch import Reporter, SystemTicker
 from mnist_tui.engine.runs import sysmon
@@ -200,7 +201,7 @@ def test_the_reporter_shows_the_worker_s_system_figures(tty):
     child = _busy_child()
     ticker = SystemTicker(reporter, child.pid, every=0.05).start()
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + patient(20)
         while "CPU " not in stream.getvalue() and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
@@ -222,14 +223,14 @@ def test_with_json_on_stdout_the_system_line_goes_to_stderr(cli_env, tmp_path):
          "digits", "--samples", "1500", "--iterations", "5000", "--gmm-inits", "1",
          "--json", "-"], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + patient(90)
     while time.monotonic() < deadline:
         line = proc.stderr.readline()
         seen.append(line)
         if "] system: CPU " in line or not line:
             break
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    out, _ = proc.communicate(timeout=patient(60))
     assert "] system: CPU " in seen[-1], seen
     result = json.loads(out)                  # stdout is the JSON and nothing else
     assert result["status"] == "interrupted" and "system" in result

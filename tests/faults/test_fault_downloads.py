@@ -68,7 +68,7 @@ def test_a_body_without_a_length_stops_at_the_expected_size(kind, tmp_path, env,
     message = assert_input_error(run)
     assert f"sent more than the {size:,} bytes of {name}" in message, message
     assert "wrong size" in message or "--weights none" in message
-    assert hostile.hung_up.wait(5)                   # the client stopped reading
+    assert hostile.hung_up.wait(patient(5))                   # the client stopped reading
     # what the server got into the socket: the file's size plus the kernel's buffers at most
     assert hostile.sent["endless"] <= size + 16 * 2**20, hostile.sent
     assert listing(folder) == [] and listing(runs) == []
@@ -129,7 +129,7 @@ def test_a_killed_download_leaves_a_part_file_that_the_next_download_removes(
                              "--json", str(result)], env=slow, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + patient(30)
         while not part_files(cache) and time.monotonic() < deadline:
             time.sleep(0.05)
         [part] = part_files(cache)
