@@ -69,8 +69,11 @@ def _check_report_against_runs(html_path: Path, runs_dir: Path, n_rows: int) -> 
 
 def test_sweep_interrupted_after_the_first_member_resumes_reusing_it(cli_env, tmp_path,
                                                                      run_cli):
+    # Started the way a script's background job is, with SIGINT ignored: `kill -INT` must
+    # stop it all the same (it used to run every member to the end).
     proc = subprocess.Popen([sys.executable, "-m", "mnist_tui", *TINY_SWEEP], env=cli_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     suite_id, seen, deadline = None, [], time.monotonic() + patient(120)
     while time.monotonic() < deadline:
         line = proc.stdout.readline()

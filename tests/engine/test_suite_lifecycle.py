@@ -351,10 +351,21 @@ def test_a_bad_members_file_stops_resume_with_one_error_line(cli_env, run_cli):
 # -- a Ctrl-C that Python swallowed still stops the suite -------------------------------------
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the point
-def test_a_ctrl_c_swallowed_by_a_finalizer_still_stops_the_suite(tmp_path):
+@pytest.mark.parametrize("inherited", [signal.default_int_handler, signal.SIG_IGN],
+                         ids=["python-handler", "ignored"])
+def test_a_ctrl_c_swallowed_by_a_finalizer_still_stops_the_suite(tmp_path, inherited):
     """Python ignores an exception raised in `__del__`: a SIGINT landing while an object is
     finalised (the finished member's Popen, as its frame goes) used to be lost, and the suite
-    ran on to the end (exit 0 instead of 130)."""
+    ran on to the end (exit 0 instead of 130). The same when the process started with SIGINT
+    ignored (a script's background job): the suite used to leave it ignored and ran on."""
+    previous = signal.signal(signal.SIGINT, inherited)
+    try:
+        _ctrl_c_at_the_first_member_end(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c_at_the_first_member_end(tmp_path):
     class Finalised:
         def __del__(self):
             os.kill(os.getpid(), signal.SIGINT)   # its KeyboardInterrupt is "ignored"

@@ -117,9 +117,13 @@ def _run_suite(folder: SuiteFolder, listener: object, reuse_store: bool,
     # the suite used to run on to its end.
     in_main = threading.current_thread() is threading.main_thread()
     previous: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int | None] = {}
+    # A caller's own SIGINT handler is kept; Python's, the default and an inherited "ignore"
+    # are replaced, as `--batch --job` does: a suite started in the background by a script
+    # (which starts it with SIGINT ignored) still stops on `kill -INT`, and says so.
     if in_main:
         previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, on_stop)
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        if signal.getsignal(signal.SIGINT) in (signal.default_int_handler, signal.SIG_DFL,
+                                               signal.SIG_IGN):
             previous[signal.SIGINT] = signal.signal(signal.SIGINT, on_stop)
     try:
         for i, member in enumerate(members, 1):
