@@ -180,7 +180,12 @@ async def test_a_finished_job_shows_a_full_bar(runs_dir):
         await wait_for(pilot, lambda: "100%" in widget_text(app, "#job-progress"), 10)
         progress = widget_text(app, "#job-progress")
         assert "█" * 20 in progress and "·" not in progress
-        assert "100% done" in line_of(screen_text(app), "✔ finished")
+        # the table row is redrawn after the activity line ("✔ finished after 15s"): wait for it
+        await wait_for(pilot, lambda: any("✔ finished" in line and "after" not in line
+                                          for line in screen_text(app).splitlines()), 10)
+        row = next(line for line in screen_text(app).splitlines()
+                   if "✔ finished" in line and "after" not in line)
+        assert "100% done" in row
 
 
 # -- (e) epochs and a whole-job ETA --------------------------------------------------------------
