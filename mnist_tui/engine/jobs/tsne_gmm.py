@@ -312,17 +312,21 @@ def fit_gmm(embedding: np.ndarray, spec: TsneGmmSpec, seed: int,
 
     bounds: list[float] = []
     best: Any = None   # the GaussianMixture with the best bound (None until one beats -inf)
-    best_bound = -np.inf
+    best_bound, chosen = -np.inf, -1
     for i, s in enumerate(_derive_seeds(seed, spec.gmm_inits)):
         gm = GaussianMixture(n_components=spec.gmm_components, covariance_type=spec.covariance,
                              n_init=1, random_state=s)
         gm.fit(embedding)
         bounds.append(float(gm.lower_bound_))
-        if gm.lower_bound_ > best_bound:
-            best, best_bound = gm, gm.lower_bound_
+        if gm.lower_bound_ > best_bound:      # a NaN bound never wins
+            best, best_bound, chosen = gm, gm.lower_bound_, i
         ctx.emit(Progress(phase="gmm", step=i + 1, total=spec.gmm_inits,
                           metrics={"lower_bound": bounds[-1], "best_lower_bound": float(best_bound)}))
+    if best is None:
+        raise DataError(f"the Gaussian mixture found no finite likelihood in {len(bounds)} "
+                        f"restart(s) (lower bounds {bounds}): the t-SNE embedding is degenerate; "
+                        "try another seed or perplexity")
     clusters = best.predict(embedding)
     posterior = best.predict_proba(embedding).max(1)
-    return clusters, {"lower_bounds": bounds, "chosen_init": int(np.argmax(bounds)),
+    return clusters, {"lower_bounds": bounds, "chosen_init": chosen,
                       "converged": bool(best.converged_)}, posterior

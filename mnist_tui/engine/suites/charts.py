@@ -1,7 +1,8 @@
 """The data of a report's charts (accuracy or fit time against images), built once.
 
 There are three renderers of the same chart: the terminal chart of the report (plotext, also in
-the Markdown), the HTML report's inline SVG, and the Suites screen's live plot. Each draws a
+the Markdown), the HTML report's inline SVG, and the Suites screen's live plot (the two plotext
+ones through `chart_plotext.draw_chart`). Each draws a
 `Chart` from here and computes nothing of its own: which groups make a line, their mean and
 spread, the ticks of both axes and where a value falls on them.
 """

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mnist_tui.engine.jobs.events import dumps
+from mnist_tui.engine.suites.chart_plotext import draw_chart
 from mnist_tui.engine.suites.charts import chart
 
 CSV_COLUMNS = ("member", "method", "preset", "images_requested", "images", "seed",
@@ -138,7 +139,6 @@ def terminal_summary(report: dict[str, Any]) -> list[str]:
 
 TERMINAL_TITLES = {"accuracy": "accuracy % (mean ± SD over seeds; t-SNE+GMM 1:1)",
                    "fit_s": "fit time s (mean ± SD; phases: see notes)"}
-MARKERS = ("dot", "x", "+", "o", "*", "#")
 
 
 def terminal_charts(report: dict[str, Any], width: int = 80, height: int = 22,
@@ -154,19 +154,7 @@ def terminal_charts(report: dict[str, Any], width: int = 80, height: int = 22,
             continue
         plt.clf()
         plt.plotsize(width, height)
-        plt.title(title)
-        plt.xscale("log")
-        if c.log_y:
-            plt.yscale("log")
-        plt.xticks(c.x_ticks, c.x_labels)
-        plt.ylim(*c.y_range)
-        plt.yticks(c.y_ticks, c.y_labels)
-        for i, (name, pts) in enumerate(c.series.items()):
-            xs = [p.images for p in pts]
-            ys = [p.mean for p in pts]
-            plt.plot(xs, ys, label=name, marker=MARKERS[i % len(MARKERS)])
-            if key == "accuracy" and any(p.spread for p in pts):
-                plt.error(xs, ys, yerr=[p.spread or 0 for p in pts])
+        draw_chart(plt, c, title, error_bars=key == "accuracy")
         plt.xlabel(c.x_label)
         if not color:
             plt.theme("clear")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
-MARKERS = ("dot", "x", "+", "o", "*", "#")
+from mnist_tui.engine.suites.chart_plotext import draw_chart
 
 
 class SweepPlot(PlotextPlot):
@@ -33,12 +33,5 @@ class SweepPlot(PlotextPlot):
         if c is None:
             plt.title("accuracy % vs images — waiting for finished members…")
             return super().render()
-        plt.title("accuracy % vs images (mean over seeds; t-SNE+GMM 1:1)")
-        plt.xscale("log")
-        plt.xticks(c.x_ticks, c.x_labels)
-        plt.ylim(*c.y_range)
-        plt.yticks(c.y_ticks, c.y_labels)
-        for i, (name, pts) in enumerate(c.series.items()):
-            plt.plot([p.images for p in pts], [p.mean for p in pts], label=name,
-                     marker=MARKERS[i % len(MARKERS)])
+        draw_chart(plt, c, "accuracy % vs images (mean over seeds; t-SNE+GMM 1:1)")
         return super().render()
