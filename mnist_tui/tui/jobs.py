@@ -75,6 +75,7 @@ class Job:
     pid: int | None = None
     pid_start: int | None = None  # the worker's kernel start time (re-attached jobs)
     attached: bool = False        # followed from its run folder, not started by this app
+    rerun_of: str | None = None   # the run whose spec this job runs again (Runs → r)
     events_seen: int = 0
     phase_t0: float = 0.0        # event time (s since the job started) the phase began
     last_t: float = 0.0          # event time of the latest event
@@ -277,12 +278,14 @@ class JobManager:
         return None
 
     # -- commands ------------------------------------------------------------------------
-    def submit(self, spec_dict: dict) -> Job:
-        """Queue a validated spec; it starts as soon as a slot is free."""
+    def submit(self, spec_dict: dict, rerun_of: str | None = None) -> Job:
+        """Queue a validated spec; it starts as soon as a slot is free. `rerun_of` names the run
+        it repeats, recorded in its meta.json and result.json as `--batch --rerun` does."""
         run_id = runs.new_run_id(spec_dict["job"])
         while run_id in self.jobs:
             run_id = runs.new_run_id(spec_dict["job"])
-        job = Job(run_id, dict(spec_dict), self.runs_dir / run_id, queued_at=self.clock())
+        job = Job(run_id, dict(spec_dict), self.runs_dir / run_id, queued_at=self.clock(),
+                  rerun_of=rerun_of)
         self.jobs[run_id] = job
         self.latest = run_id
         self.notify(job, "state")
@@ -406,8 +409,8 @@ class JobManager:
         try:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             proc = subprocess.Popen(
-                worker_argv(job.spec, job.run_dir, detached=True), stdout=subprocess.PIPE,
-                stderr=stderr, stdin=subprocess.DEVNULL, env=worker_env(),
+                worker_argv(job.spec, job.run_dir, rerun_of=job.rerun_of, detached=True),
+                stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, env=worker_env(),
                 start_new_session=True)
             self._procs[job.job_id] = proc
             job.pid = proc.pid

@@ -197,6 +197,23 @@ async def test_rerun_starts_the_selected_runs_spec_as_a_new_job(runs_dir):
         app.manager.cancel(job.job_id)
 
 
+async def test_a_rerun_records_and_shows_the_run_it_repeats(runs_dir):
+    tsne = install_recorded_run(runs_dir)        # t-SNE + GMM on 300 bundled digits: seconds
+    app = create_app(runs_dir=runs_dir, load_data=False, start_mode="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1, 10)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(app.manager.jobs) == 1, 5)
+        job = next(iter(app.manager.jobs.values()))
+        await wait_for(pilot, lambda: job.state == "finished", 120)
+        for record in ("meta.json", "result.json"):
+            assert json.loads((runs_dir / job.job_id / record).read_text())["rerun_of"] == tsne
+        await pilot.press("4")                   # Results shows the finished job it follows
+        await wait_for(pilot, lambda: job.job_id in widget_text(app, "#res-title"), 10)
+        assert f"rerun of {tsne}" in widget_text(app, "#res-title")
+
+
 async def test_delete_asks_first(runs_dir):
     install_recorded_run(runs_dir)
     write_classifier_run(runs_dir)

@@ -128,7 +128,8 @@ class ResultsScreen(Screen):
             f"{spec.get('job')} · preset {spec.get('preset')} · seed {spec.get('seed')} · ",
             f"{ds.get('name', spec.get('dataset'))} "
             f"({ds.get('n_samples', result.get('n_samples', '?'))} images)",
-            (f" · started {result.get('started_at', '')}" if result.get("started_at") else ""))
+            (f" · started {result.get('started_at', '')}" if result.get("started_at") else ""),
+            (f" · rerun of {result['rerun_of']}" if result.get("rerun_of") else ""))
         self.query_one("#res-title", Static).update(title)
         self.query_one("#res-headline", Static).update(self._headline(result))
         matrix = result.get("confusion_matrix")

@@ -272,7 +272,7 @@ class RunsScreen(Screen):
         except Exception as exc:  # noqa: BLE001 - an old or hand-edited spec.json
             self.show_notice(Text(f"cannot run {run_id} again: {exc}", style="bold red"))
             return
-        job = self.app.manager.submit(spec.to_dict())
+        job = self.app.manager.submit(spec.to_dict(), rerun_of=run_id)
         held = getattr(self.app.manager, "held_by", None)
         self.show_notice(Text.assemble(
             ("Rerun of ", "bold"), run_id, (" queued as ", "bold"), (job.job_id, "bold cyan"),
