@@ -315,6 +315,49 @@ def test_version_0_status_and_members_files_still_read(tmp_path):
     assert folder.members() == {spec.members()[0].key: "r1"}
 
 
+def test_measurements_are_a_versioned_record_and_a_version_0_file_still_reads(tmp_path):
+    from mnist_tui.engine.suites.records import Measurement
+
+    folder = SuiteFolder.create(tmp_path / "runs", tiny_spec())
+    folder.set_measurement("r1", Measurement(peak_rss_bytes=5_000_000, source="/proc"))
+    folder.set_measurement("r2", Measurement(status="failed", error="error: no such file"))
+    on_disk = json.loads((folder.path / "measurements.json").read_text())
+    assert on_disk == {"schema_version": 1, "runs": {
+        "r1": {"peak_rss_bytes": 5_000_000, "source": "/proc"},
+        "r2": {"status": "failed", "error": "error: no such file"}}}
+    # version 0, as the old code wrote it: a flat {run id: values}
+    runs.atomic_write_json(folder.path / "measurements.json",
+                           {"r1": {"peak_rss_bytes": 7, "source": "/proc"}})
+    record = folder.measurements()
+    assert record.schema_version == 0
+    assert record.runs == {"r1": Measurement(peak_rss_bytes=7, source="/proc")}
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('{"r1": {"peak_rss_bytes": "lots"}}', "r1: peak_rss_bytes must be a non-negative integer"),
+    ('{"schema_version": 1, "runs": {"r1": 3}}', "r1: a measurement must be an object"),
+    ('{"schema_version": 1, "runs": []}', "expected run ids mapped to measurements"),
+    ("not json", "cannot be read"),
+])
+def test_an_unreadable_measurements_file_costs_the_report_its_peaks_not_the_report(
+        tmp_path, text, needle):
+    from mnist_tui.engine.suites.records import Measurement
+    from mnist_tui.engine.suites.report import build_report
+    from mnist_tui.engine.suites.report_text import terminal_summary
+
+    folder = SuiteFolder.create(tmp_path / "runs", tiny_spec())
+    (folder.path / "measurements.json").write_text(text)
+    with pytest.raises(MnistTuiError, match=needle):
+        folder.measurements()
+    report = build_report(folder)
+    assert [r["peak_rss_mb"] for r in report["rows"]] == [None] * len(report["rows"])
+    problem = next(line for line in terminal_summary(report) if "peak memory not shown" in line)
+    assert str(folder.path / "measurements.json") in problem
+    # the next member's measurement replaces the unreadable file
+    folder.set_measurement("r9", Measurement(peak_rss_bytes=1, source="/proc"))
+    assert folder.measurements().runs == {"r9": Measurement(peak_rss_bytes=1, source="/proc")}
+
+
 @pytest.mark.parametrize("name, text, needle", [
     ("status.json", "not json", "cannot be read"),
     ("status.json", "[1, 2]", "expected a JSON object"),

@@ -14,6 +14,7 @@ from mnist_tui.engine.errors import SpecError
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.suites import report as rep
 from mnist_tui.engine.suites import report_files, report_text
+from mnist_tui.engine.suites.records import Measurement
 from mnist_tui.engine.suites.suite import (
     SuiteFolder,
     SuiteSpec,
@@ -144,7 +145,7 @@ def sweep_folder(tmp_path):
         run_id = f"2026-run-{i:02d}"
         fake_result(m, run_id, folder.runs_dir, accs[m.job][m.size][m.seed])
         folder.set_member(m.key, run_id)
-        folder.set_measurement(run_id, {"peak_rss_bytes": 123_000_000 + i, "source": "test"})
+        folder.set_measurement(run_id, Measurement(peak_rss_bytes=123_000_000 + i, source="test"))
     return folder
 
 
@@ -290,10 +291,11 @@ def test_peak_memory_is_labelled_by_where_it_came_from(sweep_folder):
     res_path = sweep_folder.runs_dir / run_ids[m.key] / runs.RESULT_FILE
     res = runs.read_json(res_path)
     assert "peak_rss_bytes" not in res
-    row = rep.member_row(m, run_ids[m.key], res, {"peak_rss_bytes": 5_000_000, "source": "test"})
+    measured = Measurement(peak_rss_bytes=5_000_000, source="test")
+    row = rep.member_row(m, run_ids[m.key], res, measured)
     assert row["peak_rss_mb"] == 5.0 and row["peak_rss_source"] == "test"
     res["peak_rss_bytes"] = 7_000_000
-    row = rep.member_row(m, run_ids[m.key], res, {"peak_rss_bytes": 5_000_000, "source": "test"})
+    row = rep.member_row(m, run_ids[m.key], res, measured)
     assert row["peak_rss_mb"] == 7.0 and row["peak_rss_source"] == rep.WORKER_PEAK_SOURCE
     assert "getrusage" in row["peak_rss_source"]
 

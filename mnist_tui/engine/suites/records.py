@@ -1,6 +1,7 @@
-"""A suite folder's records (status.json, members.json): typed, versioned, read and written here.
+"""A suite folder's records (status.json, members.json, measurements.json): typed, versioned, read
+and written here.
 
-Every reader and writer of these two files goes through this module, so their shapes are defined
+Every reader and writer of these files goes through this module, so their shapes are defined
 once. Writing is atomic (`runs.atomic_write_json`). Reading is defensive: a file that is not
 JSON, or holds a value of the wrong type, is a `SuiteRecordError` (a one-line MnistTuiError
 naming the file), never a traceback; front ends show it or skip that suite.
@@ -13,7 +14,9 @@ Version history:
        the suite, so that a stale "running" can be told from a live one); members.json is
        {"schema_version": 1, "members": {key: run id}} with keys built from the settings the
        suite sets (see `suites.Member.settings`). Version-0 keys are converted on reading by
-       `suites.SuiteFolder`, which knows the suite's members.
+       `suites.SuiteFolder`, which knows the suite's members. measurements.json (untyped until
+       then: a flat {run id: values}) becomes {"schema_version": 1, "runs": {run id:
+       {peak_rss_bytes, source} or {status, error}}}; a version-0 file reads as version 1.
 """
 
 from __future__ import annotations
@@ -147,6 +150,62 @@ class SuiteMembers:
         return cls(members=dict(mapping), schema_version=version)
 
 
+@dataclass(frozen=True)
+class Measurement:
+    """What the suite measured of one member run itself: the worker's peak memory seen from
+    outside (and how), or, for a member that failed before it had a run folder (bad input found
+    by the worker), its status and error, which the report shows in place of a result."""
+
+    peak_rss_bytes: int | None = None
+    source: str | None = None
+    status: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: object, where: str) -> Measurement:
+        if not isinstance(data, dict):
+            raise SuiteRecordError(f"{where}: a measurement must be an object")
+        peak = data.get("peak_rss_bytes")
+        if peak is not None and not (_is_int(peak) and peak >= 0):
+            raise SuiteRecordError(f"{where}: peak_rss_bytes must be a non-negative integer")
+        for k in ("source", "status", "error"):
+            if data.get(k) is not None and not isinstance(data[k], str):
+                raise SuiteRecordError(f"{where}: {k} must be a string")
+        return cls(peak_rss_bytes=peak, source=data.get("source"), status=data.get("status"),
+                   error=data.get("error"))
+
+
+@dataclass(frozen=True)
+class SuiteMeasurements:
+    """measurements.json: run id → what the suite measured of that run itself."""
+
+    runs: dict[str, Measurement] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION,
+                "runs": {run_id: m.to_dict() for run_id, m in self.runs.items()}}
+
+    def with_run(self, run_id: str, measurement: Measurement) -> SuiteMeasurements:
+        return SuiteMeasurements(runs={**self.runs, run_id: measurement})
+
+    @classmethod
+    def from_dict(cls, data: object, where: str = "measurements.json") -> SuiteMeasurements:
+        mapping: object
+        if isinstance(data, dict) and "schema_version" not in data:   # version 0: flat
+            mapping, version = data, 0
+        else:
+            data = _versioned(data, where)
+            mapping, version = data.get("runs"), data["schema_version"]
+        if not isinstance(mapping, dict):
+            raise SuiteRecordError(f"{where}: expected run ids mapped to measurements")
+        return cls(runs={str(run_id): Measurement.from_dict(m, f"{where}: {run_id}")
+                         for run_id, m in mapping.items()}, schema_version=version)
+
+
 # -- files -------------------------------------------------------------------------------------
 
 def read_record(path: Path) -> Any:
@@ -170,7 +229,12 @@ def read_members(path: Path) -> SuiteMembers:
     return SuiteMembers() if data is None else SuiteMembers.from_dict(data, str(path))
 
 
-def write(path: Path, record: SuiteStatus | SuiteMembers) -> None:
+def read_measurements(path: Path) -> SuiteMeasurements:
+    data = read_record(path)
+    return SuiteMeasurements() if data is None else SuiteMeasurements.from_dict(data, str(path))
+
+
+def write(path: Path, record: SuiteStatus | SuiteMembers | SuiteMeasurements) -> None:
     runs.atomic_write_json(Path(path), record.to_dict())
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mnist_tui.engine.runs import store as runs
+from mnist_tui.engine.suites.records import Measurement, SuiteRecordError
 from mnist_tui.engine.suites.suite import Member, SuiteFolder
 
 FIT_PHASES = ("preprocess", "pca", "tsne", "gmm", "feature_extraction", "feature_stats",
@@ -71,20 +72,20 @@ def _phase_sum(timings: dict[str, Any], names: Iterable[str]) -> tuple[float | N
 
 
 def member_row(member: Member, run_id: str | None, result: dict[str, Any] | None,
-               measurement: dict[str, Any] | None) -> dict[str, Any]:
+               measurement: Measurement | None) -> dict[str, Any]:
     """One member's row: the values of its result.json, flattened, plus the derived times."""
     res = result or {}
     # failed before a run folder
-    if result is None and measurement is not None and measurement.get("status"):
-        res = {"status": measurement["status"], "error": measurement.get("error")}
+    if result is None and measurement is not None and measurement.status:
+        res = {"status": measurement.status, "error": measurement.error}
     m = res.get("metrics") or {}
     timings = res.get("timings") or {}
     ds = res.get("dataset") or {}
     clustering = member.job == "tsne-gmm"
     fit_s, fit_phases = _phase_sum(timings, FIT_PHASES)
     predict_s, predict_phases = _phase_sum(timings, PREDICT_PHASES)
-    peak = (measurement or {}).get("peak_rss_bytes")
-    peak_source = (measurement or {}).get("source") if isinstance(peak, int) else None
+    peak = measurement.peak_rss_bytes if measurement is not None else None
+    peak_source = measurement.source if measurement is not None and peak is not None else None
     if isinstance(res.get("peak_rss_bytes"), int):          # the worker's own, when it has it
         peak, peak_source = res["peak_rss_bytes"], WORKER_PEAK_SOURCE
     return {
@@ -230,7 +231,11 @@ def build_report(folder: SuiteFolder, status: str | None = None) -> dict[str, An
     spec = folder.spec()
     members = spec.members()
     mapping = folder.members()
-    measurements = folder.measurements()
+    problems: list[str] = []
+    try:
+        measurements = folder.measurements().runs
+    except SuiteRecordError as exc:    # supplementary: the report goes on without peak memory
+        measurements, problems = {}, [f"peak memory not shown: {exc}"]
     rows, run_details = [], []
     for member in members:
         run_id = mapping.get(member.key)
@@ -255,7 +260,7 @@ def build_report(folder: SuiteFolder, status: str | None = None) -> dict[str, An
         "phases": phases_by_method(rows),
         "rows": rows, "groups": groups,
         "degradation": degradation(groups) if spec.name == "sweep" else [],
-        "runs": run_details,
+        "runs": run_details, "record_problems": problems,
     }
 
 

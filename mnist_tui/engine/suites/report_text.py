@@ -107,6 +107,7 @@ def notes(report: dict[str, Any]) -> list[str]:
         out.append("(standard) = the standard protocol: classifiers train on the whole train "
                    "split (validation carved from it) and are scored on the whole test split; "
                    "t-SNE + GMM clusters every image")
+    out += report.get("record_problems", [])
     return out
 
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.runs.launch import WorkerRun
-from mnist_tui.engine.suites.records import Runner
+from mnist_tui.engine.suites.records import Measurement, Runner
 from mnist_tui.engine.suites.suite import Member, SuiteFolder, finished_runs_by_key
 
 if TYPE_CHECKING:
@@ -188,11 +188,13 @@ def _run_member(folder: SuiteFolder, member: Member, i: int, total: int, listene
         interrupted = False  # it finished before the signal reached it
     if (folder.runs_dir / worker.run_id).is_dir():
         if peak is not None:
-            folder.set_measurement(worker.run_id, {"peak_rss_bytes": peak,
-                                                   "source": PEAK_SOURCE})
+            folder.set_measurement(worker.run_id, Measurement(peak_rss_bytes=peak,
+                                                              source=PEAK_SOURCE))
     else:   # no run folder (bad input found by the worker): the suite keeps the failure
-        folder.set_measurement(worker.run_id, {"status": result.get("status", "failed"),
-                                               "error": result.get("error")})
+        error = result.get("error")
+        folder.set_measurement(worker.run_id, Measurement(
+            status=str(result.get("status", "failed")),
+            error=error if isinstance(error, str) else None))
     result.setdefault("run_id", worker.run_id)
     _call(listener, "member_end", i, total, member, result)
     if interrupted:

@@ -13,7 +13,7 @@ them). It is saved as `suite.json`; members are ordinary recorded runs.
                                  lock              flock held by the runner (suite_lock.py)
                                  report.*          html, md, json, csv (written at the end)
 
-status.json and members.json are typed, versioned records (suite_records.py).
+status.json, members.json and measurements.json are typed, versioned records (records.py).
 
 A member's key is the canonical JSON (sorted keys, no spaces) of the settings the suite itself
 sets for it (`Member.settings`: job, preset, samples, seed, VGG16 input size and the suite's
@@ -49,7 +49,9 @@ from mnist_tui.engine.suites import records as suite_records
 from mnist_tui.engine.suites.lock import SuiteLock
 from mnist_tui.engine.suites.records import (
     ACTIVE,
+    Measurement,
     Runner,
+    SuiteMeasurements,
     SuiteMembers,
     SuiteRecordError,
     SuiteStatus,
@@ -386,7 +388,7 @@ class SuiteFolder:
         folder.path.mkdir(parents=True, exist_ok=False)
         runs.atomic_write_json(folder.path / SUITE_FILE, spec.to_dict())
         suite_records.write(folder.path / MEMBERS_FILE, SuiteMembers())
-        runs.atomic_write_json(folder.path / MEASUREMENTS_FILE, {})
+        suite_records.write(folder.path / MEASUREMENTS_FILE, SuiteMeasurements())
         folder.write_status("created", rerun_of=rerun_of, runner=Runner.current())
         return folder
 
@@ -404,14 +406,6 @@ class SuiteFolder:
         except (OSError, ValueError) as exc:
             raise MnistTuiError(f"{self.path / SUITE_FILE}: cannot be read ({exc})") from None
         return SuiteSpec.from_dict(data)
-
-    def _read(self, name: str) -> dict[str, Any]:
-        p = self.path / name
-        try:
-            data = runs.read_json(p) if p.is_file() else {}
-        except (OSError, ValueError):
-            data = {}
-        return data if isinstance(data, dict) else {}
 
     def members(self) -> dict[str, str]:
         """Member key → run id (SuiteRecordError when members.json cannot be read). Keys of a
@@ -441,13 +435,18 @@ class SuiteFolder:
         data[key] = run_id
         suite_records.write(self.path / MEMBERS_FILE, SuiteMembers(data))
 
-    def measurements(self) -> dict[str, dict[str, Any]]:
-        return self._read(MEASUREMENTS_FILE)
+    def measurements(self) -> SuiteMeasurements:
+        """measurements.json (empty before there is one; SuiteRecordError when unreadable)."""
+        return suite_records.read_measurements(self.path / MEASUREMENTS_FILE)
 
-    def set_measurement(self, run_id: str, values: dict[str, Any]) -> None:
-        data = self.measurements()
-        data[run_id] = values
-        runs.atomic_write_json(self.path / MEASUREMENTS_FILE, data)
+    def set_measurement(self, run_id: str, measurement: Measurement) -> None:
+        """Record one run's measurement. An unreadable file is replaced, not kept: what it held
+        cannot be read by anyone, and the suite must not stop over a supplementary record."""
+        try:
+            record = self.measurements()
+        except SuiteRecordError:
+            record = SuiteMeasurements()
+        suite_records.write(self.path / MEASUREMENTS_FILE, record.with_run(run_id, measurement))
 
     def read_status(self) -> SuiteStatus | None:
         """status.json (None before there is one; SuiteRecordError when it cannot be read)."""
