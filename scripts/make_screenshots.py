@@ -21,6 +21,7 @@ OUT = ROOT / "screenshots"
 
 
 async def wait(pilot, predicate, timeout=300.0):
+    """Wait for a condition; on a timeout, say what the screen showed instead."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -29,7 +30,10 @@ async def wait(pilot, predicate, timeout=300.0):
         except Exception:  # noqa: BLE001
             pass
         if time.monotonic() > deadline:
-            raise TimeoutError(str(predicate))
+            screen = pilot.app.screen
+            shown = [str(w.render()) for w in screen.query("Static")]
+            raise TimeoutError(f"{type(screen).__name__} showed: "
+                               + " | ".join(t for t in shown if t.strip())[:2000])
         await pilot.pause(0.2)
 
 
@@ -103,10 +107,16 @@ async def main() -> int:
                                     ("options", f"dataset=mnist data-dir={data} epochs=4")):
                     app.screen.query_one(f"#sf-{name}", Input).value = value
                 await pilot.pause(0.3)
+                suites = app.screen     # before ctrl+s: the question may be up when it returns
                 await pilot.press("ctrl+s")
-                suites = app.screen
-                await wait(pilot, lambda: suites.running, 30)
-                await wait(pilot, lambda: not suites.running, 600)
+                # a suite the plan finds large asks first (ConfirmScreen): answer yes
+                await wait(pilot, lambda: suites.running or app.screen is not suites, 120)
+                if app.screen is not suites:
+                    await wait(pilot, lambda: app.screen.query("#yes"), 30)
+                    await pilot.pause(0.3)
+                    await pilot.click("#yes")
+                await wait(pilot, lambda: suites.running, 60)
+                await wait(pilot, lambda: not suites.running, 1800)
                 await pilot.pause(0.5)
                 shot("suites")
     print(f"screenshots in {OUT}: " + ", ".join(sorted(p.name for p in OUT.glob("*.svg"))))
