@@ -20,11 +20,39 @@ def offline_env(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def runs_dir(tmp_path) -> Path:
+def runs_dir(tmp_path):
+    """The app's runs folder. Afterwards, any worker still running from it is killed: a test
+    that failed inside `run_test` leaves its app's detached workers behind (as a real app's
+    "leave running" does), with a stdout pipe nobody reads, and they would load every later
+    test."""
     d = tmp_path / "runs"
     d.mkdir()
-    return d
+    yield d
+    kill_workers_left_in(d)
 
+
+def kill_workers_left_in(runs: Path) -> None:
+    """SIGKILL each live worker process whose command line names a run folder under `runs`.
+    Found by its command line, not by a recorded pid: recorded runs in the fixtures carry pids
+    of other machines' processes (pid 1)."""
+    import os
+    import signal
+
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"mnist_tui.engine.runs.worker" not in argv:
+            continue
+        run_dir = argv[argv.index(b"--run-dir") + 1] if b"--run-dir" in argv else b""
+        if Path(os.fsdecode(run_dir)).parent == runs:
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 @pytest.hookimpl(tryfirst=True)
