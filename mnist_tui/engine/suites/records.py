@@ -138,12 +138,7 @@ class SuiteMembers:
 
     @classmethod
     def from_dict(cls, data: object, where: str = "members.json") -> SuiteMembers:
-        mapping: object
-        if isinstance(data, dict) and "schema_version" not in data:   # version 0: flat
-            mapping, version = data, 0
-        else:
-            data = _versioned(data, where)
-            mapping, version = data.get("members"), data["schema_version"]
+        mapping, version = _mapping(data, where, "members")
         if not isinstance(mapping, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
             raise SuiteRecordError(f"{where}: expected member keys mapped to run ids")
@@ -194,12 +189,7 @@ class SuiteMeasurements:
 
     @classmethod
     def from_dict(cls, data: object, where: str = "measurements.json") -> SuiteMeasurements:
-        mapping: object
-        if isinstance(data, dict) and "schema_version" not in data:   # version 0: flat
-            mapping, version = data, 0
-        else:
-            data = _versioned(data, where)
-            mapping, version = data.get("runs"), data["schema_version"]
+        mapping, version = _mapping(data, where, "runs")
         if not isinstance(mapping, dict):
             raise SuiteRecordError(f"{where}: expected run ids mapped to measurements")
         return cls(runs={str(run_id): Measurement.from_dict(m, f"{where}: {run_id}")
@@ -240,6 +230,15 @@ def write(path: Path, record: SuiteStatus | SuiteMembers | SuiteMeasurements) ->
 
 def _is_int(v: object) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _mapping(data: object, where: str, key: str) -> tuple[object, int]:
+    """The mapping a record holds under `key`, and its version: a version-0 file (no
+    schema_version) is the flat mapping itself."""
+    if isinstance(data, dict) and "schema_version" not in data:
+        return data, 0
+    versioned = _versioned(data, where)
+    return versioned.get(key), versioned["schema_version"]
 
 
 def _versioned(data: object, where: str) -> dict[str, Any]:
