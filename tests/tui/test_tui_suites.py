@@ -13,6 +13,7 @@ import pytest
 from textual.widgets import Input
 from tui_helpers import screen_text, wait_for, wait_for_text, write_classifier_run
 
+from mnist_tui.engine.suites.records import Measurement
 from mnist_tui.tui.app import create_app
 
 TINY_OPTIONS = "dataset=digits iterations=260 gmm-inits=1 presets=default"
@@ -70,7 +71,7 @@ def write_recorded_suite(runs_dir: Path, suite_id: str = "20260101-120000-sweep-
                                                  f"2026-01-01T12:00:0{i}+0000", "pid": 1}))
         (d / "result.json").write_text(json.dumps(result))
         folder.set_member(m.key, run_id)
-        folder.set_measurement(run_id, {"peak_rss_bytes": 150_000_000 + i, "source": "test"})
+        folder.set_measurement(run_id, Measurement(peak_rss_bytes=150_000_000 + i, source="test"))
     runs.atomic_write_json(folder.path / "status.json", {
         "suite_id": suite_id, "status": "finished", "created": "2026-01-01T12:00:00+0000",
         "updated": "2026-01-01T12:01:00+0000", "members": len(members),
