@@ -47,15 +47,29 @@ def shown(text: object, limit: int = MAX_SHOWN) -> str:
     return shorten(visible(text), limit)
 
 
+def _redact_token(text: str) -> str:
+    """A URL that `urlsplit` cannot take apart (`http://u:p@[bad/…`) or without a scheme
+    (`host/m/?sig=…`, a typo): credentials and everything from `?` or `#` cut all the same.
+    Text with spaces is a sentence, not a URL: unchanged."""
+    if any(ch.isspace() for ch in text):
+        return text
+    text = re.sub(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?[^/?#@]*@", r"\1***@", text)
+    for mark in "?#":
+        if mark in text:
+            text = text.split(mark, 1)[0] + mark + "***"
+    return text
+
+
 def redact_url(url: str) -> str:
     """`url` without its credentials (`user:password@`), query string or fragment: what a
-    signed mirror URL may print and record. Text that is not a URL comes back unchanged."""
+    signed mirror URL may print and record. Text that is not a URL comes back unchanged
+    (a single word that looks like one is redacted the same way: `_redact_token`)."""
     try:
         parts = urllib.parse.urlsplit(url)
     except ValueError:
-        return url
+        return _redact_token(url)
     if not parts.scheme or not parts.netloc:
-        return url
+        return _redact_token(url)
     netloc = parts.netloc
     if "@" in netloc:
         netloc = "***@" + netloc.rsplit("@", 1)[1]

@@ -24,6 +24,7 @@ what to do instead (naming the exact files the cache would use). Standard librar
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import fcntl
 import hashlib
@@ -35,6 +36,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -45,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from mnist_tui.engine.errors import DownloadError
+from mnist_tui.engine.text import redact_url
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -104,6 +107,53 @@ class FileSpec:
         return max(MIN_DEADLINE_S, self.size / SLOWEST_RATE)
 
 
+def _join_path(base: str, name: str) -> str:
+    """`base` (a folder's URL) with `name` appended to its path, not to its query string:
+    `https://h/m/?sig=x` + `a.gz` is `https://h/m/a.gz?sig=x` (a signed folder URL)."""
+    try:
+        parts = urllib.parse.urlsplit(base)
+    except ValueError:          # malformed: left for the download to report, redacted
+        return base.rstrip("/") + "/" + name
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urllib.parse.urlunsplit(parts._replace(path=path + name))
+
+
+def url_request(url: str, headers: Mapping[str, str]) -> urllib.request.Request:
+    """A request for `url`. Its `user:password@`, which urllib would take for part of the host
+    name, is sent as HTTP Basic authorization instead, to this host only (an unredirected
+    header: a redirect to another host never receives it). ValueError for a malformed URL."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return urllib.request.Request(url, headers=dict(headers))
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, _, password = userinfo.partition(":")
+    request = urllib.request.Request(urllib.parse.urlunsplit(parts._replace(netloc=host)),
+                                     headers=dict(headers))
+    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
+    token = base64.b64encode(pair.encode()).decode("ascii")
+    request.add_unredirected_header("Authorization", f"Basic {token}")
+    return request
+
+
+def scrub_url(text: str, url: str) -> str:
+    """`text` (an exception's message, which may quote the URL it failed on) with `url`
+    redacted, and its query string, fragment and credentials removed wherever they appear
+    on their own: what may be shown of a failure at a signed URL."""
+    text = text.replace(url, redact_url(url))
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return text
+    secrets = [parts.query, parts.fragment]
+    if "@" in parts.netloc:
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        secrets += [userinfo, userinfo.partition(":")[2]]
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:    # a shorter one would mangle the text, not hide a secret
+            text = text.replace(secret, "***")
+    return text
+
+
 @dataclass(frozen=True)
 class Mirror:
     """One place to get MNIST from.
@@ -126,18 +176,19 @@ class Mirror:
             for name, spec in self.files.items()
         }
         if not files:
-            raise ValueError(f"mirror {self.url} lists no files")
+            raise ValueError(f"mirror {redact_url(self.url)} lists no files")
         if self.kind == "npz" and len(files) != 1:
             raise ValueError(f"an npz mirror holds exactly one file, got {sorted(files)}")
         url = self.url
-        if self.kind == "idx" and not url.endswith("/"):
-            url += "/"  # so that base + name is the file's URL
+        if self.kind == "idx":
+            url = _join_path(url, "")  # a folder: so that base + name is the file's URL
         object.__setattr__(self, "files", files)
         object.__setattr__(self, "url", url)
 
     def file_url(self, name: str) -> str:
-        """The URL that serves `name` on this mirror."""
-        return self.url if self.kind == "npz" else self.url + name
+        """The URL that serves `name` on this mirror (a base URL's query string, a shared
+        token, stays the query string of each file's URL)."""
+        return self.url if self.kind == "npz" else _join_path(self.url, name)
 
     def cached_path(self, cache_dir: Path) -> Path:
         """What `fetch_mnist` returns for this mirror: the npz file, or the folder of IDX files."""
@@ -405,14 +456,16 @@ def human_size(n: int | None) -> str:
 
 
 def _describe_network_error(exc: BaseException, url: str, timeout: float) -> str:
-    """A short, single-line reason for a failed request."""
+    """A short, single-line reason for a failed request, naming `url` without its secrets
+    (the exception's own text may quote the URL too: scrubbed)."""
+    shown = redact_url(url)
     if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code} {exc.reason} from {url}"
+        return scrub_url(f"HTTP {exc.code} {exc.reason} from {shown}", url)
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, TimeoutError):  # socket.timeout is an alias
-        return f"timed out after {timeout:g} s at {url}"
+        return f"timed out after {timeout:g} s at {shown}"
     text = str(reason) or type(reason).__name__
-    return f"{text} ({url})"
+    return scrub_url(f"{text} ({shown})", url)
 
 
 def fetch_file(
@@ -551,7 +604,7 @@ def _download_file(
             digest = _stream(url, out, name, spec, index, progress, timeout, deadline)
             if digest != spec.digest:
                 raise _ChecksumError(
-                    f"checksum mismatch for {name} from {url} "
+                    f"checksum mismatch for {name} from {redact_url(url)} "
                     f"({spec.hash_name} {digest[:12]}…, expected {spec.digest[:12]}…)"
                 )
             out.flush()
@@ -645,11 +698,13 @@ def _stream(
 ) -> str:
     """Copy the response body to `out`, never more than `spec.max_bytes` and never for longer
     than `deadline` seconds; returns its hex digest. A body shorter than announced (or than
-    the expected size) is a network error."""
+    the expected size) is a network error. Messages and progress name the URL without its
+    secrets (`redact_url`); the request itself uses it whole."""
+    shown = redact_url(url)
 
     def report(done_bytes: int, total: int | None, done: bool = False) -> None:
         if progress is not None:
-            progress(DownloadProgress(url, name, done_bytes, total, index, done))
+            progress(DownloadProgress(shown, name, done_bytes, total, index, done))
 
     hasher = hashlib.new(spec.algorithm, usedforsecurity=False)  # an integrity check (FIPS)
     cap = spec.max_bytes
@@ -660,11 +715,11 @@ def _stream(
         got = f"{human_size(bytes_done)} of {human_size(total)}" if total else \
             human_size(bytes_done)
         return _SlowError(f"too slow: {got} of {name} in {deadline:g} s, the most one download "
-                          f"may take ({url}; {DEADLINE_ENV} allows longer)")
+                          f"may take ({shown}; {DEADLINE_ENV} allows longer)")
 
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     with _Deadline(deadline) as limit:
         try:
+            request = url_request(url, {"User-Agent": USER_AGENT})   # ValueError: malformed
             response = limit.opener().open(request, timeout=timeout)
         except _NETWORK_ERRORS as exc:
             if isinstance(exc, urllib.error.HTTPError):
@@ -676,7 +731,7 @@ def _stream(
             length = response.headers.get("Content-Length", "").strip()
             announced = int(length) if length.isdigit() else None
             if announced is not None and announced > cap:
-                raise _SizeError(f"{url} announced {announced:,} bytes for {name}, more than "
+                raise _SizeError(f"{shown} announced {announced:,} bytes for {name}, more than "
                                  f"its {cap:,}")
             total = announced if announced is not None else spec.size
             report(0, total)
@@ -693,7 +748,7 @@ def _stream(
                 if not chunk:
                     break
                 if bytes_done + len(chunk) > cap:
-                    raise _SizeError(f"{url} sent more than the {cap:,} bytes of {name}")
+                    raise _SizeError(f"{shown} sent more than the {cap:,} bytes of {name}")
                 hasher.update(chunk)
                 out.write(chunk)
                 bytes_done += len(chunk)
@@ -702,7 +757,8 @@ def _stream(
                     last_report = now
                     report(bytes_done, total)
     if total is not None and bytes_done < total:
-        raise _NetworkError(f"connection closed after {bytes_done} of {total} bytes ({url})")
+        raise _NetworkError(f"connection closed after {bytes_done} of {total} bytes "
+                            f"({shown})")
     report(bytes_done, total, done=True)
     return hasher.hexdigest()
 

@@ -24,6 +24,7 @@ from mnist_tui.engine.data.download import (
     is_cached,
 )
 from mnist_tui.engine.errors import DataError, DownloadError
+from mnist_tui.engine.text import redact_url
 
 IMAGENET_NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 IMAGENET_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
@@ -61,8 +62,19 @@ def weights_urls() -> list[str]:
     return [u.strip() for u in raw.split(",") if u.strip()] or [IMAGENET_URL]
 
 
+def host_of(url: str) -> str:
+    """The host (and port) of `url`, shown: never its `user:password@`, and never the query
+    string of something that is not a URL."""
+    shown = redact_url(url)
+    try:
+        return urlsplit(shown).netloc.rpartition("@")[2] or shown
+    except ValueError:
+        return shown
+
+
 def _hosts(urls: Sequence[str]) -> str:
-    return ", ".join(dict.fromkeys(urlsplit(u).netloc or u for u in urls))
+    """The hosts of `urls`, each once: where a download comes from, without secrets."""
+    return ", ".join(dict.fromkeys(host_of(u) for u in urls))
 
 
 def fetch_imagenet(progress: Progress | None = None, *, spec: FileSpec | None = None,

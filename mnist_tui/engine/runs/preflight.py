@@ -19,6 +19,7 @@ Plain Python: never imports Textual (the TUI runs these in thread workers) or Te
 from __future__ import annotations
 
 import gzip
+import http.client
 import struct
 import threading
 import time
@@ -102,26 +103,27 @@ _answered_lock = threading.Lock()
 
 
 def probe_url(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
-    """None when `url` serves a file (asked for its first byte only), else why not (short)."""
-    from mnist_tui.engine.data.download import USER_AGENT
+    """None when `url` serves a file (asked for its first byte only), else why not (short,
+    and without the URL's secrets: a signed URL's query, `user:password@`)."""
+    from mnist_tui.engine.data.download import USER_AGENT, scrub_url, url_request
 
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT,
-                                                   "Range": "bytes=0-0"})
     try:
+        request = url_request(url, {"User-Agent": USER_AGENT, "Range": "bytes=0-0"})
         with urllib.request.urlopen(request, timeout=timeout):
             return None
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code == 416:      # "range not satisfiable": the file is there
             return None
-        return f"HTTP {exc.code} {exc.reason}"
-    except (OSError, ValueError) as exc:  # refused, unreachable, timeout, TLS, a malformed URL
+        return scrub_url(f"HTTP {exc.code} {exc.reason}", url)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        # refused, unreachable, timeout, TLS; a malformed URL or port, a malformed answer
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         if isinstance(reason, TimeoutError):
             return f"no answer within {timeout:g} s"
         if isinstance(reason, OSError) and reason.strerror:
             return reason.strerror.lower()
-        return str(reason) or type(reason).__name__
+        return scrub_url(str(reason), url) or type(reason).__name__
 
 
 def probe_urls(urls: Sequence[str], timeout: float = PROBE_TIMEOUT_S,
@@ -146,9 +148,10 @@ def probe_urls(urls: Sequence[str], timeout: float = PROBE_TIMEOUT_S,
 
 
 def host_of(url: str) -> str:
-    from urllib.parse import urlsplit
+    """Where `url` points, as a check may show it: the host, never its secrets."""
+    from mnist_tui.engine.data.weights import host_of as shown_host
 
-    return urlsplit(url).netloc or url
+    return shown_host(url)
 
 
 # -- the data ------------------------------------------------------------------------------------

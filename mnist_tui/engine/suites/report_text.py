@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from mnist_tui.engine.jobs.events import dumps
 from mnist_tui.engine.suites.chart_plotext import draw_chart
 from mnist_tui.engine.suites.charts import chart
+from mnist_tui.engine.text import visible
 
 CSV_COLUMNS = ("member", "method", "preset", "images_requested", "images", "seed",
                "subset_seed", "status", "run_id", "accuracy", "accuracy_kind",
@@ -25,14 +27,74 @@ def to_json(report: dict[str, Any]) -> str:
     return dumps(report, indent=2) + "\n"
 
 
+# What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection"): `=`, `+`, `-`,
+# `@`, and a tab or carriage return in front of one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """One CSV cell: None empty, a float its exact repr, a number as it is (a negative number
+    is a number, not a formula: a spreadsheet must keep it one), and a string that a
+    spreadsheet would run as a formula (`=HYPERLINK(…)`, `@SUM(…)`, `-2+3`) neutralised with a
+    leading `'`, as OWASP recommends: names, presets and errors come from files anyone can
+    write, and a report is for sharing. Quoting is the csv module's."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(report: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in report["rows"]:
-        w.writerow({k: ("" if r.get(k) is None else repr(r[k]) if isinstance(r[k], float)
-                        else r[k]) for k in CSV_COLUMNS})
+        w.writerow({k: csv_cell(r.get(k)) for k in CSV_COLUMNS})
     return buf.getvalue()
+
+
+# -- Markdown: text from records escaped, so that a name adds no column, row, link or HTML --
+
+_MD_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
+_MD_ESCAPES = {"\\": "\\\\", "|": "\\|", "`": "\\`", "[": "\\[", "]": "\\]",
+               "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_SPECIAL = re.compile("[" + re.escape("".join(_MD_ESCAPES)) + "]")
+_MD_BLOCK_START = re.compile(r"^(\d+(?=[.)])|)([#+=*.)-])")
+
+
+def md_cell(text: object) -> str:
+    """`text` as inline Markdown that shows it literally: one line (line breaks become
+    spaces: a newline would end the table row), `|` (a new column), backslashes, backticks
+    and brackets (code spans, links) escaped, `& < >` as entities (no raw HTML), and other
+    control characters as visible escapes."""
+    one_line = _MD_BREAKS.sub(" ", str(text))
+    return visible(_MD_SPECIAL.sub(lambda m: _MD_ESCAPES[m.group(0)], one_line))
+
+
+def md_text(text: object) -> str:
+    """`md_cell`, for the start of a list item or a line too: a leading `#`, `-`, `+`, `=`,
+    `*` or `1.` (a heading, a nested list, a rule) is escaped."""
+    return _MD_BLOCK_START.sub(r"\1\\\2", md_cell(text))
+
+
+def md_code(text: object) -> str:
+    """`text` as a code span (shown as typed: HTML inside one is text), fenced with more
+    backticks than it holds in a row, on one line."""
+    one_line = visible(_MD_BREAKS.sub(" ", str(text)))
+    ticks = "`" * (max((len(run) for run in re.findall("`+", one_line)), default=0) + 1)
+    pad = " " if one_line.startswith("`") or one_line.endswith("`") else ""
+    return f"{ticks}{pad}{one_line}{pad}{ticks}"
+
+
+def md_fence(block: str) -> list[str]:
+    """`block` as a fenced code block whose fence is longer than any run of backticks in it
+    (a label holding ``` cannot close the block early)."""
+    longest = max((len(run) for run in re.findall("`+", block)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, block, fence]
 
 
 def fmt_pct(s: dict[str, Any] | None, digits: int = 1) -> str:
@@ -165,33 +227,38 @@ def terminal_charts(report: dict[str, Any], width: int = 80, height: int = 22,
 
 
 def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown. Every value that comes from a record or a name (presets, run
+    ids, members, errors, notes) goes through `md_cell`/`md_text`/`md_code`: the table keeps
+    its columns and rows, and no HTML or link reaches the page."""
     spec = report["suite"]
-    lines = [f"# mnist-tui suite `{spec['suite']}` — {report['suite_id']}", "",
-             (f"Status: **{report['status']}**. Generated {report['generated']}. "
-              f"Seeds: {', '.join(map(str, spec['seeds']))}."), ""]
+    lines = [f"# mnist-tui suite {md_code(spec['suite'])} — {md_cell(report['suite_id'])}", "",
+             (f"Status: **{md_cell(report['status'])}**. Generated "
+              f"{md_cell(report['generated'])}. "
+              f"Seeds: {md_cell(', '.join(map(str, spec['seeds'])))}."), ""]
     lines.append("| " + " | ".join(TABLE_HEADERS) + " |")
     lines.append("|" + "|".join("---" for _ in TABLE_HEADERS) + "|")
     for g in report["groups"]:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in table_cells(g)) + " |")
+        lines.append("| " + " | ".join(md_cell(c) for c in table_cells(g)) + " |")
     lines.append("")
-    lines += [f"- {n}" for n in notes(report)]
+    lines += [f"- {md_text(n)}" for n in notes(report)]
     if report["degradation"]:
         lines += ["", "## Which method degrades least with less data", ""]
-        lines += [f"- {degradation_text(d)}" for d in report["degradation"]]
+        lines += [f"- {md_text(degradation_text(d))}" for d in report["degradation"]]
     if spec["suite"] == "sweep":
         charts = terminal_charts(report)
         if charts:
-            lines += ["", "## Charts", "", "```", charts, "```"]
+            lines += ["", "## Charts", "", *md_fence(charts)]
     lines += ["", "## Runs", "", "| member | status | run id | accuracy | fit s | total s |",
               "|---|---|---|---|---|---|"]
     for r in report["rows"]:
         acc = f"{100 * r['accuracy']:.2f}%" if r["accuracy"] is not None else "–"
         fit = f"{r['fit_s']:.2f}" if r["fit_s"] is not None else "–"
         tot = f"{r['total_s']:.2f}" if r["total_s"] is not None else "–"
-        lines.append(f"| {r['member']} | {r['status']} | {r['run_id'] or '–'} | {acc} | {fit} "
-                     f"| {tot} |")
+        lines.append(f"| {md_cell(r['member'])} | {md_cell(r['status'])} | "
+                     f"{md_cell(r['run_id'] or '–')} | {acc} | {fit} | {tot} |")
     failed = [r for r in report["rows"] if r["error"]]
     if failed:
         lines += ["", "## Failures", ""]
-        lines += [f"- {r['member']} ({r['run_id']}): {r['error']}" for r in failed]
+        lines += [f"- {md_text(r['member'])} ({md_cell(r['run_id'])}): {md_cell(r['error'])}"
+                  for r in failed]
     return "\n".join(lines) + "\n"
