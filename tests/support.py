@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from functools import partial
@@ -99,14 +102,51 @@ class FolderServer:
 
 
 def write_finished_run(runs_dir: Path, run_id: str, spec: dict, total: float,
-                       metrics: dict | None = None) -> None:
+                       metrics: dict | None = None, times: dict | None = None) -> None:
     """A finished run folder as a worker leaves it (spec, meta, result with `total` seconds):
-    what suite time estimates read."""
+    what suite time estimates read. `times` replaces meta.json's `created` and adds to both
+    records what it names (`created`, `started_utc`, `started_at`; None leaves a key out)."""
     d = runs_dir / run_id
     d.mkdir(parents=True)
     (d / "spec.json").write_text(json.dumps(spec))
-    (d / "meta.json").write_text(json.dumps({"run_id": run_id,
-                                             "created": "2026-01-01T12:00:00+0000", "pid": 1}))
+    stamps = {"created": "2026-01-01T12:00:00+0000", **(times or {})}
+    stamps = {k: v for k, v in stamps.items() if v is not None}
+    (d / "meta.json").write_text(json.dumps({"run_id": run_id, "pid": 1, **{
+        k: v for k, v in stamps.items() if k != "started_at"}}))
     (d / "result.json").write_text(json.dumps({
         "status": "finished", "job": spec["job"], "run_id": run_id, "spec": spec,
-        "metrics": metrics or {}, "timings": {"total": total}}))
+        "metrics": metrics or {}, "timings": {"total": total},
+        **{k: v for k, v in stamps.items() if k != "created"}}))
+
+
+# -- a process whose command line is exactly a worker's ---------------------------------------
+
+FAKE_WORKER_SPEC = {"job": "tsne-gmm", "preset": "default", "dataset": "digits", "samples": 100}
+
+
+def fake_worker_dir() -> Path:
+    """A folder anyone can read holding a module at the worker's import path that only sleeps:
+    a process whose command line is exactly a worker's (`python -m <worker> --run-dir DIR`)."""
+    top = Path(tempfile.mkdtemp(prefix="fake-worker-"))
+    pkg = top / "mnist_tui" / "engine" / "runs"
+    pkg.mkdir(parents=True)
+    for d in (top / "mnist_tui", top / "mnist_tui" / "engine", pkg):
+        (d / "__init__.py").write_text("")
+    (pkg / "worker.py").write_text("import time\ntime.sleep(60)\n")
+    for d in (top, *top.rglob("*")):
+        d.chmod(0o755)
+    return top
+
+
+def start_fake_worker(top: Path, run_dir: Path, user: int | None = None,
+                      spec: dict | None = None) -> subprocess.Popen:
+    """The fake worker, as `user` (None: us). Another user may not reach our interpreter (under
+    /root): the system one then runs it; the fake module needs nothing but the stdlib."""
+    python = sys.executable
+    if user is not None and os.path.exists("/usr/bin/python3"):
+        python = "/usr/bin/python3"
+    argv = [python, "-m", "mnist_tui.engine.runs.worker", "--run-dir", str(run_dir),
+            "--spec", json.dumps(spec or FAKE_WORKER_SPEC), "--detached"]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONNOUSERSITE": "1"}
+    return subprocess.Popen(argv, cwd=top, env=env, user=user, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)

@@ -34,7 +34,7 @@ from mnist_tui.engine.runs.launch import (
     worker_argv,
     worker_env,
 )
-from mnist_tui.engine.runs.procs import process_alive
+from mnist_tui.engine.runs.procs import is_run_worker
 
 ACTIVE = ("queued", "starting", "running", "stopping")
 SUPERVISED = ("cnn", "vgg16")     # jobs that train for epochs
@@ -210,11 +210,10 @@ class Job:
 
 
 def _read_from(path: Path, offset: int) -> bytes:
-    """What a file holds past `offset` (b"" if it does not exist yet)."""
+    """What an events file holds past `offset` (b"" if it does not exist yet, or is not a
+    regular file: a FIFO would block this thread for ever, and the app could never exit)."""
     try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            return fh.read(1 << 20)
+        return runs.read_events_from(path, offset)
     except OSError:
         return b""
 
@@ -273,7 +272,7 @@ class JobManager:
         proc = self._procs.get(job.job_id)
         if proc is not None:
             return proc.pid if proc.poll() is None else None
-        if job.attached and process_alive(job.pid, job.pid_start):
+        if job.attached and is_run_worker(job.pid, job.pid_start, job.run_dir):
             return job.pid
         return None
 
@@ -348,8 +347,9 @@ class JobManager:
     def attach(self, run_id: str, spec: dict, meta) -> Job | None:
         """Follow a live run this app did not start (a previous TUI's, another TUI's): its
         events.jsonl from the first line, then as it grows, until it ends."""
-        if run_id in self.jobs:
-            return None
+        if run_id in self.jobs or not is_run_worker(meta.pid, meta.pid_start,
+                                                     self.runs_dir / run_id):
+            return None     # never follow (nor later signal) a process that is not its worker
         job = Job(run_id, dict(spec), self.runs_dir / run_id, state="running",
                   queued_at=self.clock())
         job.pid, job.pid_start, job.attached = meta.pid, meta.pid_start, True
@@ -362,13 +362,16 @@ class JobManager:
 
     # -- internals -----------------------------------------------------------------------
     def _signal(self, job: Job, sig: int) -> bool:
-        """Send `sig` to the job's worker if it is still that very process."""
+        """Send `sig` to the job's worker if it is still that very process: our own child
+        (not yet reaped, so its pid cannot be reused), or a re-attached run's worker that
+        `procs.is_run_worker` proves is that run's (never a process a meta.json names)."""
         proc = self._procs.get(job.job_id)
         if proc is not None:
             if proc.poll() is not None:
                 return False
             pid = proc.pid
-        elif job.pid is not None and process_alive(job.pid, job.pid_start):
+        elif job.attached and is_run_worker(job.pid, job.pid_start, job.run_dir):
+            assert job.pid is not None
             pid = job.pid
         else:
             return False
@@ -468,7 +471,7 @@ class JobManager:
                         return
                 if chunk:
                     continue
-                if not process_alive(job.pid, job.pid_start):
+                if not is_run_worker(job.pid, job.pid_start, job.run_dir):
                     await asyncio.sleep(poll)        # its last lines may still be landing
                     if _read_from(path, offset):
                         continue

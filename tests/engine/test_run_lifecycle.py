@@ -160,10 +160,11 @@ def test_a_reused_pid_is_not_the_run(tmp_path):
     _run_folder(tmp_path, "live", me, start)
     _run_folder(tmp_path, "reused", me, start - 1)       # same pid, another process
     store = RunStore(tmp_path)
-    assert [r.run_id for r in store.live()] == ["live"]
-    assert store.reap() == ["reused"]
+    # pid and start time are not enough either: this process is not a worker of "live" (its
+    # command line says so; see tests/faults/test_hostile_runs.py for true workers)
+    assert store.live() == []
+    assert sorted(store.reap()) == ["live", "reused"]
     assert store.load_result("reused")["stopped_by"] == "reaped"
-    assert store.load_result("live") is None
 
 
 # -- stop reasons and detached workers (real worker processes) ---------------------------------

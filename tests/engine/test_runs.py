@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import patient
+from support import fake_worker_dir, patient, start_fake_worker, wait_until
 
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.jobs.events import Epoch, Log, Started
+from mnist_tui.engine.runs.procs import process_start_time
+from mnist_tui.engine.runs.records import RunMeta, write_meta
 from mnist_tui.engine.runs.store import (
     EVENTS_FILE,
     META_FILE,
@@ -152,9 +154,9 @@ def test_list_newest_first_with_statuses_skipping_unreadable(tmp_path):
     (root / "notes.txt").write_text("not a run")
 
     runs = RunStore(root).list()
-    assert [r.run_id for r in runs] == ["r4", "r2", "r6", "r3", "r1", "r5"]
+    assert [r.run_id for r in runs] == ["r4", "r2", "r6", "r3", "r1"]
     assert [r.status for r in runs] == ["failed", "cancelled", "interrupted", "running",
-                                        "finished", "running"]
+                                        "finished"]
     by_id = {r.run_id: r for r in runs}
     assert by_id["r1"].job == "tsne-gmm"
     assert by_id["r1"].created == "2024-01-01T10:00:00"
@@ -164,7 +166,8 @@ def test_list_newest_first_with_statuses_skipping_unreadable(tmp_path):
     assert by_id["r1"].path == root / "r1"
     assert by_id["r1"].spec == {"job": "tsne-gmm", "preset": "default", "seed": 0}
     assert by_id["r3"].result is None
-    assert (by_id["r5"].job, by_id["r5"].created) == ("?", "")
+    skipped = {s.name: s.reason for s in RunStore(root).listing()[1]}
+    assert "unknown job None" in skipped["r5"]
 
 
 def test_list_of_missing_or_empty_root_is_empty(tmp_path):
@@ -301,8 +304,20 @@ def test_pid_alive():
 def test_reap_marks_dead_worker_interrupted_and_leaves_live_one(tmp_path):
     dead = make_run(tmp_path, "dead", meta={"created": "2024-01-01", "pid": dead_pid(),
                                             "host": HOST}, events=EPOCH_LINES)
-    alive = make_run(tmp_path, "alive", meta={"created": "2024-01-02", "pid": os.getpid(),
-                                              "host": HOST})
+    alive = make_run(tmp_path, "alive")
+    worker = start_fake_worker(fake_worker_dir(), alive)     # a live worker of exactly that run
+    try:
+        wait_until(lambda: b"worker" in Path(f"/proc/{worker.pid}/cmdline").read_bytes(),
+                   patient(10), "the fake worker")
+        write_meta(alive, RunMeta(created="2024-01-02", pid=worker.pid, host=HOST,
+                                  pid_start=process_start_time(worker.pid)))
+        _reap_leaves_the_live_worker(tmp_path, dead, alive)
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def _reap_leaves_the_live_worker(tmp_path: Path, dead: Path, alive: Path) -> None:
     nometa = make_run(tmp_path, "nometa")
     done = make_run(tmp_path, "done", meta={"created": "2024-01-03", "pid": dead_pid(),
                                             "host": HOST}, result={"status": "finished"})

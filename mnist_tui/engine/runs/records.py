@@ -8,7 +8,8 @@ the wrong type falls back to its default, a file that is not a JSON object is a 
 
 Version history:
     0  (before schema_version existed) the same fields, no version; read as version 1
-    1  schema_version; meta.json gains pid_start and detached
+    1  schema_version; meta.json gains pid_start and detached; later meta.json and result.json
+       gain started_utc (optional: runs without it are ordered by their `created` offset time)
 """
 
 from __future__ import annotations
@@ -143,6 +144,41 @@ def _read_object(path: Path) -> dict[str, Any]:
     return data
 
 
+# -- time ---------------------------------------------------------------------------------
+
+def utc_now() -> str:
+    """Now in UTC, ISO-8601 with microseconds (`2026-01-01T03:00:00.123456+00:00`): the stamp
+    runs are ordered by. Local times (the run id, `created`) are for people; they repeat at a
+    DST fall-back and disagree between time zones."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def utc_seconds(stamp: object, naive_is_local: bool = False) -> float | None:
+    """Seconds since the epoch of an ISO-8601 stamp that names its offset (`utc_now()`'s, or a
+    `created`/`started_at` like `2026-01-01T12:00:00+0900`); None for anything else. A stamp
+    without an offset says nothing sure about when it was: None, unless `naive_is_local`
+    (then it is read as this machine's local time, the best guess for an old record)."""
+    from datetime import datetime
+
+    if not isinstance(stamp, str) or len(stamp) > 64:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        try:
+            when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z")
+        except ValueError:
+            return None
+    if (when.tzinfo is None or when.utcoffset() is None) and not naive_is_local:
+        return None
+    try:
+        return when.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 # -- typed records --------------------------------------------------------------------------
 
 def _typed(cls: type[RunMeta] | type[RunResult], data: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +209,8 @@ class RunMeta:
     """meta.json: written first, before spec.json, so a reaper always finds who runs the job."""
 
     run_id: str = ""
-    created: str = ""
+    created: str = ""                # local time with its UTC offset, for people
+    started_utc: str | None = None   # `utc_now()`: what orders runs (`utc_seconds`)
     pid: int | None = None
     pid_start: int | None = None     # kernel start time of `pid`: a reused pid is not the run
     host: str | None = None
@@ -208,6 +245,7 @@ class RunResult:
     rerun_of: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
     started_at: str | None = None
+    started_utc: str | None = None    # as meta.json's: the run's place in time, any time zone
     finished_at: str | None = None
     dataset: dict[str, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -249,9 +287,22 @@ def normalise_result(data: Any) -> dict[str, Any]:
 # -- reading and writing run folders ---------------------------------------------------------
 
 def read_spec(run_dir: Path) -> dict[str, Any]:
-    data = dict(_read_object(Path(run_dir) / SPEC_FILE))
+    """spec.json; a `job` that is not one of ours is a `RecordError` (a skipped folder), so no
+    front end ever shows, looks up or re-runs a job name a planted file made up."""
+    path = Path(run_dir) / SPEC_FILE
+    data = dict(_read_object(path))
     data.pop("schema_version", None)
+    _check_job(data.get("job"), path)
     return data
+
+
+def _check_job(job: object, path: Path) -> None:
+    from mnist_tui.engine.jobs.specs import JOB_NAMES
+    from mnist_tui.engine.text import shown
+
+    if not isinstance(job, str) or job not in JOB_NAMES:
+        raise RecordError(f"{path}: unknown job {shown(repr(job), 40)} "
+                          f"(a run is one of {', '.join(JOB_NAMES)})")
 
 
 def write_spec(run_dir: Path, spec_dict: dict[str, Any]) -> None:

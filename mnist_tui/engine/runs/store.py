@@ -19,20 +19,24 @@ import os
 import secrets
 import shutil
 import socket
+import stat
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.runs import records
-from mnist_tui.engine.runs.procs import process_alive
+from mnist_tui.engine.runs.procs import is_run_worker, process_alive
 
 SPEC_FILE = records.SPEC_FILE
 META_FILE = records.META_FILE
 EVENTS_FILE = "events.jsonl"
 RESULT_FILE = records.RESULT_FILE
 LOG_FILE = "worker.log"
+MAX_EVENTS_BYTES = 64 << 20     # an events file larger than this is not one of ours
+MAX_EVENT_LINE = 4 << 20        # nor is a longer line (a t-SNE snapshot is ~40 KB)
 
 
 def default_runs_dir() -> Path:
@@ -46,7 +50,9 @@ def default_runs_dir() -> Path:
 
 
 def new_run_id(job: str) -> str:
-    """Sortable by time, unique without coordination: 20261125-143005-tsne-gmm-3f9a1c."""
+    """Readable, unique without coordination: 20261125-143005-tsne-gmm-3f9a1c. The time is
+    local, for people: runs are ordered by their recorded UTC start (`RunInfo.started`), since
+    local time repeats at a DST fall-back and differs between time zones."""
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{job}-{secrets.token_hex(3)}"
 
 
@@ -88,6 +94,7 @@ class RunInfo:
     spec: dict[str, Any]
     result: dict[str, Any] | None
     meta: records.RunMeta | None = None
+    started: float = 0.0   # seconds since the epoch (`run_started`): the order of runs
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,43 @@ class Skipped:
 
     name: str
     reason: str
+
+
+# The suites' folder lives among the runs (<runs-dir>/suites): not a run, never reported.
+SUITES_DIR = "suites"
+
+
+def run_started(run_id: str, meta: records.RunMeta | None,
+                result: dict[str, Any] | None) -> float:
+    """When a run started, in seconds since the epoch, for ordering. First the UTC stamp the
+    worker records (`started_utc` in meta.json, else result.json); runs from before it existed
+    use `created`/`started_at`, which carry their UTC offset; failing those (hand-made records
+    without an offset), those stamps and then the run id's time read as this machine's local
+    time; 0.0 (oldest) when nothing says."""
+    res = result or {}
+    local = (meta.created if meta else None, res.get("started_at"))
+    for stamp in (meta.started_utc if meta else None, res.get("started_utc"), *local):
+        seconds = records.utc_seconds(stamp)
+        if seconds is not None:
+            return seconds
+    for stamp in local:
+        seconds = records.utc_seconds(stamp, naive_is_local=True)
+        if seconds is not None:
+            return seconds
+    return _id_seconds(run_id)
+
+
+def _id_seconds(run_id: str) -> float:
+    """The local time at the head of a run id (20261125-143005-…) in epoch seconds, else 0.0."""
+    try:
+        return time.mktime(time.strptime(run_id[:15], "%Y%m%d-%H%M%S"))
+    except (ValueError, OverflowError):
+        return 0.0
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    """Why a folder could not be read, naming the file that failed."""
+    return f"cannot read {exc.filename or path}: {exc.strerror or exc}"
 
 
 class RunStore:
@@ -128,36 +172,62 @@ class RunStore:
     # `builtins.list` below: inside this class, `list` is this method.
     def list(self) -> builtins.list[RunInfo]:
         """Every readable run, newest first; unreadable folders go to `self.skipped`."""
+        runs, self.skipped = self.listing()
+        return runs
+
+    def listing(self) -> tuple[builtins.list[RunInfo], builtins.list[Skipped]]:
+        """Every readable run, newest first (by `RunInfo.started`), and the folders skipped,
+        each with why: one folder that cannot be read (a bad record, `chmod 000`, an I/O
+        error) is skipped and named, never the end of the listing. A front end that lists
+        from several threads uses this rather than `list()` and `self.skipped`."""
         runs: builtins.list[RunInfo] = []
         skipped: builtins.list[Skipped] = []
-        if not self.root.is_dir():
-            self.skipped = skipped
-            return runs
-        for p in self.root.iterdir():
-            if p.name.startswith(".") or not (p / SPEC_FILE).exists():
+        try:
+            if not self.root.is_dir():
+                return runs, skipped
+            entries = builtins.list(self.root.iterdir())
+        except OSError as exc:
+            return runs, [Skipped(str(self.root), _unreadable(self.root, exc))]
+        for p in entries:
+            if p.name.startswith(".") or p.name == SUITES_DIR:
                 continue
             try:
-                spec = records.read_spec(p)
-                meta = records.read_meta(p)
-                result = records.read_result(p)
+                info = self._info(p)
             except records.RecordError as exc:
                 skipped.append(Skipped(p.name, str(exc)))
                 continue
-            status = result["status"] if result else "running"
-            job_name = spec.get("job")
-            job = job_name if isinstance(job_name, str) else "?"
-            runs.append(RunInfo(p.name, p, job, status,
-                                meta.created if meta else "", spec, result, meta))
-        runs.sort(key=lambda r: (r.created, r.run_id), reverse=True)
-        self.skipped = skipped
-        return runs
+            except OSError as exc:
+                skipped.append(Skipped(p.name, _unreadable(p, exc)))
+                continue
+            if info is not None:
+                runs.append(info)
+        runs.sort(key=lambda r: (r.started, r.run_id), reverse=True)
+        return runs, skipped
+
+    @staticmethod
+    def _info(p: Path) -> RunInfo | None:
+        """One folder's run (None when it is no run: no spec.json). Raises RecordError or
+        OSError when the folder or one of its records cannot be read."""
+        if not (p / SPEC_FILE).exists():
+            return None
+        spec = records.read_spec(p)
+        meta = records.read_meta(p)
+        result = records.read_result(p)
+        status = result["status"] if result else "running"
+        job_name = spec.get("job")
+        job = job_name if isinstance(job_name, str) else "?"
+        return RunInfo(p.name, p, job, status, meta.created if meta else "", spec, result,
+                       meta, run_started(p.name, meta, result))
 
     def delete(self, run_id: str) -> None:
         shutil.rmtree(self.path(run_id))
 
     def live(self) -> builtins.list[RunInfo]:
-        """Runs of this host whose worker is alive now (the very process: pid and start time)."""
-        return [r for r in self.list() if r.status == "running" and worker_alive(r.meta)]
+        """Runs whose worker runs here now and provably is theirs (`procs.is_run_worker`: pid,
+        start time, our user, a worker command line naming that folder). Another machine's
+        runs are not listed: nothing here can prove who runs them."""
+        return [r for r in self.list()
+                if r.status == "running" and worker_alive(r.meta, r.path)]
 
     def reap(self) -> builtins.list[str]:
         """Mark runs whose worker died without a result as interrupted; returns their ids.
@@ -172,7 +242,7 @@ class RunStore:
             meta = run.meta
             if meta is not None and meta.host and meta.host != socket.gethostname():
                 continue  # another machine's run (a shared runs folder): not ours to judge
-            if worker_alive(meta):
+            if worker_alive(meta, run.path):
                 continue
             if record_unfinished(run.path, "interrupted", "the worker process ended without a "
                                  "result (killed, or the machine restarted)",
@@ -181,30 +251,104 @@ class RunStore:
         return reaped
 
 
-def worker_alive(meta: records.RunMeta | None) -> bool:
-    """Is the worker named by meta.json still running? A reused pid is not (start time differs)."""
+def worker_alive(meta: records.RunMeta | None, run_dir: Path) -> bool:
+    """Is the worker named by meta.json running here, and provably this run's? A reused pid
+    is not (start time differs), nor is any process a planted meta.json names (its command
+    line is not this run's worker). Another machine's run is not judged here: False (`reap`
+    skips those before asking)."""
     if meta is None or meta.pid is None:
         return False
     if meta.host and meta.host != socket.gethostname():
-        return True   # cannot tell from here: never judge another machine's run
-    return process_alive(meta.pid, meta.pid_start)
+        return False
+    return is_run_worker(meta.pid, meta.pid_start, run_dir)
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
-    """The event objects of an events.jsonl; torn or foreign lines are skipped."""
-    out: list[dict[str, Any]] = []
+    """The event objects of an events.jsonl; torn or foreign lines are skipped (see
+    `iter_events`, which also says why a file could not be read)."""
+    return builtins.list(iter_events(path))
+
+
+def iter_events(path: Path, notes: builtins.list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Each event object of an events.jsonl, read like every other record: a regular file
+    only (a FIFO would block for ever, `/dev/zero` would never end), at most
+    `MAX_EVENTS_BYTES`, lines of at most `MAX_EVENT_LINE`. Torn or foreign lines are skipped.
+    Why the file (or some lines) could not be read is appended to `notes`: a bad events file
+    costs its run the curves, never the listing. A missing file is no events and no note."""
+    fh = _open_events(path, notes if notes is not None else [])
+    if fh is None:
+        return
+    skipped = 0
+    with fh:
+        while True:
+            line = fh.readline(MAX_EVENT_LINE + 1)
+            if not line:
+                break
+            if len(line) > MAX_EVENT_LINE:
+                skipped += 1
+                _skip_line(fh)
+                continue
+            ev = _event(line)
+            if ev is not None:
+                yield ev
+    if skipped and notes is not None:
+        notes.append(f"{EVENTS_FILE}: {skipped} line(s) longer than "
+                     f"{MAX_EVENT_LINE >> 20} MiB skipped")
+
+
+def _open_events(path: Path, notes: builtins.list[str]) -> IO[bytes] | None:
+    """`path` opened for reading when it is a regular file within the cap, else None and why.
+    O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked on the opened
+    descriptor (fstat), so a symlink swapped in afterwards cannot fool it."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                try:
-                    ev = json.loads(line)
-                except (ValueError, RecursionError):
-                    continue
-                if isinstance(ev, dict) and isinstance(ev.get("type"), str):
-                    out.append(ev)
-    except OSError:
-        pass
-    return out
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        notes.append(f"{EVENTS_FILE} unreadable: {exc.strerror}")
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            notes.append(f"{EVENTS_FILE} unreadable: not a regular file")
+        elif st.st_size > MAX_EVENTS_BYTES:
+            notes.append(f"{EVENTS_FILE} unreadable: {st.st_size:,} bytes, more than "
+                         f"{MAX_EVENTS_BYTES >> 20} MiB an events file can be")
+        else:
+            return os.fdopen(fd, "rb")
+    except OSError as exc:
+        notes.append(f"{EVENTS_FILE} unreadable: {exc.strerror}")
+    os.close(fd)
+    return None
+
+
+def _skip_line(fh: IO[bytes]) -> None:
+    """Read past the rest of an over-long line without holding it."""
+    while True:
+        chunk = fh.readline(1 << 16)
+        if not chunk or chunk.endswith(b"\n"):
+            return
+
+
+def _event(line: bytes) -> dict[str, Any] | None:
+    """One line as an event object, or None (torn, not JSON, not an event)."""
+    try:
+        ev = json.loads(line.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return None
+    return ev if isinstance(ev, dict) and isinstance(ev.get("type"), str) else None
+
+
+def read_events_from(path: Path, offset: int, limit: int = 1 << 20) -> bytes:
+    """What an events.jsonl holds past `offset` (at most `limit` bytes; b"" when it does not
+    exist yet, is not a regular file or is over the cap): for following a live run's file as
+    it grows, with the same rules as `iter_events`."""
+    fh = _open_events(path, [])
+    if fh is None:
+        return b""
+    with fh:
+        fh.seek(offset)
+        return fh.read(max(0, min(limit, MAX_EVENTS_BYTES - offset)))
 
 
 def record_unfinished(run_dir: Path, status: str, reason: str,
@@ -225,7 +369,8 @@ def record_unfinished(run_dir: Path, status: str, reason: str,
     except records.RecordError:
         meta = None
     history: list[dict[str, Any]] = []
-    for ev in read_events(run_dir / EVENTS_FILE):
+    notes: list[str] = []
+    for ev in iter_events(run_dir / EVENTS_FILE, notes):
         if ev.get("type") == "epoch" and isinstance(ev.get("metrics", {}), dict):
             history.append({"epoch": ev.get("epoch"), **ev.get("metrics", {})})
     result = {
@@ -233,7 +378,7 @@ def record_unfinished(run_dir: Path, status: str, reason: str,
         "preset": spec.get("preset"), "seed": spec.get("seed"), "run_id": run_dir.name,
         "run_dir": str(run_dir), "dataset": meta.dataset if meta else None, "metrics": {},
         "confusion_matrix": None, "timings": {}, "history": history, "spec": spec,
-        "meta": meta.to_dict() if meta else {},
+        "meta": meta.to_dict() if meta else {}, "warnings": notes,
     }
     if not records.create_result(run_dir, result):
         return None

@@ -21,10 +21,16 @@ GALLERY_MAX = 40
 
 
 def load_run_view(store: RunStore, run_id: str) -> dict[str, Any]:
-    """Everything the screen draws for a run (runs in a thread: file reads, numpy)."""
+    """Everything the screen draws for a run (runs in a thread: file reads, numpy).
+
+    `notes` says what could not be read (an events.jsonl that is a FIFO, a device, too large):
+    the run is still shown, without the curves its events would have drawn."""
+    from mnist_tui.engine.runs.store import EVENTS_FILE, iter_events
+
     result = store.load_result(run_id) or {}
     spec = store.load_spec(run_id)
-    events = store.events(run_id)
+    notes: list[str] = []
+    events = iter_events(store.path(run_id) / EVENTS_FILE, notes)
     kl: list[tuple[Any, Any]] = []                 # (step, KL divergence) as the events say
     summary: dict[str, Any] | None = None
     epochs: list[dict[str, Any]] = []
@@ -52,7 +58,8 @@ def load_run_view(store: RunStore, run_id: str) -> dict[str, Any]:
         snapshot = {"iteration": "final", "points": np.round(emb[::step, :2], 2).tolist(),
                     "labels": labels[::step].tolist()}
     return {"run_id": run_id, "result": result, "spec": spec, "kl": kl, "summary": summary,
-            "history": history, "snapshot": snapshot, "path": store.path(run_id)}
+            "history": history, "snapshot": snapshot, "path": store.path(run_id),
+            "notes": notes}
 
 
 def read_npz(path: Path, keys: tuple[str, ...]) -> tuple[np.ndarray, ...] | None:

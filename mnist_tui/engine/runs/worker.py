@@ -229,8 +229,10 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
     ctx = JobContext(sink)
     monitor = SelfMonitor().start()    # peak CPU and GPU memory for the result's `system`
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    started_utc = records.utc_now()    # the order of runs: local time repeats and travels
     base = {"job": spec.job, "preset": spec.preset, "seed": spec.seed,
-            "subset_seed": spec.subset_seed, "run_id": run_dir.name, "rerun_of": rerun_of, "spec": spec.to_dict(), "started_at": started_at}
+            "subset_seed": spec.subset_seed, "run_id": run_dir.name, "rerun_of": rerun_of, "spec": spec.to_dict(), "started_at": started_at,
+            "started_utc": started_utc}
     dataset = None
 
     def result(status: str, **extra: Any) -> dict[str, Any]:
@@ -326,7 +328,7 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
         # meta.json first: from its first instant the folder names its live worker, so a
         # reaper never takes a starting run for a dead one.
         records.write_meta(run_dir, records.RunMeta(
-            run_id=run_dir.name, created=started_at, pid=os.getpid(),
+            run_id=run_dir.name, created=started_at, started_utc=started_utc, pid=os.getpid(),
             pid_start=process_start_time(os.getpid()), host=runs.machine_info()["host"],
             detached=detached, rerun_of=rerun_of, dataset=dataset.describe(),
             versions=library_versions(), machine=runs.machine_info()))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
 from pathlib import Path
 
 from mnist_tui.engine.errors import MnistTuiError
@@ -44,11 +45,7 @@ class SuiteLock:
         if self.depth:
             self.depth += 1
             return True
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as exc:
-            raise MnistTuiError(f"{self.path}: cannot be opened to lock the suite "
-                                f"({exc.strerror})") from None
+        fd = _open_lock_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -91,10 +88,17 @@ class SuiteLock:
     def holder(self) -> Runner | None:
         """Who holds the lock, as its holder wrote it (None if unknown)."""
         try:
-            with open(self.path, encoding="utf-8") as fh:
-                return Runner.from_dict(json.loads(fh.read(4096)), str(self.path))
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            return Runner.from_dict(json.loads(os.read(fd, 4096)), str(self.path))
         except (OSError, ValueError):
             return None
+        finally:
+            os.close(fd)
 
     def __enter__(self) -> SuiteLock:
         self.acquire()
@@ -102,3 +106,23 @@ class SuiteLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _open_lock_file(path: Path) -> int:
+    """The lock file opened for writing, created if missing; MnistTuiError unless it is a
+    regular file. The holder truncates and rewrites it, so a `lock` planted as a symlink to
+    another file (O_NOFOLLOW), a FIFO or a device (O_NONBLOCK, then fstat) is refused rather
+    than emptied or waited on."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        raise MnistTuiError(f"{path}: cannot be opened to lock the suite "
+                            f"({exc.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise MnistTuiError(f"{path}: not a regular file; cannot lock the suite")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

@@ -201,9 +201,9 @@ class SuiteMeasurements:
 def read_record(path: Path) -> Any:
     """The JSON of `path`, None when there is no such file, SuiteRecordError when unreadable."""
     path = Path(path)
-    if not path.exists() and not path.is_symlink():
-        return None
-    try:
+    try:    # exists() raises too, on a folder that cannot be searched (chmod 000)
+        if not path.exists() and not path.is_symlink():
+            return None
         return runs.read_json(path)
     except (OSError, ValueError) as exc:
         raise SuiteRecordError(f"{path}: cannot be read as a suite record ({exc})") from None

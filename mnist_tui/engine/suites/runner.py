@@ -35,7 +35,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.runs.launch import WorkerRun
 from mnist_tui.engine.suites.records import Measurement, Runner
-from mnist_tui.engine.suites.suite import Member, SuiteFolder, finished_runs_by_key
+from mnist_tui.engine.suites.suite import (
+    Member,
+    SuiteFolder,
+    finished_runs_by_key,
+    run_problem,
+)
 
 if TYPE_CHECKING:
     from mnist_tui.engine.data.datasets import Dataset
@@ -99,7 +104,10 @@ def _run_suite(folder: SuiteFolder, listener: object, reuse_store: bool,
                nice: int) -> SuiteOutcome:
     spec = folder.spec()
     members = spec.members()
-    store_index = finished_runs_by_key(folder.runs_dir, members) if reuse_store else {}
+    skipped: list[runs.Skipped] = []
+    store_index = finished_runs_by_key(folder.runs_dir, members, skipped) if reuse_store else {}
+    for s in skipped:
+        _warn(listener, f"run folder {s.name} skipped: {s.reason}")
     out = SuiteOutcome(status="finished")
     total = len(members)
     folder.write_status("running", runner=Runner.current())
@@ -138,6 +146,7 @@ def _run_suite(folder: SuiteFolder, listener: object, reuse_store: bool,
                                                          / runs.RESULT_FILE)
                 _call(listener, "member_reused", i, total, member, run_id)
                 continue
+            _warn_unreadable(folder, member, listener)
             result = _run_member(folder, member, i, total, listener, out, nice)
             out.results[member.key] = result
             status = result.get("status", "failed")
@@ -157,6 +166,25 @@ def _run_suite(folder: SuiteFolder, listener: object, reuse_store: bool,
         1 for r in out.results.values() if r.get("status") == "finished"),
         failed=out.failed)
     return out
+
+
+def _warn(listener: object, message: str) -> None:
+    """A warning for people through the listener's events (the batch prints it). Names come
+    from the file system: control characters are escaped and the length is bounded."""
+    from mnist_tui.engine.jobs.events import Log
+    from mnist_tui.engine.text import shown
+
+    _call(listener, "event", Log(message=shown(message, 400), level="warning"))
+
+
+def _warn_unreadable(folder: SuiteFolder, member: Member, listener: object) -> None:
+    """The member's recorded run cannot be read (chmod 000, an I/O error): say which and why
+    before running the member again, rather than rerun it silently."""
+    run_id = folder.members().get(member.key)
+    problem = run_problem(folder.runs_dir, run_id) if run_id else None
+    if problem:
+        _warn(listener, f"{member.label}: its run {run_id} cannot be read ({problem}); "
+                        "running it again")
 
 
 def _run_member(folder: SuiteFolder, member: Member, i: int, total: int, listener: object,

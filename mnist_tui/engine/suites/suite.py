@@ -395,8 +395,14 @@ class SuiteFolder:
     @classmethod
     def open(cls, runs_dir: Path, suite_id: str) -> SuiteFolder:
         folder = cls(runs_dir, suite_id)
-        if (not suite_id or "/" in suite_id or suite_id.startswith(".")
-                or not (folder.path / SUITE_FILE).is_file()):
+        if not suite_id or "/" in suite_id or suite_id.startswith("."):
+            raise MnistTuiError(f"no suite {suite_id!r} in {runs_dir / SUITES_SUBDIR}")
+        try:
+            found = (folder.path / SUITE_FILE).is_file()
+        except OSError as exc:     # a folder that cannot be searched (chmod 000)
+            raise MnistTuiError(f"suite {suite_id!r} cannot be read: "
+                                f"{_unreadable(folder.path, exc)}") from None
+        if not found:
             raise MnistTuiError(f"no suite {suite_id!r} in {runs_dir / SUITES_SUBDIR}")
         return folder
 
@@ -484,6 +490,30 @@ class SuiteFolder:
         return None
 
 
+def run_problem(runs_dir: Path, run_id: str) -> str | None:
+    """Why run `run_id`'s records cannot be read (its folder or spec/result.json: chmod 000,
+    an I/O error, not JSON); None when they can, or when it has no folder."""
+    p = Path(runs_dir) / run_id
+    if not run_id or "/" in run_id or run_id.startswith("."):
+        return None
+    try:
+        if not p.exists():
+            return None
+        runs.read_json(p / runs.SPEC_FILE)
+        if (p / runs.RESULT_FILE).exists():
+            runs.read_json(p / runs.RESULT_FILE)
+    except OSError as exc:
+        return _unreadable(p, exc)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    """`cannot read <file>: Permission denied`: the file that failed, and why."""
+    return f"cannot read {exc.filename or path}: {exc.strerror or exc}"
+
+
 def run_matches(runs_dir: Path, run_id: str, key: str) -> bool:
     """True when run `run_id` finished and its spec.json holds the settings of member `key`."""
     p = Path(runs_dir) / run_id
@@ -499,15 +529,20 @@ def run_matches(runs_dir: Path, run_id: str, key: str) -> bool:
             and isinstance(settings, dict) and has_settings(spec, settings))
 
 
-def finished_runs_by_key(runs_dir: Path, members: list[Member]) -> dict[str, str]:
+def finished_runs_by_key(runs_dir: Path, members: list[Member],
+                         skipped: list[runs.Skipped] | None = None) -> dict[str, str]:
     """Finished runs anywhere in the store that can stand for one of `members`, by member key
-    (the newest when several match). A run the suite did not make must have the member's
-    settings *and* agree with its whole spec where both have a field: a run made by hand with
-    another --perplexity is not the member."""
+    (the newest when several match: by the UTC start each run recorded, not by its id's local
+    time). A run the suite did not make must have the member's settings *and* agree with its
+    whole spec where both have a field: a run made by hand with another --perplexity is not
+    the member. Run folders that cannot be read are appended to `skipped`."""
     wanted = {m.key: m for m in members}
     names = {m.job: tuple(m.settings) for m in members}
     out: dict[str, str] = {}
-    for info in reversed(runs.RunStore(runs_dir).list()):   # oldest first: newest wins
+    listed, unreadable = runs.RunStore(runs_dir).listing()
+    if skipped is not None:
+        skipped.extend(unreadable)
+    for info in reversed(listed):   # oldest first: newest wins
         if info.status != "finished" or info.job not in names:
             continue
         key = key_for_spec(info.spec, names[info.job])
@@ -518,10 +553,32 @@ def finished_runs_by_key(runs_dir: Path, members: list[Member]) -> dict[str, str
 
 
 def list_suites(runs_dir: Path) -> list[str]:
+    """The suite ids under `runs_dir`, newest first; unreadable folders are left out (see
+    `scan_suites`, which says which and why)."""
+    return scan_suites(runs_dir)[0]
+
+
+def scan_suites(runs_dir: Path) -> tuple[list[str], list[runs.Skipped]]:
+    """The suite ids (newest first) and the suite folders that could not be read, each with
+    why: one `chmod 000` folder is skipped and named, never the end of the listing."""
     root = Path(runs_dir) / SUITES_SUBDIR
-    if not root.is_dir():
-        return []
-    return sorted((p.name for p in root.iterdir() if (p / SUITE_FILE).is_file()), reverse=True)
+    ids: list[str] = []
+    skipped: list[runs.Skipped] = []
+    try:
+        if not root.is_dir():
+            return ids, skipped
+        entries = list(root.iterdir())
+    except OSError as exc:
+        return ids, [runs.Skipped(str(root), _unreadable(root, exc))]
+    for p in entries:
+        if p.name.startswith("."):
+            continue
+        try:
+            if (p / SUITE_FILE).is_file():
+                ids.append(p.name)
+        except OSError as exc:
+            skipped.append(runs.Skipped(p.name, _unreadable(p, exc)))
+    return sorted(ids, reverse=True), skipped
 
 
 def reap_suites(runs_dir: Path) -> list[str]:
