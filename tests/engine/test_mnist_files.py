@@ -38,7 +38,7 @@ def test_both_splits_in_every_layout(tmp_path, make_split, style, gz, kaggle):
     make_split(tmp_path, "train", 40, style=style, gz=gz, kaggle=kaggle)
     make_split(tmp_path, "test", 20, style=style, gz=gz, kaggle=kaggle)
     ds = load_mnist_dir(tmp_path)
-    assert ds.name == "mnist" and ds.source == str(tmp_path)
+    assert ds.name == "mnist-format" and ds.source == str(tmp_path)   # not the published files
     assert ds.split_names() == ["train", "test"]
     assert len(ds.splits["train"]) == 40 and len(ds.splits["test"]) == 20
     assert ds.image_shape == (28, 28)
@@ -229,7 +229,7 @@ def save_npz(path, **arrays):
 def test_npz_both_splits(tmp_path):
     arrays = keras_arrays()
     ds = load_npz(save_npz(tmp_path / "mnist.npz", **arrays))
-    assert ds.name == "mnist" and ds.source == str(tmp_path / "mnist.npz")
+    assert ds.name == "mnist-format" and ds.source == str(tmp_path / "mnist.npz")
     assert ds.split_names() == ["train", "test"]
     np.testing.assert_array_equal(ds.splits["test"].images, arrays["x_test"])
     assert ds.splits["train"].labels.dtype == np.int64

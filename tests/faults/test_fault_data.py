@@ -60,7 +60,7 @@ def test_images_tsne_cannot_embed_are_refused_before_it_starts(case, tmp_path, e
     message = assert_input_error(run)
     assert expected in message, message
     if in_job:     # found by the job, after the worker had created the run folder
-        assert message.startswith("mnist (train): ")
+        assert message.startswith("mnist-format (train): ")   # not the published MNIST
         assert "sampling: choosing the images" in run.stdout
     else:
         assert message.startswith(f"{path}: x_train: ")

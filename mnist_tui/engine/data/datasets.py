@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from mnist_tui.engine.data import naming
 from mnist_tui.engine.errors import DataError
 
 SPLIT_ORDER = ("train", "test")
@@ -44,6 +45,8 @@ class Dataset:
     `source` is a human-readable origin (a path, a URL, "scikit-learn bundled digits");
     `note` explains anything a user should be told loudly (e.g. a fallback); `files` are the
     exact files read (path, split, kind, bytes, sha256), empty for the bundled digits.
+    `published` is True for data verified to be the published MNIST files (named "mnist"),
+    False for other data in MNIST's format ("mnist-format"), None for other datasets.
     """
 
     name: str
@@ -51,6 +54,7 @@ class Dataset:
     splits: dict[str, Split]
     note: str | None = None
     files: tuple[dict[str, Any], ...] = ()
+    published: bool | None = None
     _fingerprint: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -95,10 +99,20 @@ class Dataset:
             self._fingerprint.append(h.hexdigest())
         return self._fingerprint[0]
 
+    @property
+    def description(self) -> str:
+        """One line naming what the data is (MNIST verified, or MNIST-format data from where,
+        not the published MNIST), for every summary, record, screen and report."""
+        return naming.describe(self.name, self.source, self.published)
+
     def describe(self) -> dict[str, Any]:
-        """The JSON-able summary recorded with every run."""
+        """The JSON-able summary recorded with every run. `name` stays the short key older
+        readers use ("mnist" only for the verified published files); `published` and
+        `description` say what the data is."""
         return {
             "name": self.name,
+            "published": self.published,
+            "description": self.description,
             "source": self.source,
             "splits": {n: len(self.splits[n]) for n in self.split_names()},
             "image_shape": list(self.image_shape),

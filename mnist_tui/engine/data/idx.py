@@ -251,6 +251,43 @@ def read_idx(path: Path, expect: int | None = None) -> np.ndarray:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
 
 
+def declared_bytes(path: Path, expect: int) -> int:
+    """The size of the IDX data (header included) that the header of `path` declares, once the
+    header passed the limits of `expect`; DataError when it does not. Reads the header only
+    (inflating no more than it for gzip), so it costs the same for 1 kB and for 8 GB: callers
+    use it to rule a file out before reading, let alone hashing, all of it."""
+    path = Path(path)
+    name = str(path)
+    try:
+        with open(path, "rb") as fh:
+            stream: SupportsRead[bytes] = fh
+            if fh.read(2) == _GZIP_MAGIC:
+                fh.seek(0)
+                stream = gzip.GzipFile(fileobj=fh, mode="rb")
+            else:
+                fh.seek(0)
+            buf = bytearray()
+            _read_upto(stream, 4, buf)
+            if len(buf) == 4 and not (buf[0] or buf[1]) and buf[2] in _DTYPES:
+                _read_upto(stream, 4 * buf[3], buf)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise DataError(f"{path}: corrupt gzip data: {e}") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+    dtype, dims, header_len = _parse_header(bytes(buf), name)
+    _check_header(dtype, dims, expect, name)
+    return header_len + math.prod(dims) * dtype.itemsize
+
+
+def is_gzip(path: Path) -> bool:
+    """Whether a file starts like gzip data (False when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == _GZIP_MAGIC
+    except OSError:
+        return False
+
+
 def read_images(path: Path) -> np.ndarray:
     """An MNIST images file: uint8 (N, H, W), at least one image, at least 4×4 pixels."""
     return read_idx(path, IMAGES_MAGIC)

@@ -26,21 +26,30 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mnist_tui.engine.data import naming
 from mnist_tui.engine.data.datasets import SPLIT_ORDER, Dataset, Split
 from mnist_tui.engine.data.idx import (
+    IMAGES_MAGIC,
+    LABELS_MAGIC,
     check_fits_memory,
     check_image_dims,
     check_label_count,
+    declared_bytes,
+    is_gzip,
     read_images,
     read_labels,
 )
 from mnist_tui.engine.errors import DataError
+from mnist_tui.engine.text import shown
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRead
 
 _PREFIX = {"train": "train", "test": "t10k"}
 _KIND = {"images": "idx3", "labels": "idx1"}
+_MAGIC = {"images": IMAGES_MAGIC, "labels": LABELS_MAGIC}
+_HEAD_BYTES = 64 * 1024       # compared before any hashing: differing files mostly differ here
+_GZIP_OVERHEAD = 64 * 1024    # gzip header fields and trailer, beyond deflate's own overhead
 KINDS = ("images", "labels")
 NPZ_NAME = "mnist.npz"
 
@@ -157,10 +166,38 @@ def _digest(path: Path) -> str:
         return hasher.hexdigest()
 
 
-def _same_bytes(paths: list[Path]) -> bool:
-    """Whether every path holds the very same bytes (sizes first, hashes only when they agree)."""
+def _loadable_size(path: Path, kind: str) -> int | None:
+    """The size of `path` when it could load as an IDX file of `kind`, else None: its header is
+    refused (the loader's limits), or its size is not what that header allows (raw: exactly
+    the declared bytes; gzip: at most those plus deflate's worst-case growth). Reads the header
+    only, so a sparse 8 GB file costs what a 1 kB one does."""
     try:
-        if len({p.stat().st_size for p in paths}) > 1:
+        size = path.stat().st_size
+        declared = declared_bytes(path, _MAGIC[kind])
+    except (OSError, DataError):
+        return None
+    if is_gzip(path):   # stored blocks add 5 bytes per 64 kB: well under 1/1000
+        return size if size <= declared + declared // 1000 + _GZIP_OVERHEAD else None
+    return size if size == declared else None
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(_HEAD_BYTES)
+
+
+def _same_bytes(paths: list[Path], kind: str) -> bool:
+    """Whether every path holds the very same bytes, cheapest evidence first: one file reached
+    by several links is; otherwise each must be a file that could load (a file that cannot is never hashed: it is refused either way), the
+    sizes must agree, then the first 64 kB; only then the SHA-256 — of files within the
+    loader's size bounds, so never more than loading them would read."""
+    try:
+        if len({(st.st_dev, st.st_ino) for st in (p.stat() for p in paths)}) == 1:
+            return True        # one file reached twice (links): the same bytes, unread
+        sizes = {_loadable_size(p, kind) for p in paths}
+        if None in sizes or len(sizes) > 1:
+            return False
+        if len({_head(p) for p in paths}) > 1:
             return False
         return len({_digest(p) for p in paths}) == 1
     except OSError:
@@ -171,7 +208,7 @@ def _same_place(a: Place, b: Place) -> bool:
     """Two places holding byte-identical copies of the same files (Kaggle ships both layouts)."""
     if a.kind == "npz" or b.kind == "npz" or set(a.files) != set(b.files):
         return False
-    return all(_same_bytes([*a.files[k], *b.files[k]]) for k in a.files)
+    return all(_same_bytes([*a.files[k], *b.files[k]], k[1]) for k in a.files)
 
 
 def find_places(directory: Path) -> list[Place]:
@@ -187,7 +224,7 @@ def find_places(directory: Path) -> list[Place]:
 def _choose_file(place: Place, split: str, kind: str) -> Path | None:
     """The one file for (split, kind) in a place; two different candidates is ambiguous."""
     found = place.files.get((split, kind), [])
-    if len(found) > 1 and not _same_bytes(found):
+    if len(found) > 1 and not _same_bytes(found, kind):
         names = " and ".join(p.name for p in found)
         raise DataError(f"{place.root}: two different files for {canonical_name(split, kind)} "
                         f"({names}); keep one")
@@ -265,6 +302,27 @@ def load_idx_folder(directory: Path) -> Dataset:
     return _load_idx_place(place, directory)
 
 
+def _published_downloads() -> dict[str, str]:
+    """File name → SHA-256 of the files the MNIST mirrors publish (the gzip IDX files, Keras'
+    mnist.npz): a file read whose own hash is one of these is the published file."""
+    from mnist_tui.engine.data import download
+
+    specs = {**download.IDX_FILES, download.NPZ_NAME: download.KERAS_NPZ}
+    return {name: spec.digest for name, spec in specs.items() if spec.algorithm == "sha256"}
+
+
+def _named(splits: dict[str, Split], source: str, records: tuple[dict[str, Any], ...]) \
+        -> Dataset:
+    """The dataset read from MNIST-format files, named for what it is: "mnist" only when every
+    split is the published MNIST's, byte for byte (its IDX data, or the published downloads
+    themselves), otherwise "mnist-format" — data in MNIST's format, not MNIST."""
+    published = all(naming.split_is_published(n, s.images, s.labels)
+                    for n, s in splits.items()) \
+        or naming.files_are_published(records, _published_downloads())
+    return Dataset(name=naming.name_for(published), source=source, splits=splits,
+                   files=records, published=published)
+
+
 def _load_idx_place(place: Place, shown_from: Path) -> Dataset:
     splits, records = {}, []
     for split, files in _split_files(place).items():
@@ -287,7 +345,7 @@ def _load_idx_place(place: Place, shown_from: Path) -> Dataset:
         records += [file_record(files.images, split, "images"),
                     file_record(files.labels, split, "labels")]
     _check_shapes(splits, place.root)
-    return Dataset(name="mnist", source=str(place.root), splits=splits, files=tuple(records))
+    return _named(splits, str(place.root), tuple(records))
 
 
 def _npz_images(arr: np.ndarray, key: str, path: Path) -> np.ndarray:
@@ -368,6 +426,22 @@ def _check_npy_member(zf: zipfile.ZipFile, key: str, path: Path) -> None:
                         f"bytes, the archive member holds {max(have, 0):,}")
 
 
+def check_unique_members(zf: zipfile.ZipFile, path: Path) -> None:
+    """Refuse an archive holding two members for one array (one name twice, or `x_train` beside
+    `x_train.npy`): zipfile, and so numpy, silently reads one of them, so which array a run used
+    would depend on an accident of the archive's layout."""
+    seen: dict[str, str] = {}
+    for name in zf.namelist():
+        key = name[:-4] if name.endswith(".npy") else name
+        if key in seen:
+            which = (f'two members named "{shown(name, 80)}"' if seen[key] == name else
+                     f'two members for "{shown(key, 80)}" ({shown(seen[key], 80)} and '
+                     f'{shown(name, 80)})')
+            raise DataError(f"{path}: the archive holds {which}; which one is the data is "
+                            "ambiguous, so it is refused")
+        seen[key] = name
+
+
 def _npz_array(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
     assert npz.zip is not None   # open: `load_npz` reads inside `with npz`
     _check_npy_member(npz.zip, key, path)
@@ -403,6 +477,8 @@ def load_npz(path: Path) -> Dataset:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise DataError(f"{path}: not a readable .npz archive: {_one_line(e)}") from None
     with npz:
+        assert npz.zip is not None   # np.load of a zip archive: open until `with` ends
+        check_unique_members(npz.zip, path)
         keys = set(npz.files)
         splits = {}
         for split in SPLIT_ORDER:
@@ -423,8 +499,7 @@ def load_npz(path: Path) -> Dataset:
         listed = ", ".join(sorted(keys)) or "none"
         raise DataError(f"{path}: no x_train/y_train or x_test/y_test arrays (it has: {listed})")
     _check_shapes(splits, path)
-    return Dataset(name="mnist", source=str(path), splits=splits,
-                   files=(file_record(path, "+".join(splits), "npz"),))
+    return _named(splits, str(path), (file_record(path, "+".join(splits), "npz"),))
 
 
 def load_path(path: Path) -> Dataset:

@@ -39,6 +39,8 @@ class DatasetStats:
     samples: list[np.ndarray]  # per digit, uint8 (k, H, W) with k <= samples_per_class
     sample_refs: list[list[tuple[str, int]]]
     files: tuple[dict[str, Any], ...] = ()   # the exact files read (path, split, kind, bytes, sha256)
+    published: bool | None = None   # the published MNIST (True), other MNIST-format data (False)
+    description: str = ""           # what the data is, in one line (Dataset.description)
 
     @property
     def total_class_counts(self) -> list[int]:
@@ -48,6 +50,8 @@ class DatasetStats:
         """JSON-able summary. Images (class means, samples) are left out; sample refs stay."""
         return {
             "name": self.name,
+            "published": self.published,
+            "description": self.description,
             "source": self.source,
             "note": self.note,
             "image_shape": list(self.image_shape),
@@ -137,4 +141,6 @@ def dataset_stats(ds: Dataset, samples_per_class: int = 8, seed: int = 0) -> Dat
         samples=samples,
         sample_refs=refs,
         files=tuple(ds.files),
+        published=ds.published,
+        description=ds.description,
     )

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from mnist_tui.engine.data.naming import dataset_key
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.suites.records import Measurement, SuiteRecordError
 from mnist_tui.engine.suites.suite import Member, SuiteFolder
@@ -110,7 +111,8 @@ def member_row(member: Member, run_id: str | None, result: dict[str, Any] | None
         "peak_rss_source": peak_source,
         "vgg_input_size": member.spec.get("input_size") if member.job == "vgg16" else None,
         "vgg_weights": member.spec.get("weights") if member.job == "vgg16" else None,
-        "dataset": ds.get("name"), "dataset_fingerprint": ds.get("fingerprint"),
+        "dataset": dataset_key(ds) if ds else None,
+        "dataset_fingerprint": ds.get("fingerprint"),
         "error": res.get("error") if res.get("status") not in (None, "finished") else None,
     }
 
