@@ -15,3 +15,9 @@ class DownloadError(DataError):
 
 class SpecError(MnistTuiError):
     """A job spec with a bad value (the message names the field)."""
+
+
+class JobFailed(Exception):
+    """A job that ran but produced no valid result (a collapsed embedding): the run is recorded
+    as failed (exit 3) with this one-line reason, never as a finished run; not a crash, so no
+    traceback is recorded."""

@@ -115,7 +115,8 @@ class TsneGmmSpec(JobSpec):
                             choices=("opentsne", "sklearn"))
     components: int = opt(2, "t-SNE output dimensions", kind=int, choices=(2, 3))
     perplexity: float = opt(30.0, "t-SNE perplexity", kind=float, minimum=2.0, maximum=500.0)
-    iterations: int = opt(500, "t-SNE iterations in all (250 of early exaggeration included)",
+    iterations: int = opt(500, "t-SNE iterations in all, early exaggeration included (opentsne: "
+                          "the first half, at most 250; sklearn: always 250)",
                           kind=int, minimum=260, maximum=10000)
     exaggeration: float | None = opt(2.0, "t-SNE exaggeration after the early phase "
                                      "(tighter clusters; none = 1)", kind=float,

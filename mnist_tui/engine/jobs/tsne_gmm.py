@@ -18,13 +18,24 @@ import numpy as np
 from mnist_tui.engine.data.datasets import Dataset, pool_label, resolve_split, select_subset
 from mnist_tui.engine.data.idx import MIN_SIDE
 from mnist_tui.engine.data.preprocessing import deskew
-from mnist_tui.engine.errors import DataError
+from mnist_tui.engine.errors import DataError, JobFailed
 from mnist_tui.engine.jobs.context import JobContext
 from mnist_tui.engine.jobs.events import Progress, Snapshot, Throttle
 from mnist_tui.engine.jobs.metrics import ClusteringScore, score_clustering
 from mnist_tui.engine.jobs.specs import TsneGmmSpec
 
-EARLY_EXAGGERATION_ITERS = 250
+EARLY_EXAGGERATION_ITERS = 250   # openTSNE's default; at most half the run (early_exaggeration_iters)
+# An embedding whose largest per-axis standard deviation ends below this has contracted instead
+# of unfolding: openTSNE rescales its PCA initialisation to std 1e-4, and a Gaussian mixture
+# cannot tell points apart below its covariance floor (reg_covar 1e-6: std 1e-3). Measured on
+# 300 digits: real embeddings end at 0.1–6 (0.003 at the harshest exaggeration that still
+# clusters, 8); collapsed ones at 1e-5 to 1e-40.
+MIN_SPREAD = 1e-4
+# A clustering in which one cluster holds more than this share of the images means nothing.
+# Measured: real clusterings of the digits never exceed 0.25 with 10 clusters, and 0.86 with 2
+# even when 95 % of the images are one digit (the mixture splits a big spread-out blob); a
+# collapsed embedding puts 100 % in one cluster.
+MAX_CLUSTER_SHARE = 0.95
 SNAPSHOT_POINTS = 1500
 SNAPSHOT_EVERY = 25
 MIN_DESKEW_SIZE = 16
@@ -59,6 +70,53 @@ def check_input(images: np.ndarray, where: str) -> None:
     if lo == hi:
         raise DataError(f"{where}: the {n:,} images chosen are blank (every pixel is {lo}): "
                         "t-SNE cannot embed images with nothing in them")
+
+
+class DegenerateResult(JobFailed):
+    """The job ran to its end, but what it produced means nothing (a collapsed embedding, one
+    cluster holding almost every image): the run is recorded as failed (exit 3) with the
+    reason, never as a finished run with a meaningless number."""
+
+
+def early_exaggeration_iters(total: int) -> int:
+    """openTSNE's 250 iterations of early exaggeration, but at most half of `total`.
+
+    Why: when the perplexity is large for the number of images (30 for 300, say), the affinity
+    graph is one well-connected blob and early exaggeration contracts the whole embedding, about
+    tenfold every 25 iterations (openTSNE's PCA start, std 1e-4, is ~1e-14 after 250). The
+    normal phase then unfolds it again, but needs some 50 iterations for that: 260 iterations
+    in all (10 after the 250) left every image in one cluster. Half the run for each phase
+    unfolds every case we measured (20–1,000 images, perplexity 2–300); from 500 iterations on
+    nothing changes."""
+    return min(EARLY_EXAGGERATION_ITERS, total // 2)
+
+
+def check_embedding(embedding: np.ndarray) -> None:
+    """Fail the run when t-SNE's embedding is not finite or has collapsed to a point: the
+    clustering and every number scored from it would be meaningless."""
+    if not np.isfinite(embedding).all():
+        raise DegenerateResult("t-SNE embedding is not finite (NaN or infinite coordinates): "
+                               "no clustering can be scored from it")
+    spread = float(np.std(embedding, axis=0).max()) if len(embedding) else 0.0
+    if spread < MIN_SPREAD:
+        raise DegenerateResult(
+            f"t-SNE embedding collapsed: spread {spread:.1e} (the largest per-axis standard "
+            f"deviation; below {MIN_SPREAD:g} every image sits on one point), so a clustering "
+            "of it would mean nothing; lower --exaggeration or --perplexity, or use more images")
+
+
+def check_clusters(clusters: np.ndarray, requested: int) -> None:
+    """Fail the run when one cluster holds almost every image: with the rest nearly empty the
+    'clustering' is one group, and its accuracy and NMI mean nothing."""
+    n = len(clusters)
+    sizes = np.bincount(np.asarray(clusters, dtype=np.int64), minlength=requested)
+    share = float(sizes.max() / n) if n else 1.0
+    if share > MAX_CLUSTER_SHARE:
+        raise DegenerateResult(
+            f"degenerate clustering: one cluster holds {share:.1%} of the {n:,} images "
+            f"({int(sizes.max()):,}; {requested} clusters requested, {n - int(sizes.max()):,} "
+            "images in the others): the images are (nearly) all alike or the embedding has no "
+            "structure, so the scores would mean nothing")
 
 
 def _derive_seeds(seed: int, n: int) -> list[int]:
@@ -133,10 +191,12 @@ def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
         else:
             embedding, kl = _tsne_sklearn(X, spec, tsne_seed, ctx)
         snapshot(spec.iterations, embedding)
+        check_embedding(embedding)
 
     with ctx.phase("gmm", f"Gaussian mixture: {spec.gmm_components} components, "
                           f"{spec.covariance} covariance, {spec.gmm_inits} restart(s)"):
         clusters, gmm_info, posterior = fit_gmm(embedding, spec, gmm_seed, ctx)
+        check_clusters(clusters, spec.gmm_components)
 
     with ctx.phase("scoring", "mapping clusters to digits"):
         score = score_clustering(labels, clusters, spec.gmm_components)
@@ -231,7 +291,8 @@ def _tsne_opentsne(X: np.ndarray, spec: TsneGmmSpec, seed: int, ctx: JobContext,
     """openTSNE, run phase by phase so every iteration count and KL value can be reported."""
     import openTSNE
 
-    main_iters = spec.iterations - EARLY_EXAGGERATION_ITERS
+    early_iters = early_exaggeration_iters(spec.iterations)
+    main_iters = spec.iterations - early_iters
     tsne = openTSNE.TSNE(
         n_components=spec.components, perplexity=spec.perplexity, exaggeration=spec.exaggeration,
         n_jobs=-1, random_state=seed,
@@ -250,14 +311,14 @@ def _tsne_opentsne(X: np.ndarray, spec: TsneGmmSpec, seed: int, ctx: JobContext,
             ctx.emit(Progress(phase="tsne", step=step, total=spec.iterations,
                               message="early exaggeration" if state["offset"] == 0 else "",
                               metrics={"kl_divergence": float(error)}))
-        if step % SNAPSHOT_EVERY == 0:
-            snapshot(step, emb)
+        if iteration % SNAPSHOT_EVERY == 0:    # the phase's own count: the early one may end
+            snapshot(step, emb)                 # off the 25-step grid (130 of 260)
         return False
 
-    embedding.optimize(n_iter=EARLY_EXAGGERATION_ITERS, exaggeration=tsne.early_exaggeration,
+    embedding.optimize(n_iter=early_iters, exaggeration=tsne.early_exaggeration,
                        momentum=tsne.initial_momentum, inplace=True, propagate_exception=True,
                        callbacks=[callback], callbacks_every_iters=SNAPSHOT_EVERY)
-    state["offset"] = EARLY_EXAGGERATION_ITERS
+    state["offset"] = early_iters
     embedding.optimize(n_iter=main_iters, exaggeration=spec.exaggeration,
                        momentum=tsne.final_momentum, inplace=True, propagate_exception=True,
                        callbacks=[callback], callbacks_every_iters=SNAPSHOT_EVERY)

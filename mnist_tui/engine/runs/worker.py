@@ -35,7 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mnist_tui.engine.errors import MnistTuiError
+from mnist_tui.engine.errors import JobFailed, MnistTuiError
 from mnist_tui.engine.jobs.context import JobContext
 from mnist_tui.engine.jobs.downloads import download_reporter
 from mnist_tui.engine.jobs.events import (
@@ -306,6 +306,8 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
                           EXIT_CODES[_received.status], error=_received.reason,
                           stopped_by=_received.stopped_by)
         print(tb, file=sys.stderr, flush=True)
+        if isinstance(exc, JobFailed):      # a result that means nothing: its reason, no crash
+            return finish("failed", Failed, EXIT_FAILED, error=str(exc), error_kind="job")
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
         if isinstance(exc, MemoryError):
             message = f"out of memory ({message})"
