@@ -15,16 +15,24 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import TextIO
 
 from mnist_tui.batch_bar import LiveBar
+from mnist_tui.engine.data.naming import dataset_label
 from mnist_tui.engine.jobs.events import Event
 from mnist_tui.engine.runs.launch import WorkerRun
-from mnist_tui.outputs import QuietOnClosedPipe, write_json_output
+from mnist_tui.engine.text import visible
+from mnist_tui.outputs import (
+    OutputError,
+    error_line,
+    human_stream,
+    say,
+    write_output,
+    write_stdout,
+)
 
 EXIT_CODES = {"finished": 0, "failed": 3, "cancelled": 130, "interrupted": 130}
 PLAIN_PROGRESS_SECONDS = 5.0
@@ -47,6 +55,18 @@ class Reporter:
         self._clock = (0.0, time.monotonic())   # (latest event's t, when it came)
 
     def _line(self, text: str) -> None:
+        """One human line. Every line shows its control characters as escapes (`visible`):
+        names, paths, run ids and error texts inside it come from folders, records and
+        exceptions anyone can write, and an ESC sequence would drive the terminal, a newline
+        forge a line of its own (`error: …`)."""
+        self._write(visible(text))
+
+    def drawn(self, text: str) -> None:
+        """Lines we drew ourselves (the sweep charts: plotext's colour codes on a terminal),
+        printed as they are: every label in them was made visible where it was drawn."""
+        self._write(text)
+
+    def _write(self, text: str) -> None:
         with self._lock:
             if self.bar is not None:
                 self.bar.print(text)
@@ -181,7 +201,7 @@ def format_summary(result: dict) -> list[str]:
     if ds:
         n = ds.get("n_samples")
         count = f" ({n:,} images)" if isinstance(n, int) else ""
-        lines.append(f"dataset   {ds.get('name')}{count} from {ds.get('source')}")
+        lines.append(f"dataset   {visible(dataset_label(ds))}{count}")
     images = result.get("images") if isinstance(result.get("images"), dict) else {}
     for key in ("train", "validation", "clustered", "evaluation"):
         if isinstance(images.get(key), str):
@@ -223,7 +243,15 @@ def format_summary(result: dict) -> list[str]:
             lines.append(f"  {i}  " + "".join(f"{v:>{width}}" for v in row))
     if result.get("run_dir"):
         lines.append(f"run folder {result['run_dir']}")
-    return lines
+    # the error, warnings, image descriptions and run folder are a record's text: visible
+    return [visible(line) for line in lines]
+
+
+def worker_tail(tail: str) -> str:
+    """The last lines a worker wrote, indented, each made visible: a traceback quotes paths
+    and values, and a file name holding a newline must not start a line that reads as our
+    own (`error: …`)."""
+    return "\n".join(f"  {visible(line)}" for line in tail.splitlines())
 
 
 class _Stop(BaseException):
@@ -260,7 +288,7 @@ def run_batch(spec, runs_dir: Path, json_out: str | None = None,
     with that reason; a second one kills the worker at once and the run is recorded here. Either
     way the summary and the JSON are still written.
     """
-    human = QuietOnClosedPipe(sys.stderr if json_out == "-" else sys.stdout)
+    human = human_stream(json_out)
     reporter = Reporter(human)
     worker = WorkerRun(spec.to_dict(), runs_dir, rerun_of)
     received: list[int] = []
@@ -301,7 +329,7 @@ def run_batch(spec, runs_dir: Path, json_out: str | None = None,
     status = result.get("status", "failed")
     if status == "failed" and result.get("error_kind") == "input":
         reporter.end_status()
-        print(f"error: {result.get('error')}", file=sys.stderr)
+        error_line(result.get("error"))
         code = 2
     else:
         reporter.summary(result)
@@ -309,17 +337,18 @@ def run_batch(spec, runs_dir: Path, json_out: str | None = None,
         if status == "failed" and not result.get("run_dir"):
             tail = worker.stderr_tail()
             if tail:
-                print(tail, file=sys.stderr)
+                say(worker_tail(tail))
     if json_out:
         text = json.dumps(result, indent=2) + "\n"
-        if json_out == "-":
-            out = QuietOnClosedPipe(sys.stdout)
-            out.write(text)
-            out.flush()
-        else:
-            try:
-                write_json_output(json_out, text)
-            except OSError as exc:
-                print(f"error: --json: cannot write {json_out}: {exc.strerror}", file=sys.stderr)
-                return code or 2
+        try:
+            if json_out == "-":
+                write_stdout(text)
+            else:
+                write_output(json_out, text)
+        except OutputError as exc:
+            error_line(exc)
+            return code or 2
+        except OSError as exc:
+            error_line(f"--json: cannot write {json_out}: {exc.strerror}")
+            return code or 2
     return code

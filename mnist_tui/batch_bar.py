@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.text import Text
 
+from mnist_tui.engine.text import visible
+
 
 class _PhaseProgress(Progress):
     """A Progress whose live area ends with the system line."""
@@ -35,10 +37,11 @@ class LiveBar:
         self.console = Console(file=stream, force_terminal=True, highlight=False,
                                soft_wrap=True)
         self.progress = _PhaseProgress(
-            TextColumn("{task.description}", style="bold"),
+            # markup off: a phase's message may quote a folder name holding `[bold]`
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(bar_width=16),
-            TextColumn("{task.fields[count]}"),
-            TextColumn("{task.fields[extra]}", style="dim"),
+            TextColumn("{task.fields[count]}", markup=False),
+            TextColumn("{task.fields[extra]}", style="dim", markup=False),
             console=self.console, transient=True, auto_refresh=True, refresh_per_second=4,
             redirect_stdout=False, redirect_stderr=False, expand=False)
         self.tasks: dict[str, int] = {}
@@ -55,7 +58,9 @@ class LiveBar:
 
     def show(self, phase: str, label: str, step: int, total: int | None, count: str,
              extra: str) -> None:
-        """The phase's progress: its task is updated and is the only one shown."""
+        """The phase's progress: its task is updated and is the only one shown. The texts are
+        made visible here (a message may quote a name holding ESC sequences or a newline)."""
+        label, count, extra = visible(label), visible(count), visible(extra)
         self._start()
         task = self.tasks.get(phase)
         if task is None:
@@ -73,8 +78,9 @@ class LiveBar:
             self.progress.update(task, visible=False)
 
     def set_system(self, text: str) -> None:
+        """The worker's system figures (GPU names come from the driver: made visible too)."""
         self._start()
-        self.progress.system = text
+        self.progress.system = visible(text)
         self.progress.refresh()
 
     def stop(self) -> None:

@@ -21,7 +21,7 @@ from mnist_tui.engine.jobs.specs import (
     parse_value,
     spec_fields,
 )
-from mnist_tui.outputs import check_json_target, check_runs_dir
+from mnist_tui.outputs import check_json_target, check_runs_dir, error_line, reserve_std_fds, say
 from mnist_tui.suite_batch import suite_only_flags, wants_suite
 
 EXIT_USAGE = 2
@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             if batch_only:
                 raise UsageError(f"{batch_only[0]} needs --batch")
             return _run_tui(args, runs_dir)
+        reserve_std_fds()     # `>&-`: no pipe or run file may become "stdout"
         if wants_suite(args):
             from mnist_tui.suite_batch import run_suite_batch
 
@@ -217,13 +218,15 @@ def main(argv: list[str] | None = None) -> int:
             check_json_target(args.json_out)
         runs_dir = check_runs_dir(runs_dir)
     except MnistTuiError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        error_line(exc)
         return EXIT_USAGE
     from mnist_tui.batch import run_batch
 
     if getattr(spec, "tensorboard", None):
         # a path that came from a spec file writes where the user may not look: say where
-        print(f"tensorboard logs: {spec.tensorboard}", file=sys.stderr)
+        from mnist_tui.engine.text import visible
+
+        say(f"tensorboard logs: {visible(spec.tensorboard)}")
     return _guarded(lambda: run_batch(spec, runs_dir, json_out=args.json_out, rerun_of=rerun_of))
 
 
@@ -232,15 +235,15 @@ def _guarded(fn) -> int:
     try:
         return fn()
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        say("interrupted")
         return 130
     except BrokenPipeError:
         return 0 if os.environ.get("MNIST_TUI_DEBUG") is None else 3
     except Exception as exc:
         if os.environ.get("MNIST_TUI_DEBUG"):
             raise
-        print(f"error: internal error: {type(exc).__name__}: {exc} "
-              "(set MNIST_TUI_DEBUG=1 for the traceback)", file=sys.stderr)
+        error_line(f"internal error: {type(exc).__name__}: {exc} "
+                   "(set MNIST_TUI_DEBUG=1 for the traceback)")
         return 3
 
 
@@ -250,8 +253,28 @@ def _default_runs_dir() -> Path:
     return default_runs_dir()
 
 
+def _not_a_terminal() -> str | None:
+    """The first standard stream that is not a terminal, else None. The TUI reads keys from
+    stdin and draws on stderr (Textual's choice); stdout redirected to a file means a script
+    wanted output there. Without all three it would draw escape codes into a file until
+    killed, so it refuses at once instead."""
+    for name, stream in (("input", sys.stdin), ("output", sys.stdout),
+                         ("error output", sys.stderr)):
+        try:
+            if stream is None or not os.isatty(stream.fileno()):
+                return name
+        except (AttributeError, OSError, ValueError):   # closed, or no file descriptor
+            return name
+    return None
+
+
 def _run_tui(args: argparse.Namespace, runs_dir: Path) -> int:
     data_dir = getattr(args, "data_dir", None) or os.environ.get("MNIST_TUI_DATA_DIR")
+    missing = _not_a_terminal()
+    if missing is not None:
+        print(f"error: the terminal UI needs a terminal, and the standard {missing} is not "
+              "one; without a terminal use --batch (see mnist-tui --help)", file=sys.stderr)
+        return EXIT_USAGE
     try:
         from mnist_tui.tui.app import run_app
     except ImportError:

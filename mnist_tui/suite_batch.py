@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from mnist_tui.engine.errors import MnistTuiError, SpecError
 from mnist_tui.engine.jobs.specs import JOB_NAMES, flag_name
+from mnist_tui.engine.text import shown
+from mnist_tui.outputs import (
+    check_json_target,
+    check_report_targets,
+    error_line,
+    human_stream,
+    write_output,
+    write_stdout,
+)
 
 SUITE_OPTIONS = ("methods", "presets", "sizes", "seeds", "vgg_input_size", "protocols")
 EXIT = {"finished": 0, "failed": 3, "interrupted": 130}
@@ -74,7 +82,8 @@ def build_suite_spec(args, given: dict):
 
 
 class BatchListener:
-    """Suite progress for people, through the batch Reporter."""
+    """Suite progress for people, through the batch Reporter (whose every line shows control
+    characters as escapes: labels, run ids and errors come from records)."""
 
     def __init__(self, reporter) -> None:
         self.r = reporter
@@ -105,14 +114,25 @@ class BatchListener:
             parts.append(f"total {t['total']:.1f}s")
         text = f"  → {member.label}: {status}" + (f": {', '.join(parts)}" if parts else "")
         if status != "finished" and result.get("error"):
-            text += f" ({result['error']})"
+            text += f" ({shown(result['error'], 300)})"   # a record's text: bounded
         self.r._line(text)
+
+
+def check_outputs(args) -> None:
+    """`--json` and `--report` checked before any member runs, with the very checks a single
+    `--batch --job` makes: an hour of runs never ends in "cannot write"."""
+    from mnist_tui.engine.suites.report_files import report_paths
+
+    if args.json_out:
+        check_json_target(args.json_out)
+    if args.report:
+        check_report_targets(report_paths(Path(args.report).expanduser()))
 
 
 def run_suite_batch(args, runs_dir: Path, given: dict) -> int:
     from mnist_tui.batch import Reporter
 
-    human = sys.stderr if args.json_out == "-" else sys.stdout
+    human = human_stream(args.json_out)
     reporter = Reporter(human)   # also shows the preflight's downloads (MNIST, VGG16 weights)
     held = []                    # the folder whose lock this process took
     try:
@@ -123,10 +143,9 @@ def run_suite_batch(args, runs_dir: Path, given: dict) -> int:
 
 
 def _run_suite_batch(args, runs_dir: Path, given: dict, reporter, human, held: list) -> int:
-    from mnist_tui.engine.runs.store import atomic_write_text
     from mnist_tui.engine.suites.lock import SuiteBusyError
     from mnist_tui.engine.suites.report import build_report
-    from mnist_tui.engine.suites.report_files import write_report
+    from mnist_tui.engine.suites.report_files import report_texts, write_report
     from mnist_tui.engine.suites.report_text import terminal_charts, terminal_summary, to_json
     from mnist_tui.engine.suites.runner import describe, preflight, run_suite
     from mnist_tui.engine.suites.suite import SuiteFolder, reap_suites
@@ -140,10 +159,7 @@ def _run_suite_batch(args, runs_dir: Path, given: dict, reporter, human, held: l
             raise SpecError(f"{others[0]} cannot be used with --{flag_name(sources[0])}")
         if args.preset:
             raise SpecError("--preset cannot be used with a suite (use --presets)")
-        if args.report:
-            rp = Path(args.report).expanduser()
-            if not rp.parent.is_dir():
-                raise SpecError(f"--report: folder {rp.parent} does not exist")
+        check_outputs(args)
         if args.suite:
             spec = build_suite_spec(args, given)
             preflight(spec.members(), reporter.event)
@@ -166,7 +182,7 @@ def _run_suite_batch(args, runs_dir: Path, given: dict, reporter, human, held: l
                 folder = SuiteFolder.create(runs_dir, spec, rerun_of=args.suite_rerun)
     except MnistTuiError as exc:
         reporter.end_status()
-        print(f"error: {exc}", file=sys.stderr)
+        error_line(exc)
         return 2
 
     members = spec.members()
@@ -177,32 +193,33 @@ def _run_suite_batch(args, runs_dir: Path, given: dict, reporter, human, held: l
         outcome = run_suite(folder, BatchListener(reporter), reuse_store=args.reuse_runs)
     except SuiteBusyError as exc:
         reporter.end_status()
-        print(f"error: {exc}", file=sys.stderr)
+        error_line(exc)
         return 2
     except Exception as exc:   # recorded in status.json as failed, with the reason
         if os.environ.get("MNIST_TUI_DEBUG"):
             raise
         reporter.end_status()
-        print(f"error: suite {folder.suite_id} stopped: {describe(exc)} (recorded as failed; "
-              f"mnist-tui --batch --resume {folder.suite_id} continues it)", file=sys.stderr)
+        error_line(f"suite {folder.suite_id} stopped: {describe(exc)} (recorded as failed; "
+                   f"mnist-tui --batch --resume {folder.suite_id} continues it)")
         return 3
 
     report = build_report(folder, outcome.status)
     written = write_report(report, folder.path / "report.html")
     if args.report:
-        try:
-            written += write_report(report, Path(args.report).expanduser())
-        except OSError as exc:
-            print(f"error: --report: cannot write {args.report}: {exc.strerror}",
-                  file=sys.stderr)
-            return 2
+        for path, text in report_texts(report, Path(args.report).expanduser()).items():
+            try:
+                write_output(path, text, shared=True)
+            except OSError as exc:
+                error_line(f"--report: cannot write {path}: {exc.strerror}")
+                return 2
+            written.append(path)
     reporter._line("")
     for line in terminal_summary(report):
         reporter._line(line)
     if spec.name == "sweep":
         charts = terminal_charts(report, color=human.isatty())
         if charts:
-            reporter._line(charts)
+            reporter.drawn(charts)   # several lines, colour codes on a terminal
     reporter._line("")
     if outcome.reused:
         reporter._line(f"reused {len(outcome.reused)} finished run(s)")
@@ -213,14 +230,15 @@ def _run_suite_batch(args, runs_dir: Path, given: dict, reporter, human, held: l
     reporter._line(f"suite {folder.suite_id}: {outcome.status}")
     if args.json_out:
         text = to_json(report)
-        if args.json_out == "-":
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            try:
-                atomic_write_text(Path(args.json_out), text)
-            except OSError as exc:
-                print(f"error: --json: cannot write {args.json_out}: {exc.strerror}",
-                      file=sys.stderr)
-                return 2
+        try:
+            if args.json_out == "-":
+                write_stdout(text)
+            else:
+                write_output(args.json_out, text)
+        except MnistTuiError as exc:
+            error_line(exc)
+            return 2
+        except OSError as exc:
+            error_line(f"--json: cannot write {args.json_out}: {exc.strerror}")
+            return 2
     return EXIT.get(outcome.status, 3)

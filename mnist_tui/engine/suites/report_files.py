@@ -14,13 +14,27 @@ from mnist_tui.engine.suites.report_html import html
 from mnist_tui.engine.suites.report_text import markdown, to_csv, to_json
 
 
-def write_report(report: dict[str, Any], html_path: Path) -> list[Path]:
-    """HTML at `html_path`, and .md, .json, .csv next to it (same stem). Returns the paths."""
+def report_paths(html_path: Path) -> list[Path]:
+    """HTML at `html_path`, then .md, .json, .csv next to it (same stem): where a report goes.
+    The front end checks these before a suite runs (`--report`), so it asks here."""
     html_path = Path(html_path)
     stem = str(html_path.with_suffix("") if html_path.suffix.lower() in (".html", ".htm")
                else html_path)
-    paths = {html_path: html(report), Path(stem + ".md"): markdown(report),
-             Path(stem + ".json"): to_json(report), Path(stem + ".csv"): to_csv(report)}
+    return [html_path, Path(stem + ".md"), Path(stem + ".json"), Path(stem + ".csv")]
+
+
+def report_texts(report: dict[str, Any], html_path: Path) -> dict[Path, str]:
+    """Each of `report_paths(html_path)` with its text (HTML, Markdown, JSON, CSV)."""
+    html_file, md, js, csv = report_paths(html_path)
+    return {html_file: html(report), md: markdown(report), js: to_json(report),
+            csv: to_csv(report)}
+
+
+def write_report(report: dict[str, Any], html_path: Path) -> list[Path]:
+    """HTML at `html_path`, and .md, .json, .csv next to it (same stem), each replaced
+    atomically: for the suite's own folder and exports, where nothing else lives. (A `--report`
+    named by the user is written by the front end, through devices and links.)"""
+    paths = report_texts(report, html_path)
     umask = os.umask(0)
     os.umask(umask)
     for p, text in paths.items():

@@ -9,12 +9,13 @@ import csv
 import io
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from mnist_tui.engine.jobs.events import dumps
 from mnist_tui.engine.suites.chart_plotext import draw_chart
 from mnist_tui.engine.suites.charts import chart
-from mnist_tui.engine.text import visible
+from mnist_tui.engine.text import shown, visible
 
 CSV_COLUMNS = ("member", "method", "preset", "images_requested", "images", "seed",
                "subset_seed", "status", "run_id", "accuracy", "accuracy_kind",
@@ -190,13 +191,18 @@ def text_table(headers: Sequence[str], rows: list[list[str]]) -> list[str]:
 
 
 def terminal_summary(report: dict[str, Any]) -> list[str]:
-    lines = text_table(TABLE_HEADERS, [table_cells(g) for g in report["groups"]])
+    """The report for a terminal: the table, notes, degradation and failures. Presets, run
+    ids, errors and the notes' paths come from records anyone can write: every value is made
+    `visible` (cells before the columns are measured, so escapes keep the table aligned)."""
+    rows = [[visible(c) for c in table_cells(g)] for g in report["groups"]]
+    lines = text_table(TABLE_HEADERS, rows)
     lines.append("")
-    lines += notes(report)
-    lines += [degradation_text(d) for d in report["degradation"]]
+    lines += [visible(n) for n in notes(report)]
+    lines += [visible(degradation_text(d)) for d in report["degradation"]]
     failed = [r for r in report["rows"] if r["status"] not in ("finished", "pending")]
     for r in failed:
-        lines.append(f"{r['status'].upper()}: {r['member']} ({r['run_id']}): {r['error']}")
+        lines.append(visible(f"{str(r['status']).upper()}: {r['member']} ({r['run_id']}): ")
+                     + shown(r["error"], 300))
     return lines
 
 
@@ -215,6 +221,8 @@ def terminal_charts(report: dict[str, Any], width: int = 80, height: int = 22,
         c = chart(report, key)
         if c is None:
             continue
+        # the legend's labels are "method preset" from records: shown with visible escapes
+        c = replace(c, series={visible(name): pts for name, pts in c.series.items()})
         plt.clf()
         plt.plotsize(width, height)
         draw_chart(plt, c, title, error_bars=key == "accuracy")
