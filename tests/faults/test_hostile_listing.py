@@ -214,6 +214,17 @@ def test_resume_of_the_unreadable_suite_is_one_error_line(hostile, bound):
     assert LOCKED_SUITE in lines[0] and "Permission denied" in lines[0]
 
 
+def test_rerun_of_an_unreadable_run_is_one_error_line(hostile, bound):
+    """`--rerun` of a run folder we may not enter: one line naming it, never a traceback."""
+    home, _, _ = hostile
+    out = _run(bound, home, [sys.executable, "-m", "mnist_tui", "--batch", "--rerun",
+                             LOCKED_RUN], timeout=60)
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+    assert LOCKED_RUN in lines[0] and "Permission denied" in lines[0]
+
+
 # --- item 11: order by UTC -----------------------------------------------------------------
 
 def _member_spec() -> dict:

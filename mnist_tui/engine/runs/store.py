@@ -29,6 +29,7 @@ from typing import IO, Any
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs.procs import is_run_worker, process_alive
+from mnist_tui.engine.text import shown
 
 SPEC_FILE = records.SPEC_FILE
 META_FILE = records.META_FILE
@@ -150,10 +151,19 @@ class RunStore:
         self.skipped: list[Skipped] = []   # filled by list()
 
     def path(self, run_id: str) -> Path:
+        """The folder of run `run_id`; MnistTuiError (one line) when there is no such readable
+        run (a folder we may not enter is said so, never a PermissionError)."""
         p = self.root / str(run_id)
         if (not isinstance(run_id, str) or not run_id or "/" in run_id or "\\" in run_id
-                or run_id.startswith(".") or not (p / SPEC_FILE).is_file()):
-            raise MnistTuiError(f"no run {run_id!r} in {self.root}")
+                or run_id.startswith(".")):
+            raise MnistTuiError(f"no run {shown(repr(run_id), 80)} in {shown(self.root)}")
+        try:
+            found = (p / SPEC_FILE).is_file()
+        except OSError as exc:
+            raise MnistTuiError(f"run {shown(run_id, 80)} cannot be read: "
+                                f"{exc.strerror or exc}") from None
+        if not found:
+            raise MnistTuiError(f"no run {shown(repr(run_id), 80)} in {shown(self.root)}")
         return p
 
     def load_spec(self, run_id: str) -> dict[str, Any]:
