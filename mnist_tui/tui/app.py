@@ -166,6 +166,16 @@ class MnistApp(App):
                             "(1 Dataset says why; r retries)", severity="warning", timeout=6)
         self.dataset_changed.publish(None)
 
+    def notify(self, message: str, *, title: str = "", severity="information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification of the app, shown as written: markup off (a `[/]` in a run id
+        or a path is text, not a MarkupError that ends the app) and control characters as
+        escapes (tui/safe.py). `markup` is accepted and ignored: no caller needs it."""
+        from mnist_tui.tui.safe import notice
+
+        super().notify(notice(message), title=notice(title), severity=severity,
+                       timeout=timeout, markup=False)
+
     # -- jobs ------------------------------------------------------------------------------
     def _job_notify(self, job: Job, what: str) -> None:
         """Called by the manager on the event loop: turn it into a message."""

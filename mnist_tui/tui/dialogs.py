@@ -11,7 +11,14 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
+from mnist_tui.tui.safe import plain
 from mnist_tui.tui.summary import STATE_STYLE
+
+
+def as_text(question: str | Text) -> Text:
+    """A question as text, never markup: a caller with names in it builds it with
+    `safe.say` (their control characters shown as escapes)."""
+    return question if isinstance(question, Text) else Text(question)
 
 
 def _key_name(b: Binding) -> str:
@@ -75,9 +82,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+    def __init__(self, question: str | Text, yes: str = "Yes", no: str = "No") -> None:
         super().__init__()
-        self.question, self.yes, self.no = question, yes, no
+        self.question, self.yes, self.no = as_text(question), yes, no
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box confirm-box"):
@@ -103,9 +110,9 @@ class QuitScreen(ModalScreen[str]):
                 Binding("s", "choose('stop')", "Stop them"),
                 Binding("escape,n", "choose('stay')", "Stay")]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str | Text) -> None:
         super().__init__()
-        self.question = question
+        self.question = as_text(question)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box confirm-box"):
@@ -163,9 +170,9 @@ class SuitePicker(ModalScreen):
             table = DataTable(id="picker-table", cursor_type="row", zebra_stripes=True)
             table.add_columns("suite id", "kind", "status", "done")
             for s in self.suites:
-                table.add_row(s["suite_id"], s["name"],
-                              Text(s["status"], style=STATE_STYLE.get(s["status"], "")),
-                              s["done"], key=s["suite_id"])
+                table.add_row(plain(s["suite_id"]), plain(s["name"]),
+                              plain(s["status"], STATE_STYLE.get(s["status"], "")),
+                              plain(s["done"]), key=s["suite_id"])
             yield table
 
     def on_mount(self) -> None:

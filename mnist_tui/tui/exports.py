@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from mnist_tui.tui.safe import plain, visible
+
 
 def export_notice(n_runs: int, paths: list) -> Text:
     """What stays on screen after an export: the report's path whole, on a line of its own."""
     text = Text.assemble((f"Report of {n_runs} run(s) written", "bold"),
                          (" (.md .json .csv beside it), path copied:", "dim"))
     text.append("\n")
-    text.append(str(paths[0]), "bold cyan")
+    text.append(visible(paths[0]), "bold cyan")
     return text
 
 
@@ -36,7 +38,7 @@ def export_report(app, run_ids: list, show) -> None:
         try:
             paths = export_runs_report(app.runs_dir, run_ids)
         except Exception as exc:  # noqa: BLE001 - shown on screen
-            app.call_from_thread(show, Text(f"export failed: {exc}", style="bold red"))
+            app.call_from_thread(show, plain(f"export failed: {exc}", "bold red"))
             return
         app.call_from_thread(done, paths)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from mnist_tui.tui.jobs import Job
+from mnist_tui.tui.safe import plain, visible
 from mnist_tui.tui.summary import STATE_ICON, STATE_STYLE, fmt_seconds
 
 # Fixed widths: the table fits 80 columns whatever the states become (auto widths grew and
@@ -25,7 +26,7 @@ SHORT_PHASES = {"feature_extraction": "features", "feature_stats": "feat stats",
 
 
 def short_phase(name: str, width: int = 10) -> str:
-    name = SHORT_PHASES.get(name, name)
+    name = visible(SHORT_PHASES.get(name, name))
     return name if len(name) <= width else name[:width - 1] + "…"
 
 
@@ -96,16 +97,18 @@ def table_row(job: Job, now: float, held: bool = False) -> list:
     else:
         prog = "—"
     phase = job.phase or ("held" if job.state == "queued" and held else "—")
-    return [state, job.job, job.job_id[-6:], short_phase(phase, WIDTHS["phase"]),
-            fit(prog, WIDTHS["progress"]), fmt_seconds(job.elapsed(now)),
-            fmt_seconds(job.job_eta())]
+    # The job, its id and its phase can come from a run folder another process wrote (a
+    # re-attached job): Text cells, since a str cell is markup. The figures are ours.
+    return [state, plain(job.job), plain(job.job_id[-6:]),
+            Text(short_phase(phase, WIDTHS["phase"])), fit(prog, WIDTHS["progress"]),
+            fmt_seconds(job.elapsed(now)), fmt_seconds(job.job_eta())]
 
 
 def title_line(job: Job, now: float, paused: bool = False) -> Text:
     return Text.assemble(
         ("⏸ redraw paused (p) · " if paused else "", "bold yellow"),
-        (f"{STATE_ICON.get(job.state, '')} {job.job} ", "bold"), (job.job_id, "dim"),
-        "  ", (job.state, STATE_STYLE.get(job.state, "")),
+        (f"{STATE_ICON.get(job.state, '')} {visible(job.job)} ", "bold"),
+        (visible(job.job_id), "dim"), "  ", (visible(job.state), STATE_STYLE.get(job.state, "")),
         (f" {fmt_seconds(job.elapsed(now))}" if job.elapsed(now) is not None else "", ""))
 
 
@@ -148,7 +151,8 @@ def activity_line(job: Job, now: float, width: int, held_by: str | None = None) 
         icon = STATE_ICON.get(job.state, "")
         took = f" after {fmt_seconds(elapsed)}" if elapsed is not None else ""
         reason = job.error or (job.result or {}).get("error") or ""
-        why = next(iter(str(reason).splitlines()), "") if job.state != "finished" else ""
+        why = visible(next(iter(str(reason).splitlines()), "")) if job.state != "finished" \
+            else ""
         text = f"{icon} {job.state}{took}" + (f": {why}" if why else "")
         return Text(fit(text, width), style=STATE_STYLE.get(job.state, ""))
     spin = SPINNER[int(now) % len(SPINNER)]
@@ -163,5 +167,5 @@ def activity_line(job: Job, now: float, width: int, held_by: str | None = None) 
             what = f"{job.progress_message} — {what}"
     in_phase = job.phase_elapsed(now)
     suffix = f" · {fmt_seconds(in_phase)} in this phase" if in_phase is not None else ""
-    body = fit(what, max(8, width - 2 - len(suffix)))
+    body = fit(visible(what), max(8, width - 2 - len(suffix)))
     return Text.assemble((f"{spin} ", "bold cyan"), (body, "italic"), (suffix, "dim"))

@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
+from mnist_tui.tui.safe import plain
 from mnist_tui.tui.summary import (
     differing_settings,
     fmt_pct,
@@ -70,9 +71,10 @@ class CompareScreen(Screen):
         best = max((main_accuracy(v["result"]) or -1 for v in views), default=-1)
         for v in views:
             when, _, suffix = short_id(v["run_id"]).rpartition(" ")
-            table.add_column("\n".join(p for p in (v["spec"].get("job"), when, suffix) if p),
+            table.add_column(Text("\n").join(plain(p) for p in (v["spec"].get("job"), when,
+                                                                  suffix) if p),
                              justify="right", no_wrap=True)
-        table.add_row("status", *[v["result"].get("status", "running") for v in views])
+        table.add_row("status", *[plain(v["result"].get("status", "running")) for v in views])
         labels = []
         for v in views:
             for label, _ in headlines(v["result"]):
@@ -84,7 +86,7 @@ class CompareScreen(Screen):
                 value = dict(headlines(v["result"])).get(label)
                 style = "bold green" if value is not None and value == best else ""
                 cells.append(Text(fmt_pct(value), style=style))
-            table.add_row(label, *cells)
+            table.add_row(plain(label), *cells)
         phases: list[str] = []
         for v in views:
             for k in (v["result"].get("timings") or {}):
@@ -93,14 +95,14 @@ class CompareScreen(Screen):
         if phases:
             table.add_row(Text("time per phase", style="underline"), *[""] * len(views))
             for k in phases:
-                table.add_row(f"  {k}", *[fmt_seconds((v["result"].get("timings") or {})
-                                                       .get(k)) for v in views])
+                table.add_row(plain(f"  {k}"), *[fmt_seconds((v["result"].get("timings")
+                                                              or {}).get(k)) for v in views])
         diff = differing_settings([v["spec"] for v in views])
         table.add_row(Text("settings that differ", style="underline"), *[""] * len(views))
         if not diff:
             table.add_row("  (none: same settings)", *[""] * len(views))
         for k in diff:
-            table.add_row(f"  {k}", *[str(v["spec"].get(k, "—")) for v in views])
+            table.add_row(plain(f"  {k}"), *[plain(v["spec"].get(k, "—")) for v in views])
         self.query_one("#compare-table", Static).update(table)
         self._overlay(views)
         self.loaded = True

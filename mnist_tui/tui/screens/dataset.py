@@ -17,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
+from mnist_tui.tui.safe import lines, say, visible
 from mnist_tui.tui.widgets.digits import DigitGrid, digit_text, fit_images
 from mnist_tui.tui.widgets.keysbar import KeysBar
 
@@ -110,8 +111,8 @@ class DatasetScreen(Screen):
         src = self.query_one("#ds-source", Static)
         note = self.query_one("#ds-note", Static)
         if app.dataset_error:
-            src.update(Text(f"The dataset could not be loaded: {app.dataset_error}",
-                            style="bold red"))
+            src.update(say("The dataset could not be loaded: {}", app.dataset_error,
+                           style="bold red"))
             note.update("r tries again.")
             note.display = True
             return
@@ -119,12 +120,14 @@ class DatasetScreen(Screen):
         if stats is None:
             return
         h, w = stats.image_shape
-        src.update(Text.assemble(("Dataset ", "bold"), (stats.name, "bold cyan"),
-                                 f"  {h}×{w} images  from ", (stats.source, "italic"),
+        # The name, the folder and the files are the user's (--data-dir): shown as written.
+        src.update(Text.assemble(("Dataset ", "bold"), (visible(stats.name), "bold cyan"),
+                                 verdict_text(stats.published),
+                                 f"  {h}×{w} images  from ", (visible(stats.source), "italic"),
                                  files_read_text(stats.files, stats.source)))
         note.display = bool(stats.note)
         if stats.note:
-            note.update(Text.assemble(("⚠ ", "bold yellow"), (stats.note, "yellow"),
+            note.update(Text.assemble(("⚠ ", "bold yellow"), lines(stats.note, "yellow"),
                                       ("\n  r retries the download.", "dim")))
             note.add_class("warning")
         else:
@@ -142,11 +145,21 @@ class DatasetScreen(Screen):
             images, [str(d) for _ in range(k) for d in range(10)])
 
 
+def verdict_text(published: bool | None) -> Text:
+    """Whether MNIST-format data is the published MNIST, beside its name: other data in the
+    same format (Kuzushiji, Fashion) must never pass for MNIST on screen."""
+    if published is None:
+        return Text()
+    if published:
+        return Text(" (published files, verified)", style="green")
+    return Text(" (not the published MNIST)", style="bold yellow")
+
+
 def summary_text(stats) -> Text:
     """Two lines: images per split, and the pixel statistics (0–255)."""
     text = Text()
     text.append("splits  ", "bold")
-    sizes = [f"{name} {n:,}" for name, n in stats.split_sizes.items()]
+    sizes = [f"{visible(name)} {n:,}" for name, n in stats.split_sizes.items()]
     if len(sizes) > 1:
         sizes.append(f"all {sum(stats.split_sizes.values()):,}")
     text.append(" · ".join(sizes))
@@ -165,7 +178,8 @@ def files_read_text(files, source: str) -> Text:
         path = str(f.get("path", ""))
         name = path[len(source):].lstrip("/") if path.startswith(source + "/") else path
         text.append("\n  read ", "dim")
-        text.append(name or path)
-        text.append(f"  {human_size(f.get('bytes'))}  sha256 {str(f.get('sha256', ''))[:12]}…",
+        text.append(visible(name or path))
+        text.append(f"  {human_size(f.get('bytes'))}  sha256 "
+                    f"{visible(str(f.get('sha256', ''))[:12])}…",
                     "dim")
     return text

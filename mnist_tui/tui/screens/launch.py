@@ -44,6 +44,7 @@ from mnist_tui.engine.jobs.specs import (
     parse_value,
     spec_fields,
 )
+from mnist_tui.tui.safe import plain, visible
 from mnist_tui.tui.widgets.fields import FIELD_BINDINGS, FieldInput, FieldKeys
 from mnist_tui.tui.widgets.keysbar import KeysBar
 
@@ -285,19 +286,19 @@ class LaunchScreen(FieldKeys, Screen):
             check = found.get(f.name)
             text: Text | str = ""
             if msg:
-                text = Text(f"✘ {msg}", style="bold red")
+                text = plain(f"✘ {msg}", "bold red")      # messages name typed values
             elif check is not None and check.problem:
-                text = Text(f"✘ {check.message}", style="bold red")
+                text = plain(f"✘ {check.message}", "bold red")
             elif check is not None and check.level == "note":
-                text = Text(check.message, style="italic yellow")
+                text = plain(check.message, "italic yellow")
             elif check is not None and f.name in ("data_dir", "weights"):
-                text = Text(check.message, style="italic")
+                text = plain(check.message, "italic")
             elif f.name == "weights":
                 # until the check is in: a path or none say at once (a stat); the ImageNet
                 # file is hashed to know it is cached, which is the check's work
                 given = self._field_text(f.name).strip()
                 if given != "imagenet":
-                    text = Text(weights_status(given), style="italic")
+                    text = plain(weights_status(given), "italic")
                 elif valid and self.checks is None:
                     text = Text("looking for the ImageNet weights in Keras' cache…",
                                 style="italic")
@@ -310,10 +311,10 @@ class LaunchScreen(FieldKeys, Screen):
         preset = str(self.query_one("#preset-select", Select).value)
         bad = self._check_problems() if valid else []
         if problems:
-            status.update(Text(f"✘ {len(problems)} field(s) need attention: "
-                               + ", ".join(flag_name(k) for k in problems), style="red"))
+            status.update(plain(f"✘ {len(problems)} field(s) need attention: "
+                                + ", ".join(flag_name(k) for k in problems), "red"))
         elif bad:
-            status.update(Text(f"✘ not ready (ctrl+s checks again): {bad[0].message}",
+            status.update(Text(visible(f"✘ not ready (ctrl+s checks again): {bad[0].message}"),
                                style="red", no_wrap=True, overflow="ellipsis"))
         elif self.checks is None:
             waiting = " — it starts when the check passes" if self._start_waiting else ""

@@ -23,6 +23,7 @@ from mnist_tui.tui.joblines import (
     table_row,
     title_line,
 )
+from mnist_tui.tui.safe import say, visible
 from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot, digit_legend
 from mnist_tui.tui.widgets.syspanel import SystemPanel
@@ -224,11 +225,11 @@ class MonitorScreen(Screen):
             if i:
                 lines.append("\n")
             style = {"error": "bold red", "warning": "yellow"}.get(level, "")
-            lines.append(message.splitlines()[0] if message else "", style)
+            lines.append(visible(message.splitlines()[0]) if message else "", style)
         if job.state == "failed" and job.error:
             tail = job.error.splitlines()
-            lines = Text("✘ " + "\n  ".join(tail[-6:]), style="bold red", no_wrap=True,
-                         overflow="ellipsis")
+            lines = Text("✘ " + "\n  ".join(visible(t) for t in tail[-6:]), style="bold red",
+                         no_wrap=True, overflow="ellipsis")
         log.update(lines)
 
     def _draw_plots(self) -> None:
@@ -287,10 +288,9 @@ class MonitorScreen(Screen):
             if yes and self.app.manager.cancel(job.job_id):
                 self.app.notify(f"cancelling {job.job} {job.job_id[-6:]}…")
 
-        self.app.push_screen(ConfirmScreen(f"Cancel {job.job} {job.job_id}?\n"
-                                           f"It is {job.state}"
-                                           + (f" ({job.phase})." if job.phase else "."),
-                                           yes="Cancel job", no="Keep it"), answer)
+        question = say("Cancel {} {}?\nIt is {}", job.job, job.job_id, job.state)
+        question.append(visible(f" ({job.phase}).") if job.phase else ".")
+        self.app.push_screen(ConfirmScreen(question, yes="Cancel job", no="Keep it"), answer)
 
     def action_open(self) -> None:
         from mnist_tui.tui.messages import OpenRun

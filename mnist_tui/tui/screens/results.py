@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from mnist_tui.engine.runs.view import gallery_images, load_run_view, misclassified
+from mnist_tui.tui.safe import lines, plain, say, visible
 from mnist_tui.tui.summary import (
     STATE_STYLE,
     fmt_pct,
@@ -113,7 +114,7 @@ class ResultsScreen(Screen):
 
     def _show_error(self, run_id: str, error: str) -> None:
         self.query_one("#res-title", Static).update(
-            Text(f"Run {run_id} cannot be read: {error}", style="bold red"))
+            say("Run {} cannot be read: {}", run_id, error, style="bold red"))
 
     def _show(self, view: dict) -> None:
         if self.view is None or self.view["run_id"] != view["run_id"]:
@@ -122,14 +123,16 @@ class ResultsScreen(Screen):
         result, spec = view["result"], view["spec"]
         status = result.get("status", "running")
         ds = result.get("dataset") or {}
+        # Every value here is read from the run folder: shown as written (tui/safe.py).
         title = Text.assemble(
-            ("Run ", "bold"), (view["run_id"], "bold cyan"), "  ",
-            (status, STATE_STYLE.get(status, "")), "\n",
-            f"{spec.get('job')} · preset {spec.get('preset')} · seed {spec.get('seed')} · ",
-            f"{ds.get('name', spec.get('dataset'))} "
-            f"({ds.get('n_samples', result.get('n_samples', '?'))} images)",
-            (f" · started {result.get('started_at', '')}" if result.get("started_at") else ""),
-            (f" · rerun of {result['rerun_of']}" if result.get("rerun_of") else ""))
+            ("Run ", "bold"), (visible(view["run_id"]), "bold cyan"), "  ",
+            (visible(status), STATE_STYLE.get(status, "")), "\n",
+            say("{} · preset {} · seed {} · {} ({} images)", spec.get("job"),
+                spec.get("preset"), spec.get("seed"), ds.get("name", spec.get("dataset")),
+                ds.get("n_samples", result.get("n_samples", "?"))),
+            (say(" · started {}", result.get("started_at", "")) if result.get("started_at")
+             else ""),
+            (say(" · rerun of {}", result["rerun_of"]) if result.get("rerun_of") else ""))
         self.query_one("#res-title", Static).update(title)
         self.query_one("#res-headline", Static).update(self._headline(result))
         matrix = result.get("confusion_matrix")
@@ -141,7 +144,8 @@ class ResultsScreen(Screen):
             head = Text("confusion matrix", style="bold")
             mapping = result.get("confusion_mapping")
             head.append(" (rows true, columns predicted"
-                        + (f", {mapping} mapping)" if mapping else ")") + "\n", style="dim")
+                        + (f", {visible(mapping)} mapping)" if mapping else ")") + "\n",
+                        style="dim")
             conf.update(head + confusion_text(matrix, plain=plain) + Text("\n")
                         + legend_text(plain))
             m = result.get("metrics") or {}
@@ -160,7 +164,7 @@ class ResultsScreen(Screen):
         heads = headlines(result)
         for label, value in heads:
             text.append(f"{fmt_pct(value):>8}", "bold green" if value is not None else "dim")
-            text.append(f"  {label}\n")
+            text.append(f"  {visible(label)}\n")
         m = result.get("metrics") or {}
         extra = [f"{k.upper()} {m[k]:.3f}" for k in ("nmi", "ari")
                  if isinstance(m.get(k), (int, float))]
@@ -169,22 +173,25 @@ class ResultsScreen(Screen):
         timings = result.get("timings") or {}
         if timings:
             text.append("time  ", "bold")
-            text.append("  ".join(f"{k} {fmt_seconds(v)}" for k, v in timings.items()
+            text.append("  ".join(f"{visible(k)} {fmt_seconds(v)}" for k, v in timings.items()
                                   if isinstance(v, (int, float)) and (v >= 0.05 or k == "total")))
         images = result.get("images") if isinstance(result.get("images"), dict) else {}
         for key, label in (("train", "trained"), ("clustered", "clustered"),
                            ("evaluation", "scored")):
             if isinstance(images.get(key), str):
                 text.append(f"\n{label:<10}", "bold")
-                text.append(images[key], "dim")
+                text.append(visible(images[key]), "dim")
         for warning in result.get("warnings") or []:
             if isinstance(warning, str):
-                text.append("\n⚠ " + warning, "bold yellow")
+                text.append("\n⚠ " + visible(warning), "bold yellow")
         if result.get("error"):
-            text.append("\n✘ " + str(result["error"]), "bold red")
+            # one line (a newline in it is shown as \n, so it forges no line); the
+            # traceback below keeps its lines, each shown as written
+            text.append("\n✘ " + visible(result["error"]), "bold red")
         if result.get("traceback"):
             tail = str(result["traceback"]).strip().splitlines()[-4:]
-            text.append("\n  " + "\n  ".join(tail), "red")
+            text.append("\n  ", "red")
+            text.append_text(lines("\n".join(tail), "red", indent="  "))
         if not heads and not result:
             text.append("this run has no result yet (still running?)", "italic")
         return text
@@ -229,8 +236,8 @@ class ResultsScreen(Screen):
                           ("params", "right"), ("", "left")):
             table.add_column(col, justify=just, no_wrap=True)
         for layer in summary.get("layers", []):
-            table.add_row(str(layer.get("name", "")), str(layer.get("class", "")),
-                          str(layer.get("output_shape", "")),
+            table.add_row(plain(layer.get("name", "")), plain(layer.get("class", "")),
+                          plain(layer.get("output_shape", "")),
                           f"{layer.get('params', 0):,}",
                           "" if layer.get("trainable", True) else Text("frozen", style="dim"))
         table.caption = (f"trainable {summary.get('trainable_params', 0):,} · frozen "
@@ -239,5 +246,5 @@ class ResultsScreen(Screen):
 
     def _show_gallery(self, images: list, caps: list[str], note: str) -> None:
         self.query_one("#res-gallery-title", Static).update(
-            Text.assemble(("Misclassified digits", "bold"), f"  {note}"))
+            Text.assemble(("Misclassified digits", "bold"), f"  {visible(note)}"))
         self.query_one("#res-gallery", DigitGrid).set_digits(images, caps)

@@ -16,7 +16,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
+from mnist_tui.engine.text import shown as shown_text
 from mnist_tui.tui.exports import export_report
+from mnist_tui.tui.safe import plain, say, visible
 from mnist_tui.tui.summary import (
     STATE_ICON,
     STATE_STYLE,
@@ -30,11 +32,12 @@ from mnist_tui.tui.widgets.keysbar import KeysBar
 
 # name, key, first-order reverse flag, how the order reads (first order, reversed)
 SORTS = (
-    ("newest", lambda r: r.created or r.run_id, True, ("newest first", "oldest first")),
+    # RunInfo.started: the UTC start each run recorded (ids and `created` are local time)
+    ("newest", lambda r: (r.started, r.run_id), True, ("newest first", "oldest first")),
     ("accuracy", lambda r: main_accuracy(r.result), True, ("best first", "worst first")),
     ("time", lambda r: total_seconds(r.result), False, ("fastest first", "slowest first")),
-    ("job", lambda r: (r.job, r.created or ""), False, ("A→Z", "Z→A")),
-    ("status", lambda r: (r.status, r.created or ""), False, ("A→Z", "Z→A")),
+    ("job", lambda r: (r.job, r.started), False, ("A→Z", "Z→A")),
+    ("status", lambda r: (r.status, r.started), False, ("A→Z", "Z→A")),
 )
 
 # key, label, width, right-aligned: 1+13+8+18+8+6+6+7 cells and a column before each = 75,
@@ -60,8 +63,9 @@ def matches(run, words: list[str]) -> bool:
 
 
 def _cell(value: str | Text, width: int, right: bool) -> Text:
-    """A cell's text padded to its column, with the column gap on its left."""
-    text = value if isinstance(value, Text) else Text(value)
+    """A cell's text padded to its column, with the column gap on its left (a str is a value
+    from a record: shown as written, its control characters as escapes)."""
+    text = value.copy() if isinstance(value, Text) else plain(value)
     text.truncate(width, overflow="ellipsis")
     pad = " " * (width - text.cell_len)
     return Text.assemble(" ", pad, text) if right else Text.assemble(" ", text, pad)
@@ -88,6 +92,7 @@ class RunsScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.all_runs: list = []
+        self.skipped: list = []        # folders the listing could not read (store.Skipped)
         self.runs: list = []           # shown: filtered and sorted
         self.marked: set[str] = set()
         self.sort_index = 0
@@ -129,11 +134,13 @@ class RunsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="runs-list", exit_on_error=False)
     def action_reload(self) -> None:
-        runs = self.app.store.list()
-        self.app.call_from_thread(self._show, runs)
+        runs, skipped = self.app.store.listing()
+        self.app.call_from_thread(self._show, runs, skipped)
 
-    def _show(self, runs) -> None:
+    def _show(self, runs, skipped=None) -> None:
         self.all_runs = list(runs)
+        if skipped is not None:
+            self.skipped = list(skipped)
         words = self.filter_text.lower().split()
         shown = [r for r in self.all_runs if matches(r, words)]
         self.runs = sort_runs(shown, self.sort_index, self.reverse)
@@ -146,8 +153,8 @@ class RunsScreen(Screen):
             n = (res.get("dataset") or {}).get("n_samples") or res.get("n_samples") \
                 or r.spec.get("samples")
             values = (self._mark(r.run_id),
-                      Text(f"{STATE_ICON.get(r.status, '?')} {r.status}",
-                           style=STATE_STYLE.get(r.status, "")),
+                      plain(f"{STATE_ICON.get(r.status, '?')} {r.status}",
+                            STATE_STYLE.get(r.status, "")),
                       r.job, short_id(r.run_id), fmt_pct(main_accuracy(res)),
                       fmt_seconds(total_seconds(res)), "—" if n is None else f"{n:,}",
                       str(r.spec.get("preset", "")))
@@ -170,7 +177,12 @@ class RunsScreen(Screen):
                              order if name == "newest" else f"{name}, {order}")
         if self.filter_text:
             text.append(" · filter ")
-            text.append(self.filter_text, "bold")
+            text.append(visible(self.filter_text), "bold")
+        if self.skipped:
+            # a folder's name and why it could not be read: escaped, bounded, never markup
+            first = self.skipped[0]
+            text.append(f" · {len(self.skipped)} unreadable folder(s) skipped: ", "bold yellow")
+            text.append(shown_text(f"{first.name} ({first.reason})", 120), "yellow")
         if self.marked:
             text.append(f" · {len(self.marked)} marked: v compares", "bold cyan")
         elif not self.all_runs:
@@ -270,12 +282,13 @@ class RunsScreen(Screen):
         try:
             spec = spec_from_dict(self.app.store.load_spec(run_id))
         except Exception as exc:  # noqa: BLE001 - an old or hand-edited spec.json
-            self.show_notice(Text(f"cannot run {run_id} again: {exc}", style="bold red"))
+            self.show_notice(say("cannot run {} again: {}", run_id, exc, style="bold red"))
             return
         job = self.app.manager.submit(spec.to_dict(), rerun_of=run_id)
         held = getattr(self.app.manager, "held_by", None)
         self.show_notice(Text.assemble(
-            ("Rerun of ", "bold"), run_id, (" queued as ", "bold"), (job.job_id, "bold cyan"),
+            ("Rerun of ", "bold"), visible(run_id), (" queued as ", "bold"),
+            (visible(job.job_id), "bold cyan"),
             f" ({'waits: ' + held if held else '3 Monitor follows it'})"))
 
     def action_delete(self) -> None:
@@ -304,6 +317,6 @@ class RunsScreen(Screen):
             self.action_reload()
 
         what = targets[0] if len(targets) == 1 else f"{len(targets)} runs"
-        self.app.push_screen(ConfirmScreen(f"Delete {what} and every file in its folder?\n"
-                                           "This cannot be undone.", yes="Delete",
+        self.app.push_screen(ConfirmScreen(say("Delete {} and every file in its folder?\n"
+                                               "This cannot be undone.", what), yes="Delete",
                                            no="Keep"), answer)

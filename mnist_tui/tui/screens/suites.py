@@ -34,6 +34,7 @@ from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.suites.suite import SuiteSpec, parse_options, seeds_text
 from mnist_tui.tui.dialogs import ConfirmScreen, SuitePicker
 from mnist_tui.tui.jobs import WORKER_NICE
+from mnist_tui.tui.safe import plain, visible
 from mnist_tui.tui.suite_listener import SuiteListener
 from mnist_tui.tui.summary import STATE_STYLE, fmt_time
 from mnist_tui.tui.widgets.fields import FIELD_BINDINGS, FieldInput, FieldKeys
@@ -287,13 +288,13 @@ class SuitesScreen(FieldKeys, Screen):
         if self.plan_for != self.form_key() or plan is None:
             lines.append(Text("… sizing the suite and checking its data", "italic"))
         elif isinstance(plan, MnistTuiError):
-            lines.append(Text(f"✘ {plan}", "bold red"))
+            lines.append(plain(f"✘ {plan}", "bold red"))
         else:
-            lines.append(Text(f"{plan.size_text()} · {plan.time_text()}"))
+            lines.append(plain(f"{plan.size_text()} · {plan.time_text()}"))
             for c in plan.checks:
                 if c.level != "ok":
-                    lines.append(Text(("✘ " if c.problem else "") + c.message,
-                                      "bold red" if c.problem else "italic yellow"))
+                    lines.append(plain(("✘ " if c.problem else "") + c.message,
+                                       "bold red" if c.problem else "italic yellow"))
         text = Text("\n", no_wrap=True, overflow="ellipsis").join(lines[:4])
         self.query_one("#suite-plan", Static).update(text)
 
@@ -637,8 +638,10 @@ class SuitesScreen(FieldKeys, Screen):
             if i == running:
                 status = "running"
             acc = f"{100 * r['accuracy']:.1f}%" if r["accuracy"] is not None else "—"
-            table.add_row(str(i + 1), r["method"], r["preset"], images_cell(r),
-                          str(r["seed"]), Text(status, style=STATE_STYLE.get(status, "")),
+            # Text cells (a str cell is markup): methods and presets are read from disk.
+            table.add_row(str(i + 1), plain(r["method"]), plain(r["preset"]),
+                          plain(images_cell(r)), plain(r["seed"]),
+                          plain(status, STATE_STYLE.get(status, "")),
                           acc, fmt_time(r["total_s"]) if status != "running" else "…",
                           key=str(i))
         if running is not None and running < table.row_count:
@@ -667,7 +670,9 @@ class SuitesScreen(FieldKeys, Screen):
                 table.update_cell(key, "time", fmt_time(time.monotonic() - live["start"]))
 
     def _say(self, text: str, style: str = "") -> None:
-        self.message = Text(text, style=style)
+        """The status line's message: one line, which may name suite ids, paths and errors
+        (shown as written, control characters as escapes)."""
+        self.message = plain(text, style)
         self._status()
 
     def _status(self) -> None:
@@ -678,17 +683,17 @@ class SuitesScreen(FieldKeys, Screen):
             rows = rep["rows"]
             done = sum(1 for r in rows if r["status"] == "finished")
             status = "running" if self.running else rep.get("status", "?")
-            text.append(f"{rep['suite']['suite']} ", "bold")
-            text.append(self.folder.suite_id, "cyan")
-            text.append(f" · {status}", STATE_STYLE.get(status, "bold"))
+            text.append(f"{visible(rep['suite']['suite'])} ", "bold")
+            text.append(visible(self.folder.suite_id), "cyan")
+            text.append(f" · {visible(status)}", STATE_STYLE.get(status, "bold"))
             text.append(f" · {done}/{len(rows)} members finished")
         else:
             text.append("No suite yet: set the options, ctrl+s starts; l lists past suites",
                         "italic")
         live = self.live
         if self.running and live is not None and not self.cancelling:
-            below.append(f"[{live['i']}/{live['n']}] {live['label']}: ", "bold")
-            below.append(str(live.get("text", "")))
+            below.append(f"[{live['i']}/{live['n']}] {visible(live['label'])}: ", "bold")
+            below.append(visible(live.get("text", "")))
         elif self.message is not None:
             below.append_text(self.message)
         elif rep is not None and not self.running and rep.get("status") not in (
@@ -697,6 +702,7 @@ class SuitesScreen(FieldKeys, Screen):
                          "bold yellow")
         elif rep is not None and not self.running and self.folder is not None \
                 and (self.folder.path / "report.html").is_file():
-            below.append(f"report: <runs>/suites/{self.folder.suite_id}/report.html (and .md "
+            below.append(f"report: <runs>/suites/{visible(self.folder.suite_id)}/report.html "
+                         "(and .md "
                          ".json .csv) · l opens another", "dim")
         self.query_one("#suite-status", Static).update(Group(text, below))

@@ -23,6 +23,8 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from mnist_tui.engine.text import visible
+
 _SHADES = " ░▒▓█"
 _STYLE_CACHE: dict[tuple[int, int], Style] = {}
 # Every segment carries a style: Textual's NO_COLOR filter reads `segment.style.color` and
@@ -144,7 +146,9 @@ class DigitGrid(Widget):
 
     def set_digits(self, images: Sequence, captions: Sequence[str] = ()) -> None:
         self._images = list(images)
-        self._captions = (list(captions) + [""] * len(self._images))[:len(self._images)]
+        # Captions are drawn as raw segments: their control characters shown as escapes.
+        self._captions = ([visible(c) for c in captions]
+                          + [""] * len(self._images))[:len(self._images)]
         self._laid_out = None
         self.refresh(layout=True)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
+from mnist_tui.engine.text import visible
+
 # Ten digit colours from the 256-colour palette, readable on dark and light backgrounds.
 DIGIT_COLOURS = (196, 208, 226, 46, 51, 33, 129, 201, 250, 94)
 
@@ -32,13 +34,15 @@ class CurvePlot(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(self.title if self.series else f"{self.title} — {self.empty_text}")
+        # Titles and legend names can hold run ids: plotext writes them into ANSI text, whose
+        # escapes would be taken for its own, so control characters are shown as escapes.
+        plt.title(visible(self.title if self.series else f"{self.title} — {self.empty_text}"))
         if self.xlabel:
-            plt.xlabel(self.xlabel)
+            plt.xlabel(visible(self.xlabel))
         for name, xs, ys in self.series:
             pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
             if pts:
-                plt.plot([p[0] for p in pts], [p[1] for p in pts], label=name,
+                plt.plot([p[0] for p in pts], [p[1] for p in pts], label=visible(name),
                          marker="braille")
         return super().render()
 
@@ -72,8 +76,8 @@ class ScatterPlot(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(f"{self.title} {self.caption}".strip() if self.points
-                  else f"{self.title} — waiting for a snapshot…")
+        plt.title(visible(f"{self.title} {self.caption}".strip() if self.points
+                          else f"{self.title} — waiting for a snapshot…"))
         if self.points:
             by_digit: dict[int, tuple[list, list]] = {}
             for p, lab in zip(self.points, self.labels):

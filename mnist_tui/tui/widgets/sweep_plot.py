@@ -7,6 +7,7 @@ from __future__ import annotations
 from textual_plotext import PlotextPlot
 
 from mnist_tui.engine.suites.chart_plotext import draw_chart
+from mnist_tui.engine.text import visible
 
 
 class SweepPlot(PlotextPlot):
@@ -22,6 +23,13 @@ class SweepPlot(PlotextPlot):
         return self.chart.series if self.chart is not None else {}
 
     def set_chart(self, chart) -> None:
+        """Show `chart`; its series names (a suite's methods and presets, read from disk) with
+        their control characters shown as escapes, as plotext would write them raw."""
+        if chart is not None:
+            import dataclasses
+
+            chart = dataclasses.replace(chart, series={visible(name): points for name, points
+                                                       in chart.series.items()})
         self.chart = chart
         self.refresh()
 

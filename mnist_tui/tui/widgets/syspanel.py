@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from mnist_tui.engine.runs import sysmon
+from mnist_tui.engine.text import visible
 
 SAMPLE_SECONDS = 1.5
 LABEL = "system  "
@@ -85,11 +86,12 @@ class SystemPanel(Static):
                 text.append("sampling…", "dim")
             else:
                 _, proc, gpus, why = sample
-                text.append(sysmon.format_system(proc, gpus, why, width))
+                text.append(visible(sysmon.format_system(proc, gpus, why, width)))
         else:
             result = job.result or {}
             peaks = sysmon.format_peaks(result.get("system"))
             if not peaks and isinstance(result.get("peak_rss_bytes"), int):
                 peaks = f"peak RSS {sysmon.human_bytes(result['peak_rss_bytes'])}"
-            text.append(peaks or "no figures recorded", "" if peaks else "dim")
+            text.append(visible(peaks) if peaks else "no figures recorded",
+                        "" if peaks else "dim")
         return text
