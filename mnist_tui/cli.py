@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
+        _refuse_empty_paths(args)
         runs_dir = Path(getattr(args, "runs_dir", None) or os.environ.get("MNIST_TUI_RUNS_DIR")
                         or _default_runs_dir()).expanduser()
         if not args.batch:
@@ -228,6 +229,19 @@ def main(argv: list[str] | None = None) -> int:
 
         say(f"tensorboard logs: {visible(spec.tensorboard)}")
     return _guarded(lambda: run_batch(spec, runs_dir, json_out=args.json_out, rerun_of=rerun_of))
+
+
+PATH_OPTIONS = (("json_out", "--json"), ("report", "--report"), ("runs_dir", "--runs-dir"),
+                ("config", "--config"), ("rerun", "--rerun"), ("resume", "--resume"),
+                ("suite_rerun", "--suite-rerun"))
+
+
+def _refuse_empty_paths(args: argparse.Namespace) -> None:
+    """UsageError for an option given an empty value (`--json "$OUT"` with OUT unset): it read
+    as not given, so the job ran, exit 0, and the JSON asked for was never written."""
+    for name, flag in PATH_OPTIONS:
+        if getattr(args, name, None) == "":
+            raise UsageError(f"{flag} was given an empty value (see mnist-tui --help)")
 
 
 def _guarded(fn) -> int:

@@ -140,6 +140,10 @@ def check_output_target(target: str, flag: str) -> str:
     folder = path.parent
     if not folder.is_dir():
         raise OutputError(f"{flag}: folder {folder} does not exist")
+    if _holds_records(folder):
+        raise OutputError(f"{flag}: {target} is in the folder of a recorded run or suite "
+                          f"({folder}), whose records are never replaced; give a path "
+                          "outside it")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"{flag}: folder {folder} is not writable")
     if len(os.fsencode(path.name)) > 255:
@@ -161,6 +165,17 @@ def check_report_targets(paths: list[Path]) -> None:
                           "to it; give a file path")
     for p in siblings:
         check_output_target(str(p), "--report")
+
+
+# What marks a folder as a run's (written by its worker) or a suite's (by its runner).
+RECORD_MARKERS = (("spec.json", "meta.json"), ("suite.json", "status.json"))
+
+
+def _holds_records(folder: Path) -> bool:
+    """Is `folder` a run's or a suite's folder? An output there would replace (or, for the
+    report's siblings, silently be) one of its records: `--report runs/suites/S/members.html`
+    wrote members.json over that suite's record, and it could no longer be resumed."""
+    return any(all((folder / name).is_file() for name in marker) for marker in RECORD_MARKERS)
 
 
 def _beside_devices(path: Path) -> bool:

@@ -520,11 +520,16 @@ def _part_prefix(name: str) -> str:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Does process `pid` (read from a part file's name, which anyone can plant) exist? A
+    number no process can have (0 would ask our own process group; one past the C range would
+    raise) is no writer."""
     if pid == os.getpid():
         return True
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:     # someone else's process
         return True
@@ -553,7 +558,7 @@ def remove_stale_parts(folder: Path, names: Sequence[str]) -> list[Path]:
         middle = name[len(prefix):-len(".part")]
         pid_text, dot, _ = middle.partition(".")
         try:
-            if dot and pid_text.isdigit():
+            if dot and pid_text.isascii() and pid_text.isdigit():   # not `²`: int() fails
                 if _pid_alive(int(pid_text)):
                     continue
             elif time.time() - entry.stat(follow_symlinks=False).st_mtime < STALE_LEGACY_PART_S:

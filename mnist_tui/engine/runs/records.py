@@ -128,9 +128,26 @@ def read_json_file(path: Path, limit: int = MAX_RECORD_BYTES) -> Any:
     finally:
         os.close(fd)
     try:
-        return json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise RecordError(f"{path}: the key {exc} appears twice (which one is meant?)") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RecordError(f"{path}: not valid JSON ({type(exc).__name__})") from None
+
+
+class _DuplicateKey(Exception):
+    """A JSON object naming one key twice: `json` would keep the last one silently."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            from mnist_tui.engine.text import shown
+
+            raise _DuplicateKey(shown(json.dumps(key), 60))
+        out[key] = value
+    return out
 
 
 def _read_object(path: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ the one the run used (its fingerprint) is engine work, not drawing.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,16 +39,19 @@ def load_run_view(store: RunStore, run_id: str) -> dict[str, Any]:
     for ev in events:
         t = ev.get("type")
         if t == "progress":
-            v = (ev.get("metrics") or {}).get("kl_divergence")
-            if v is not None and (not kl or kl[-1][0] != ev.get("step")):
-                kl.append((ev.get("step", 0), v))
+            v = _numbers(ev.get("metrics")).get("kl_divergence")
+            step = ev.get("step", 0)
+            if v is not None and _is_number(step) and (not kl or kl[-1][0] != step):
+                kl.append((step, v))
         elif t == "model_summary":
             summary = ev
         elif t == "epoch":
-            epochs.append({"epoch": ev.get("epoch"), **(ev.get("metrics") or {})})
-        elif t == "snapshot":
+            epochs.append(_epoch({"epoch": ev.get("epoch"), **_numbers(ev.get("metrics"))}))
+        elif t == "snapshot" and isinstance(ev.get("points"), list):
             snapshot = ev
-    history = result.get("history") or epochs
+    recorded = result.get("history")
+    history = ([_epoch(h) for h in recorded if isinstance(h, dict)]
+               if isinstance(recorded, list) and recorded else epochs)
     final = store.path(run_id) / "embedding.npz"
     arrays = read_npz(final, ("embedding", "labels"))
     if arrays is not None:   # the final embedding beats the last live snapshot
@@ -60,6 +64,28 @@ def load_run_view(store: RunStore, run_id: str) -> dict[str, Any]:
     return {"run_id": run_id, "result": result, "spec": spec, "kl": kl, "summary": summary,
             "history": history, "snapshot": snapshot, "path": store.path(run_id),
             "notes": notes}
+
+
+def _is_number(v: object) -> bool:
+    """A finite int or float (JSON's `Infinity` and `NaN` read as floats; no chart takes them)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _numbers(metrics: object) -> dict[str, Any]:
+    """The numeric values of an event's `metrics`. Events are a file anyone can write: a
+    `metrics` that is a list or a string raised (AttributeError, TypeError) and lost the whole
+    run view; a text value would reach a chart as a point."""
+    if not isinstance(metrics, dict):
+        return {}
+    return {k: v for k, v in metrics.items() if isinstance(k, str) and _is_number(v)}
+
+
+def _epoch(entry: dict[str, Any]) -> dict[str, Any]:
+    """One learning-curve entry: its numbers, and `epoch` only when it is one."""
+    out = _numbers(entry)
+    if not _is_number(entry.get("epoch")):
+        out.pop("epoch", None)
+    return out
 
 
 def read_npz(path: Path, keys: tuple[str, ...]) -> tuple[np.ndarray, ...] | None:

@@ -10,6 +10,7 @@ per group.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -24,6 +25,7 @@ from mnist_tui.engine.suites.report_text import (
     notes,
     table_cells,
 )
+from mnist_tui.engine.text import visible
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 LEFT_COLUMNS = ("method", "preset", "comparison")    # left-aligned columns of the comparison
@@ -34,8 +36,24 @@ def environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("mnist_tui.engine.suites", "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-        lstrip_blocks=True, keep_trailing_newline=True,
-        finalize=lambda v: "" if v is None else v)   # a missing value shows as nothing
+        lstrip_blocks=True, keep_trailing_newline=True, finalize=_finalize)
+
+
+# Control characters a page would not show as written: NUL, ESC and the other C0 and C1
+# controls, and the bidirectional overrides that reorder what follows them (`\u202e`); a
+# newline or tab stays (the spec block is laid out with them; elsewhere they are blanks).
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _finalize(value: Any) -> Any:
+    """Every value the page shows: a missing one as nothing, text from records with its hidden
+    characters as the visible escapes the terminal and Markdown show (autoescape then makes
+    it HTML-safe): a run id or preset holding U+202E cannot show reversed in the report."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and not hasattr(value, "__html__"):   # a macro's Markup: ours
+        return _HIDDEN.sub(lambda m: visible(m.group(0)), value)
+    return value
 
 
 def svg_chart(c: Chart, title: str, y_label: str, width: int = 640,

@@ -29,8 +29,10 @@ def to_json(report: dict[str, Any]) -> str:
 
 
 # What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection"): `=`, `+`, `-`,
-# `@`, and a tab or carriage return in front of one.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# `@`, and a tab or carriage return in front of one; a NUL in front of one (OWASP ASVS 1.2.10
+# lists it); the full-width signs (`＝＋－＠`), which Excel in East Asian locales reads as the
+# ASCII ones.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def csv_cell(value: Any) -> Any:
