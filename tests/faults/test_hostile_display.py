@@ -19,6 +19,7 @@ import select
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -338,3 +339,37 @@ def test_on_a_terminal_the_tui_still_starts_and_quits(tmp_path):
         except (OSError, ChildProcessError):
             pass
         os.close(fd)
+
+
+# -- item 3 on screen: a bad events file costs the run its curves, with a note -------------------
+
+def test_results_names_an_events_file_it_would_not_read(offline):
+    """A finished run whose events.jsonl is a FIFO: Results opens at once (no hang on the
+    FIFO), shows the run's numbers and says why its curves are missing; a dataset that never
+    recorded its image count shows "?" (it showed "None")."""
+    run_id = "20260101-120500-cnn-fifo"
+    plant(offline, run_id, "default", 0.9)
+    fifo = offline / run_id / "events.jsonl"
+    os.mkfifo(fifo)
+    # A writer that opens the FIFO and closes it at once: code that still reads a FIFO gets
+    # end-of-file instead of hanging the test (and then lacks the note).
+    writer = threading.Thread(target=lambda: os.close(os.open(fifo, os.O_WRONLY)), daemon=True)
+    writer.start()
+
+    async def scenario() -> None:
+        app = create_app(runs_dir=offline, dataset="digits", start_mode="runs",
+                         load_data=False)
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            from mnist_tui.tui.messages import OpenRun
+
+            app.post_message(OpenRun(run_id))
+            text = await shows(pilot, f"Run {run_id}  finished", "90.00%",
+                               "events.jsonl", "not a regular file", "(? images)")
+            assert "None" not in text
+
+    try:
+        run(scenario)
+    finally:                       # a writer still waiting for a reader: give it one
+        if writer.is_alive():
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        writer.join(patient(10))

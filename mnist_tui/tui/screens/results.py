@@ -18,6 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
+from mnist_tui.engine.data.naming import dataset_key
 from mnist_tui.engine.runs.view import gallery_images, load_run_view, misclassified
 from mnist_tui.tui.safe import lines, plain, say, visible
 from mnist_tui.tui.summary import (
@@ -128,13 +129,17 @@ class ResultsScreen(Screen):
             ("Run ", "bold"), (visible(view["run_id"]), "bold cyan"), "  ",
             (visible(status), STATE_STYLE.get(status, "")), "\n",
             say("{} · preset {} · seed {} · {} ({} images)", spec.get("job"),
-                spec.get("preset"), spec.get("seed"), ds.get("name", spec.get("dataset")),
-                ds.get("n_samples", result.get("n_samples", "?"))),
+                spec.get("preset"), spec.get("seed"),
+                (dataset_key(ds) if ds.get("name") else None) or spec.get("dataset"),
+                _count(ds.get("n_samples", result.get("n_samples")))),
             (say(" · started {}", result.get("started_at", "")) if result.get("started_at")
              else ""),
             (say(" · rerun of {}", result["rerun_of"]) if result.get("rerun_of") else ""))
         self.query_one("#res-title", Static).update(title)
-        self.query_one("#res-headline", Static).update(self._headline(result))
+        headline = self._headline(result)
+        for note in view.get("notes") or []:        # e.g. an events.jsonl that is a FIFO
+            headline.append("\n⚠ " + visible(note), "bold yellow")
+        self.query_one("#res-headline", Static).update(headline)
         matrix = result.get("confusion_matrix")
         conf = self.query_one("#res-confusion", Static)
         per = self.query_one("#res-perclass", Static)
@@ -248,3 +253,8 @@ class ResultsScreen(Screen):
         self.query_one("#res-gallery-title", Static).update(
             Text.assemble(("Misclassified digits", "bold"), f"  {visible(note)}"))
         self.query_one("#res-gallery", DigitGrid).set_digits(images, caps)
+
+
+def _count(n: object) -> str:
+    """An image count as recorded (an int), or "?" for a run that never chose its images."""
+    return f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) else "?"
