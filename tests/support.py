@@ -7,8 +7,10 @@ The TUI tests wait with `tui_helpers.wait_for`, which lets the app run between l
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,6 +20,8 @@ import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from rich.cells import cell_len
 
 # Every time limit in the tests is a bound on a hang, never a speed assertion (speed belongs in
 # benchmarks/): the figures written in the tests are what a quiet 2-core machine needs with room to
@@ -150,3 +154,28 @@ def start_fake_worker(top: Path, run_dir: Path, user: int | None = None,
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONNOUSERSITE": "1"}
     return subprocess.Popen(argv, cwd=top, env=env, user=user, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+
+
+# -- the screen as a person sees it -------------------------------------------------------------
+
+_SVG_TEXT = re.compile(r'<text [^>]*?x="([\d.]+)"[^>]*?clip-path="url\(#[\w-]+-line-(\d+)\)">'
+                       r'(.*?)</text>', re.S)
+_SVG_LINE_WIDTH = re.compile(r'<clipPath id="[\w-]+-line-0">\s*<rect [^>]*?width="([\d.]+)"')
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as plain text (for asserts): read back from Textual's public
+    `App.export_screenshot()` SVG, each text run put at its column (blank runs are not drawn)."""
+    width, height = app.size
+    svg = app.export_screenshot()
+    char_width = float(_SVG_LINE_WIDTH.search(svg).group(1)) / width
+    rows = [[" "] * width for _ in range(height)]
+    for x, y, text in _SVG_TEXT.findall(svg):
+        row, col = rows[int(y)], round(float(x) / char_width)
+        for ch in html.unescape(text).replace("\xa0", " "):   # Rich writes spaces as &#160;
+            if col < width:
+                row[col] = ch
+            col += max(cell_len(ch), 1)
+            if cell_len(ch) == 2 and col - 1 < width:
+                row[col - 1] = ""              # the second cell of a wide character
+    return "\n".join("".join(r) for r in rows)

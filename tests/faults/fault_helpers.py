@@ -14,6 +14,7 @@ mode the URL's first path segment names:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import resource
@@ -26,10 +27,13 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 from support import (
     closed_port_url,  # noqa: F401 - the fault tests take it from here
     patient,
 )
+
+from mnist_tui.engine.data.download import IDX_FILES
 
 # --- the hostile server ------------------------------------------------------------------------
 
@@ -239,3 +243,52 @@ def published_env(env: dict, published: dict[str, bytes]) -> dict:
     return {**env, "PYTHONPATH": os.pathsep.join(
                 filter(None, [str(here), env.get("PYTHONPATH", "")])),
             "MNIST_TUI_FAULTS_PUBLISHED": json.dumps(specs)}
+
+
+# --- small data and quick runs ------------------------------------------------------------------
+
+# A t-SNE + GMM job and a one-member suite that finish in seconds on the bundled digits.
+QUICK = ["--batch", "--job", "tsne-gmm", "--dataset", "digits", "--samples", "200",
+         "--iterations", "300", "--gmm-inits", "1"]
+SUITE = ["--batch", "--suite", "sweep", "--methods", "tsne-gmm", "--presets", "default",
+         "--sizes", "100", "--seeds", "1", "--dataset", "digits", "--iterations", "300",
+         "--gmm-inits", "1"]
+
+
+def small_npz(n: int = 200) -> bytes:
+    """A Keras-style mnist.npz (train split only) of `n` random images."""
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, x_train=rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+                        y_train=(np.arange(n) % 10).astype(np.uint8))
+    return buf.getvalue()
+
+
+def small_idx_files(n: int = 200) -> dict[str, bytes]:
+    """The four gzipped IDX files (n train, n/2 test images), random pictures."""
+    import gzip
+    import struct
+
+    rng = np.random.default_rng(1)
+    out = {}
+    for name in IDX_FILES:
+        count = n if name.startswith("train") else n // 2
+        if "images" in name:
+            raw = struct.pack(">4I", 2051, count, 28, 28) + rng.integers(
+                0, 256, count * 784, dtype=np.uint8).tobytes()
+        else:
+            raw = struct.pack(">2I", 2049, count) + (np.arange(count) % 10).astype(
+                np.uint8).tobytes()
+        out[name] = gzip.compress(raw, mtime=0)
+    return out
+
+
+def write_run_records(runs_dir: Path, run_id: str, spec: dict, result: dict) -> Path:
+    """A run folder holding exactly these records (spec, a meta.json naming pid 1, result):
+    what a report or listing reads, with whatever values a test plants."""
+    folder = runs_dir / run_id
+    folder.mkdir(parents=True)
+    (folder / "spec.json").write_text(json.dumps(spec))
+    (folder / "meta.json").write_text(json.dumps({"run_id": run_id, "pid": 1}))
+    (folder / "result.json").write_text(json.dumps(result))
+    return folder

@@ -8,7 +8,6 @@ status, no run folder, no file and no part file left in the cache.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -18,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fault_helpers import (
     assert_input_error,
@@ -27,10 +25,12 @@ from fault_helpers import (
     part_files,
     published_env,
     run_cli,
+    small_idx_files,
+    small_npz,
 )
 from support import patient
 
-from mnist_tui.engine.data.download import IDX_FILES, KERAS_NPZ
+from mnist_tui.engine.data.download import KERAS_NPZ
 from mnist_tui.engine.data.weights import IMAGENET_FILE, IMAGENET_NOTOP
 
 pytestmark = pytest.mark.faults
@@ -219,32 +219,6 @@ def test_a_same_size_garbage_weights_file_is_removed_and_the_job_says_so(tmp_pat
 
 
 # --- the offline advice, followed literally ---------------------------------------------------
-
-def small_npz(n: int = 200) -> bytes:
-    rng = np.random.default_rng(0)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, x_train=rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
-                        y_train=(np.arange(n) % 10).astype(np.uint8))
-    return buf.getvalue()
-
-
-def small_idx_files(n: int = 200) -> dict[str, bytes]:
-    import gzip
-    import struct
-
-    rng = np.random.default_rng(1)
-    out = {}
-    for name in IDX_FILES:
-        count = n if name.startswith("train") else n // 2
-        if "images" in name:
-            raw = struct.pack(">4I", 2051, count, 28, 28) + rng.integers(
-                0, 256, count * 784, dtype=np.uint8).tobytes()
-        else:
-            raw = struct.pack(">2I", 2049, count) + (np.arange(count) % 10).astype(
-                np.uint8).tobytes()
-        out[name] = gzip.compress(raw, mtime=0)
-    return out
-
 
 ADVICE = re.compile(r"Put (?P<what>.+), byte for byte as published \(they are verified\), "
                     r"in (?P<folder>\S+), or point --data-dir at a folder that has MNIST")

@@ -12,7 +12,6 @@ real `mnist-tui` with and without a terminal.
 from __future__ import annotations
 
 import asyncio
-import html
 import os
 import re
 import select
@@ -25,8 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rich.cells import cell_len
-from support import closed_port_url, patient, write_finished_run
+from support import closed_port_url, patient, screen_text, write_finished_run
 
 from mnist_tui.tui.app import create_app
 
@@ -39,27 +37,6 @@ ESCAPE_RAW, ESCAPE_SHOWN = "\x1b[31mred\nerror: forged", "\\x1b[31mred\\nerror: 
 
 
 # -- reading the screen --------------------------------------------------------------------------
-
-_SVG_TEXT = re.compile(r'<text [^>]*?x="([\d.]+)"[^>]*?clip-path="url\(#[\w-]+-line-(\d+)\)">'
-                       r'(.*?)</text>', re.S)
-_SVG_LINE_WIDTH = re.compile(r'<clipPath id="[\w-]+-line-0">\s*<rect [^>]*?width="([\d.]+)"')
-
-
-def screen_text(app) -> str:
-    """What the terminal shows, as plain text, from Textual's public `export_screenshot()`
-    (the same reading as tests/tui/tui_helpers.py)."""
-    width, height = app.size
-    svg = app.export_screenshot()
-    char_width = float(_SVG_LINE_WIDTH.search(svg).group(1)) / width
-    rows = [[" "] * width for _ in range(height)]
-    for x, y, text in _SVG_TEXT.findall(svg):
-        row, col = rows[int(y)], round(float(x) / char_width)
-        for ch in html.unescape(text).replace("\xa0", " "):
-            if col < width:
-                row[col] = ch
-            col += max(cell_len(ch), 1)
-    return "\n".join("".join(r) for r in rows)
-
 
 async def shows(pilot, *needles: str, timeout: float = 20.0) -> str:
     """Run the app until every needle is on screen (or fail, naming the screen and any crash);

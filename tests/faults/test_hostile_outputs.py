@@ -22,15 +22,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from fault_helpers import QUICK, SUITE
 from support import patient
 
 pytestmark = pytest.mark.faults
 
-QUICK = ["--batch", "--job", "tsne-gmm", "--dataset", "digits", "--samples", "200",
-         "--iterations", "300", "--gmm-inits", "1"]
-SUITE = ["--batch", "--suite", "sweep", "--methods", "tsne-gmm", "--presets", "default",
-         "--sizes", "100", "--seeds", "1", "--dataset", "digits", "--iterations", "300",
-         "--gmm-inits", "1"]
 
 
 def cli(args, env, stdout=subprocess.PIPE, timeout=180, preexec_fn=None):

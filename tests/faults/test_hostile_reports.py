@@ -13,16 +13,20 @@ inject into.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from fault_helpers import closed_port_url, published_env, run_cli
+from fault_helpers import (
+    closed_port_url,
+    published_env,
+    run_cli,
+    small_idx_files,
+    small_npz,
+    write_run_records,
+)
 from support import FolderServer, QuietFiles
 
-from mnist_tui.engine.data.download import IDX_FILES
 from mnist_tui.engine.data.weights import IMAGENET_NOTOP
 
 pytestmark = pytest.mark.faults
@@ -59,32 +63,6 @@ def with_userinfo(url: str, userinfo: str = f"user:{SECRET}") -> str:
     """`http://127.0.0.1:…` → `http://user:SECRET123@127.0.0.1:…`."""
     scheme, rest = url.split("://", 1)
     return f"{scheme}://{userinfo}@{rest}"
-
-
-def small_npz(n: int = 200) -> bytes:
-    rng = np.random.default_rng(0)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, x_train=rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
-                        y_train=(np.arange(n) % 10).astype(np.uint8))
-    return buf.getvalue()
-
-
-def small_idx_files(n: int = 200) -> dict[str, bytes]:
-    import gzip
-    import struct
-
-    rng = np.random.default_rng(1)
-    out = {}
-    for name in IDX_FILES:
-        count = n if name.startswith("train") else n // 2
-        if "images" in name:
-            raw = struct.pack(">4I", 2051, count, 28, 28) + rng.integers(
-                0, 256, count * 784, dtype=np.uint8).tobytes()
-        else:
-            raw = struct.pack(">2I", 2049, count) + (np.arange(count) % 10).astype(
-                np.uint8).tobytes()
-        out[name] = gzip.compress(raw, mtime=0)
-    return out
 
 
 def leaks(run, *folders: Path) -> list[str]:
@@ -238,11 +216,7 @@ def hostile_runs(runs_dir: Path) -> list[str]:
                   "dataset": {"name": "@digits", "n_samples": 200, "fingerprint": "-abc"},
                   "error": None if status == "finished" else
                   "-boom\n| x | y |\n<img src=x onerror=alert(1)>"}
-        folder = runs_dir / run_id
-        folder.mkdir(parents=True)
-        (folder / "spec.json").write_text(json.dumps(spec))
-        (folder / "meta.json").write_text(json.dumps({"run_id": run_id, "pid": 1}))
-        (folder / "result.json").write_text(json.dumps(result))
+        write_run_records(runs_dir, run_id, spec, result)
         ids.append(run_id)
     return ids
 

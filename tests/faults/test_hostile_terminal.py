@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fault_helpers import write_run_records
 from support import patient
 from test_batch_terminal import run_on_terminal
 
@@ -141,11 +142,7 @@ def hostile_records(runs_dir: Path) -> list[str]:
                   "timings": {"tsne": 1.5, "gmm": 0.5, "scoring": 0.1, "total": 3.0},
                   "confusion_matrix": cm,
                   "error": None if status == "finished" else FAILED_ERROR}
-        folder = runs_dir / run_id
-        folder.mkdir(parents=True)
-        (folder / "spec.json").write_text(json.dumps(spec))
-        (folder / "meta.json").write_text(json.dumps({"run_id": run_id, "pid": 1}))
-        (folder / "result.json").write_text(json.dumps(result))
+        write_run_records(runs_dir, run_id, spec, result)
         ids.append(run_id)
     return ids
 

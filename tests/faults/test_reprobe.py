@@ -24,16 +24,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from fault_helpers import assert_input_error, run_cli
+from fault_helpers import QUICK, SUITE, assert_input_error, run_cli, write_run_records
 from support import patient
 
 pytestmark = pytest.mark.faults
 
-QUICK = ["--batch", "--job", "tsne-gmm", "--dataset", "digits", "--samples", "200",
-         "--iterations", "300", "--gmm-inits", "1"]
-SUITE = ["--batch", "--suite", "sweep", "--methods", "tsne-gmm", "--presets", "default",
-         "--sizes", "100", "--seeds", "1", "--dataset", "digits", "--iterations", "300",
-         "--gmm-inits", "1"]
 
 
 def cli(args: list[str], env: dict, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -161,11 +156,7 @@ def hostile_report(tmp_path) -> dict[str, Path]:
         result = {"status": "failed", "job": "tsne-gmm", "run_id": run_id, "spec": spec,
                   "metrics": {}, "timings": {"total": 3.0},
                   "dataset": {"name": payload, "n_samples": 200}, "error": payload}
-        folder = runs / run_id
-        folder.mkdir(parents=True)
-        (folder / "spec.json").write_text(json.dumps(spec))
-        (folder / "meta.json").write_text(json.dumps({"run_id": run_id, "pid": 1}))
-        (folder / "result.json").write_text(json.dumps(result))
+        write_run_records(runs, run_id, spec, result)
         ids.append(run_id)
     return {p.suffix: p for p in export_runs_report(runs, ids)}
 

@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import time
 from pathlib import Path
 
-from rich.cells import cell_len
 from support import (
     closed_port_url,  # noqa: F401 - the TUI conftest takes it from here
     patient,
+    screen_text,  # noqa: F401 - the TUI tests take it from here
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-_SVG_TEXT = re.compile(r'<text [^>]*?x="([\d.]+)"[^>]*?clip-path="url\(#[\w-]+-line-(\d+)\)">'
-                       r'(.*?)</text>', re.S)
-_SVG_LINE_WIDTH = re.compile(r'<clipPath id="[\w-]+-line-0">\s*<rect [^>]*?width="([\d.]+)"')
-
-
-def screen_text(app) -> str:
-    """What the terminal shows, as plain text (for asserts): read back from Textual's public
-    `App.export_screenshot()` SVG, each text run put at its column (blank runs are not drawn)."""
-    width, height = app.size
-    svg = app.export_screenshot()
-    char_width = float(_SVG_LINE_WIDTH.search(svg).group(1)) / width
-    rows = [[" "] * width for _ in range(height)]
-    for x, y, text in _SVG_TEXT.findall(svg):
-        row, col = rows[int(y)], round(float(x) / char_width)
-        for ch in html.unescape(text).replace("\xa0", " "):   # Rich writes spaces as &#160;
-            if col < width:
-                row[col] = ch
-            col += max(cell_len(ch), 1)
-            if cell_len(ch) == 2 and col - 1 < width:
-                row[col - 1] = ""              # the second cell of a wide character
-    return "\n".join("".join(r) for r in rows)
 
 
 def widget_text(app, selector: str) -> str:
