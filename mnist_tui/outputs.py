@@ -137,6 +137,10 @@ def check_output_target(target: str, flag: str) -> str:
             return target
         if not stat.S_ISREG(st.st_mode):
             raise OutputError(f"{flag}: {target} is not a regular file")
+        if not os.access(target, os.W_OK):
+            # chmod 444 says "keep this": the shell's `>` refuses it too (root aside). The
+            # rename of an atomic write needs only the folder, so it replaced the file.
+            raise OutputError(f"{flag}: {target} is read-only; it is not replaced")
     folder = path.parent
     if not folder.is_dir():
         raise OutputError(f"{flag}: folder {folder} does not exist")

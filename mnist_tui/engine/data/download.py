@@ -661,7 +661,12 @@ class _Deadline:
             pass
 
     def opener(self) -> urllib.request.OpenerDirector:
-        """A urllib opener (proxies, redirects as usual) whose connections this deadline ends."""
+        """A urllib opener (proxies, redirects as usual) whose connections this deadline ends.
+
+        It speaks HTTP and HTTPS only: urllib's default opener also reads `file://` (a mirror
+        naming a local FIFO blocked in open() past every deadline, which watches sockets only),
+        `ftp://` and `data:` URLs, none of which a mirror or a redirect has any business with;
+        they fail as an unknown URL type, like any other mirror that cannot be reached."""
         watch = self.watch
 
         # urllib passes a connection class (HTTPConnection, HTTPSConnection), typed as any
@@ -688,7 +693,13 @@ class _Deadline:
                         **kwargs: Any) -> http.client.HTTPResponse:
                 return super().do_open(tracked(http_class), req, **kwargs)
 
-        return urllib.request.build_opener(HTTP, HTTPS)
+        opener = urllib.request.OpenerDirector()
+        for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), HTTP(),
+                        HTTPS(), urllib.request.HTTPDefaultErrorHandler(),
+                        urllib.request.HTTPRedirectHandler(),
+                        urllib.request.HTTPErrorProcessor()):
+            opener.add_handler(handler)
+        return opener
 
 
 def _stream(

@@ -29,7 +29,7 @@ from typing import Any
 from mnist_tui.engine.data.naming import dataset_key
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.suites.records import Measurement, SuiteRecordError
-from mnist_tui.engine.suites.suite import Member, SuiteFolder
+from mnist_tui.engine.suites.suite import Member, SuiteFolder, is_run_id
 
 FIT_PHASES = ("preprocess", "pca", "tsne", "gmm", "feature_extraction", "feature_stats",
               "training")
@@ -241,6 +241,10 @@ def build_report(folder: SuiteFolder, status: str | None = None) -> dict[str, An
     rows, run_details = [], []
     for member in members:
         run_id = mapping.get(member.key)
+        if run_id is not None and not is_run_id(run_id):
+            problems.append(f"{member.label}: members.json names {run_id!r}, which is not a "
+                            "run of this runs folder; not read")
+            run_id = None
         result = None
         if run_id:
             p = folder.runs_dir / run_id / runs.RESULT_FILE

@@ -76,6 +76,13 @@ SWEEP_SIZES = (250, 500, 1000, 2000, 5000, 10000)
 SEED_SIZES = (4800, 2400)           # the notebook's two t-SNE + GMM runs
 SEED_SUPERVISED_SAMPLES = 6000      # the notebook's VGG16: 10% of the training set
 DEFAULT_VGG_INPUT_SIZE = 32         # what 2 CPU cores afford; 224 is the notebook's
+# The most member runs one suite may plan. The largest a user means is far below (every
+# method, both presets, the six sweep sizes and 100 seeds: 2,400); `--sizes` and `--seeds`
+# lists of 15,000 values each (or a suite.json saying so) planned 225 million member specs,
+# for minutes and gigabytes, before a word was said.
+MAX_MEMBERS = 10_000
+_LIST_SETTINGS = ("methods", "presets", "sizes", "seeds", "protocols")
+_NAME_SETTINGS = ("methods", "presets", "protocols")
 # How the seed suite's members choose their images: the notebook's small samples, and the
 # field's standard protocol (every image: samples none) with our default presets.
 PROTOCOLS = ("notebook", "standard")
@@ -132,6 +139,7 @@ class SuiteSpec:
         unknown = sorted(set(data) - known)
         if unknown:
             raise SpecError(f"suite {name}: unknown setting(s) {', '.join(unknown)}")
+        _check_shapes(name, data)
         return cls(name=name, **data).validate()
 
     # -- validation ------------------------------------------------------------------------
@@ -187,7 +195,12 @@ class SuiteSpec:
 
     # -- members ---------------------------------------------------------------------------
     def members(self) -> list[Member]:
-        """The member runs in the order they run, each with a validated spec."""
+        """The member runs in the order they run, each with a validated spec (SpecError, before
+        any is built, when there would be more than MAX_MEMBERS)."""
+        planned = self.planned_members()
+        if planned > MAX_MEMBERS:
+            raise SpecError(f"this suite would have {planned:,} member runs, more than the "
+                            f"{MAX_MEMBERS:,} one suite may have (check --sizes and --seeds)")
         out: list[Member] = []
         if self.name == "seed" and "notebook" in self.protocols:
             for preset in self.presets:
@@ -217,6 +230,28 @@ class SuiteSpec:
         if not out:
             raise SpecError("this suite has no members (check --methods and --presets)")
         return out
+
+    def planned_members(self) -> int:
+        """How many members `members` would build, counted without building one: the same
+        loops, multiplied out."""
+        def fits(method: str, preset: str) -> bool:
+            return method in SPEC_CLASSES and preset in SPEC_CLASSES[method].presets
+
+        count = 0
+        if self.name == "seed" and "notebook" in self.protocols:
+            for preset in self.presets:
+                for method in self.methods:
+                    if fits(method, preset) and not (method == "cnn" and preset == "seed"):
+                        count += len(self.sizes) if method == "tsne-gmm" else 1
+            count *= len(self.seeds)
+        if self.name == "seed" and "standard" in self.protocols:
+            refined = sum(1 for m in self.methods if "refined" in self.presets
+                          and fits(m, "refined"))
+            count += len(self.seeds) * (len(self.methods) + refined)
+        if self.name != "seed":
+            pairs = sum(1 for m in self.methods for p in self.presets if fits(m, p))
+            count += len(self.seeds) * len(self.sizes) * pairs
+        return count
 
     def _member(self, method: str, preset: str, size: int | None, seed: int) -> Member:
         """One member; `size` None is the standard protocol: every image the split has."""
@@ -291,6 +326,30 @@ def _owned_hint(name: str) -> str:
     return {"seed": "use --seeds", "input_size": "use --vgg-input-size",
             "preset": "use --presets",
             "samples": "use --sizes"}.get(name, "the suite sets it")
+
+
+def _check_shapes(name: str, data: dict[str, Any]) -> None:
+    """SpecError unless a suite.json's lists are lists (of names, for methods, presets and
+    protocols) and its overrides an object: `"methods": 5`, `null` or `[["x"]]` was a
+    TypeError deep in the suite's code (exit 3, "internal error"), and `"methods": "cnn"` a
+    suite of the methods c, n and n."""
+    for k in _LIST_SETTINGS:
+        if k in data and not isinstance(data[k], list):
+            raise SpecError(f"suite {name}: {k} must be a list, got {_json_type(data[k])}")
+    for k in _NAME_SETTINGS:
+        if k in data and not all(isinstance(v, str) for v in data[k]):
+            raise SpecError(f"suite {name}: {k} must be a list of names")
+    if "overrides" in data and not isinstance(data["overrides"], dict):
+        raise SpecError(f"suite {name}: overrides must be an object, got "
+                        f"{_json_type(data['overrides'])}")
+
+
+def _json_type(value: object) -> str:
+    """What a JSON value is, in JSON's words (an error names it, never the value itself)."""
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 def _no_duplicates(flag: str, values: Iterable[object]) -> None:
@@ -490,11 +549,19 @@ class SuiteFolder:
         return None
 
 
+def is_run_id(run_id: str) -> bool:
+    """Could `run_id` (read from members.json) name a folder in the runs folder itself? A
+    path (`../x`, `/tmp/x`), a hidden name or an empty one cannot: reading it would read
+    outside the runs folder, or the folder itself."""
+    return bool(run_id) and "/" not in run_id and "\0" not in run_id \
+        and not run_id.startswith(".")
+
+
 def run_problem(runs_dir: Path, run_id: str) -> str | None:
     """Why run `run_id`'s records cannot be read (its folder or spec/result.json: chmod 000,
     an I/O error, not JSON); None when they can, or when it has no folder."""
     p = Path(runs_dir) / run_id
-    if not run_id or "/" in run_id or run_id.startswith("."):
+    if not is_run_id(run_id):
         return None
     try:
         if not p.exists():
@@ -517,7 +584,7 @@ def _unreadable(path: Path, exc: OSError) -> str:
 def run_matches(runs_dir: Path, run_id: str, key: str) -> bool:
     """True when run `run_id` finished and its spec.json holds the settings of member `key`."""
     p = Path(runs_dir) / run_id
-    if not run_id or "/" in run_id or run_id.startswith("."):
+    if not is_run_id(run_id):
         return False
     try:
         settings = json.loads(key)
@@ -574,10 +641,17 @@ def scan_suites(runs_dir: Path) -> tuple[list[str], list[runs.Skipped]]:
         if p.name.startswith("."):
             continue
         try:
-            if (p / SUITE_FILE).is_file():
-                ids.append(p.name)
+            if not (p / SUITE_FILE).is_file() and not os.path.lexists(p / SUITE_FILE):
+                continue           # not a suite folder (or one being created)
+            # read as a resume would: a FIFO, a device, a link loop or a file that is not
+            # a suite spec is a skipped folder named with why, never a suite that fails later
+            SuiteSpec.from_dict(runs.read_json(p / SUITE_FILE))
         except OSError as exc:
             skipped.append(runs.Skipped(p.name, _unreadable(p, exc)))
+        except (ValueError, TypeError, MnistTuiError) as exc:
+            skipped.append(runs.Skipped(p.name, str(exc) or type(exc).__name__))
+        else:
+            ids.append(p.name)
     return sorted(ids, reverse=True), skipped
 
 
