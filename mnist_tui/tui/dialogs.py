@@ -11,7 +11,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
-from mnist_tui.tui.safe import plain
+from mnist_tui.engine.text import shown
+from mnist_tui.tui.safe import plain, say
 from mnist_tui.tui.summary import STATE_STYLE
 
 
@@ -160,13 +161,20 @@ class SuitePicker(ModalScreen):
     SuitePicker DataTable { height: 1fr; }
     """
 
-    def __init__(self, suites: list[dict]) -> None:
+    def __init__(self, suites: list[dict], skipped: list | None = None) -> None:
         super().__init__()
         self.suites = suites
+        self.skipped = list(skipped or [])     # store.Skipped: folders it could not read
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-box"):
             yield Static(Text("Past suites — enter opens, esc closes", style="bold"))
+            for s in self.skipped[:3]:      # which folder, and why: escaped, cut, no markup
+                yield Static(say("skipped {}: {}", shown(s.name, 60), shown(s.reason, 140),
+                                 style="yellow"), classes="picker-skipped")
+            if len(self.skipped) > 3:
+                yield Static(Text(f"… and {len(self.skipped) - 3} more unreadable suite "
+                                  "folder(s)", style="yellow"))
             table = DataTable(id="picker-table", cursor_type="row", zebra_stripes=True)
             table.add_columns("suite id", "kind", "status", "done")
             for s in self.suites:

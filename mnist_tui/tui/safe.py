@@ -14,9 +14,9 @@ from __future__ import annotations
 from rich.style import StyleType
 from rich.text import Text
 
-from mnist_tui.engine.text import visible
+from mnist_tui.engine.text import shown, visible
 
-__all__ = ["lines", "notice", "plain", "say", "visible"]
+__all__ = ["lines", "notice", "plain", "say", "skipped_text", "visible"]
 
 
 def plain(value: object, style: StyleType = "") -> Text:
@@ -55,3 +55,13 @@ def notice(message: object) -> str:
     """A notification's text: one line, control characters as escapes. The app shows it with
     markup off, so `[/]` is shown as written."""
     return visible(message)
+
+
+def skipped_text(skipped: list, what: str = "suite folder(s)", limit: int = 120) -> Text:
+    """The folders a listing could not read (`store.Skipped`: name and reason): how many, and
+    the first named with why, escaped and cut at `limit` characters (a folder name is chosen
+    by whoever made it)."""
+    text = Text(f"{len(skipped)} unreadable {what} skipped: ", "bold yellow")
+    first = skipped[0]
+    text.append(shown(f"{first.name} ({first.reason})", limit), "yellow")
+    return text

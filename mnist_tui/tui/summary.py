@@ -6,6 +6,7 @@ old result or a job written later must render, never crash.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 STATE_STYLE = {
@@ -19,8 +20,11 @@ STATE_ICON = {
 }
 
 
+MAX_SECONDS = 1e9     # 31 years: a recorded time beyond this is no time (a planted 1e300)
+
+
 def fmt_seconds(s: float | None) -> str:
-    if s is None:
+    if not number(s) or s > MAX_SECONDS:   # None, or a planted NaN, Infinity or 1e300
         return "—"
     s = max(0.0, float(s))
     if s < 60:
@@ -42,8 +46,20 @@ def fmt_time(seconds) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
+def number(v: Any) -> bool:
+    """True for a real, finite number: a record's NaN, Infinity, bool or string is no value
+    to show, sort or add up (a planted result.json can hold any of them)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def fmt_pct(v: Any) -> str:
-    return f"{100 * v:.2f}%" if isinstance(v, (int, float)) else "—"
+    return f"{100 * v:.2f}%" if number(v) and math.isfinite(100 * v) else "—"
+
+
+def fmt_count(n: Any) -> str:
+    """An image count as recorded ("60,000"), or "—" when it is not a count (a string, a
+    negative number, a float read from a planted record)."""
+    return f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else "—"
 
 
 def headlines(result: dict | None) -> list[tuple[str, float | None]]:
@@ -70,14 +86,14 @@ def main_accuracy(result: dict | None) -> float | None:
     """One number for sorting and comparing: accuracy, else the one-to-one clustering accuracy."""
     m = (result or {}).get("metrics") or {}
     for key in ("accuracy", "accuracy_hungarian", "accuracy_majority"):
-        if isinstance(m.get(key), (int, float)):
+        if number(m.get(key)):
             return m[key]
     return None
 
 
 def total_seconds(result: dict | None) -> float | None:
     t = ((result or {}).get("timings") or {}).get("total")
-    return t if isinstance(t, (int, float)) else None
+    return t if number(t) else None
 
 
 def differing_settings(specs: list[dict]) -> list[str]:

@@ -20,6 +20,7 @@ from textual.widgets import Header, Static
 
 from mnist_tui.engine.data.naming import dataset_key
 from mnist_tui.engine.runs.view import gallery_images, load_run_view, misclassified
+from mnist_tui.engine.text import shown
 from mnist_tui.tui.safe import lines, plain, say, visible
 from mnist_tui.tui.summary import (
     STATE_STYLE,
@@ -29,9 +30,19 @@ from mnist_tui.tui.summary import (
     history_series,
 )
 from mnist_tui.tui.widgets.digits import DigitGrid
-from mnist_tui.tui.widgets.heatmap import confusion_text, legend_text, per_class_text
+from mnist_tui.tui.widgets.heatmap import (
+    confusion_text,
+    counts_matrix,
+    legend_text,
+    per_class_text,
+    scores,
+)
 from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot
+
+# A value read from a run's records (a preset, a dataset name) is cut at this many characters in
+# the header: a planted 10,000-character one would push the run's numbers off the screen.
+HEAD_LIMIT = 120
 
 
 class ResultsScreen(Screen):
@@ -128,9 +139,9 @@ class ResultsScreen(Screen):
         title = Text.assemble(
             ("Run ", "bold"), (visible(view["run_id"]), "bold cyan"), "  ",
             (visible(status), STATE_STYLE.get(status, "")), "\n",
-            say("{} · preset {} · seed {} · {} ({} images)", spec.get("job"),
-                spec.get("preset"), spec.get("seed"),
-                (dataset_key(ds) if ds.get("name") else None) or spec.get("dataset"),
+            say("{} · preset {} · seed {} · {} ({} images)", *(shown(v, HEAD_LIMIT) for v in (
+                spec.get("job"), spec.get("preset"), spec.get("seed"),
+                (dataset_key(ds) if ds.get("name") else None) or spec.get("dataset"))),
                 _count(ds.get("n_samples", result.get("n_samples")))),
             (say(" · started {}", result.get("started_at", "")) if result.get("started_at")
              else ""),
@@ -139,8 +150,11 @@ class ResultsScreen(Screen):
         headline = self._headline(result)
         for note in view.get("notes") or []:        # e.g. an events.jsonl that is a FIFO
             headline.append("\n⚠ " + visible(note), "bold yellow")
+        matrix = counts_matrix(result.get("confusion_matrix"))
+        if result.get("confusion_matrix") and matrix is None:
+            headline.append("\n⚠ confusion_matrix: not a square table of counts (not shown)",
+                            "bold yellow")
         self.query_one("#res-headline", Static).update(headline)
-        matrix = result.get("confusion_matrix")
         conf = self.query_one("#res-confusion", Static)
         per = self.query_one("#res-perclass", Static)
         self.query_one("#res-matrix-row").display = bool(matrix)
@@ -154,9 +168,9 @@ class ResultsScreen(Screen):
             conf.update(head + confusion_text(matrix, plain=plain) + Text("\n")
                         + legend_text(plain))
             m = result.get("metrics") or {}
-            per.update(per_class_text(matrix, m.get("per_class_precision"),
-                                      m.get("per_class_recall")
-                                      or m.get("per_class_recall_hungarian")))
+            per.update(per_class_text(matrix, scores(m.get("per_class_precision")),
+                                      scores(m.get("per_class_recall")
+                                             or m.get("per_class_recall_hungarian"))))
         self._show_curves(view)
         self._show_model(view["summary"])
         if self._to_top:
@@ -256,5 +270,6 @@ class ResultsScreen(Screen):
 
 
 def _count(n: object) -> str:
-    """An image count as recorded (an int), or "?" for a run that never chose its images."""
-    return f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) else "?"
+    """An image count as recorded (an int), or "?" for a run that never chose its images (or
+    whose record holds no count: a negative number, a string)."""
+    return f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else "?"

@@ -22,6 +22,7 @@ from mnist_tui.tui.safe import plain, say, visible
 from mnist_tui.tui.summary import (
     STATE_ICON,
     STATE_STYLE,
+    fmt_count,
     fmt_pct,
     fmt_seconds,
     main_accuracy,
@@ -156,7 +157,7 @@ class RunsScreen(Screen):
                       plain(f"{STATE_ICON.get(r.status, '?')} {r.status}",
                             STATE_STYLE.get(r.status, "")),
                       r.job, short_id(r.run_id), fmt_pct(main_accuracy(res)),
-                      fmt_seconds(total_seconds(res)), "—" if n is None else f"{n:,}",
+                      fmt_seconds(total_seconds(res)), fmt_count(n),
                       str(r.spec.get("preset", "")))
             table.add_row(*(_cell(v, width, right) for v, (_k, _l, width, right)
                             in zip(values, COLUMNS)), key=r.run_id)

@@ -34,7 +34,7 @@ from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.suites.suite import SuiteSpec, parse_options, seeds_text
 from mnist_tui.tui.dialogs import ConfirmScreen, SuitePicker
 from mnist_tui.tui.jobs import WORKER_NICE
-from mnist_tui.tui.safe import plain, visible
+from mnist_tui.tui.safe import plain, skipped_text, visible
 from mnist_tui.tui.suite_listener import SuiteListener
 from mnist_tui.tui.summary import STATE_STYLE, fmt_time
 from mnist_tui.tui.widgets.fields import FIELD_BINDINGS, FieldInput, FieldKeys
@@ -105,6 +105,7 @@ class SuitesScreen(FieldKeys, Screen):
         self._plan_timer = None
         self._starting = False         # a start waits for its plan (or its confirmation)
         self._runs: tuple[float, list] | None = None   # (when read, RunInfo list)
+        self.skipped: list = []        # suite folders the last listing could not read
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -419,11 +420,13 @@ class SuitesScreen(FieldKeys, Screen):
     @work(thread=True, exclusive=True, group="suite-list", exit_on_error=False)
     def _list_suites(self) -> None:
         from mnist_tui.engine.suites.records import SuiteRecordError
-        from mnist_tui.engine.suites.suite import SuiteFolder, list_suites, reap_suites
+        from mnist_tui.engine.suites.suite import SuiteFolder, reap_suites, scan_suites
 
         reap_suites(self.app.runs_dir)   # a suite whose runner died is not shown "running"
         rows = []
-        for sid in list_suites(self.app.runs_dir):
+        ids, skipped = scan_suites(self.app.runs_dir)
+        self.app.call_from_thread(self._show_skipped, skipped)
+        for sid in ids:
             try:
                 st = SuiteFolder(self.app.runs_dir, sid).read_status()
             except SuiteRecordError:
@@ -433,10 +436,15 @@ class SuitesScreen(FieldKeys, Screen):
                 done = f"{st.finished}/{st.members}" if st and st.members is not None else ""
             rows.append({"suite_id": sid, "name": sid.split("-")[2] if sid.count("-") >= 3
                          else "?", "status": status, "done": done})
-        self.app.call_from_thread(self._show_picker, rows)
+        self.app.call_from_thread(self._show_picker, rows, skipped)
 
-    def _show_picker(self, rows: list[dict]) -> None:
-        if not rows:
+    def _show_skipped(self, skipped: list) -> None:
+        """Remember the suite folders a listing skipped: the status line names them."""
+        self.skipped = list(skipped)
+        self._status()
+
+    def _show_picker(self, rows: list[dict], skipped: list | None = None) -> None:
+        if not rows and not skipped:
             self.app.notify(f"no suites yet in {self.app.runs_dir / 'suites'}",
                             severity="warning")
             return
@@ -449,15 +457,16 @@ class SuitesScreen(FieldKeys, Screen):
                     return
                 self.open_suite(suite_id)
 
-        self.app.push_screen(SuitePicker(rows), chosen)
+        self.app.push_screen(SuitePicker(rows, skipped or []), chosen)
 
     # -- opening a past suite --------------------------------------------------------------
     @work(thread=True, exclusive=True, group="suite-open", exit_on_error=False)
     def open_newest(self) -> None:
-        from mnist_tui.engine.suites.suite import list_suites, reap_suites
+        from mnist_tui.engine.suites.suite import reap_suites, scan_suites
 
         reap_suites(self.app.runs_dir)
-        ids = list_suites(self.app.runs_dir)
+        ids, skipped = scan_suites(self.app.runs_dir)
+        self.app.call_from_thread(self._show_skipped, skipped)
         if ids and not self.running and self.folder is None:
             self._open(ids[0])
 
@@ -705,4 +714,7 @@ class SuitesScreen(FieldKeys, Screen):
             below.append(f"report: <runs>/suites/{visible(self.folder.suite_id)}/report.html "
                          "(and .md "
                          ".json .csv) · l opens another", "dim")
-        self.query_one("#suite-status", Static).update(Group(text, below))
+        parts = [text, below]
+        if self.skipped:
+            parts.append(skipped_text(self.skipped))
+        self.query_one("#suite-status", Static).update(Group(*parts))

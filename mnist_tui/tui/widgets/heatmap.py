@@ -45,6 +45,32 @@ _ERROR_PLAIN = (
     Style(reverse=True, bold=True, underline=True),
 )
 _ZERO_STYLE = Style(dim=True)
+MAX_CLASSES = 100      # a confusion matrix wider than this is not one of ours
+
+
+def counts_matrix(value: object) -> list[list[int]] | None:
+    """`value` when it is a confusion matrix this module can draw: a square list of lists of
+    counts (non-negative ints, no bools), 1 to MAX_CLASSES wide; None for anything else a
+    planted result.json may hold (rows of two lengths, strings, NaN, a dict)."""
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_CLASSES:
+        return None
+    n = len(value)
+    for row in value:
+        if not isinstance(row, list) or len(row) != n or not all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in row):
+            return None
+    return value
+
+
+def scores(value: object) -> list[float | None] | None:
+    """Per-class scores as recorded: a list whose entries are finite numbers (others None),
+    or None when it is not a list."""
+    import math
+
+    if not isinstance(value, list):
+        return None
+    return [v if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            else None for v in value]
 
 
 def error_level(count: int, row_total: int) -> int:

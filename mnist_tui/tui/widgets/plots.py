@@ -6,9 +6,34 @@ frames costs nothing; `textual_plotext` is imported when the first plot is built
 
 from __future__ import annotations
 
+import math
+
+from rich.text import Text
 from textual_plotext import PlotextPlot
 
 from mnist_tui.engine.text import visible
+
+# plotext rounds its ticks by scaling a value by 10**digits: beyond this a value overflows to
+# infinity and the render raises (which ends the app). No loss, accuracy or KL is this large.
+PLOT_LIMIT = 1e15
+
+
+def drawable(value: object) -> bool:
+    """True for a value plotext can place: a real number (not a bool, not a string read from a
+    planted events file), finite, and within PLOT_LIMIT."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and abs(value) <= PLOT_LIMIT)
+
+
+def safe_render(plot: PlotextPlot, title: str):
+    """The plot's render, or a line saying it cannot be drawn: an exception in a widget's
+    render ends the whole app, and plotext raises on values this module did not foresee."""
+    try:
+        return PlotextPlot.render(plot)
+    except Exception as exc:  # noqa: BLE001 - a plot that cannot be drawn is only that
+        return Text(visible(f"{title}: cannot be drawn ({type(exc).__name__}: {exc})"),
+                    style="italic")
+
 
 # Ten digit colours from the 256-colour palette, readable on dark and light backgrounds.
 DIGIT_COLOURS = (196, 208, 226, 46, 51, 33, 129, 201, 250, 94)
@@ -40,11 +65,12 @@ class CurvePlot(PlotextPlot):
         if self.xlabel:
             plt.xlabel(visible(self.xlabel))
         for name, xs, ys in self.series:
-            pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
+            # values read from events.jsonl: a string, NaN or 1e308 is left out, not drawn
+            pts = [(x, y) for x, y in zip(xs, ys) if drawable(x) and drawable(y)]
             if pts:
                 plt.plot([p[0] for p in pts], [p[1] for p in pts], label=visible(name),
                          marker="braille")
-        return super().render()
+        return safe_render(self, self.title)
 
 
 def digit_legend():
@@ -81,11 +107,12 @@ class ScatterPlot(PlotextPlot):
         if self.points:
             by_digit: dict[int, tuple[list, list]] = {}
             for p, lab in zip(self.points, self.labels):
-                if p and len(p) >= 2 and p[0] is not None and p[1] is not None:
+                if (isinstance(p, (list, tuple)) and len(p) >= 2 and drawable(p[0])
+                        and drawable(p[1]) and drawable(lab)):
                     xs, ys = by_digit.setdefault(int(lab), ([], []))
                     xs.append(p[0])
                     ys.append(p[1])
             for digit in sorted(by_digit):
                 xs, ys = by_digit[digit]
                 plt.scatter(xs, ys, marker="braille", color=DIGIT_COLOURS[digit % 10])
-        return super().render()
+        return safe_render(self, self.title)

@@ -8,6 +8,7 @@ from textual_plotext import PlotextPlot
 
 from mnist_tui.engine.suites.chart_plotext import draw_chart
 from mnist_tui.engine.text import visible
+from mnist_tui.tui.widgets.plots import safe_render
 
 
 class SweepPlot(PlotextPlot):
@@ -41,5 +42,12 @@ class SweepPlot(PlotextPlot):
         if c is None:
             plt.title("accuracy % vs images — waiting for finished members…")
             return super().render()
-        draw_chart(plt, c, "accuracy % vs images (mean over seeds; t-SNE+GMM 1:1)")
-        return super().render()
+        title = "accuracy % vs images (mean over seeds; t-SNE+GMM 1:1)"
+        try:
+            draw_chart(plt, c, title)
+        except Exception as exc:  # noqa: BLE001 - a member's planted value must not end the app
+            from rich.text import Text
+
+            return Text(visible(f"{title}: cannot be drawn ({type(exc).__name__}: {exc})"),
+                        style="italic")
+        return safe_render(self, title)
