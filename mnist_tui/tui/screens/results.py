@@ -272,4 +272,4 @@ class ResultsScreen(Screen):
 def _count(n: object) -> str:
     """An image count as recorded (an int), or "?" for a run that never chose its images (or
     whose record holds no count: a negative number, a string)."""
-    return f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else "?"
+    return str(n) if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else "?"
