@@ -208,8 +208,9 @@ def test_the_published_files_are_named_mnist_verified(real_mnist_dir, tmp_path, 
     assert run.returncode == 0, run.stdout + run.stderr
     ds = run.result["dataset"]
     assert ds["name"] == "mnist" and ds["published"] is True, ds
-    assert ds["description"] == f"MNIST from {real_mnist_dir} (published files, verified)"
-    assert f"dataset   MNIST from {real_mnist_dir} (published files, verified) (200 images)" \
+    folder = Path(real_mnist_dir).resolve()      # the loader names the folder it really read
+    assert ds["description"] == f"MNIST from {folder} (published files, verified)"
+    assert f"dataset   MNIST from {folder} (published files, verified) (200 images)" \
         in run.stdout.splitlines()
 
 
