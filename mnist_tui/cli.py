@@ -267,27 +267,23 @@ def _default_runs_dir() -> Path:
     return default_runs_dir()
 
 
-def _not_a_terminal() -> str | None:
-    """The first standard stream that is not a terminal, else None. The TUI reads keys from
-    stdin and draws on stderr (Textual's choice); stdout redirected to a file means a script
-    wanted output there. Without all three it would draw escape codes into a file until
-    killed, so it refuses at once instead."""
-    for name, stream in (("input", sys.stdin), ("output", sys.stdout),
-                         ("error output", sys.stderr)):
-        try:
-            if stream is None or not os.isatty(stream.fileno()):
-                return name
-        except (AttributeError, OSError, ValueError):   # closed, or no file descriptor
-            return name
-    return None
+def _keys_from_a_terminal() -> bool:
+    """Whether the TUI can take keys here. Its keys come from the standard input:
+    without a terminal there (`mnist-tui </dev/null >file`, cron, a script) it could only run,
+    drawing into whatever stderr is, until killed, so it refuses at once. Where it draws is the
+    user's choice: stderr may be a pipe that relays to a terminal (`2> >(tee log)`, a
+    recorder), and the TUI writes nothing to stdout."""
+    try:
+        return sys.stdin is not None and os.isatty(sys.stdin.fileno())
+    except (AttributeError, OSError, ValueError):   # closed, or no file descriptor
+        return False
 
 
 def _run_tui(args: argparse.Namespace, runs_dir: Path) -> int:
     data_dir = getattr(args, "data_dir", None) or os.environ.get("MNIST_TUI_DATA_DIR")
-    missing = _not_a_terminal()
-    if missing is not None:
-        print(f"error: the terminal UI needs a terminal, and the standard {missing} is not "
-              "one; without a terminal use --batch (see mnist-tui --help)", file=sys.stderr)
+    if not _keys_from_a_terminal():
+        error_line("the terminal UI needs a terminal, and the standard input is not one; "
+                   "without a terminal use --batch (see mnist-tui --help)")
         return EXIT_USAGE
     try:
         from mnist_tui.tui.app import run_app

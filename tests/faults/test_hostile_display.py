@@ -266,43 +266,57 @@ def test_without_a_terminal_the_tui_refuses_at_once(tmp_path):
     assert out.read_bytes() == b""
 
 
-def test_on_a_terminal_the_tui_still_starts_and_quits(tmp_path):
-    """The refusal is only for a missing terminal: in a pseudo-terminal (what tmux and a
-    terminal give it), `mnist-tui` draws its Dataset screen and `q` ends it with exit 0."""
+@pytest.mark.parametrize("drawn_on", ["terminal", "pipe"])
+def test_on_a_terminal_the_tui_still_starts_and_quits(tmp_path, drawn_on):
+    """The refusal is only for keys without a terminal: with a pseudo-terminal as its input
+    (what tmux and a terminal give it), `mnist-tui` draws its Dataset screen and `q` ends it
+    with exit 0, whether it draws on the terminal or on a pipe that relays to one (stderr
+    through `tee`: how the before-stop check runs the real app)."""
     import pty
 
     env = tui_env(tmp_path)
     env.update(LINES="30", COLUMNS="100")
+    relay_r, relay_w = os.pipe() if drawn_on == "pipe" else (None, None)
     pid, fd = pty.fork()
-    if pid == 0:       # the child: the pty is its stdin, stdout and stderr
+    if pid == 0:       # the child: the pty is its stdin and stdout (and stderr, or the pipe)
         try:
+            if relay_w is not None:
+                os.dup2(relay_w, 2)
             os.execve(mnist_tui(), [mnist_tui()], env)
         finally:
             os._exit(127)
+    if relay_w is not None:
+        os.close(relay_w)
+    drawn = fd if relay_r is None else relay_r
     import fcntl
     import termios
 
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+
+    def drain(timeout: float) -> bytes:
+        """What the app drew in `timeout` seconds at most (the pty is read too, so that
+        neither side fills)."""
+        got = b""
+        for ready in select.select([fd, drawn], [], [], timeout)[0]:
+            try:
+                data = os.read(ready, 65536)
+            except OSError:
+                continue
+            got += data if ready == drawn else b""
+        return got
+
     seen = b""
     try:
         deadline = time.monotonic() + patient(60)
         while b"Dataset" not in seen and time.monotonic() < deadline:
-            if select.select([fd], [], [], 0.2)[0]:
-                try:
-                    seen += os.read(fd, 65536)
-                except OSError:
-                    break
+            seen += drain(0.2)
         assert b"Dataset" in seen, seen[-2000:]
         assert b"error:" not in seen
         os.write(fd, b"q")
         deadline = time.monotonic() + patient(30)
         status = None
         while time.monotonic() < deadline:
-            if select.select([fd], [], [], 0.2)[0]:
-                try:
-                    os.read(fd, 65536)
-                except OSError:
-                    pass
+            drain(0.2)
             waited, status = os.waitpid(pid, os.WNOHANG)
             if waited:
                 break
@@ -316,6 +330,8 @@ def test_on_a_terminal_the_tui_still_starts_and_quits(tmp_path):
         except (OSError, ChildProcessError):
             pass
         os.close(fd)
+        if relay_r is not None:
+            os.close(relay_r)
 
 
 # -- item 3 on screen: a bad events file costs the run its curves, with a note -------------------
