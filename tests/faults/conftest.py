@@ -52,3 +52,15 @@ def hostile():
     server = HostileServer()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch) -> Path:
+    """The TUI in this process and every worker it starts: offline, their own cache; returns
+    an empty runs folder."""
+    monkeypatch.setenv("MNIST_TUI_MIRRORS", closed_port_url())
+    monkeypatch.setenv("MNIST_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MNIST_TUI_DATA_DIR", raising=False)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    return runs

@@ -14,6 +14,7 @@ mode the URL's first path segment names:
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -31,6 +32,7 @@ import numpy as np
 from support import (
     closed_port_url,  # noqa: F401 - the fault tests take it from here
     patient,
+    screen_text,
 )
 
 from mnist_tui.engine.data.download import IDX_FILES
@@ -292,3 +294,28 @@ def write_run_records(runs_dir: Path, run_id: str, spec: dict, result: dict) -> 
     (folder / "meta.json").write_text(json.dumps({"run_id": run_id, "pid": 1}))
     (folder / "result.json").write_text(json.dumps(result))
     return folder
+
+
+# --- the TUI driven by Pilot --------------------------------------------------------------------
+
+def run(scenario) -> None:
+    """A Pilot scenario on a fresh event loop (this folder has no async test runner)."""
+    asyncio.run(scenario())
+
+
+async def shows(pilot, *needles: str, timeout: float = 20.0) -> str:
+    """Run the app until every needle is on screen (or fail, naming the screen and any crash);
+    returns the screen's text."""
+    app = pilot.app
+    deadline = time.monotonic() + patient(timeout)
+    text = ""
+    while time.monotonic() < deadline:
+        if app.return_code is not None or not app.is_running:
+            break
+        text = screen_text(app)
+        if all(n in text for n in needles):
+            await pilot.pause()
+            return screen_text(app)
+        await pilot.pause(0.1)
+    raise AssertionError(f"not on screen: {[n for n in needles if n not in text]!r}; "
+                         f"app running: {app.is_running}\n{text}")

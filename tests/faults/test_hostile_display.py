@@ -11,7 +11,6 @@ real `mnist-tui` with and without a terminal.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import select
@@ -24,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import closed_port_url, patient, screen_text, write_finished_run
+from fault_helpers import run, shows
+from support import closed_port_url, patient, write_finished_run
 
 from mnist_tui.tui.app import create_app
 
@@ -38,44 +38,10 @@ ESCAPE_RAW, ESCAPE_SHOWN = "\x1b[31mred\nerror: forged", "\\x1b[31mred\\nerror: 
 
 # -- reading the screen --------------------------------------------------------------------------
 
-async def shows(pilot, *needles: str, timeout: float = 20.0) -> str:
-    """Run the app until every needle is on screen (or fail, naming the screen and any crash);
-    returns the screen's text."""
-    app = pilot.app
-    deadline = time.monotonic() + patient(timeout)
-    text = ""
-    while time.monotonic() < deadline:
-        if app.return_code is not None or not app.is_running:
-            break
-        text = screen_text(app)
-        if all(n in text for n in needles):
-            await pilot.pause()
-            return screen_text(app)
-        await pilot.pause(0.1)
-    raise AssertionError(f"not on screen: {[n for n in needles if n not in text]!r}; "
-                         f"app running: {app.is_running}\n{text}")
-
-
 def assert_nothing_raw(text: str) -> None:
     """No control character reached the screen, and no line was forged."""
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", text), repr(text)
     assert not any(line.lstrip().startswith("error: forged") for line in text.splitlines())
-
-
-def run(scenario) -> None:
-    """A Pilot scenario on a fresh event loop (this folder has no async test runner)."""
-    asyncio.run(scenario())
-
-
-@pytest.fixture
-def offline(tmp_path, monkeypatch) -> Path:
-    """The app and every worker it starts: offline, their own cache; returns the runs folder."""
-    monkeypatch.setenv("MNIST_TUI_MIRRORS", closed_port_url())
-    monkeypatch.setenv("MNIST_TUI_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("MNIST_TUI_DATA_DIR", raising=False)
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    return runs
 
 
 def plant(runs: Path, run_id: str, payload: str, accuracy: float) -> None:

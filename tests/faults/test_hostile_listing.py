@@ -204,25 +204,19 @@ def test_reuse_runs_beside_unreadable_folders_reuses_and_names_them(hostile, bou
     assert "Traceback" not in out.stderr
 
 
-def test_resume_of_the_unreadable_suite_is_one_error_line(hostile, bound):
+@pytest.mark.parametrize("flag, folder", [("--resume", LOCKED_SUITE), ("--rerun", LOCKED_RUN)],
+                         ids=["resume-suite", "rerun-run"])
+def test_an_unreadable_suite_or_run_named_on_the_command_line_is_one_error_line(
+        hostile, bound, flag, folder):
+    """`--resume` of a suite folder, `--rerun` of a run folder we may not enter: one line
+    naming it and why, exit 2, never a traceback."""
     home, _, _ = hostile
-    out = _run(bound, home, [sys.executable, "-m", "mnist_tui", "--batch", "--resume",
-                             LOCKED_SUITE], timeout=60)
+    out = _run(bound, home, [sys.executable, "-m", "mnist_tui", "--batch", flag, folder],
+               timeout=60)
     assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
-    assert LOCKED_SUITE in lines[0] and "Permission denied" in lines[0]
-
-
-def test_rerun_of_an_unreadable_run_is_one_error_line(hostile, bound):
-    """`--rerun` of a run folder we may not enter: one line naming it, never a traceback."""
-    home, _, _ = hostile
-    out = _run(bound, home, [sys.executable, "-m", "mnist_tui", "--batch", "--rerun",
-                             LOCKED_RUN], timeout=60)
-    assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
-    assert LOCKED_RUN in lines[0] and "Permission denied" in lines[0]
+    assert folder in lines[0] and "Permission denied" in lines[0]
 
 
 # --- item 11: order by UTC -----------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fault_helpers import MEMORY_LIMIT
-from support import closed_port_url, fake_worker_dir, patient, start_fake_worker, wait_until
+from support import fake_worker_dir, patient, start_fake_worker, wait_until
 
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs.procs import process_alive, process_start_time
@@ -129,14 +129,6 @@ def test_a_worker_of_another_folder_is_not_this_runs_worker(tmp_path):
         shutil.rmtree(top, ignore_errors=True)
 
 
-@pytest.fixture
-def offline(tmp_path, monkeypatch):
-    """The app (and anything it starts) offline, with its own cache."""
-    monkeypatch.setenv("MNIST_TUI_MIRRORS", closed_port_url())
-    monkeypatch.setenv("MNIST_TUI_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("MNIST_TUI_DATA_DIR", raising=False)
-
-
 async def _until(pilot, condition, timeout: float, what: str) -> None:
     """Let the app run until `condition()` holds; fail after `patient(timeout)` seconds."""
     loop = asyncio.get_running_loop()
@@ -157,11 +149,10 @@ async def _quit_stopping_jobs(app, pilot) -> None:
         await _until(pilot, lambda: not app.is_running, 30, "the app to exit")
 
 
-def test_the_tui_neither_reattaches_nor_stops_a_planted_runs_process(tmp_path, offline):
+def test_the_tui_neither_reattaches_nor_stops_a_planted_runs_process(offline):
     from mnist_tui.tui.app import create_app
 
-    root = tmp_path / "runs"
-    root.mkdir()
+    root = offline
     proc = sleeper()
     try:
         run = plant_run(root, "20260101-120000-tsne-gmm-aaaaaa", proc.pid)
@@ -182,11 +173,10 @@ def test_the_tui_neither_reattaches_nor_stops_a_planted_runs_process(tmp_path, o
         stop(proc)
 
 
-def test_an_unknown_job_name_is_a_skipped_folder_and_the_monitor_stands(tmp_path, offline):
+def test_an_unknown_job_name_is_a_skipped_folder_and_the_monitor_stands(offline):
     from mnist_tui.tui.app import create_app
 
-    root = tmp_path / "runs"
-    root.mkdir()
+    root = offline
     proc = sleeper()
     try:
         bad = plant_run(root, "20260101-120000-x-aaaaaa", proc.pid, spec={**SPEC, "job": "[/]"})

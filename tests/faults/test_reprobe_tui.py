@@ -19,15 +19,14 @@ test_hostile_display.py; these are new.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import threading
 from pathlib import Path
 
 import pytest
-from support import closed_port_url, patient, screen_text
-from test_hostile_display import shows
+from fault_helpers import run, shows
+from support import patient, screen_text
 
 from mnist_tui.tui.app import create_app
 from mnist_tui.tui.messages import OpenRun
@@ -35,17 +34,6 @@ from mnist_tui.tui.messages import OpenRun
 SIZE = (120, 40)
 SPEC = {"job": "cnn", "preset": "default", "dataset": "digits", "seed": 0, "samples": 100,
         "epochs": 1}
-
-
-@pytest.fixture
-def offline(tmp_path, monkeypatch) -> Path:
-    """The app offline with its own cache; returns an empty runs folder."""
-    monkeypatch.setenv("MNIST_TUI_MIRRORS", closed_port_url())
-    monkeypatch.setenv("MNIST_TUI_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("MNIST_TUI_DATA_DIR", raising=False)
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    return runs
 
 
 def plant_run(runs: Path, run_id: str, spec: dict | None = None, result: str | dict | None = None,
@@ -63,10 +51,6 @@ def plant_run(runs: Path, run_id: str, spec: dict | None = None, result: str | d
     if events is not None:
         (d / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     return d
-
-
-def run(scenario) -> None:
-    asyncio.run(scenario())
 
 
 def app_for(runs: Path, mode: str):
