@@ -14,7 +14,7 @@
 
 BENCH_EXTRA_ENV adds variables to the app's environment (e.g. MNIST_TUI_WORKER_NICE=19).
 Screen switches used to cost Textual's 50 ms `delay_update` hold on top of the redraw (the app
-now skips it for screens already built: MnistApp.switch_mode), and with both cores busy the
+now skips it for screens already built: MnistApp.delay_update), and with both cores busy the
 workers' nice did nothing until their autogroup was niced too (launch.lower_priority). The
 app's own full garbage collections (75–147 ms each, every ~8 s while a CNN trains) were the
 other source of slow presses; tui/heap.py freezes the startup heap (now 20–64 ms).

@@ -5,7 +5,7 @@ finished lines printed above it; otherwise (a pipe, a CI log) it prints plain li
 never a carriage return. With `--json -` stdout carries only the result JSON
 and every human line goes to stderr.
 
-The worker's CPU %, resident memory and GPUs (`engine.sysmon`, the Monitor's figures) are
+The worker's CPU %, resident memory and GPUs (`engine.runs.sysmon`, the Monitor's figures) are
 sampled by a small thread every SYSTEM_SECONDS: on a terminal they are the bar's last line, in a
 log they are a plain `system:` line every SYSTEM_PLAIN_SECONDS — so a long silent
 phase (TensorFlow's import, a first epoch) still shows the job is alive.
@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import TextIO
 
 from mnist_tui.batch_bar import LiveBar
-from mnist_tui.engine.data.naming import dataset_label
-from mnist_tui.engine.jobs.events import Event
+from mnist_tui.engine.jobs.event_text import event_line, progress_line, progress_tail
+from mnist_tui.engine.jobs.events import Event, Progress
+from mnist_tui.engine.jobs.results import ClassifierMetrics, RunResult
+from mnist_tui.engine.present import count, duration, progress_count, stamp
 from mnist_tui.engine.runs.launch import WorkerRun
 from mnist_tui.engine.text import visible
 from mnist_tui.outputs import (
@@ -54,7 +56,7 @@ class Reporter:
         self._last_system_line = time.monotonic()
         self._clock = (0.0, time.monotonic())   # (latest event's t, when it came)
 
-    def _line(self, text: str) -> None:
+    def line(self, text: str) -> None:
         """One human line. Every line shows its control characters as escapes (`visible`):
         names, paths, run ids and error texts inside it come from folders, records and
         exceptions anyone can write, and an ESC sequence would drive the terminal, a newline
@@ -94,61 +96,41 @@ class Reporter:
                 self.bar.set_system(self._system_text)
             elif time.monotonic() - self._last_system_line >= self.system_every:
                 self._last_system_line = time.monotonic()
-                self._line(f"[{self.job_seconds():7.1f}s] {self._system_text}")
+                self.line(f"{stamp(self.job_seconds())} {self._system_text}")
 
-    def _progress(self, ev) -> None:
-        frac = f"{ev.step:,}/{ev.total:,}" if ev.total else f"{ev.step:,}"
-        if ev.phase == "download":   # bytes
-            frac = (f"{ev.step / 1e6:.1f}/{ev.total / 1e6:.1f} MB" if ev.total
-                    else f"{ev.step / 1e6:.1f} MB")
-        extras = " ".join(f"{k.replace('_', ' ')} {_fmt(v, k)}" for k, v in ev.metrics.items())
-        eta = f" ETA {ev.eta:.0f}s" if ev.eta else ""
+    def _progress(self, ev: Progress) -> None:
         if self.bar is not None:
             with self._lock:
-                self.bar.show(ev.phase, f"[{ev.t:7.1f}s] {ev.phase}", ev.step, ev.total, frac,
-                              f"{ev.message} {extras}{eta}".strip())
+                self.bar.show(ev.phase, f"{stamp(ev.t)} {ev.phase}", ev.step, ev.total,
+                              progress_count(ev.phase, ev.step, ev.total), progress_tail(ev))
             return
-        text = f"[{ev.t:7.1f}s] {ev.phase} {frac} {ev.message} {extras}{eta}".rstrip()
         done = ev.total is not None and ev.step >= ev.total
         last = self._last_plain.get(ev.phase, float("-inf"))
         if done or time.monotonic() - last >= PLAIN_PROGRESS_SECONDS:
             self._last_plain[ev.phase] = time.monotonic()
-            self._line(text)
+            self.line(progress_line(ev))
 
     def event(self, ev: Event) -> None:
-        kind = ev.type
         self._clock = (max(ev.t or 0.0, self._clock[0]), time.monotonic())
-        if kind == "phase" and self.bar is not None:
+        if ev.type == "phase" and self.bar is not None:
             with self._lock:
                 self.bar.hide()           # a new phase: the last one's bar is stale
-        if kind == "progress":
+        if isinstance(ev, Progress):
             self._progress(ev)
-        elif kind == "phase":
-            self._line(f"[{ev.t:7.1f}s] {ev.name}: {ev.message}" if ev.message
-                       else f"[{ev.t:7.1f}s] {ev.name}")
-        elif kind == "log":
-            prefix = "" if ev.level == "info" else f"{ev.level.upper()}: "
-            self._line(f"[{ev.t:7.1f}s] {prefix}{ev.message}")
-        elif kind == "epoch":
-            metrics = "  ".join(f"{k} {_fmt(v)}" for k, v in ev.metrics.items())
-            self._line(f"[{ev.t:7.1f}s] epoch {ev.epoch}/{ev.epochs}  {metrics}  "
-                       f"({ev.seconds:.1f}s)")
-        elif kind == "model_summary":
-            self._line(f"[{ev.t:7.1f}s] model: {len(ev.layers)} layers, "
-                       f"{ev.trainable_params:,} trainable + {ev.frozen_params:,} frozen parameters")
-        elif kind == "started":
-            self._line(f"run {ev.run_id}: {ev.job} (preset {ev.spec.get('preset')}, "
-                       f"seed {ev.spec.get('seed')})")
+            return
+        text = event_line(ev)
+        if text is not None:
+            self.line(text)
 
-    def summary(self, result: dict) -> None:
+    def summary(self, result: RunResult) -> None:
         self.end_status()
-        self._line("")
+        self.line("")
         for line in format_summary(result):
-            self._line(line)
+            self.line(line)
 
 
 class SystemTicker:
-    """Samples the worker (`engine.sysmon`) every SYSTEM_SECONDS on a daemon thread and hands
+    """Samples the worker (`engine.runs.sysmon`) every SYSTEM_SECONDS on a daemon thread and hands
     the figures to the reporter; NVML, when there is a GPU, is only ever called from here."""
 
     def __init__(self, reporter: Reporter, pid: int, every: float = SYSTEM_SECONDS) -> None:
@@ -184,65 +166,58 @@ class SystemTicker:
                 return
 
 
-def _fmt(v, key: str = "") -> str:
-    if isinstance(v, float) and key.endswith("per_s"):
-        return f"{v:,.0f}"
-    if isinstance(v, float):
-        return f"{v:.4f}" if abs(v) < 100 else f"{v:,.1f}"
-    return str(v)
-
-
-def format_summary(result: dict) -> list[str]:
+def format_summary(result: RunResult) -> list[str]:
     """The human summary: status, accuracies (labelled), times per phase, the confusion matrix."""
-    status = result.get("status", "?")
-    lines = [f"{result.get('job', '?')} {status}" + (f": {result['error']}"
-                                                      if result.get("error") else "")]
-    ds = result.get("dataset") or {}
-    if ds:
-        n = ds.get("n_samples")
-        count = f" ({n:,} images)" if isinstance(n, int) else ""
-        lines.append(f"dataset   {visible(dataset_label(ds))}{count}")
-    images = result.get("images") if isinstance(result.get("images"), dict) else {}
+    lines = [f"{result.job or '?'} {result.status}"
+             + (f": {result.error}" if result.error else "")]
+    ds = result.dataset
+    if ds is not None and ds.to_dict():
+        n = ds.n_samples
+        images_text = f" ({count(n)} images)" if n is not None else ""
+        lines.append(f"dataset   {visible(ds.label())}{images_text}")
+    images = result.images or {}
     for key in ("train", "validation", "clustered", "evaluation"):
-        if isinstance(images.get(key), str):
+        if key in images:
             label = {"evaluation": "scored on"}.get(key, key)
             lines.append(f"  {label:<12} {images[key]}")
-    m = result.get("metrics") or {}
+    m = result.metrics
+    refined = result.refined
     labels = {
-        "accuracy_hungarian": ("accuracy (one-to-one, Hungarian)" if not
-                               result.get("metrics_clustering") else
+        "accuracy_hungarian": ("accuracy (one-to-one, Hungarian)" if not refined else
                                "after self-training (one-to-one)"),
-        "accuracy_majority": ("accuracy (majority vote, many-to-one)" if not
-                              result.get("metrics_clustering") else
+        "accuracy_majority": ("accuracy (majority vote, many-to-one)" if not refined else
                               "after self-training (majority vote)"),
         "nmi": "NMI", "ari": "ARI", "accuracy": "accuracy", "loss": "loss",
     }
     for key, label in labels.items():
-        if isinstance(m.get(key), (int, float)):
-            lines.append(f"{label:<38} {m[key]:.4f}")
-    alone = result.get("metrics_clustering")
-    if isinstance(alone, dict) and isinstance(alone.get("accuracy_hungarian"), (int, float)):
+        value = getattr(m, key, None)
+        if value is not None:
+            lines.append(f"{label:<38} {value:.4f}")
+    alone = result.metrics_clustering
+    if alone is not None and alone.accuracy_hungarian is not None:
         # the refined preset: the clustering's own numbers beside the self-trained ones above
-        lines.append(f"{'clustering alone (one-to-one)':<38} {alone['accuracy_hungarian']:.4f}")
-        lines.append(f"{'clustering alone (majority vote)':<38} {alone['accuracy_majority']:.4f}")
-    if m.get("eval_split") and not images.get("evaluation"):
-        lines.append(f"{'measured on':<38} {m['eval_split']}")
-    for warning in result.get("warnings") or []:
+        lines.append(f"{'clustering alone (one-to-one)':<38} {alone.accuracy_hungarian:.4f}")
+        if alone.accuracy_majority is not None:
+            lines.append(f"{'clustering alone (majority vote)':<38} "
+                         f"{alone.accuracy_majority:.4f}")
+    if isinstance(m, ClassifierMetrics) and m.eval_split and "evaluation" not in images:
+        lines.append(f"{'measured on':<38} {m.eval_split}")
+    for warning in result.warnings:
         lines.append(f"warning   {warning}")
-    timings = result.get("timings") or {}
-    if timings:
-        lines.append("time      " + "  ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
-    cm = result.get("confusion_matrix")
-    if cm:
-        mapping = result.get("confusion_mapping")
+    if result.timings:
+        lines.append("time      " + "  ".join(f"{k} {duration(v, 'tenths')}"
+                                             for k, v in result.timings.items()))
+    cm = result.confusion_matrix
+    if cm and cm[0]:
+        mapping = result.confusion_mapping
         lines.append("confusion matrix (rows = true digit, columns = predicted"
                      + (f", {mapping} mapping)" if mapping else ")"))
-        width = max(4, len(str(max(max(r) for r in cm))) + 1)
+        width = max(4, len(str(max(max(r) for r in cm if r))) + 1)
         lines.append("     " + "".join(f"{c:>{width}}" for c in range(len(cm[0]))))
         for i, row in enumerate(cm):
             lines.append(f"  {i}  " + "".join(f"{v:>{width}}" for v in row))
-    if result.get("run_dir"):
-        lines.append(f"run folder {result['run_dir']}")
+    if result.run_dir:
+        lines.append(f"run folder {result.run_dir}")
     # the error, warnings, image descriptions and run folder are a record's text: visible
     return [visible(line) for line in lines]
 
@@ -315,7 +290,7 @@ def run_batch(spec, runs_dir: Path, json_out: str | None = None,
         except _Stop as stop:
             interrupted = True
             if stop.signum != signal.SIGHUP:
-                reporter._line("interrupted: stopping the job and recording what it has done… "
+                reporter.line("interrupted: stopping the job and recording what it has done… "
                                "(again: stop at once)")
             worker.stop(FORWARD[stop.signum])
             for ev in worker.events():
@@ -326,20 +301,20 @@ def run_batch(spec, runs_dir: Path, json_out: str | None = None,
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     result = worker.outcome("interrupted" if interrupted else "failed")
-    status = result.get("status", "failed")
-    if status == "failed" and result.get("error_kind") == "input":
+    status = result.status
+    if status == "failed" and result.error_kind == "input":
         reporter.end_status()
-        error_line(result.get("error"))
+        error_line(result.error)
         code = 2
     else:
         reporter.summary(result)
         code = EXIT_CODES.get(status, 3)
-        if status == "failed" and not result.get("run_dir"):
+        if status == "failed" and not result.run_dir:
             tail = worker.stderr_tail()
             if tail:
                 say(worker_tail(tail))
     if json_out:
-        text = json.dumps(result, indent=2) + "\n"
+        text = json.dumps(result.to_dict(), indent=2) + "\n"
         try:
             if json_out == "-":
                 write_stdout(text)

@@ -10,10 +10,11 @@ get plain lines (batch.Reporter).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
+from rich.console import Console, RenderableType
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.text import Text
 
 from mnist_tui.engine.text import visible
@@ -24,7 +25,7 @@ class _PhaseProgress(Progress):
 
     system = ""
 
-    def get_renderables(self):
+    def get_renderables(self) -> Iterator[RenderableType]:
         yield self.make_tasks_table([t for t in self.tasks if t.visible])
         if self.system:
             yield Text(self.system, no_wrap=True, overflow="ellipsis")
@@ -44,7 +45,7 @@ class LiveBar:
             TextColumn("{task.fields[extra]}", style="dim", markup=False),
             console=self.console, transient=True, auto_refresh=True, refresh_per_second=4,
             redirect_stdout=False, redirect_stderr=False, expand=False)
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
         self.started = False
 
     def _start(self) -> None:

@@ -8,9 +8,12 @@ new flag with its help, choices and bounds for free.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from mnist_tui import __version__
 from mnist_tui.engine.errors import MnistTuiError, SpecError
@@ -24,6 +27,9 @@ from mnist_tui.engine.jobs.specs import (
 from mnist_tui.outputs import check_json_target, check_runs_dir, error_line, reserve_std_fds, say
 from mnist_tui.suite_batch import suite_only_flags, wants_suite
 
+if TYPE_CHECKING:
+    from mnist_tui.engine.jobs.specs import JobSpec
+
 EXIT_USAGE = 2
 COMMON_FIELDS = ("dataset", "data_dir", "split", "samples", "subset_seed", "seed")
 NOT_FLAGS = ("preset",)  # has its own option
@@ -36,13 +42,13 @@ class UsageError(MnistTuiError):
 class _Parser(argparse.ArgumentParser):
     """argparse, but every usage error is one `error: …` line and exit 2."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see mnist-tui --help)")
 
 
-def _field_flags() -> dict:
+def _field_flags() -> dict[str, dataclasses.Field[Any]]:
     """field name → the first spec field of that name, over every job."""
-    out: dict = {}
+    out: dict[str, dataclasses.Field[Any]] = {}
     for job in JOB_NAMES:
         for f in spec_fields(job):
             if f.name not in NOT_FLAGS and f.name not in out:
@@ -116,19 +122,21 @@ def _default_text(name: str) -> str:
     return ", ".join(f"{job} {v}" for job, v in shown.items())
 
 
-def _metavar(f) -> str:
+def _metavar(f: dataclasses.Field[Any]) -> str:
     kind = f.metadata["kind"]
     return {int: "N", float: "X"}.get(kind, "NAME" if f.metadata["choices"] else "VALUE")
 
 
-def _given_fields(args: argparse.Namespace) -> dict[str, str]:
+def _given_fields(args: argparse.Namespace) -> dict[str, str | bool]:
+    """The job options given, as typed (a switch such as --deskew is a bool, the rest text)."""
     names = _field_flags()
     return {k: v for k, v in vars(args).items() if k in names}
 
 
-def _overrides(job: str, given: dict[str, str]) -> dict:
+def _overrides(job: str, given: dict[str, str | bool]) -> dict[str, Any]:
+    """The given options as the job's values (parsed by its spec's fields)."""
     fields_of_job = {f.name: f for f in spec_fields(job)}
-    out = {}
+    out: dict[str, Any] = {}
     for name, text in given.items():
         if name not in fields_of_job:
             raise UsageError(f"--{flag_name(name)} does not apply to --job {job}")
@@ -136,7 +144,7 @@ def _overrides(job: str, given: dict[str, str]) -> dict:
     return out
 
 
-def resolve_spec(args: argparse.Namespace, runs_dir: Path):
+def resolve_spec(args: argparse.Namespace, runs_dir: Path) -> tuple[JobSpec, str | None]:
     """The spec a batch run will execute, from --job/--rerun/--config plus explicit options."""
     from mnist_tui.engine.jobs.specs import build_spec, spec_from_dict
     from mnist_tui.engine.runs.store import RunStore, read_json
@@ -149,11 +157,14 @@ def resolve_spec(args: argparse.Namespace, runs_dir: Path):
         if "data_dir" not in given and os.environ.get("MNIST_TUI_DATA_DIR") \
                 and given.get("dataset") != "digits":
             given["data_dir"] = os.environ["MNIST_TUI_DATA_DIR"]
-        if given.get("data_dir"):
-            given["data_dir"] = str(Path(given["data_dir"]).expanduser().resolve())
-        if given.get("tensorboard") and given["tensorboard"].lower() != "none":
-            given["tensorboard"] = str(Path(given["tensorboard"]).expanduser().absolute())
+        data_dir, tensorboard = given.get("data_dir"), given.get("tensorboard")
+        if isinstance(data_dir, str) and data_dir:
+            given["data_dir"] = str(Path(data_dir).expanduser().resolve())
+        if isinstance(tensorboard, str) and tensorboard and tensorboard.lower() != "none":
+            given["tensorboard"] = str(Path(tensorboard).expanduser().absolute())
         return build_spec(args.job, args.preset or "default", _overrides(args.job, given)), None
+    base: object
+    rerun_of: str | None
     if args.rerun:
         base, rerun_of = RunStore(runs_dir).load_spec(args.rerun), args.rerun
     else:
@@ -176,7 +187,7 @@ def resolve_spec(args: argparse.Namespace, runs_dir: Path):
     return spec, rerun_of
 
 
-def _absolute_paths(spec: dict, relative_to: Path | None) -> dict:
+def _absolute_paths(spec: dict[str, Any], relative_to: Path | None) -> dict[str, Any]:
     """Paths in a spec file, absolute: relative ones are read from the spec file's folder (a
     --config) or the current folder, so the recorded spec re-runs from anywhere."""
     out = dict(spec)
@@ -223,11 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from mnist_tui.batch import run_batch
 
-    if getattr(spec, "tensorboard", None):
+    tensorboard = getattr(spec, "tensorboard", None)     # the Keras jobs' option
+    if tensorboard:
         # a path that came from a spec file writes where the user may not look: say where
         from mnist_tui.engine.text import visible
 
-        say(f"tensorboard logs: {visible(spec.tensorboard)}")
+        say(f"tensorboard logs: {visible(tensorboard)}")
     return _guarded(lambda: run_batch(spec, runs_dir, json_out=args.json_out, rerun_of=rerun_of))
 
 
@@ -244,7 +256,7 @@ def _refuse_empty_paths(args: argparse.Namespace) -> None:
             raise UsageError(f"{flag} was given an empty value (see mnist-tui --help)")
 
 
-def _guarded(fn) -> int:
+def _guarded(fn: Callable[[], int]) -> int:
     """Run a batch front end: a bug of ours is one `error:` line and exit 3, not a traceback."""
     try:
         return fn()

@@ -303,9 +303,11 @@ class QuietOnClosedPipe:
         """Write no more; point the descriptor at /dev/null so that Python's exit flush (of
         what is still buffered) does not fail either (it would exit 120)."""
         self.closed_pipe = True
+        if self.stream is None:         # started closed: no descriptor to point anywhere
+            return
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self.stream.fileno())      # type: ignore[union-attr]
+            os.dup2(devnull, self.stream.fileno())
             os.close(devnull)
         except (OSError, ValueError, AttributeError):
             pass

@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mnist_tui.engine.errors import MnistTuiError, SpecError
 from mnist_tui.engine.jobs.specs import JOB_NAMES, flag_name
+from mnist_tui.engine.suites.listener import SuiteListener
 from mnist_tui.engine.text import shown
 from mnist_tui.outputs import (
     check_json_target,
@@ -26,12 +28,20 @@ from mnist_tui.outputs import (
     write_stdout,
 )
 
+if TYPE_CHECKING:
+    from mnist_tui.batch import Reporter
+    from mnist_tui.engine.jobs.events import Event
+    from mnist_tui.engine.runs.records import RunResult
+    from mnist_tui.engine.suites.folder import SuiteFolder
+    from mnist_tui.engine.suites.session import SuiteResult
+    from mnist_tui.engine.suites.spec import Member, SuiteSpec
+
 SUITE_OPTIONS = ("methods", "presets", "sizes", "seeds", "vgg_input_size", "protocols")
 EXIT = {"finished": 0, "failed": 3, "interrupted": 130}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from mnist_tui.engine.suites.suite import SUITE_HELP, SUITE_NAMES, SWEEP_SIZES
+    from mnist_tui.engine.suites.spec import SUITE_HELP, SUITE_NAMES, SWEEP_SIZES
 
     g = p.add_argument_group("suites (with --batch)")
     g.add_argument("--suite", choices=SUITE_NAMES, help="run a benchmark suite: " + "; ".join(
@@ -62,63 +72,73 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "spec (a setting only one of them knows, added or removed since, aside)")
 
 
-def wants_suite(args) -> bool:
+def wants_suite(args: argparse.Namespace) -> bool:
     return bool(args.suite or args.resume or args.suite_rerun)
 
 
-def suite_only_flags(args) -> list[str]:
+def suite_only_flags(args: argparse.Namespace) -> list[str]:
     """Suite options given without a suite: each is a usage error."""
     out = [f"--{flag_name(k)}" for k in (*SUITE_OPTIONS, "report") if getattr(args, k, None)]
     return out + (["--reuse-runs"] if args.reuse_runs else [])
 
 
-def build_suite_spec(args, given: dict):
+def build_suite_spec(args: argparse.Namespace, given: dict[str, Any]) -> SuiteSpec:
     """The SuiteSpec of the command line's suite flags (the engine parses them)."""
-    from mnist_tui.engine.suites.suite import suite_spec_from_text
+    from mnist_tui.engine.suites.spec_text import suite_spec_from_text
 
     return suite_spec_from_text(args.suite, methods=args.methods, presets=args.presets,
                                 sizes=args.sizes, seeds=args.seeds, protocols=args.protocols,
                                 vgg_input_size=args.vgg_input_size, given=given)
 
 
-class BatchListener:
+class BatchListener(SuiteListener):
     """Suite progress for people, through the batch Reporter (whose every line shows control
     characters as escapes: labels, run ids and errors come from records)."""
 
-    def __init__(self, reporter) -> None:
+    def __init__(self, reporter: Reporter) -> None:
         self.r = reporter
 
-    def member_start(self, i, n, member) -> None:
-        self.r._line(f"[{i}/{n}] {member.label}")
+    def preflight_event(self, ev: Event) -> None:
+        self.r.event(ev)   # its downloads (MNIST, VGG16 weights)
 
-    def member_reused(self, i, n, member, run_id) -> None:
-        self.r._line(f"[{i}/{n}] {member.label}: finished before, reusing run {run_id}")
+    def suite_ready(self, folder: SuiteFolder, spec: SuiteSpec, resumed: bool) -> None:
+        verb = "resuming" if resumed else "running"
+        self.r._line(f"{verb} suite {spec.name} {folder.suite_id}: {len(spec.members())} "
+                     f"member runs (folder {folder.path})")
 
-    def event(self, ev) -> None:
+    def member_start(self, index: int, total: int, member: Member) -> None:
+        self.r._line(f"[{index}/{total}] {member.label}")
+
+    def member_reused(self, index: int, total: int, member: Member, run_id: str) -> None:
+        self.r._line(f"[{index}/{total}] {member.label}: finished before, reusing run {run_id}")
+
+    def event(self, ev: Event) -> None:
         self.r.event(ev)
 
-    def interrupting(self, member) -> None:
+    def interrupting(self, member: Member) -> None:
         self.r._line("interrupted: stopping the member and recording what it has done…")
 
-    def member_end(self, i, n, member, result) -> None:
-        status = result.get("status", "failed")
-        m = result.get("metrics") or {}
-        t = result.get("timings") or {}
+    def member_end(self, index: int, total: int, member: Member, result: RunResult) -> None:
+        from mnist_tui.engine.jobs.results import ClassifierMetrics, ClusteringMetrics
+
+        m, total_s = result.metrics, result.total_seconds()
         parts = []
-        if member.job == "tsne-gmm" and m.get("accuracy_hungarian") is not None:
-            parts.append(f"accuracy one-to-one {100 * m['accuracy_hungarian']:.2f}%, majority "
-                         f"vote {100 * m['accuracy_majority']:.2f}%")
-        elif m.get("accuracy") is not None:
-            parts.append(f"accuracy {100 * m['accuracy']:.2f}%")
-        if t.get("total") is not None:
-            parts.append(f"total {t['total']:.1f}s")
-        text = f"  → {member.label}: {status}" + (f": {', '.join(parts)}" if parts else "")
-        if status != "finished" and result.get("error"):
-            text += f" ({shown(result['error'], 300)})"   # a record's text: bounded
+        if (member.job == "tsne-gmm" and isinstance(m, ClusteringMetrics)
+                and m.accuracy_hungarian is not None):
+            parts.append(f"accuracy one-to-one {100 * m.accuracy_hungarian:.2f}%, majority "
+                         f"vote {100 * (m.accuracy_majority or 0.0):.2f}%")
+        elif isinstance(m, ClassifierMetrics) and m.accuracy is not None:
+            parts.append(f"accuracy {100 * m.accuracy:.2f}%")
+        if total_s is not None:
+            parts.append(f"total {total_s:.1f}s")
+        text = f"  → {member.label}: {result.status}" + (f": {', '.join(parts)}"
+                                                         if parts else "")
+        if result.status != "finished" and result.error:
+            text += f" ({shown(result.error, 300)})"   # a record's text: bounded
         self.r._line(text)
 
 
-def check_outputs(args) -> None:
+def check_outputs(args: argparse.Namespace) -> None:
     """`--json` and `--report` checked before any member runs, with the very checks a single
     `--batch --job` makes: an hour of runs never ends in "cannot write"."""
     from mnist_tui.engine.suites.report_files import report_paths
@@ -129,82 +149,67 @@ def check_outputs(args) -> None:
         check_report_targets(report_paths(Path(args.report).expanduser()))
 
 
-def run_suite_batch(args, runs_dir: Path, given: dict) -> int:
+def run_suite_batch(args: argparse.Namespace, runs_dir: Path, given: dict[str, Any]) -> int:
     from mnist_tui.batch import Reporter
+    from mnist_tui.engine.suites.runner import describe
+    from mnist_tui.engine.suites.session import SuiteFailed, SuiteSession
 
     human = human_stream(args.json_out)
     reporter = Reporter(human)   # also shows the preflight's downloads (MNIST, VGG16 weights)
-    held = []                    # the folder whose lock this process took
     try:
-        return _run_suite_batch(args, runs_dir, given, reporter, human, held)
-    finally:
-        for folder in held:
-            folder.lock.release()
-
-
-def _run_suite_batch(args, runs_dir: Path, given: dict, reporter, human, held: list) -> int:
-    from mnist_tui.engine.suites.lock import SuiteBusyError
-    from mnist_tui.engine.suites.report import build_report
-    from mnist_tui.engine.suites.report_files import report_texts, write_report
-    from mnist_tui.engine.suites.report_text import terminal_charts, terminal_summary, to_json
-    from mnist_tui.engine.suites.runner import describe, preflight, run_suite
-    from mnist_tui.engine.suites.suite import SuiteFolder, reap_suites
-
-    try:
-        sources = [s for s in ("suite", "resume", "suite_rerun") if getattr(args, s)]
-        if len(sources) != 1:
-            raise SpecError("give exactly one of --suite, --resume or --suite-rerun")
-        others = [f"--{o}" for o in ("job", "rerun", "config") if getattr(args, o)]
-        if others:
-            raise SpecError(f"{others[0]} cannot be used with --{flag_name(sources[0])}")
-        if args.preset:
-            raise SpecError("--preset cannot be used with a suite (use --presets)")
+        check_flags(args)
         check_outputs(args)
+        source: SuiteSpec | str
         if args.suite:
-            spec = build_suite_spec(args, given)
-            preflight(spec.members(), reporter.event)
-            folder = SuiteFolder.create(runs_dir, spec)
+            source = build_suite_spec(args, given)
         else:
-            changed = [f"--{flag_name(k)}" for k in SUITE_OPTIONS if getattr(args, k)]
-            changed += [f"--{flag_name(k)}" for k in given]
-            if changed:
-                raise SpecError(f"{changed[0]} cannot be changed for a recorded suite (its "
-                                "members are fixed): start a new one with --suite")
-            folder = SuiteFolder.open(runs_dir, args.resume or args.suite_rerun)
-            spec = folder.spec()
-            if args.resume:
-                reap_suites(runs_dir)   # suites whose runner died say so before we list them
-                folder.lock.acquire()   # before the preflight: a second runner stops at once
-                held.append(folder)
-                folder.members()        # an unreadable members.json stops here, not mid-run
-            preflight(spec.members(), reporter.event)
-            if args.suite_rerun:
-                folder = SuiteFolder.create(runs_dir, spec, rerun_of=args.suite_rerun)
-    except MnistTuiError as exc:
+            check_unchanged(args, given)
+            source = args.resume or args.suite_rerun
+        session = SuiteSession(runs_dir, source, rerun=bool(args.suite_rerun),
+                               listener=BatchListener(reporter), reuse_store=args.reuse_runs)
+        done = session.run()
+    except MnistTuiError as exc:   # nothing ran (or another process runs the suite)
         reporter.end_status()
         error_line(exc)
         return 2
-
-    members = spec.members()
-    verb = "resuming" if args.resume else "running"
-    reporter._line(f"{verb} suite {spec.name} {folder.suite_id}: {len(members)} member runs "
-                   f"(folder {folder.path})")
-    try:
-        outcome = run_suite(folder, BatchListener(reporter), reuse_store=args.reuse_runs)
-    except SuiteBusyError as exc:
-        reporter.end_status()
-        error_line(exc)
-        return 2
-    except Exception as exc:   # recorded in status.json as failed, with the reason
+    except SuiteFailed as exc:     # recorded in status.json as failed, with the reason
         if os.environ.get("MNIST_TUI_DEBUG"):
-            raise
+            raise exc.cause from exc
         reporter.end_status()
-        error_line(f"suite {folder.suite_id} stopped: {describe(exc)} (recorded as failed; "
-                   f"mnist-tui --batch --resume {folder.suite_id} continues it)")
+        error_line(f"suite {exc.suite_id} stopped: {describe(exc.cause)} (recorded as failed; "
+                   f"mnist-tui --batch --resume {exc.suite_id} continues it)")
         return 3
+    return _report(args, done, reporter, human)
 
-    report = build_report(folder, outcome.status)
-    written = write_report(report, folder.path / "report.html")
+
+def check_flags(args: argparse.Namespace) -> None:
+    """One suite source, and no flag that cannot go with it (SpecError)."""
+    sources = [s for s in ("suite", "resume", "suite_rerun") if getattr(args, s)]
+    if len(sources) != 1:
+        raise SpecError("give exactly one of --suite, --resume or --suite-rerun")
+    others = [f"--{o}" for o in ("job", "rerun", "config") if getattr(args, o)]
+    if others:
+        raise SpecError(f"{others[0]} cannot be used with --{flag_name(sources[0])}")
+    if args.preset:
+        raise SpecError("--preset cannot be used with a suite (use --presets)")
+
+
+def check_unchanged(args: argparse.Namespace, given: dict[str, Any]) -> None:
+    """A recorded suite's members are fixed: no suite option or job setting (SpecError)."""
+    changed = [f"--{flag_name(k)}" for k in SUITE_OPTIONS if getattr(args, k)]
+    changed += [f"--{flag_name(k)}" for k in given]
+    if changed:
+        raise SpecError(f"{changed[0]} cannot be changed for a recorded suite (its members "
+                        "are fixed): start a new one with --suite")
+
+
+def _report(args: argparse.Namespace, done: SuiteResult, reporter: Reporter,
+            human: TextIO) -> int:
+    """The ended suite: --report files, the table (and sweep charts), --json; the exit code."""
+    from mnist_tui.engine.suites.report_files import report_texts
+    from mnist_tui.engine.suites.report_text import terminal_charts, terminal_summary, to_json
+
+    report, written, suite_id = done.report, list(done.paths), done.folder.suite_id
     if args.report:
         for path, text in report_texts(report, Path(args.report).expanduser()).items():
             try:
@@ -216,18 +221,17 @@ def _run_suite_batch(args, runs_dir: Path, given: dict, reporter, human, held: l
     reporter._line("")
     for line in terminal_summary(report):
         reporter._line(line)
-    if spec.name == "sweep":
+    if done.folder.spec().name == "sweep":
         charts = terminal_charts(report, color=human.isatty())
         if charts:
             reporter.drawn(charts)   # several lines, colour codes on a terminal
     reporter._line("")
-    if outcome.reused:
-        reporter._line(f"reused {len(outcome.reused)} finished run(s)")
+    if done.outcome.reused:
+        reporter._line(f"reused {len(done.outcome.reused)} finished run(s)")
     reporter._line("report: " + ", ".join(str(p) for p in written[-4:]))
-    if outcome.status == "interrupted":
-        reporter._line(f"interrupted: continue with  mnist-tui --batch --resume "
-                       f"{folder.suite_id}")
-    reporter._line(f"suite {folder.suite_id}: {outcome.status}")
+    if done.status == "interrupted":
+        reporter._line(f"interrupted: continue with  mnist-tui --batch --resume {suite_id}")
+    reporter._line(f"suite {suite_id}: {done.status}")
     if args.json_out:
         text = to_json(report)
         try:
@@ -241,4 +245,4 @@ def _run_suite_batch(args, runs_dir: Path, given: dict, reporter, human, held: l
         except OSError as exc:
             error_line(f"--json: cannot write {args.json_out}: {exc.strerror}")
             return 2
-    return EXIT.get(outcome.status, 3)
+    return EXIT.get(done.status, 3)

@@ -44,7 +44,7 @@ def test_imagenet_weights_are_read_from_the_keras_cache_without_network(run_cli,
     from faults.fault_helpers import published_env
 
     env = published_env({**cli_env, "KERAS_HOME": str(tmp_path / "keras_home")},
-                        {NOTOP: (models / NOTOP).read_bytes()})
+                        {NOTOP: (models / NOTOP).read_bytes()}, tmp_path)
     out = run_cli([*VGG_SMALL, "--data-dir", str(real_mnist_dir), "--weights", "imagenet",
                    "--tensorboard", str(tmp_path / "tb"), "--json", "-"], env, timeout=240)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -1,11 +1,11 @@
-"""The command-line contract: fast help, one-line errors with exit 2, and what --batch writes."""
+"""The command-line contract: help that imports nothing heavy, one-line errors with exit 2, and
+what --batch writes. How long --help takes is measured in benchmarks/quick_paths.py."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -14,15 +14,14 @@ QUICK = ["--batch", "--job", "tsne-gmm", "--dataset", "digits", "--samples", "30
          "--iterations", "260", "--gmm-inits", "2"]
 
 
-def test_help_is_fast_and_imports_nothing_heavy():
+def test_help_imports_nothing_heavy():
     code = (
-        "import sys, time\n"
-        "t = time.perf_counter()\n"
+        "import sys\n"
         "from mnist_tui.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'textual', 'sklearn', 'numpy', 'scipy')"
         " if m in sys.modules]\n"
-        "print('HEAVY', heavy, time.perf_counter() - t, file=sys.stderr)\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
@@ -32,12 +31,12 @@ def test_help_is_fast_and_imports_nothing_heavy():
     assert line.startswith("HEAVY []"), line
 
 
-def test_help_answers_well_under_a_second():
-    start = time.perf_counter()
+def test_help_through_python_m_prints_usage_and_exits_0():
     out = subprocess.run([sys.executable, "-m", "mnist_tui", "--help"], capture_output=True,
-                         check=True)
-    assert time.perf_counter() - start < 2.0  # interpreter start included; measured ~0.05 s
-    assert out.returncode == 0
+                         text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage: mnist-tui")
+    assert "--batch" in out.stdout and out.stderr == ""
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from mnist_tui.engine.data.download import IDX_FILES
+from mnist_tui.engine.data.published import IDX_FILES
 
 pytestmark = pytest.mark.realdata
 

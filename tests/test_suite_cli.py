@@ -194,7 +194,8 @@ def test_usage_errors_are_one_line_exit_2(cli_env, tmp_path, run_cli, args, need
 
 
 def test_a_recorded_suite_cannot_be_changed_on_resume(cli_env, run_cli):
-    from mnist_tui.engine.suites.suite import SuiteFolder, SuiteSpec
+    from mnist_tui.engine.suites.folder import SuiteFolder
+    from mnist_tui.engine.suites.spec import SuiteSpec
 
     spec = SuiteSpec(name="sweep", methods=("cnn",), sizes=(100,),
                      overrides={"dataset": "digits"}).validate()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -21,6 +22,9 @@ from mnist_tui.engine.runs.store import RunStore
 from mnist_tui.tui.heap import settle_heap
 from mnist_tui.tui.jobs import Job, JobManager
 from mnist_tui.tui.messages import CompareRuns, DatasetLoaded, JobEvent, JobsChanged, OpenRun
+
+if TYPE_CHECKING:
+    from mnist_tui.engine.suites.session import SuiteSession
 
 MIN_WIDTH, MIN_HEIGHT = 64, 20
 TERMINAL = ("finished", "failed", "cancelled", "interrupted")
@@ -99,7 +103,7 @@ class MnistApp(App):
         self.job_changed: Signal[tuple[str, str]] = Signal(self, "job-changed")  # (id, kind)
         self.runs_changed: Signal[None] = Signal(self, "runs-changed")
         self.results_run_changed: Signal[str | None] = Signal(self, "results-run-changed")
-        self.suite_screen = None                # the Suites screen once built (it runs suites)
+        self.suite_session: SuiteSession | None = None   # the suite started last (Suites)
         self._too_small = False
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -198,12 +202,13 @@ class MnistApp(App):
             self.runs_changed.publish(None)
 
     def _announce(self, job: Job) -> None:
-        from mnist_tui.tui.summary import fmt_pct, main_accuracy
+        from mnist_tui.engine.present import percent
+        from mnist_tui.tui.summary import main_accuracy
 
         if job.state == "finished":
             acc = main_accuracy(job.result)
             self.notify(f"{job.job} {job.job_id[-6:]} finished"
-                        + (f": accuracy {fmt_pct(acc)}" if acc is not None else "")
+                        + (f": accuracy {percent(acc)}" if acc is not None else "")
                         + " — press 4 for its results", timeout=6)
         elif job.state == "failed":
             first = (job.error or "no error message").splitlines()[0]
@@ -293,10 +298,10 @@ class MnistApp(App):
             self.pop_screen()
 
     # -- quitting --------------------------------------------------------------------------
-    def running_suite(self):
-        """The Suites screen while it runs a suite, else None."""
-        screen = self.suite_screen
-        return screen if screen is not None and getattr(screen, "running", False) else None
+    def running_suite(self) -> SuiteSession | None:
+        """The suite session while it runs, else None."""
+        session = self.suite_session
+        return session if session is not None and session.running else None
 
     def action_quit_app(self) -> None:
         from mnist_tui.tui.dialogs import QuitScreen
@@ -335,9 +340,9 @@ class MnistApp(App):
         self.manager.leave()
         suite = self.running_suite()
         if suite is not None:      # a suite runs in this process: it cannot outlive it
-            suite.stop()
+            suite.cancel()
             if not await self._suite_ended(GRACE_SECONDS + 5):
-                suite.kill_member()
+                suite.kill()
                 await self._suite_ended(5)
         self.exit(0)
 
@@ -347,11 +352,11 @@ class MnistApp(App):
 
         suite = self.running_suite()
         if suite is not None:
-            suite.stop()
+            suite.cancel()
         await self.manager.shutdown()
         # The suite runs in a thread the interpreter waits for at exit: see it end.
         if suite is not None and not await self._suite_ended(GRACE_SECONDS + 5):
-            suite.kill_member()
+            suite.kill()
             await self._suite_ended(5)
         self.exit(0)
 

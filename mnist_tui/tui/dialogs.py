@@ -3,17 +3,24 @@ the terminal", and the list of past suites to open."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
 from mnist_tui.engine.text import shown
 from mnist_tui.tui.safe import plain, say
 from mnist_tui.tui.summary import STATE_STYLE
+
+if TYPE_CHECKING:
+    from mnist_tui.engine.runs.store import Skipped
 
 
 def as_text(question: str | Text) -> Text:
@@ -30,7 +37,8 @@ def _key_name(b: Binding) -> str:
                      for k in b.key.split(","))
 
 
-def bindings_table(app_bindings, screens) -> Table:
+def bindings_table(app_bindings: Iterable[BindingType],
+                   screens: Iterable[tuple[str, type[DOMNode]]]) -> Table:
     """Every binding of the app and of each screen, grouped: what `?` shows. `screens` is
     [(label, screen class)] in the order the app numbers them."""
     table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
@@ -59,12 +67,13 @@ def bindings_table(app_bindings, screens) -> Table:
     return table
 
 
-class HelpScreen(ModalScreen):
+class HelpScreen(ModalScreen[None]):
     """Every key, grouped by screen."""
 
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
 
-    def __init__(self, app_bindings, screens) -> None:
+    def __init__(self, app_bindings: Iterable[BindingType],
+                 screens: Iterable[tuple[str, type[DOMNode]]]) -> None:
         super().__init__()
         self._table = bindings_table(app_bindings, screens)
 
@@ -74,7 +83,7 @@ class HelpScreen(ModalScreen):
             with VerticalScroll():
                 yield Static(self._table, id="help-table")
 
-    def action_dismiss(self) -> None:
+    def action_close(self) -> None:
         self.dismiss(None)
 
 
@@ -133,7 +142,7 @@ class QuitScreen(ModalScreen[str]):
         self.dismiss(choice)
 
 
-class TooSmallScreen(ModalScreen):
+class TooSmallScreen(ModalScreen[None]):
     """Shown instead of a squashed layout; goes away when the terminal is big enough again."""
 
     def __init__(self, min_width: int, min_height: int) -> None:
@@ -151,7 +160,7 @@ class TooSmallScreen(ModalScreen):
             f"{self.min_height}\n(it is {self.app.size.width}×{self.app.size.height}).\n\nq quits.")
 
 
-class SuitePicker(ModalScreen):
+class SuitePicker(ModalScreen[str | None]):
     """The suites recorded under `<runs>/suites/`, newest first; enter opens one."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
@@ -161,7 +170,8 @@ class SuitePicker(ModalScreen):
     SuitePicker DataTable { height: 1fr; }
     """
 
-    def __init__(self, suites: list[dict], skipped: list | None = None) -> None:
+    def __init__(self, suites: Sequence[Mapping[str, str]],
+                 skipped: Sequence[Skipped] | None = None) -> None:
         super().__init__()
         self.suites = suites
         self.skipped = list(skipped or [])     # store.Skipped: folders it could not read
@@ -175,12 +185,13 @@ class SuitePicker(ModalScreen):
             if len(self.skipped) > 3:
                 yield Static(Text(f"… and {len(self.skipped) - 3} more unreadable suite "
                                   "folder(s)", style="yellow"))
-            table = DataTable(id="picker-table", cursor_type="row", zebra_stripes=True)
+            table: DataTable[Text] = DataTable(id="picker-table", cursor_type="row",
+                                               zebra_stripes=True)
             table.add_columns("suite id", "kind", "status", "done")
-            for s in self.suites:
-                table.add_row(plain(s["suite_id"]), plain(s["name"]),
-                              plain(s["status"], STATE_STYLE.get(s["status"], "")),
-                              plain(s["done"]), key=s["suite_id"])
+            for row in self.suites:
+                table.add_row(plain(row["suite_id"]), plain(row["name"]),
+                              plain(row["status"], STATE_STYLE.get(row["status"], "")),
+                              plain(row["done"]), key=row["suite_id"])
             yield table
 
     def on_mount(self) -> None:

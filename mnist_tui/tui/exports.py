@@ -3,12 +3,17 @@ thread, the screen keeps its path on view, whole, and the path is copied."""
 
 from __future__ import annotations
 
-from rich.text import Text
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
+from rich.text import Text
+from textual.dom import DOMNode
+
+from mnist_tui.tui.host import app_state
 from mnist_tui.tui.safe import plain, visible
 
 
-def export_notice(n_runs: int, paths: list) -> Text:
+def export_notice(n_runs: int, paths: Sequence[Path]) -> Text:
     """What stays on screen after an export: the report's path whole, on a line of its own."""
     text = Text.assemble((f"Report of {n_runs} run(s) written", "bold"),
                          (" (.md .json .csv beside it), path copied:", "dim"))
@@ -17,17 +22,19 @@ def export_notice(n_runs: int, paths: list) -> Text:
     return text
 
 
-def export_report(app, run_ids: list, show) -> None:
-    """Write the report of `run_ids` in a thread (the engine's `export_runs_report`), then
-    `show` its path (on the calling screen, where it stays) and copy the path to the clipboard
-    (OSC 52: most terminals; the path on screen is whole for the others)."""
-    run_ids = [r for r in run_ids if r]
+def export_report(screen: DOMNode, chosen: Sequence[str | None],
+                  show: Callable[[Text], object]) -> None:
+    """Write the report of the `chosen` runs in a thread (the engine's `export_runs_report`),
+    then `show` its path (on the calling `screen`, where it stays) and copy the path to the
+    clipboard (OSC 52: most terminals; the path on screen is whole for the others)."""
+    app, runs_dir = screen.app, app_state(screen).runs_dir
+    run_ids = [r for r in chosen if r]
     if not run_ids:
         app.notify("no run to export", severity="warning")
         return
     show(Text(f"writing the report of {len(run_ids)} run(s)…", style="italic"))
 
-    def done(paths) -> None:
+    def done(paths: list[Path]) -> None:
         app.copy_to_clipboard(str(paths[0]))
         show(export_notice(len(run_ids), paths))
         app.notify("report written: its path is below the table, and copied", timeout=5)
@@ -36,7 +43,7 @@ def export_report(app, run_ids: list, show) -> None:
         from mnist_tui.engine.suites.report_files import export_runs_report
 
         try:
-            paths = export_runs_report(app.runs_dir, run_ids)
+            paths = export_runs_report(runs_dir, run_ids)
         except Exception as exc:  # noqa: BLE001 - shown on screen
             app.call_from_thread(show, plain(f"export failed: {exc}", "bold red"))
             return

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from mnist_tui.engine.present import duration, percent, progress_count, rate
 from mnist_tui.tui.jobs import Job
 from mnist_tui.tui.safe import plain, visible
-from mnist_tui.tui.summary import STATE_ICON, STATE_STYLE, fmt_seconds
+from mnist_tui.tui.summary import STATE_ICON, STATE_STYLE
 
 # Fixed widths: the table fits 80 columns whatever the states become (auto widths grew and
 # clipped "✔ finished" to "✔ finishe"), and rows do not jitter as values change.
@@ -43,10 +44,6 @@ def progress_bar(fraction: float | None, width: int = BAR_WIDTH) -> Text:
                          ("·" * (width - full - len(part)), "dim"))
 
 
-def _mb(n: float) -> str:
-    return f"{n / 1e6:.1f}"
-
-
 def counts(job: Job) -> str:
     """The numbers of the progress line: epochs and batches, megabytes, steps, or "done"."""
     if job.state == "finished":
@@ -56,10 +53,8 @@ def counts(job: Job) -> str:
         current, total, _ = epochs
         batches = f" · {job.step}/{job.total}" if job.total else ""
         return f"epoch {current}/{total}{batches}"
-    if job.total and job.phase == "download":     # bytes
-        return f"{_mb(job.step)}/{_mb(job.total)} MB"
-    if job.total:
-        return f"{job.step:,}/{job.total:,}"
+    if job.total:                   # megabytes while downloading
+        return progress_count(job.phase, job.step, job.total)
     return ""
 
 
@@ -68,8 +63,8 @@ def rate_text(job: Job) -> str:
     if not job.active:
         return ""
     if job.phase == "download":
-        rate = job.rate()
-        return f"at {rate / 1e6:.1f} MB/s" if rate else ""
+        speed = job.rate()
+        return f"at {rate(speed)}" if speed else ""
     ips = job.metrics.get("images_per_s")
     return f"{ips:,.0f} img/s" if isinstance(ips, (int, float)) and ips else ""
 
@@ -81,7 +76,7 @@ def metric_texts(job: Job) -> list[str]:
             if job.active and isinstance(m.get(key), (int, float))]
 
 
-def table_row(job: Job, now: float, held: bool = False) -> list:
+def table_row(job: Job, now: float, held: bool = False) -> list[Text | str]:
     """The job's row, each cell within its column's width."""
     state = Text(f"{STATE_ICON.get(job.state, '?')} {job.state}",
                  style=STATE_STYLE.get(job.state, ""))
@@ -89,11 +84,11 @@ def table_row(job: Job, now: float, held: bool = False) -> list:
     epochs = job.epoch_progress()
     if job.state == "finished":
         prog = "100% done"
-    elif epochs is not None:
-        prog = f"{100 * frac:3.0f}% ep{epochs[0]}/{epochs[1]}"
+    elif epochs is not None:         # the fraction is the epochs' share (Job.fraction)
+        prog = f"{percent(epochs[2], 0):>4} ep{epochs[0]}/{epochs[1]}"
     elif frac is not None:
         steps = f" {job.step}/{job.total}"
-        prog = f"{100 * frac:3.0f}%" + (steps if len(steps) <= WIDTHS["progress"] - 4 else "")
+        prog = f"{percent(frac, 0):>4}" + (steps if len(steps) <= WIDTHS["progress"] - 4 else "")
     else:
         prog = "—"
     phase = job.phase or ("held" if job.state == "queued" and held else "—")
@@ -101,7 +96,7 @@ def table_row(job: Job, now: float, held: bool = False) -> list:
     # re-attached job): Text cells, since a str cell is markup. The figures are ours.
     return [state, plain(job.job), plain(job.job_id[-6:]),
             Text(short_phase(phase, WIDTHS["phase"])), fit(prog, WIDTHS["progress"]),
-            fmt_seconds(job.elapsed(now)), fmt_seconds(job.job_eta())]
+            duration(job.elapsed(now)), duration(job.job_eta())]
 
 
 def title_line(job: Job, now: float, paused: bool = False) -> Text:
@@ -109,7 +104,7 @@ def title_line(job: Job, now: float, paused: bool = False) -> Text:
         ("⏸ redraw paused (p) · " if paused else "", "bold yellow"),
         (f"{STATE_ICON.get(job.state, '')} {visible(job.job)} ", "bold"),
         (visible(job.job_id), "dim"), "  ", (visible(job.state), STATE_STYLE.get(job.state, "")),
-        (f" {fmt_seconds(job.elapsed(now))}" if job.elapsed(now) is not None else "", ""))
+        (f" {duration(job.elapsed(now))}" if job.elapsed(now) is not None else "", ""))
 
 
 def progress_line(job: Job, now: float, width: int) -> Text:
@@ -119,7 +114,7 @@ def progress_line(job: Job, now: float, width: int) -> Text:
     essentials = [f" {counts(job)}" if counts(job) else ""]
     eta = job.job_eta()
     if eta is not None:
-        essentials.append(f"  ETA {fmt_seconds(eta)}")
+        essentials.append(f"  ETA {duration(eta)}")
     optional = [f"  {t}" for t in (rate_text(job), *metric_texts(job)) if t]
     fixed = len(label) + sum(map(len, essentials))
     # The bar gives way to the figures (down to MIN_BAR_WIDTH); what still does not fit is left
@@ -149,8 +144,8 @@ def activity_line(job: Job, now: float, width: int, held_by: str | None = None) 
         return Text(fit(f"… {why}", width), style="dim")
     if not job.active:
         icon = STATE_ICON.get(job.state, "")
-        took = f" after {fmt_seconds(elapsed)}" if elapsed is not None else ""
-        reason = job.error or (job.result or {}).get("error") or ""
+        took = f" after {duration(elapsed)}" if elapsed is not None else ""
+        reason = job.error or (job.result.error if job.result else None) or ""
         why = visible(next(iter(str(reason).splitlines()), "")) if job.state != "finished" \
             else ""
         text = f"{icon} {job.state}{took}" + (f": {why}" if why else "")
@@ -166,6 +161,6 @@ def activity_line(job: Job, now: float, width: int, held_by: str | None = None) 
         if job.progress_message and job.progress_message not in what:
             what = f"{job.progress_message} — {what}"
     in_phase = job.phase_elapsed(now)
-    suffix = f" · {fmt_seconds(in_phase)} in this phase" if in_phase is not None else ""
+    suffix = f" · {duration(in_phase)} in this phase" if in_phase is not None else ""
     body = fit(visible(what), max(8, width - 2 - len(suffix)))
     return Text.assemble((f"{spin} ", "bold cyan"), (body, "italic"), (suffix, "dim"))

@@ -17,12 +17,12 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
-from mnist_tui.engine.jobs.events import TERMINAL_TYPES, Event
+from mnist_tui.engine.jobs.events import TERMINAL_TYPES, Event, Started
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.runs.launch import (
@@ -35,10 +35,12 @@ from mnist_tui.engine.runs.launch import (
     worker_env,
 )
 from mnist_tui.engine.runs.procs import is_run_worker
+from mnist_tui.engine.runs.progress import RunProgress
+
+if TYPE_CHECKING:
+    from mnist_tui.engine.runs.records import RunMeta
 
 ACTIVE = ("queued", "starting", "running", "stopping")
-SUPERVISED = ("cnn", "vgg16")     # jobs that train for epochs
-LOG_LINES = 200
 STREAM_LIMIT = 1 << 24  # one snapshot line can be large; asyncio's default limit is 64 KiB
 # Workers run at a lower CPU priority so that key presses are answered at once while a job
 # keeps every core busy (the worker still gets all the CPU the UI does not use).
@@ -46,46 +48,25 @@ WORKER_NICE = int(os.environ.get("MNIST_TUI_WORKER_NICE", "10") or 0)
 
 
 @dataclass
-class Job:
-    """Everything the Monitor shows about one job, updated event by event."""
+class Job(RunProgress):
+    """One job as the Monitor shows it: its run's progress, folded event by event by the same
+    model a replayed run uses (`engine/runs/progress`), and this app's view of its worker."""
 
     job_id: str                  # the run id it will have
-    spec: dict
+    spec: dict[str, Any]
     run_dir: Path
     state: str = "queued"        # queued starting running stopping finished failed cancelled interrupted
-    phase: str = ""
-    phase_message: str = ""
-    step: int = 0
-    total: int | None = None
-    progress_message: str = ""
-    eta: float | None = None
-    metrics: dict = field(default_factory=dict)       # the latest progress metrics
     queued_at: float = 0.0
-    started_at: float | None = None                   # monotonic
-    ended_at: float | None = None
-    announced: bool = False                           # its end was notified once
-    kl: list[tuple[int, float]] = field(default_factory=list)
-    epochs: list[dict] = field(default_factory=list)  # {"epoch", **metrics, "seconds"}
-    snapshot: dict | None = None                      # {"iteration", "points", "labels"}
-    snapshot_count: int = 0
-    model_summary: dict | None = None
-    logs: deque = field(default_factory=lambda: deque(maxlen=LOG_LINES))
-    result: dict | None = None
-    error: str | None = None
+    announced: bool = False       # its end was notified once
     pid: int | None = None
     pid_start: int | None = None  # the worker's kernel start time (re-attached jobs)
     attached: bool = False        # followed from its run folder, not started by this app
     rerun_of: str | None = None   # the run whose spec this job runs again (Runs → r)
-    events_seen: int = 0
-    phase_t0: float = 0.0        # event time (s since the job started) the phase began
-    last_t: float = 0.0          # event time of the latest event
-    ended_t: float | None = None  # event time of the terminal event: the job's own clock stops
-    rate_t0: float = 0.0         # event time and step where the current progress series began
-    rate_step0: int = 0          #   (a new phase, a new file, a new epoch): for rates and ETAs
 
-    @property
-    def job(self) -> str:
-        return self.spec.get("job", "?")
+    def __post_init__(self) -> None:
+        self.job = self.spec.get("job", "?")
+        epochs = self.spec.get("epochs")
+        self.planned_epochs = epochs if isinstance(epochs, int) else None
 
     @property
     def active(self) -> bool:
@@ -93,120 +74,29 @@ class Job:
 
     @property
     def fraction(self) -> float | None:
-        """How far the job is: 1 once finished, the epochs' share while training, else the
-        current phase's step/total (None: this phase has no measure of progress)."""
-        if self.state == "finished":
-            return 1.0
-        epochs = self.epoch_progress()
-        if epochs is not None:
-            return epochs[2]
-        if self.total:
-            return max(0.0, min(1.0, self.step / self.total))
-        return None
-
-    def elapsed(self, now: float) -> float | None:
-        """Seconds the job has run; it stops at the end. An ended job gives its own clock
-        (its terminal event's time, the result's total), not when this app noticed."""
-        if self.ended_t is not None:
-            return self.ended_t
-        if self.started_at is None:
-            return self.last_t or None   # a replayed job: the recorded clock
-        return (self.ended_at if self.ended_at is not None else now) - self.started_at
+        """How far the job is: 1 once finished, else its progress's share (None: this phase
+        has no measure of progress)."""
+        return 1.0 if self.state == "finished" else self.share()
 
     def phase_elapsed(self, now: float) -> float | None:
         """Seconds in the current phase (None once the job has ended)."""
-        if not self.active or not self.phase:
-            return None
-        elapsed = self.elapsed(now)
-        return None if elapsed is None else max(0.0, max(elapsed, self.last_t) - self.phase_t0)
-
-    def epoch_progress(self) -> tuple[int, int, float] | None:
-        """(current epoch, epochs, share of all training done) while a classifier trains."""
-        if self.job not in SUPERVISED or self.phase != "training":
-            return None
-        epochs = (self.epochs[-1].get("epochs") if self.epochs else None) \
-            or self.spec.get("epochs")
-        if not isinstance(epochs, int) or epochs <= 0:
-            return None
-        done = min(len(self.epochs), epochs)
-        within = self.step / self.total if self.total and done < epochs else 0.0
-        return min(done + 1, epochs), epochs, min(1.0, (done + within) / epochs)
-
-    def rate(self) -> float | None:
-        """Steps per second of the current progress series (bytes/s while downloading)."""
-        if self.step > self.rate_step0 and self.last_t > self.rate_t0:
-            return (self.step - self.rate_step0) / (self.last_t - self.rate_t0)
-        return None
-
-    def phase_eta(self) -> float | None:
-        """The worker's ETA, else one from this progress series' pace so far."""
-        if self.eta is not None:
-            return self.eta
-        rate = self.rate()
-        if self.total and self.step < self.total and rate:
-            return (self.total - self.step) / rate
-        return None
+        return self.in_phase(now) if self.active else None
 
     def job_eta(self) -> float | None:
-        """Seconds left: while a classifier trains, the epochs left at the mean time per
-        finished epoch (validation included); before the first epoch ends, the worker's
-        whole-training ETA; otherwise the phase's. None when nothing can be said."""
+        """Seconds left while the job runs (`RunProgress.remaining`); None queued or ended."""
         if not self.active or self.state == "queued":
             return None
-        epochs = self.epoch_progress()
-        times = [e["seconds"] for e in self.epochs if isinstance(e.get("seconds"), (int, float))]
-        if epochs is not None and times:
-            _, total, share = epochs
-            return max(0.0, (1.0 - share) * total * sum(times) / len(times))
-        return self.phase_eta()
+        return self.remaining()
 
     def apply(self, ev: Event) -> None:
-        """Fold one event into the job's state."""
-        self.events_seen += 1
-        self.last_t = max(self.last_t, ev.t or 0.0)
-        kind = ev.type
-        if kind == "started":
-            self.pid = getattr(ev, "pid", None) or self.pid
+        """Fold one event in; the worker's pid and the job's state follow its events."""
+        super().apply(ev)
+        if isinstance(ev, Started):
+            self.pid = ev.pid or self.pid
             if self.state == "starting":
                 self.state = "running"
-        elif kind == "phase":
-            self.phase, self.phase_message, self.phase_t0 = ev.name, ev.message, ev.t
-            self.step, self.total, self.eta, self.progress_message = 0, None, None, ""
-            self.rate_t0, self.rate_step0 = ev.t, 0
-        elif kind == "progress":
-            if (ev.phase or self.phase) != self.phase or ev.total != self.total \
-                    or ev.step < self.step:      # a new series: a file, an epoch, a phase
-                self.rate_t0, self.rate_step0 = ev.t, ev.step
-            self.phase = ev.phase or self.phase
-            self.step, self.total, self.eta = ev.step, ev.total, ev.eta
-            self.progress_message = ev.message
-            self.metrics = dict(ev.metrics)
-            kl = ev.metrics.get("kl_divergence")
-            if kl is not None and (not self.kl or self.kl[-1][0] != ev.step):
-                self.kl.append((ev.step, kl))
-        elif kind == "epoch":
-            self.epochs.append({"epoch": ev.epoch, **ev.metrics, "seconds": ev.seconds,
-                                "epochs": ev.epochs})
-            self.step, self.eta = 0, None          # the next epoch's batches start from 0
-            self.rate_t0, self.rate_step0 = ev.t, 0
-        elif kind == "snapshot":
-            self.snapshot = {"iteration": ev.iteration, "points": ev.points,
-                             "labels": ev.labels}
-            self.snapshot_count += 1
-        elif kind == "model_summary":
-            self.model_summary = {"layers": ev.layers, "trainable_params": ev.trainable_params,
-                                  "frozen_params": ev.frozen_params}
-        elif kind == "log":
-            self.logs.append((ev.level, ev.message))
-        elif kind in TERMINAL_TYPES:
-            self.result = getattr(ev, "result", None) or None
-            self.ended_t = ev.t or self.last_t or None
-            if kind == "failed":
-                self.error = ev.error
-                self.logs.append(("error", ev.error))
-            elif getattr(ev, "reason", ""):
-                self.logs.append(("warning", ev.reason))
-            self.state = kind
+        elif ev.type in TERMINAL_TYPES:
+            self.state = ev.type
 
 
 def _read_from(path: Path, offset: int) -> bytes:
@@ -242,8 +132,8 @@ class JobManager:
         self.max_running = max(1, max_running)
         self.clock = clock
         self.jobs: dict[str, Job] = {}
-        self._procs: dict[str, subprocess.Popen] = {}
-        self._tasks: dict[str, asyncio.Task] = {}
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._kill_timers: dict[str, asyncio.TimerHandle] = {}
         self.held_by: str | None = None   # why queued jobs wait (a suite is running)
         self.latest: str | None = None    # the job submitted last (the Monitor selects it)
@@ -277,7 +167,7 @@ class JobManager:
         return None
 
     # -- commands ------------------------------------------------------------------------
-    def submit(self, spec_dict: dict, rerun_of: str | None = None) -> Job:
+    def submit(self, spec_dict: dict[str, Any], rerun_of: str | None = None) -> Job:
         """Queue a validated spec; it starts as soon as a slot is free. `rerun_of` names the run
         it repeats, recorded in its meta.json and result.json as `--batch --rerun` does."""
         run_id = runs.new_run_id(spec_dict["job"])
@@ -344,7 +234,7 @@ class JobManager:
             task.cancel()     # stop reading: their pipes close, the workers write to their folders
         return len(self.running())
 
-    def attach(self, run_id: str, spec: dict, meta) -> Job | None:
+    def attach(self, run_id: str, spec: dict[str, Any], meta: RunMeta) -> Job | None:
         """Follow a live run this app did not start (a previous TUI's, another TUI's): its
         events.jsonl from the first line, then as it grows, until it ends."""
         if run_id in self.jobs or not is_run_worker(meta.pid, meta.pid_start,
@@ -478,8 +368,8 @@ class JobManager:
                     reason = "the worker process ended without a result"
                     runs.record_unfinished(job.run_dir, "interrupted", reason, stopped_by="reaped")
                     job.result = records.read_result(job.run_dir)
-                    job.state = (job.result or {}).get("status", "interrupted")
-                    job.error = (job.result or {}).get("error") or reason
+                    job.state = job.result.status if job.result else "interrupted"
+                    job.error = (job.result.error if job.result else None) or reason
                     return
                 await asyncio.sleep(poll)
         except Exception as exc:  # noqa: BLE001 - the app must go on whatever happened
@@ -513,7 +403,7 @@ class JobManager:
         self.notify(job, "state")
         self._schedule()
 
-    def _record_crash(self, job: Job, rc: int | None, stderr) -> None:
+    def _record_crash(self, job: Job, rc: int | None, stderr: IO[bytes]) -> None:
         """The worker ended without a terminal event: recorded by the engine's own function."""
         status = "cancelled" if job.state == "stopping" else "failed"
         tail = stderr_tail(stderr, job.run_dir, 12)

@@ -9,9 +9,14 @@ job's model (`jobs.Job`) has already recorded every event before the message is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from mnist_tui.engine.jobs.events import Event
+    from mnist_tui.engine.suites.folder import SuiteFolder
+    from mnist_tui.engine.suites.session import SuiteReport, SuiteResult
 
 REPLACEABLE = frozenset({"progress", "snapshot"})
 
@@ -57,3 +62,70 @@ class CompareRuns(Message):
     """Ask the app to show runs side by side (the Compare screen), in this order."""
 
     run_ids: list[str]
+
+
+# -- a running suite (posted by `suite_listener.SuiteMessages` from the suite's thread) -------
+
+@dataclass
+class SuiteNote(Message):
+    """A line for the status line before the members run (the preflight's downloads)."""
+
+    bubble = False
+    text: str
+
+
+@dataclass
+class SuiteReady(Message):
+    """The suite's folder exists (created or resumed) and its report so far."""
+
+    bubble = False
+    folder: SuiteFolder
+    report: SuiteReport | None
+
+
+@dataclass
+class SuiteMemberStarted(Message):
+    """A member's worker is starting (`index` from 1; `started`: time.monotonic())."""
+
+    bubble = False
+    index: int
+    total: int
+    label: str
+    started: float
+
+
+@dataclass
+class SuiteMemberEvent(Message):
+    """An event of the running member (a phase, progress, an epoch)."""
+
+    bubble = False
+    event: Event
+
+    def can_replace(self, message: Message) -> bool:
+        return (isinstance(message, SuiteMemberEvent) and message.event.type == "progress"
+                and self.event.type == "progress")
+
+
+@dataclass
+class SuiteMemberEnded(Message):
+    """A member ended or was reused (`reused`): the report as it stands now."""
+
+    bubble = False
+    report: SuiteReport | None
+    reused: bool = False
+
+
+@dataclass
+class SuiteEnded(Message):
+    """The suite ended (finished, failed, interrupted) and its report files are written."""
+
+    bubble = False
+    result: SuiteResult
+
+
+@dataclass
+class SuiteStopped(Message):
+    """The suite stopped on an error (`error`: one line for people)."""
+
+    bubble = False
+    error: str

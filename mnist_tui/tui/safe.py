@@ -11,10 +11,16 @@ here, never as a `str` (a `str` given to `Static.update`, `notify`, a `DataTable
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from rich.style import StyleType
 from rich.text import Text
 
 from mnist_tui.engine.text import shown, visible
+
+if TYPE_CHECKING:
+    from mnist_tui.engine.runs.store import Skipped
 
 __all__ = ["lines", "notice", "plain", "say", "skipped_text", "visible"]
 
@@ -57,7 +63,8 @@ def notice(message: object) -> str:
     return visible(message)
 
 
-def skipped_text(skipped: list, what: str = "suite folder(s)", limit: int = 120) -> Text:
+def skipped_text(skipped: Sequence[Skipped], what: str = "suite folder(s)",
+                 limit: int = 120) -> Text:
     """The folders a listing could not read (`store.Skipped`: name and reason): how many, and
     the first named with why, escaped and cut at `limit` characters (a folder name is chosen
     by whoever made it)."""

@@ -1,114 +1,124 @@
-"""The Suites screen's listener of a running suite: `engine.suites.runner.run_suite` calls it on
-the suite's thread. Member starts and ends reach the screen through `app.call_from_thread`; the
-many events of a member only update the screen's `live` dict, which the screen draws on a timer.
-It also holds the running member's worker pid, so that a cancel interrupts exactly that worker.
+"""The running suite's listener in the TUI: `engine.suites.session.SuiteSession` calls it on the
+session's thread, and it only posts typed messages (`tui/messages.py`) to the Suites screen,
+which handles them on the UI thread. Nothing of the screen is read or written here.
+
+The report tables it sends along are built here, off the UI thread (they read the suite's run
+folders); progress events of a member may replace each other in the queue (`can_replace`).
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
+
+from textual.message_pump import MessagePump
+
+from mnist_tui.engine.errors import MnistTuiError
+from mnist_tui.engine.suites.listener import SuiteListener
+from mnist_tui.tui.messages import (
+    SuiteEnded,
+    SuiteMemberEnded,
+    SuiteMemberEvent,
+    SuiteMemberStarted,
+    SuiteNote,
+    SuiteReady,
+    SuiteStopped,
+)
+
+if TYPE_CHECKING:
+    from textual.message import Message
+
+    from mnist_tui.engine.jobs.events import Event
+    from mnist_tui.engine.runs.records import RunResult
+    from mnist_tui.engine.suites.folder import SuiteFolder
+    from mnist_tui.engine.suites.session import SuiteReport, SuiteResult
+    from mnist_tui.engine.suites.spec import Member, SuiteSpec
+
+LIVE_EVENTS = frozenset({"phase", "progress", "epoch"})   # what the status line shows
 
 
-class SuiteView(Protocol):
-    """What the listener reads and writes of the screen showing the suite."""
+class SuiteMessages(SuiteListener):
+    """Posts a running suite's life to `target` (the Suites screen) as messages."""
 
-    app: Any
-    folder: Any               # engine.suites.suite.SuiteFolder
-    cancelling: bool
-    live: dict | None         # the running member: written here, drawn by the screen
-    dirty: bool
-    reused: int
+    def __init__(self, target: MessagePump) -> None:
+        self.target = target
+        self.folder: SuiteFolder | None = None   # known from suite_ready on
 
-    def member_started(self, i: int, n: int) -> None: ...
-
-    def show_report(self, report: dict) -> None: ...
-
-
-class SuiteListener:
-    """`run_suite`'s listener, called on the suite's thread."""
-
-    def __init__(self, screen: SuiteView) -> None:
-        self.screen = screen
-        self.pid: int | None = None
-        self.signalled = False
-        self.lock = threading.Lock()
-
-    def _ui(self, fn, *args) -> None:
+    def _post(self, message: Message) -> None:
         try:
-            self.screen.app.call_from_thread(fn, *args)
+            self.target.post_message(message)
         except Exception:  # noqa: BLE001 - the app is closing
             pass
 
-    def member_start(self, i, n, member) -> None:
-        if self.screen.cancelling:
-            raise KeyboardInterrupt   # between members: the next one does not start
-        with self.lock:
-            self.pid, self.signalled = None, False
-        self.screen.live = {"i": i, "n": n, "label": member.label, "start": time.monotonic(),
-                            "text": "starting the worker…"}
-        self._ui(self.screen.member_started, i, n)
-
-    def member_reused(self, i, n, member, run_id) -> None:
-        self.screen.reused += 1
-        self._push_report()
-        if self.screen.cancelling:
-            raise KeyboardInterrupt
-
-    def event(self, ev) -> None:
-        if ev.type == "started":
-            with self.lock:
-                self.pid = ev.pid or None
-        if self.screen.cancelling:
-            self.interrupt_worker()
-        live = self.screen.live
-        if live is None:
-            return
-        if ev.type == "phase":
-            live["phase"] = ev.name
-            live["text"] = ev.message or ev.name
-        elif ev.type == "progress":
-            pct = f" {100 * ev.step / ev.total:.0f}%" if ev.total else ""
-            live["text"] = f"{ev.phase or live.get('phase', '')}{pct} {ev.message}".strip()
-        elif ev.type == "epoch":
-            acc = (ev.metrics or {}).get("val_accuracy", (ev.metrics or {}).get("accuracy"))
-            live["text"] = f"epoch {ev.epoch}/{ev.epochs}" + (
-                f": accuracy {100 * acc:.1f}%" if isinstance(acc, (int, float)) else "")
-        self.screen.dirty = True
-
-    def interrupt_worker(self) -> bool:
-        """SIGINT to the running member's worker (once): it records what it has and stops."""
-        with self.lock:
-            if self.pid is None or self.signalled:
-                return False
-            self.signalled = True
-            pid = self.pid
-        try:
-            os.kill(pid, signal.SIGINT)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-
-    def kill_worker(self) -> None:
-        """SIGKILL to the running member's worker (it ignored the interrupt)."""
-        if self.pid:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-    def member_end(self, i, n, member, result) -> None:
-        self.screen.live = None
-        self._push_report()
-
-    def _push_report(self) -> None:
+    def _report(self) -> SuiteReport | None:
         from mnist_tui.engine.suites.report import build_report
 
+        if self.folder is None:
+            return None
         try:
-            report = build_report(self.screen.folder, "running")
+            return build_report(self.folder, "running")
         except Exception:  # noqa: BLE001 - the table catches up at the end
-            return
-        self._ui(self.screen.show_report, report)
+            return None
+
+    def preflight_event(self, ev: Event) -> None:
+        """The preflight's downloads (MNIST, the VGG16 weights), at most ~5 a second."""
+        text = preflight_text(ev)
+        if text is not None:
+            self._post(SuiteNote(text))
+
+    def suite_ready(self, folder: SuiteFolder, spec: SuiteSpec, resumed: bool) -> None:
+        self.folder = folder
+        self._post(SuiteReady(folder, self._report()))
+
+    def member_start(self, index: int, total: int, member: Member) -> None:
+        self._post(SuiteMemberStarted(index, total, member.label, time.monotonic()))
+
+    def member_reused(self, index: int, total: int, member: Member, run_id: str) -> None:
+        self._post(SuiteMemberEnded(self._report(), reused=True))
+
+    def event(self, ev: Event) -> None:
+        if ev.type in LIVE_EVENTS:
+            self._post(SuiteMemberEvent(ev))
+
+    def member_end(self, index: int, total: int, member: Member, result: RunResult) -> None:
+        self._post(SuiteMemberEnded(self._report()))
+
+    def suite_end(self, result: SuiteResult) -> None:
+        self._post(SuiteEnded(result))
+
+    def suite_error(self, error: Exception) -> None:
+        from mnist_tui.engine.suites.session import SuiteFailed
+
+        cause = error.cause if isinstance(error, SuiteFailed) else error
+        self._post(SuiteStopped(str(cause) if isinstance(cause, MnistTuiError)
+                                else f"{type(cause).__name__}: {cause}"))
+
+
+def preflight_text(ev: Event) -> str | None:
+    """A preflight event as the status line's text (None: not shown)."""
+    from mnist_tui.engine.jobs.events import Phase, Progress
+
+    if isinstance(ev, Phase):
+        return f"{ev.name}: {ev.message}" if ev.message else ev.name
+    if isinstance(ev, Progress) and ev.phase == "download":
+        size = (f"{ev.step / 1e6:.1f}/{ev.total / 1e6:.1f} MB" if ev.total
+                else f"{ev.step / 1e6:.1f} MB")
+        return f"{ev.message}: {size}"
+    return None
+
+
+def live_text(ev: Event, phase: str) -> str | None:
+    """A member's event as the status line's text (`phase`: its last phase); None: none."""
+    from mnist_tui.engine.jobs.events import Epoch, Phase, Progress
+
+    if isinstance(ev, Phase):
+        return ev.message or ev.name
+    if isinstance(ev, Progress):
+        pct = f" {100 * ev.step / ev.total:.0f}%" if ev.total else ""
+        return f"{ev.phase or phase}{pct} {ev.message}".strip()
+    if isinstance(ev, Epoch):
+        metrics = ev.metrics or {}
+        acc = metrics.get("val_accuracy", metrics.get("accuracy"))
+        return f"epoch {ev.epoch}/{ev.epochs}" + (
+            f": accuracy {100 * acc:.1f}%" if isinstance(acc, (int, float)) else "")
+    return None

@@ -6,10 +6,15 @@ and every mirror points at the local server (or at a port nobody listens on).
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
+import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
@@ -19,17 +24,23 @@ import platformdirs
 import pytest
 from support import FolderServer, patient
 
-from mnist_tui.engine.data import download as dl
 from mnist_tui.engine.data.download import (
-    DEFAULT_MIRRORS,
-    DownloadProgress,
-    FileSpec,
     Mirror,
     cached_mnist,
     default_cache_dir,
+    default_mirrors,
     fetch_mnist,
     mirrors_from_env,
 )
+from mnist_tui.engine.data.fetch import is_cached, remove_stale_parts
+from mnist_tui.engine.data.published import (
+    OFFICIAL,
+    PUBLISHED_FILE_ENV,
+    Published,
+    load_published,
+    published_files,
+)
+from mnist_tui.engine.data.transfer import DownloadProgress, FileSpec
 from mnist_tui.engine.errors import DataError, DownloadError
 
 IDX_NAMES = (
@@ -120,6 +131,7 @@ def _no_env(monkeypatch):
     """Never let a developer's own env vars (or the real cache) leak into these tests."""
     monkeypatch.delenv("MNIST_TUI_MIRRORS", raising=False)
     monkeypatch.delenv("MNIST_TUI_CACHE_DIR", raising=False)
+    monkeypatch.delenv(PUBLISHED_FILE_ENV, raising=False)
 
 
 def dead_url() -> str:
@@ -371,21 +383,21 @@ def test_mirrors_from_env(monkeypatch):
     npz, idx, idx2 = mirrors_from_env()
     assert (npz.kind, npz.url, npz.file_url("mnist.npz")) == (
         "npz", "http://intra/keras/mnist.npz", "http://intra/keras/mnist.npz")
-    assert npz.files == DEFAULT_MIRRORS[0].files
+    assert npz.files == default_mirrors()[0].files
     assert npz.files["mnist.npz"].digest == (
         "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1")
     assert (idx.kind, idx.url) == ("idx", "http://intra/mnist/")
     assert idx.file_url("t10k-labels-idx1-ubyte.gz") == (
         "http://intra/mnist/t10k-labels-idx1-ubyte.gz")
-    assert idx.files == DEFAULT_MIRRORS[1].files
+    assert idx.files == default_mirrors()[1].files
     assert idx2.url == "https://x/m/"
 
 
 def test_default_mirrors_and_real_checksums():
-    kinds = [m.kind for m in DEFAULT_MIRRORS]
+    kinds = [m.kind for m in default_mirrors()]
     assert kinds[0] == "npz" and set(kinds[1:]) == {"idx"} and len(kinds) >= 3
-    assert DEFAULT_MIRRORS[0].url.endswith("tf-keras-datasets/mnist.npz")
-    idx = DEFAULT_MIRRORS[1].files
+    assert default_mirrors()[0].url.endswith("tf-keras-datasets/mnist.npz")
+    idx = default_mirrors()[1].files
     assert list(idx) == list(IDX_NAMES)
     # the t10k files are certain: they are the real files at /work/shared/mnist
     assert idx["t10k-images-idx3-ubyte.gz"] == FileSpec(
@@ -410,53 +422,53 @@ def test_env_mirrors_and_cache_dir_drive_fetch_mnist(server, monkeypatch, tmp_pa
     assert leftovers(tmp_path / "envcache") == []
 
 
-def publish(monkeypatch, npz: bytes) -> FileSpec:
-    """Make `npz` "Keras' published mnist.npz" for this test (the official checksum cannot be
-    produced here): the spec every npz mirror and the default lookup use."""
-    spec = FileSpec(sha256(npz), len(npz))
-    monkeypatch.setattr(dl, "KERAS_NPZ", spec)
-    monkeypatch.setattr(dl, "DEFAULT_MIRRORS", (dl.npz_mirror(dl.KERAS_NPZ_URL),
-                                                *dl.DEFAULT_MIRRORS[1:]))
-    return spec
+def publish(npz: bytes) -> Published:
+    """The published files with `npz` as "Keras' published mnist.npz" (the official checksum
+    cannot be produced here): passed to the functions under test, it is the spec every npz
+    mirror and the default lookup use."""
+    return dataclasses.replace(OFFICIAL, mnist_npz=FileSpec(sha256(npz), len(npz)))
 
 
 def test_env_cache_with_the_published_npz_is_used_without_network(monkeypatch, tmp_path):
     data = fake_npz()
-    publish(monkeypatch, data)
+    published = publish(data)
     cache = tmp_path / "envcache"
     cache.mkdir()
     (cache / "mnist.npz").write_bytes(data)
     monkeypatch.setenv("MNIST_TUI_CACHE_DIR", str(cache))
     monkeypatch.setenv("MNIST_TUI_MIRRORS", dead_url())
-    assert cached_mnist() == cache / "mnist.npz"
-    assert fetch_mnist() == cache / "mnist.npz"
+    assert cached_mnist(published=published) == cache / "mnist.npz"
+    assert fetch_mnist(published=published) == cache / "mnist.npz"
 
     (cache / "mnist.npz").write_bytes(b"\0" * 10)  # wrong size: not a complete copy
-    assert cached_mnist() is None
+    assert cached_mnist(published=published) is None
 
 
 def test_a_same_size_file_that_is_not_the_published_one_is_not_cached(monkeypatch, tmp_path):
     """Changed: the cache used to trust a file of the right size; now its checksum too."""
     data = fake_npz()
-    publish(monkeypatch, data)
+    published = publish(data)
     cache = tmp_path / "c"
     cache.mkdir()
     (cache / "mnist.npz").write_bytes(b"\0" * len(data))
-    assert cached_mnist(cache) is None
-    assert not dl.is_cached(cache / "mnist.npz", dl.KERAS_NPZ)
+    assert cached_mnist(cache, published=published) is None
+    assert not is_cached(cache / "mnist.npz", published.mnist_npz)
 
 
 def test_default_cache_lookup_accepts_any_official_layout(monkeypatch, tmp_path):
     """An IDX-only $MNIST_TUI_MIRRORS still finds an npz cached earlier (same official data)."""
     data = fake_npz()
-    publish(monkeypatch, data)
+    published = publish(data)
     cache = tmp_path / "c"
     cache.mkdir()
     (cache / "mnist.npz").write_bytes(data)
     monkeypatch.setenv("MNIST_TUI_MIRRORS", "http://127.0.0.1:9/mnist/")
-    assert cached_mnist(cache) == cache / "mnist.npz"
-    assert cached_mnist(cache, mirrors_from_env()) is None  # explicit mirrors: only theirs
-    assert fetch_mnist(cache, mirrors_from_env()) == cache / "mnist.npz"  # fetch: any layout
+    assert cached_mnist(cache, published=published) == cache / "mnist.npz"
+    # explicit mirrors: only theirs
+    assert cached_mnist(cache, mirrors_from_env(published), published=published) is None
+    # fetch: any layout
+    assert fetch_mnist(cache, mirrors_from_env(published), published=published) == \
+        cache / "mnist.npz"
 
 
 def test_mirror_validation():
@@ -467,3 +479,82 @@ def test_mirror_validation():
     with pytest.raises(ValueError):
         Mirror("idx", "http://x/", {})
     assert Mirror("npz", "http://x/m.npz", {"mnist.npz": "ab"}).files["mnist.npz"] == FileSpec("ab")
+
+
+# --- the published files: a parameter, and the tests' hook --------------------------------------
+
+def test_the_published_table_is_a_parameter_and_official_by_default(tmp_path):
+    data = fake_npz()
+    mine = publish(data)
+    assert npz_spec(default_mirrors()) == OFFICIAL.mnist_npz == published_files().mnist_npz
+    assert npz_spec(default_mirrors(mine)) == FileSpec(sha256(data), len(data))
+    assert default_mirrors(mine)[1].files == default_mirrors()[1].files   # the rest: official
+    cache = tmp_path / "c"
+    cache.mkdir()
+    (cache / "mnist.npz").write_bytes(data)
+    assert cached_mnist(cache) is None                      # not the official file
+    assert cached_mnist(cache, published=mine) == cache / "mnist.npz"
+
+
+def npz_spec(mirrors) -> FileSpec:
+    return mirrors[0].files["mnist.npz"]
+
+
+def test_the_published_file_hook_replaces_only_the_entries_it_names(monkeypatch, tmp_path):
+    hook = tmp_path / "published.json"
+    hook.write_text(json.dumps({
+        "mnist_npz": {"digest": "AB" * 32, "size": 5},
+        "mnist_idx_gz": {"t10k-labels-idx1-ubyte.gz": {"digest": "cd" * 32}},
+        "mnist_idx_data": {"test/labels": {"digest": "ef" * 32, "size": 7}},
+        "vgg16_notop": {"digest": "01" * 16, "size": 9, "algorithm": "md5"},
+    }))
+    monkeypatch.setenv(PUBLISHED_FILE_ENV, str(hook))
+    table = published_files()
+    assert table.mnist_npz == FileSpec("ab" * 32, 5)
+    assert table.mnist_idx_gz["t10k-labels-idx1-ubyte.gz"] == FileSpec("cd" * 32)
+    assert table.mnist_idx_gz["train-images-idx3-ubyte.gz"] == \
+        OFFICIAL.mnist_idx_gz["train-images-idx3-ubyte.gz"]
+    assert table.mnist_idx_data[("test", "labels")] == FileSpec("ef" * 32, 7)
+    assert table.mnist_idx_data[("train", "images")] == OFFICIAL.mnist_idx_data[("train", "images")]
+    assert table.vgg16_notop == FileSpec("01" * 16, 9, "md5")
+    assert npz_spec(default_mirrors()) == FileSpec("ab" * 32, 5)   # read where it is used
+
+    monkeypatch.delenv(PUBLISHED_FILE_ENV)
+    assert published_files() == OFFICIAL
+
+
+@pytest.mark.parametrize("content, says", [
+    ('{"mnist.npz": {"digest": "ab"}}', "unknown keys ['mnist.npz']"),
+    ('{"mnist_idx_gz": {"mnist.npz": {"digest": "ab"}}}', "unknown files ['mnist.npz']"),
+    ('{"mnist_npz": {"size": 3}}', "expected {\"digest\": HEX, …}"),
+    ('{"mnist_npz": {"digest": "ab", "size": "3"}}', "size must be an integer"),
+    ('{"vgg16_notop": {"digest": "ab", "algorithm": "crc"}}', "unsupported hash 'crc'"),
+    ("[1, 2]", "expected a JSON object"),
+    ("{", "Expecting property name"),
+])
+def test_a_malformed_published_file_hook_fails_naming_the_file(tmp_path, content, says):
+    hook = tmp_path / "published.json"
+    hook.write_text(content)
+    with pytest.raises(ValueError) as err:
+        load_published(hook)
+    assert str(err.value).startswith(f"${PUBLISHED_FILE_ENV}={hook}: ")
+    assert says in str(err.value)
+
+
+# --- part files -----------------------------------------------------------------------------------
+
+def test_part_files_of_gone_or_impossible_writers_go_and_a_live_ones_stays(tmp_path):
+    """A part file names its writer's pid: a live writer's (ours) is kept, a finished
+    process's and a pid no process can have (0, past the C range) are removed, other files are
+    never touched."""
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    names = {pid: f".mnist.npz.{pid}.x1.part"
+             for pid in (os.getpid(), exited.pid, 0, 10**25)}
+    for name in [*names.values(), "mnist.npz", f".other.{exited.pid}.x1.part"]:
+        (tmp_path / name).write_bytes(b"x")
+    removed = remove_stale_parts(tmp_path, ["mnist.npz"])
+    assert sorted(p.name for p in removed) == sorted(
+        names[pid] for pid in (exited.pid, 0, 10**25))
+    assert sorted(leftovers(tmp_path)) == sorted(
+        [names[os.getpid()], "mnist.npz", f".other.{exited.pid}.x1.part"])

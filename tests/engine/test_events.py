@@ -28,6 +28,7 @@ from mnist_tui.engine.jobs.events import (
     event_from_dict,
     event_from_json,
 )
+from mnist_tui.engine.jobs.results import RunResult
 
 SAMPLES: list[Event] = [
     Started(t=0.0, job="tsne-gmm", run_id="20240101-000000-tsne-gmm-abcd",
@@ -42,11 +43,12 @@ SAMPLES: list[Event] = [
                                  "params": 1290, "trainable": True}],
                  trainable_params=1290, frozen_params=7),
     Log(t=3.0, message="ünïcode — fine", level="warning"),
-    Finished(t=10.0, result={"status": "finished", "metrics": {"nmi": 0.8},
-                             "confusion_matrix": [[1, 0], [0, 1]]}),
-    Failed(t=4.0, error="error: bad", kind="input", result={"status": "failed"}),
-    Cancelled(t=5.0, reason="asked to stop", result={"status": "cancelled"}),
-    Interrupted(t=6.0, reason="SIGINT", result={"status": "interrupted", "history": []}),
+    Finished(t=10.0, result=RunResult.from_dict({
+        "status": "finished", "job": "tsne-gmm", "metrics": {"nmi": 0.8},
+        "confusion_matrix": [[1, 0], [0, 1]]})),
+    Failed(t=4.0, error="error: bad", kind="input", result=RunResult(status="failed")),
+    Cancelled(t=5.0, reason="asked to stop", result=RunResult(status="cancelled")),
+    Interrupted(t=6.0, reason="SIGINT", result=RunResult(status="interrupted", history=[])),
 ]
 
 
@@ -87,11 +89,15 @@ def test_numpy_values_in_metrics_and_result_serialise():
                                "nested": {"deep": [1, [1.5]]}}
     assert type(data["metrics"]["i64"]) is int and type(data["metrics"]["b"]) is bool
 
-    fin = Finished(t=1.0, result={"confusion_matrix": np.array([[2, 0], [1, 3]], np.int64),
-                                  "accuracy": np.float64(0.75), "run_dir": Path("/runs/r1")})
+    fin = Finished(t=1.0, result=RunResult.from_dict({
+        "confusion_matrix": np.array([[2, 0], [1, 3]], np.int64),
+        "accuracy": np.float64(0.75), "run_dir": Path("/runs/r1")}))
     back = event_from_json(fin.to_json())
-    assert back.result == {"confusion_matrix": [[2, 0], [1, 3]], "accuracy": 0.75,
-                           "run_dir": "/runs/r1"}
+    assert isinstance(back, Finished) and back.result is not None
+    assert back.result.confusion_matrix == [[2, 0], [1, 3]]
+    assert back.result.run_dir == "/runs/r1"
+    assert back.result.extra == {"accuracy": 0.75}
+    assert type(back.result.extra["accuracy"]) is float
 
 
 def test_compact_json():

@@ -1,6 +1,7 @@
-"""Checks before launching (engine/preflight.py): the data folder and its splits from headers
-only, VGG16 weights cached or downloadable (a real HTTP server on 127.0.0.1, a closed port for
-"cannot be had"), a suite's size, time estimate from the run store, and when it must ask."""
+"""Checks before launching (runs/preflight.py, data/inspection.py, suites/plan.py): the data
+folder and its splits from headers only, VGG16 weights cached or downloadable (a real HTTP
+server on 127.0.0.1, a closed port for "cannot be had"), a suite's size, time estimate from the
+run store, and when it must ask."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ import numpy as np
 import pytest
 from support import write_finished_run
 
-from mnist_tui.engine.data.weights import IMAGENET_FILE, IMAGENET_NOTOP
+from mnist_tui.engine.data import inspection
+from mnist_tui.engine.data.published import IMAGENET_FILE
+from mnist_tui.engine.data.weights import IMAGENET_NOTOP
+from mnist_tui.engine.errors import DataError
 from mnist_tui.engine.runs import preflight as pf
 from mnist_tui.engine.runs.store import RunStore
-from mnist_tui.engine.suites.suite import SuiteSpec
+from mnist_tui.engine.suites.plan import plan_suite
+from mnist_tui.engine.suites.spec import SuiteSpec
 
 
 @pytest.fixture
@@ -50,7 +55,7 @@ def test_a_folder_without_mnist_is_a_problem(tmp_path):
 def test_split_counts_come_from_headers(tmp_path, make_split, gz):
     make_split(tmp_path / "d", "train", 40, gz=gz)
     make_split(tmp_path / "d", "test", 25, gz=gz)
-    info = pf.inspect_path(tmp_path / "d")
+    info = inspection.inspect_path(tmp_path / "d")
     assert info.splits == {"train": 40, "test": 25}
     assert "train 40, test 25" in info.describe()
 
@@ -72,11 +77,11 @@ def test_a_split_the_folder_lacks_and_too_many_samples(tmp_path, make_split):
 
 def test_images_without_labels_and_a_mismatch(tmp_path, make_split):
     make_split(tmp_path / "a", "train", 40, kinds=("images",))
-    with pytest.raises(pf.DataError, match="not train-labels-idx1-ubyte"):
-        pf.inspect_path(tmp_path / "a")
+    with pytest.raises(DataError, match="not train-labels-idx1-ubyte"):
+        inspection.inspect_path(tmp_path / "a")
     make_split(tmp_path / "b", "train", 40, n_labels=39)
-    with pytest.raises(pf.DataError, match="40 images but .* 39 labels"):
-        pf.inspect_path(tmp_path / "b")
+    with pytest.raises(DataError, match="40 images but .* 39 labels"):
+        inspection.inspect_path(tmp_path / "b")
 
 
 def test_an_npz_by_its_headers(tmp_path):
@@ -85,13 +90,13 @@ def test_an_npz_by_its_headers(tmp_path):
                                y_train=np.zeros(12, np.uint8),
                                x_test=np.zeros((5, 28, 28), np.uint8),
                                y_test=np.zeros(5, np.uint8)))
-    assert pf.inspect_path(path).splits == {"train": 12, "test": 5}
-    assert pf.inspect_path(tmp_path).splits == {"train": 12, "test": 5}   # the folder too
+    assert inspection.inspect_path(path).splits == {"train": 12, "test": 5}
+    assert inspection.inspect_path(tmp_path).splits == {"train": 12, "test": 5}   # the folder too
     bad = tmp_path / "bad.npz"
     with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("x_train.npy", b"")
-    with pytest.raises(pf.DataError):
-        pf.inspect_path(bad)
+    with pytest.raises(DataError):
+        inspection.inspect_path(bad)
 
 
 def test_digits_need_no_disk_and_have_only_a_train_split():
@@ -136,7 +141,7 @@ def test_mnist_downloadable_says_how_big_and_from_where(tmp_path, monkeypatch, s
     monkeypatch.setenv("MNIST_TUI_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("MNIST_TUI_MIRRORS", static_server.url + "mnist.npz")
     info, checks = pf.inspect_data("mnist", None)
-    assert info.splits == pf.MNIST_SPLITS
+    assert info.splits == inspection.MNIST_SPLITS
     assert checks[0].level == "note"
     assert f"downloaded on first use (11.5 MB from 127.0.0.1:{static_server.port})" \
         in checks[0].message
@@ -193,7 +198,7 @@ def test_the_default_sweep_asks_and_says_its_size(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_TUI_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("MNIST_TUI_MIRRORS", closed_url())
     spec = SuiteSpec(name="sweep", seeds=(0, 1, 2), overrides={"dataset": "digits"}).validate()
-    plan = pf.plan_suite(spec.members())
+    plan = plan_suite(spec.members())
     # t-SNE + GMM twice (default and refined), VGG16, the CNN; 6 sizes; 3 seeds
     assert plan.members == 72 and plan.methods == ("tsne-gmm", "vgg16", "cnn")
     assert plan.size_text() == "72 members × 250–10,000 images = 225,000 images"
@@ -213,7 +218,7 @@ def test_a_typo_in_sizes_asks_even_with_few_members(tmp_path, make_split):
     spec = SuiteSpec(name="sweep", methods=("tsne-gmm",), sizes=(25500,), seeds=(0,),
                      presets=("default",),
                      overrides={"dataset": "mnist", "data_dir": str(tmp_path / "d")}).validate()
-    plan = pf.plan_suite(spec.members())
+    plan = plan_suite(spec.members())
     assert plan.members == 1
     assert plan.confirm_reasons() == ["a member uses 25,500 images (more than 10,000)"]
     assert plan.problems[0].message.startswith("1 member(s) ask for more than the 70 images")
@@ -229,15 +234,15 @@ def test_time_estimate_is_the_mean_of_finished_runs_of_the_same_job_and_size(tmp
     write_finished_run(runs, "r2", {**by[("tsne-gmm", 100)], "seed": 5}, 30.0)
     write_finished_run(runs, "r3", by[("cnn", 200)], 1200.0)
     write_finished_run(runs, "r4", by[("cnn", 100)], 0.0)     # no time: ignored
-    plan = pf.plan_suite(members, RunStore(runs).list())
+    plan = plan_suite(members, RunStore(runs).list())
     assert plan.estimated == 2 and plan.estimate_s == pytest.approx(20.0 + 1200.0)
     assert plan.time_text() == ("about 20m20s from past runs (2 member(s) without an "
                                 "estimate)")
     # a refined member has no past run of its own: a default run's time is not its time
     refined = SuiteSpec(name="sweep", methods=("tsne-gmm",), presets=("refined",), sizes=(100,),
                         seeds=(0,), overrides={"dataset": "digits"}).validate().members()
-    assert pf.plan_suite(refined, RunStore(runs).list()).estimated == 0
+    assert plan_suite(refined, RunStore(runs).list()).estimated == 0
     assert plan.confirm_reasons() == ["about 20m20s (more than 15 min)"]
-    small = pf.plan_suite(members[:1], RunStore(runs).list())
+    small = plan_suite(members[:1], RunStore(runs).list())
     assert small.time_text() == "about 20s from past runs" and small.confirm_reasons() == []
     assert small.size_text() == "1 member × 100 images = 100 images"

@@ -19,8 +19,9 @@ import pytest
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.runs.procs import process_alive, process_start_time
+from mnist_tui.engine.suites.folder import SuiteFolder
 from mnist_tui.engine.suites.runner import run_suite
-from mnist_tui.engine.suites.suite import SuiteFolder, SuiteSpec, member_key
+from mnist_tui.engine.suites.spec import SuiteSpec, member_key
 
 TINY = {"dataset": "digits", "iterations": 260, "gmm_inits": 1}
 REAPED = "the runner process ended without finishing (killed, or its terminal closed)"
@@ -117,7 +118,7 @@ def write_running(runs_dir: Path, suite_id: str, runner: dict | None,
 
 
 def test_suites_whose_runner_is_gone_are_reaped_as_interrupted(tmp_path):
-    from mnist_tui.engine.suites.suite import reap_suites
+    from mnist_tui.engine.suites.folder import reap_suites
 
     runs_dir = tmp_path / "runs"
     host, me = socket.gethostname(), os.getpid()
@@ -152,7 +153,7 @@ def test_suites_whose_runner_is_gone_are_reaped_as_interrupted(tmp_path):
 def test_a_suite_whose_lock_is_held_is_not_reaped(tmp_path):
     """A new runner holds the lock before it writes its own pid: the old pid is dead, but the
     suite is running."""
-    from mnist_tui.engine.suites.suite import reap_suites
+    from mnist_tui.engine.suites.folder import reap_suites
 
     runs_dir = tmp_path / "runs"
     folder = write_running(runs_dir, "20260101-120001-sweep-aaaaaa",
@@ -196,7 +197,7 @@ def test_the_lock_names_its_holder_and_dies_with_it(tmp_path):
     from mnist_tui.engine.suites.lock import SuiteBusyError
 
     folder = SuiteFolder.create(tmp_path / "runs", tiny_spec())
-    code = ("import sys; from pathlib import Path; from mnist_tui.engine.suites.suite import "
+    code = ("import sys; from pathlib import Path; from mnist_tui.engine.suites.folder import "
             "SuiteFolder; f = SuiteFolder.open(Path(sys.argv[1]), sys.argv[2]); "
             "f.lock.acquire(); print('held', flush=True); sys.stdin.read()")
     proc = subprocess.Popen([sys.executable, "-c", code, str(folder.runs_dir), folder.suite_id],
@@ -257,7 +258,7 @@ def _store_run(runs_dir: Path, run_id: str, spec: dict, status: str = "finished"
 
 
 def test_reuse_runs_matches_the_suites_settings_and_refuses_other_values(tmp_path):
-    from mnist_tui.engine.suites.suite import finished_runs_by_key
+    from mnist_tui.engine.suites.matching import finished_runs_by_key
 
     runs_dir = tmp_path / "runs"
     spec = tiny_spec()

@@ -14,15 +14,11 @@ from mnist_tui.engine.errors import SpecError
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.suites import report as rep
 from mnist_tui.engine.suites import report_files, report_text
+from mnist_tui.engine.suites.folder import SuiteFolder
+from mnist_tui.engine.suites.matching import run_matches
 from mnist_tui.engine.suites.records import Measurement
-from mnist_tui.engine.suites.suite import (
-    SuiteFolder,
-    SuiteSpec,
-    member_key,
-    parse_int_list,
-    parse_seeds,
-    run_matches,
-)
+from mnist_tui.engine.suites.spec import SuiteSpec, member_key
+from mnist_tui.engine.suites.spec_text import parse_int_list, parse_seeds
 
 TINY = {"iterations": 260, "gmm_inits": 1, "epochs": 1, "dataset": "digits"}
 

@@ -63,7 +63,7 @@ def _fake(splits):
 
 
 def test_plan_holds_out_the_unchosen_images_when_there_is_no_train_split():
-    from mnist_tui.engine.jobs.keras_common import plan_data
+    from mnist_tui.engine.jobs.keras_data import plan_data
 
     ds = _fake({"test": 500})
     plan = plan_data(CnnSpec(samples=300, eval_samples=150), ds)   # split auto
@@ -79,7 +79,7 @@ def test_plan_holds_out_the_unchosen_images_when_there_is_no_train_split():
 
 @pytest.mark.parametrize("job_spec", [CnnSpec, Vgg16Spec])
 def test_an_explicit_split_the_data_lacks_is_an_error_not_a_substitute(job_spec):
-    from mnist_tui.engine.jobs.keras_common import plan_data
+    from mnist_tui.engine.jobs.keras_data import plan_data
 
     with pytest.raises(DataError, match="--split train: dataset fake has no train split "
                                         r"\(it has: test\); use --split auto or all"):
@@ -88,7 +88,7 @@ def test_an_explicit_split_the_data_lacks_is_an_error_not_a_substitute(job_spec)
 
 def test_the_standard_protocol_is_the_default():
     """No --samples: the whole train split trains (less validation), the whole test split scores."""
-    from mnist_tui.engine.jobs.keras_common import plan_data
+    from mnist_tui.engine.jobs.keras_data import plan_data
 
     for spec in (CnnSpec(), Vgg16Spec()):
         plan = plan_data(spec, _fake({"train": 600, "test": 150}))
@@ -101,7 +101,7 @@ def test_the_standard_protocol_is_the_default():
 
 
 def test_samples_and_eval_samples_only_cap():
-    from mnist_tui.engine.jobs.keras_common import plan_data
+    from mnist_tui.engine.jobs.keras_data import plan_data
 
     plan = plan_data(CnnSpec(samples=200, eval_samples=40), _fake({"train": 600, "test": 150}))
     assert plan.n_samples == 200 and len(plan.eval_idx) == 40 and plan.eval_pool == "test"
@@ -110,7 +110,7 @@ def test_samples_and_eval_samples_only_cap():
 
 
 def test_plan_evaluates_on_the_test_split_when_training_on_train():
-    from mnist_tui.engine.jobs.keras_common import plan_data
+    from mnist_tui.engine.jobs.keras_data import plan_data
 
     plan = plan_data(CnnSpec(samples=100, split="train"), _fake({"train": 200, "test": 50}))
     assert plan.eval_pool == "test" and len(plan.eval_idx) == 50
@@ -118,7 +118,7 @@ def test_plan_evaluates_on_the_test_split_when_training_on_train():
 
 
 def test_plan_falls_back_to_validation_when_nothing_is_held_out():
-    from mnist_tui.engine.jobs.keras_common import plan_data
+    from mnist_tui.engine.jobs.keras_data import plan_data
 
     plan = plan_data(CnnSpec(samples=None), _fake({"train": 200}))
     assert np.array_equal(plan.eval_idx, plan.val_idx) and "validation" in plan.eval_split
@@ -127,7 +127,7 @@ def test_plan_falls_back_to_validation_when_nothing_is_held_out():
 
 
 def test_batch_larger_than_the_training_images_is_a_data_error():
-    from mnist_tui.engine.jobs.keras_common import plan_data
+    from mnist_tui.engine.jobs.keras_data import plan_data
 
     with pytest.raises(DataError, match="larger than the 180 training images"):
         plan_data(CnnSpec(samples=None, batch_size=500, val_fraction=0.1), _fake({"train": 200}))
@@ -209,11 +209,11 @@ def test_vgg16_cached_job_events_artifacts_and_accuracy(small_digits, tmp_path):
     assert model.count_params() == summary.frozen_params + summary.trainable_params
     import tensorflow as tf
 
-    from mnist_tui.engine.jobs import keras_common as kc
+    from mnist_tui.engine.jobs.keras_data import image_pipeline
     from mnist_tui.engine.jobs.vgg16 import make_prep
 
-    x = next(iter(kc.image_pipeline(tf, pool.images[pred["eval_indices"][:20]], None, 20,
-                                    make_prep(tf, keras, 32, "vgg"))))
+    x = next(iter(image_pipeline(tf, pool.images[pred["eval_indices"][:20]], None, 20,
+                                 make_prep(tf, keras, 32, "vgg"))))
     np.testing.assert_allclose(model.predict(x, verbose=0), pred["probabilities"][:20],
                                atol=1e-4)
 
@@ -291,7 +291,7 @@ def test_cnn_on_real_mnist_beats_chance_in_one_epoch(real_small):
 
 
 def test_health_warnings_flag_collapse_and_a_generalisation_gap():
-    from mnist_tui.engine.jobs.keras_common import health_warnings
+    from mnist_tui.engine.jobs.keras_eval import health_warnings
 
     true = np.arange(1000) % 10
     collapsed = np.full(1000, 3)

@@ -7,7 +7,9 @@ KERAS_HOME is always a tmp folder; nothing touches the internet or the real Kera
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
 import socket
 import threading
@@ -19,7 +21,8 @@ import pytest
 from support import FolderServer, patient
 
 from mnist_tui.engine.data import weights as w
-from mnist_tui.engine.data.download import FileSpec, human_size
+from mnist_tui.engine.data.published import OFFICIAL, PUBLISHED_FILE_ENV, Published
+from mnist_tui.engine.data.transfer import FileSpec, human_size
 from mnist_tui.engine.errors import DataError, DownloadError, MnistTuiError
 from mnist_tui.engine.jobs.context import JobContext
 from mnist_tui.engine.jobs.downloads import download_reporter, weights_for_job
@@ -230,7 +233,7 @@ def test_an_unwritable_keras_cache_is_one_line(server, tmp_path, monkeypatch):
 def test_the_official_file_and_the_env_mirrors(server, keras_home, monkeypatch):
     assert w.IMAGENET_URL == ("https://storage.googleapis.com/tensorflow/keras-applications/"
                               "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")
-    assert w.IMAGENET_FILE == FileSpec("6d6bbae143d832006294945121d1f1fc", 58_889_256, "md5")
+    assert w.imagenet_spec() == FileSpec("6d6bbae143d832006294945121d1f1fc", 58_889_256, "md5")
     monkeypatch.delenv(w.WEIGHTS_URL_ENV)
     assert w.weights_urls() == [w.IMAGENET_URL]
     monkeypatch.setenv(w.WEIGHTS_URL_ENV, " http://a/x.h5 , ,http://b/y.h5")
@@ -248,12 +251,20 @@ def test_the_official_file_and_the_env_mirrors(server, keras_home, monkeypatch):
     assert models_listing(keras_home) == []
 
 
-def publish(monkeypatch, data: bytes) -> FileSpec:
-    """Make `data` "Keras' published weights file" for this test (its real MD5 cannot be
-    produced here)."""
+def publish(data: bytes) -> Published:
+    """The published files with `data` as "Keras' published weights file" (its real MD5 cannot
+    be produced here), for the functions under test to be given."""
+    return dataclasses.replace(OFFICIAL, vgg16_notop=md5_spec(data))
+
+
+def publish_in_process(monkeypatch, folder: Path, data: bytes) -> None:
+    """Make `data` "Keras' published weights file" for code this test reaches only through
+    others (a job, a suite's preflight): the engine's test hook, $MNIST_TUI_PUBLISHED_FILE."""
     spec = md5_spec(data)
-    monkeypatch.setattr(w, "IMAGENET_FILE", spec)
-    return spec
+    path = folder / "published.json"
+    path.write_text(json.dumps({"vgg16_notop": {"digest": spec.digest, "size": spec.size,
+                                                "algorithm": spec.algorithm}}))
+    monkeypatch.setenv(PUBLISHED_FILE_ENV, str(path))
 
 
 def put_cached(keras_home: Path, data: bytes) -> Path:
@@ -263,36 +274,34 @@ def put_cached(keras_home: Path, data: bytes) -> Path:
     return path
 
 
-def test_a_cached_file_that_is_the_published_one_is_used_without_network(keras_home,
-                                                                         monkeypatch):
+def test_a_cached_file_that_is_the_published_one_is_used_without_network(keras_home):
     data = weights_bytes()
-    publish(monkeypatch, data)
+    published = publish(data)
     path = put_cached(keras_home, data)
-    assert w.resolve_weights("imagenet") == (path, f"imagenet ({path})")   # URL: closed port
-    assert w.weights_status("imagenet") == f"ImageNet weights cached: {path}"
+    assert w.resolve_weights("imagenet", published=published) == \
+        (path, f"imagenet ({path})")                                        # URL: closed port
+    assert w.weights_status("imagenet", published) == f"ImageNet weights cached: {path}"
 
 
-def test_a_cached_file_of_the_right_size_but_other_bytes_is_not_trusted(keras_home,
-                                                                       monkeypatch):
+def test_a_cached_file_of_the_right_size_but_other_bytes_is_not_trusted(keras_home):
     """Changed: the size alone used to be trusted (a sparse file of 58.9 MB passed)."""
     data = weights_bytes()
-    publish(monkeypatch, data)
+    published = publish(data)
     path = put_cached(keras_home, b"\0" * len(data))
-    assert "downloaded again on first use" in w.weights_status("imagenet")
+    assert "downloaded again on first use" in w.weights_status("imagenet", published)
     with pytest.raises(DownloadError) as err:
-        w.resolve_weights("imagenet")                                  # URL: closed port
+        w.resolve_weights("imagenet", published=published)             # URL: closed port
     assert f"The cached {NAME} (MD5 mismatch: not the published file) was removed" in \
         str(err.value)
     assert not path.exists() and models_listing(keras_home) == []
 
 
-def test_a_cached_file_that_is_not_the_published_one_is_fetched_again(server, keras_home,
-                                                                      monkeypatch):
+def test_a_cached_file_that_is_not_the_published_one_is_fetched_again(server, keras_home):
     data = weights_bytes()
-    publish(monkeypatch, data)
+    published = publish(data)
     path = put_cached(keras_home, b"\0" * len(data))
     url = server.put(f"vgg16/{NAME}", data)
-    assert w.fetch_imagenet(urls=[url]) == path
+    assert w.fetch_imagenet(urls=[url], spec=w.imagenet_spec(published)) == path
     assert path.read_bytes() == data and models_listing(keras_home) == [NAME]
     assert server.requests == [f"/vgg16/{NAME}"]
 
@@ -315,15 +324,16 @@ def test_no_download_phase_when_cached_or_not_imagenet(keras_home, tmp_path, mon
     ctx = JobContext(events.append)
     assert weights_for_job("none", ctx) == (None, "none (random initialisation)")
     data = weights_bytes()
-    publish(monkeypatch, data)
+    publish_in_process(monkeypatch, tmp_path, data)
     path = put_cached(keras_home, data)
     assert weights_for_job("imagenet", ctx)[0] == path
     assert events == []
 
 
-def test_suite_preflight_fails_at_once_on_weights_it_cannot_get(keras_home, monkeypatch):
-    from mnist_tui.engine.suites.runner import preflight
-    from mnist_tui.engine.suites.suite import SuiteSpec
+def test_suite_preflight_fails_at_once_on_weights_it_cannot_get(keras_home, monkeypatch,
+                                                                 tmp_path):
+    from mnist_tui.engine.suites.plan import preflight
+    from mnist_tui.engine.suites.spec import SuiteSpec
 
     spec = SuiteSpec(name="sweep", methods=("cnn", "vgg16"), sizes=(100,), seeds=(0,),
                      overrides={"dataset": "digits", "split": "all"}).validate()
@@ -334,7 +344,7 @@ def test_suite_preflight_fails_at_once_on_weights_it_cannot_get(keras_home, monk
     assert time.monotonic() - start < patient(10)
     assert [e.name for e in events if e.type == "phase"] == ["download"]
     data = weights_bytes()
-    publish(monkeypatch, data)
+    publish_in_process(monkeypatch, tmp_path, data)
     put_cached(keras_home, data)                 # once cached, the same suite passes
     preflight(spec.members())
 

@@ -35,7 +35,7 @@ from support import (
     screen_text,
 )
 
-from mnist_tui.engine.data.download import IDX_FILES
+from mnist_tui.engine.data.published import IDX_FILES, PUBLISHED_FILE_ENV
 
 # --- the hostile server ------------------------------------------------------------------------
 
@@ -227,24 +227,34 @@ def npy_header(shape: tuple[int, ...], dtype: str = "|u1") -> bytes:
     return buf.getvalue()
 
 
-def published_env(env: dict, published: dict[str, bytes]) -> dict:
+def published_env(env: dict, published: dict[str, bytes], folder: Path) -> dict:
     """`env` in which the bytes in `published` (file name → bytes) count as the files Keras and
     the MNIST mirrors publish (MNIST's npz and IDX files, VGG16's weights file): the real
-    checksums cannot be produced in a test, so a sitecustomize in tests/faults/published/ swaps
-    the official specs for these files' specs in every process (the CLI and its worker).
-    Nothing else changes."""
+    checksums cannot be produced in a test, so the engine's test hook ($MNIST_TUI_PUBLISHED_FILE,
+    a JSON file written into `folder`) replaces the official specs with these files' specs in
+    every process (the CLI and its worker). Nothing else changes."""
     import hashlib
+    import tempfile
 
+    from mnist_tui.engine.data.download import NPZ_NAME
     from mnist_tui.engine.data.weights import IMAGENET_NOTOP
 
-    specs = {}
+    def spec(data: bytes, algorithm: str = "sha256") -> dict:
+        return {"digest": hashlib.new(algorithm, data).hexdigest(), "size": len(data),
+                "algorithm": algorithm}
+
+    table: dict = {}
     for name, data in published.items():
-        algorithm = "md5" if name == IMAGENET_NOTOP else "sha256"   # as Keras publishes it
-        specs[name] = [hashlib.new(algorithm, data).hexdigest(), len(data), algorithm]
-    here = Path(__file__).parent / "published"
-    return {**env, "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(here), env.get("PYTHONPATH", "")])),
-            "MNIST_TUI_FAULTS_PUBLISHED": json.dumps(specs)}
+        if name == NPZ_NAME:
+            table["mnist_npz"] = spec(data)
+        elif name == IMAGENET_NOTOP:
+            table["vgg16_notop"] = spec(data, "md5")    # as Keras publishes it
+        else:
+            table.setdefault("mnist_idx_gz", {})[name] = spec(data)
+    fd, path = tempfile.mkstemp(dir=folder, prefix="published-", suffix=".json")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(table, fh)
+    return {**env, PUBLISHED_FILE_ENV: path}
 
 
 # --- small data and quick runs ------------------------------------------------------------------

@@ -16,7 +16,8 @@ import pytest
 from support import patient
 
 from mnist_tui.engine.runs.store import RunStore
-from mnist_tui.engine.suites.suite import SuiteFolder, SuiteSpec
+from mnist_tui.engine.suites.folder import SuiteFolder
+from mnist_tui.engine.suites.spec import SuiteSpec
 
 pytestmark = pytest.mark.faults
 

@@ -30,8 +30,8 @@ from fault_helpers import (
 )
 from support import patient
 
-from mnist_tui.engine.data.download import KERAS_NPZ
-from mnist_tui.engine.data.weights import IMAGENET_FILE, IMAGENET_NOTOP
+from mnist_tui.engine.data.published import IMAGENET_FILE, KERAS_NPZ
+from mnist_tui.engine.data.weights import IMAGENET_NOTOP
 
 pytestmark = pytest.mark.faults
 
@@ -194,7 +194,7 @@ def test_a_same_size_garbage_file_in_the_cache_is_removed_and_fetched_again(
         fh.truncate(len(npz))
     hostile.put("mnist.npz", npz)
     online = published_env({**env, "MNIST_TUI_MIRRORS": hostile.url("file", "mnist.npz")},
-                           {"mnist.npz": npz})
+                           {"mnist.npz": npz}, tmp_path)
     run = run_cli([*QUICK_TSNE, "--dataset", "mnist"], online, tmp_path, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert (cache / "mnist.npz").read_bytes() == npz
@@ -227,7 +227,8 @@ ADVICE = re.compile(r"Put (?P<what>.+), byte for byte as published \(they are ve
 @pytest.mark.parametrize("layout", ["npz", "idx"])
 def test_following_the_offline_advice_literally_works(layout, tmp_path, env, runs):
     published = {"mnist.npz": small_npz(), **small_idx_files()}
-    env = published_env({**env, "MNIST_TUI_MIRRORS": closed_port_url("mnist/")}, published)
+    env = published_env({**env, "MNIST_TUI_MIRRORS": closed_port_url("mnist/")}, published,
+                        tmp_path)
 
     run = run_cli(MNIST_JOB, env, tmp_path)
     message = assert_input_error(run)

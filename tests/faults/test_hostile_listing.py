@@ -24,7 +24,7 @@ import pytest
 from support import closed_port_url, patient, write_finished_run
 
 from mnist_tui.engine.runs.store import RunStore
-from mnist_tui.engine.suites.suite import suite_spec_from_text
+from mnist_tui.engine.suites.spec_text import suite_spec_from_text
 
 pytestmark = pytest.mark.faults
 
@@ -146,7 +146,7 @@ LISTING = r"""
 import json, sys
 from pathlib import Path
 from mnist_tui.engine.runs.store import RunStore
-from mnist_tui.engine.suites import suite
+from mnist_tui.engine.suites import folder as suite
 root = Path(sys.argv[1])
 store = RunStore(root)
 runs = [r.run_id for r in store.list()]

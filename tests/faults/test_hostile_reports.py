@@ -100,7 +100,7 @@ def test_a_signed_mirror_url_downloads_but_its_secrets_are_never_shown_or_record
         url = mirror.url + "mnist/mnist.npz" + SIGNED
     else:                     # a folder behind a password and a shared token (Azure SAS-like)
         url = with_userinfo(mirror.url + "mnist/" + SIGNED)
-    env = published_env({**env, "MNIST_TUI_MIRRORS": url}, published)
+    env = published_env({**env, "MNIST_TUI_MIRRORS": url}, published, tmp_path)
 
     run = run_cli([*QUICK_TSNE, "--dataset", "mnist"], env, tmp_path, timeout=120)
 

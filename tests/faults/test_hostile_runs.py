@@ -291,7 +291,8 @@ def test_a_10_mb_event_line_is_skipped_and_the_rest_read(tmp_path):
 
 def test_a_planted_lock_symlink_never_truncates_its_target(tmp_path):
     from mnist_tui.engine.runs import store as runs
-    from mnist_tui.engine.suites.suite import SuiteFolder, SuiteSpec, reap_suites
+    from mnist_tui.engine.suites.folder import SuiteFolder, reap_suites
+    from mnist_tui.engine.suites.spec import SuiteSpec
 
     root = tmp_path / "runs"
     victim = tmp_path / "precious.txt"

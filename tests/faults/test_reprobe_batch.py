@@ -102,7 +102,7 @@ def test_a_recorded_suite_of_a_million_seeds_is_refused_before_planning_it(env, 
 
 def test_the_largest_suite_a_user_asks_for_is_still_planned():
     """Every method, every preset, the six sweep sizes and 100 seeds: within the bound."""
-    from mnist_tui.engine.suites.suite import SuiteSpec
+    from mnist_tui.engine.suites.spec import SuiteSpec
 
     spec = SuiteSpec(name="sweep", seeds=tuple(range(100))).validate()
     assert len(spec.members()) == 2_400
@@ -113,8 +113,9 @@ def test_the_largest_suite_a_user_asks_for_is_still_planned():
 def test_a_members_json_naming_paths_outside_the_runs_folder_is_not_read(tmp_path):
     """The report shows those members as pending (no run), and says why; the forged results
     outside the runs folder are not shown as theirs."""
+    from mnist_tui.engine.suites.folder import SuiteFolder
     from mnist_tui.engine.suites.report import build_report
-    from mnist_tui.engine.suites.suite import SuiteFolder, SuiteSpec
+    from mnist_tui.engine.suites.spec import SuiteSpec
 
     runs = tmp_path / "runs"
     spec = SuiteSpec(name="sweep", methods=("tsne-gmm",), presets=("default",),

@@ -70,7 +70,7 @@ def suites(offline):
     """A readable suite and three that cannot be read: suite.json not JSON, a FIFO (with a
     writer that opens and closes it, so code that still reads it gets end-of-file, not a
     hang), a link to itself."""
-    from mnist_tui.engine.suites.suite import suite_spec_from_text
+    from mnist_tui.engine.suites.spec_text import suite_spec_from_text
 
     root = offline / "suites"
     for sid in (GOOD_SUITE, BAD_JSON_SUITE, FIFO_SUITE, LOOP_SUITE):
@@ -93,7 +93,7 @@ def suites(offline):
 def test_scan_suites_skips_and_names_suite_files_it_cannot_read(suites):
     """Not JSON, a FIFO and a link loop are skipped, each with why; the good suite lists (today:
     the torn one was listed as a suite, the FIFO and the loop left out without a word)."""
-    from mnist_tui.engine.suites.suite import scan_suites
+    from mnist_tui.engine.suites.folder import scan_suites
 
     ids, skipped = scan_suites(suites)
     assert ids == [GOOD_SUITE]

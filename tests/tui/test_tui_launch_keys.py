@@ -144,9 +144,16 @@ async def test_a_burst_that_ends_editing_then_switches_screens(runs_dir):
         burst(app, "4", "0", "0", "enter", "3")         # typed, done, then a screen key
         await wait_for(pilot, lambda: screen_name(app) == "MonitorScreen", 5)
         assert field.value == "400"
+        # Start from Runs, so that the Monitor is reached only once the burst's last key is
+        # handled as a screen key; the screens it passes through are recorded as they show.
+        await pilot.press("5")
+        await wait_for(pilot, lambda: screen_name(app) == "RunsScreen", 5)
+        shown: list[str] = []
+        app.screen_change_signal.subscribe(app, lambda screen: shown.append(type(screen).__name__))
         burst(app, "2", "tab", "tab", "3")              # back on Launch, not in a field
-        await wait_for(pilot, lambda: screen_name(app) == "MonitorScreen"
-                       and field.value == "400", 5)
+        await wait_for(pilot, lambda: screen_name(app) == "MonitorScreen", 5)
+        assert shown == ["LaunchScreen", "MonitorScreen"]
+        assert field.value == "400"
 
 
 async def test_a_burst_typed_then_started_then_switched(runs_dir):

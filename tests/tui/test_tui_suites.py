@@ -42,7 +42,8 @@ def write_recorded_suite(runs_dir: Path, suite_id: str = "20260101-120000-sweep-
     """A finished sweep (t-SNE + GMM and CNN at 100 and 200 images, one seed) written the way
     the suite and its workers write it: suite folder and run folders with fixed numbers."""
     from mnist_tui.engine.runs import store as runs
-    from mnist_tui.engine.suites.suite import SuiteFolder, SuiteSpec
+    from mnist_tui.engine.suites.folder import SuiteFolder
+    from mnist_tui.engine.suites.spec import SuiteSpec
 
     spec = SuiteSpec(name="sweep", methods=("tsne-gmm", "cnn"), presets=("default",), sizes=(100, 200), seeds=(0,),
                      overrides={"dataset": "digits", "iterations": 260, "gmm_inits": 1,
@@ -255,7 +256,7 @@ async def test_a_suite_does_not_start_beside_a_running_job(runs_dir):
 async def test_resume_is_refused_while_another_process_runs_the_suite(runs_dir):
     """One runner per suite: `r` on a suite that a `--batch --resume` (here: this test holding
     its lock) runs now says so and starts nothing."""
-    from mnist_tui.engine.suites.suite import SuiteFolder
+    from mnist_tui.engine.suites.folder import SuiteFolder
 
     sid = write_recorded_suite(runs_dir)
     SuiteFolder(runs_dir, sid).write_status("interrupted")

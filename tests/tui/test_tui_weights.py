@@ -7,7 +7,8 @@ import pytest
 from textual.widgets import Input, Select
 from tui_helpers import screen_text, wait_for, widget_text
 
-from mnist_tui.engine.data.weights import IMAGENET_FILE, IMAGENET_NOTOP
+from mnist_tui.engine.data.published import IMAGENET_FILE
+from mnist_tui.engine.data.weights import IMAGENET_NOTOP
 from mnist_tui.tui.app import create_app
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mnist_tui.engine import present
 from mnist_tui.engine.errors import DataError
 
 if TYPE_CHECKING:
@@ -80,10 +81,6 @@ def memory_bytes() -> int | None:
     return min(limits) if limits else None
 
 
-def _gb(n: int) -> str:
-    return f"{n / 1e9:,.1f} GB"
-
-
 def check_image_dims(n: int, h: int, w: int, where: str, said: str = "header says") -> None:
     """Refuse image counts and sizes no MNIST-style dataset has, before reading any pixels.
 
@@ -110,9 +107,10 @@ def check_fits_memory(nbytes: int, where: str, said: str = "header says") -> Non
     """Refuse data larger than this machine's memory: it could never be loaded."""
     memory = memory_bytes()
     if memory is not None and nbytes > memory:
-        raise DataError(f"{where}: {said} {nbytes:,} bytes of data ({_gb(nbytes)}), more than "
-                        f"the {_gb(memory)} of memory available to load it (a damaged or "
-                        "hostile file?)")
+        raise DataError(f"{where}: {said} {nbytes:,} bytes of data "
+                        f"({present.size(nbytes, 'GB')}), more than the "
+                        f"{present.size(memory, 'GB')} of memory available to load it (a "
+                        "damaged or hostile file?)")
 
 
 def _shape_text(dims: tuple[int, ...]) -> str:
@@ -251,11 +249,11 @@ def read_idx(path: Path, expect: int | None = None) -> np.ndarray:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
 
 
-def declared_bytes(path: Path, expect: int) -> int:
-    """The size of the IDX data (header included) that the header of `path` declares, once the
-    header passed the limits of `expect`; DataError when it does not. Reads the header only
-    (inflating no more than it for gzip), so it costs the same for 1 kB and for 8 GB: callers
-    use it to rule a file out before reading, let alone hashing, all of it."""
+def read_header(path: Path, expect: int) -> tuple[np.dtype, tuple[int, ...], int]:
+    """(element type, dimensions, header length) of the raw or gzip IDX file `path`, once its
+    header passed the limits of `expect` (the loader's own checks); DataError when it does not.
+    Reads the header only (inflating no more than it for gzip), so it costs the same for 1 kB
+    and for 8 GB: the data's preflight counts images with it, without reading any."""
     path = Path(path)
     name = str(path)
     try:
@@ -276,6 +274,14 @@ def declared_bytes(path: Path, expect: int) -> int:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
     dtype, dims, header_len = _parse_header(bytes(buf), name)
     _check_header(dtype, dims, expect, name)
+    return dtype, dims, header_len
+
+
+def declared_bytes(path: Path, expect: int) -> int:
+    """The size of the IDX data (header included) that the header of `path` declares
+    (`read_header`): callers use it to rule a file out before reading, let alone hashing, all
+    of it."""
+    dtype, dims, header_len = read_header(path, expect)
     return header_len + math.prod(dims) * dtype.itemsize
 
 

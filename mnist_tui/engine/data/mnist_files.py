@@ -15,14 +15,13 @@ records the exact files it read, with their sizes and SHA-256.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import sys
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -31,19 +30,14 @@ from mnist_tui.engine.data.datasets import SPLIT_ORDER, Dataset, Split
 from mnist_tui.engine.data.idx import (
     IMAGES_MAGIC,
     LABELS_MAGIC,
-    check_fits_memory,
-    check_image_dims,
-    check_label_count,
     declared_bytes,
     is_gzip,
     read_images,
     read_labels,
 )
+from mnist_tui.engine.data.npz_headers import check_unique_members, npy_member_header, one_line
+from mnist_tui.engine.data.published import Published, published_files
 from mnist_tui.engine.errors import DataError
-from mnist_tui.engine.text import shown
-
-if TYPE_CHECKING:
-    from _typeshed import SupportsRead
 
 _PREFIX = {"train": "train", "test": "t10k"}
 _KIND = {"images": "idx3", "labels": "idx1"}
@@ -302,12 +296,10 @@ def load_idx_folder(directory: Path) -> Dataset:
     return _load_idx_place(place, directory)
 
 
-def _published_downloads() -> dict[str, str]:
+def _published_downloads(published: Published) -> dict[str, str]:
     """File name → SHA-256 of the files the MNIST mirrors publish (the gzip IDX files, Keras'
     mnist.npz): a file read whose own hash is one of these is the published file."""
-    from mnist_tui.engine.data import download
-
-    specs = {**download.IDX_FILES, download.NPZ_NAME: download.KERAS_NPZ}
+    specs = {**published.mnist_idx_gz, NPZ_NAME: published.mnist_npz}
     return {name: spec.digest for name, spec in specs.items() if spec.algorithm == "sha256"}
 
 
@@ -316,9 +308,10 @@ def _named(splits: dict[str, Split], source: str, records: tuple[dict[str, Any],
     """The dataset read from MNIST-format files, named for what it is: "mnist" only when every
     split is the published MNIST's, byte for byte (its IDX data, or the published downloads
     themselves), otherwise "mnist-format" — data in MNIST's format, not MNIST."""
-    published = all(naming.split_is_published(n, s.images, s.labels)
+    table = published_files()   # the official checksums (or the tests' hook)
+    published = all(naming.split_is_published(n, s.images, s.labels, table)
                     for n, s in splits.items()) \
-        or naming.files_are_published(records, _published_downloads())
+        or naming.files_are_published(records, _published_downloads(table))
     return Dataset(name=naming.name_for(published), source=source, splits=splits,
                    files=records, published=published)
 
@@ -372,94 +365,20 @@ def _npz_labels(arr: np.ndarray, key: str, path: Path) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def npy_header(fp: SupportsRead[bytes]) -> tuple[tuple[int, ...], np.dtype] | None:
-    """(shape, dtype) from the header of the .npy stream `fp`, leaving `fp` after it; None for
-    a format version this numpy has no public reader for (np.load then reads it as usual)."""
-    fmt = np.lib.format
-    version = fmt.read_magic(fp)
-    if version == (1, 0):
-        shape, _, dtype = fmt.read_array_header_1_0(fp)
-    elif version == (2, 0):
-        shape, _, dtype = fmt.read_array_header_2_0(fp)
-    elif hasattr(fmt, "_read_array_header"):    # 3.0: utf-8 field names
-        shape, _, dtype = fmt._read_array_header(fp, version)
-    else:
-        return None
-    return tuple(int(d) for d in shape), dtype
-
-
-def _check_npy_member(zf: zipfile.ZipFile, key: str, path: Path) -> None:
-    """Refuse an array whose header declares an absurd shape, or more bytes than its zip member
-    holds, before numpy allocates it: `np.load` allocates the whole declared array first, so a
-    header saying (2³¹, 28, 28) was a MemoryError, not an error message."""
-    try:
-        info = zf.getinfo(f"{key}.npy")
-    except KeyError:      # a member that is not .npy: np.load says what it is
-        return
-    where = f"{path}: {key}"
-    try:
-        with zf.open(info) as fp:
-            header = npy_header(fp)
-            header_len = fp.tell()
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError,
-            NotImplementedError) as e:   # (encrypted, an unsupported compression method)
-        raise DataError(f"{where}: not a readable .npy array: {_one_line(e)}") from None
-    if header is None:
-        return
-    shape, dtype = header
-    if dtype.hasobject:   # np.load refuses it (allow_pickle=False) with its own words
-        return
-    said = "declares"
-    if key.startswith("x_"):
-        if len(shape) != 3 or 0 in shape:
-            raise DataError(f"{where} must be non-empty images (N, H, W), got shape {shape}")
-        check_image_dims(*shape, where, said)
-    elif key.startswith("y_"):
-        if len(shape) != 1:
-            raise DataError(f"{where} must be integer labels (N,), got {dtype} shape {shape}")
-        check_label_count(shape[0], where, said)
-    nbytes = math.prod(shape) * dtype.itemsize
-    check_fits_memory(nbytes, where, said)
-    have = info.file_size - header_len
-    if nbytes > have:
-        raise DataError(f"{where}: truncated: declares shape {shape} of {dtype} = {nbytes:,} "
-                        f"bytes, the archive member holds {max(have, 0):,}")
-
-
-def check_unique_members(zf: zipfile.ZipFile, path: Path) -> None:
-    """Refuse an archive holding two members for one array (one name twice, or `x_train` beside
-    `x_train.npy`): zipfile, and so numpy, silently reads one of them, so which array a run used
-    would depend on an accident of the archive's layout."""
-    seen: dict[str, str] = {}
-    for name in zf.namelist():
-        key = name[:-4] if name.endswith(".npy") else name
-        if key in seen:
-            which = (f'two members named "{shown(name, 80)}"' if seen[key] == name else
-                     f'two members for "{shown(key, 80)}" ({shown(seen[key], 80)} and '
-                     f'{shown(name, 80)})')
-            raise DataError(f"{path}: the archive holds {which}; which one is the data is "
-                            "ambiguous, so it is refused")
-        seen[key] = name
-
-
 def _npz_array(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
     assert npz.zip is not None   # open: `load_npz` reads inside `with npz`
-    _check_npy_member(npz.zip, key, path)
+    npy_member_header(npz.zip, key, path)   # its limits, before numpy allocates it
     try:
         arr = npz[key]
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         # ValueError is how allow_pickle=False refuses object arrays.
-        raise DataError(f"{path}: cannot load {key}: {_one_line(e)}") from None
+        raise DataError(f"{path}: cannot load {key}: {one_line(e)}") from None
     except MemoryError:
         raise DataError(f"{path}: {key} is too large to load into this machine's memory") \
             from None
     if not isinstance(arr, np.ndarray):  # a zip member that is not an .npy file
         raise DataError(f"{path}: {key} is not a NumPy array")
     return arr
-
-
-def _one_line(e: Exception) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
 
 
 def load_npz(path: Path) -> Dataset:
@@ -475,7 +394,7 @@ def load_npz(path: Path) -> Dataset:
     try:
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise DataError(f"{path}: not a readable .npz archive: {_one_line(e)}") from None
+        raise DataError(f"{path}: not a readable .npz archive: {one_line(e)}") from None
     with npz:
         assert npz.zip is not None   # np.load of a zip archive: open until `with` ends
         check_unique_members(npz.zip, path)

@@ -21,24 +21,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
+    from mnist_tui.engine.data.published import Published
+
 MNIST = "mnist"                    # the published files, verified
 MNIST_FORMAT = "mnist-format"      # data in MNIST's file format that is not the published MNIST
 VERIFIED = "published files, verified"
 NOT_PUBLISHED = "not the published MNIST"
-
-# SHA-256 and size of the *uncompressed* published IDX files (LeCun's, as mirrored by cvdf and
-# torchvision; tensorflow_datasets lists the same). Checked against ../shared/mnist-full.
-PUBLISHED_IDX: dict[tuple[str, str], tuple[str, int]] = {
-    ("train", "images"): ("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-                          47_040_016),
-    ("train", "labels"): ("65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-                          60_008),
-    ("test", "images"): ("0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-                         7_840_016),
-    ("test", "labels"): ("ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-                         10_008),
-}
-
 
 def _idx_digest(arr: np.ndarray, magic: bytes) -> str:
     """SHA-256 of the IDX file (uint8, big-endian dimensions) that holds exactly `arr`."""
@@ -48,24 +36,29 @@ def _idx_digest(arr: np.ndarray, magic: bytes) -> str:
     return h.hexdigest()
 
 
-def _matches(arr: np.ndarray, split: str, kind: str, magic: bytes) -> bool:
+def _matches(arr: np.ndarray, split: str, kind: str, magic: bytes,
+             published: Published) -> bool:
     """Whether `arr` is the published (split, kind) file's data; hashed only when its size
     already agrees, so other data costs nothing."""
-    expected = PUBLISHED_IDX.get((split, kind))
+    expected = published.mnist_idx_data.get((split, kind))
     if expected is None:
         return False
-    digest, size = expected
-    if len(magic) + 4 * arr.ndim + arr.size != size:
+    if len(magic) + 4 * arr.ndim + arr.size != expected.size:
         return False
     if arr.dtype.kind in "iu" and arr.size and (arr.min() < 0 or arr.max() > 255):
         return False
-    return _idx_digest(arr, magic) == digest
+    return _idx_digest(arr, magic) == expected.digest
 
 
-def split_is_published(split: str, images: np.ndarray, labels: np.ndarray) -> bool:
-    """Whether one split's images and labels are the published MNIST split's, byte for byte."""
-    return (_matches(images, split, "images", b"\0\0\x08\x03")
-            and _matches(labels, split, "labels", b"\0\0\x08\x01"))
+def split_is_published(split: str, images: np.ndarray, labels: np.ndarray,
+                       published: Published | None = None) -> bool:
+    """Whether one split's images and labels are the published MNIST split's, byte for byte
+    (the uncompressed IDX data's SHA-256 in `published`, default `published_files()`)."""
+    from mnist_tui.engine.data.published import published_files
+
+    table = published if published is not None else published_files()
+    return (_matches(images, split, "images", b"\0\0\x08\x03", table)
+            and _matches(labels, split, "labels", b"\0\0\x08\x01", table))
 
 
 def files_are_published(files: Iterable[Mapping[str, Any]],

@@ -17,7 +17,7 @@ from mnist_tui.engine.data.datasets import Dataset, load_digits
 from mnist_tui.engine.errors import DownloadError, SpecError
 
 if TYPE_CHECKING:
-    from mnist_tui.engine.data.download import DownloadProgress
+    from mnist_tui.engine.data.transfer import DownloadProgress
 
 
 def load_dataset(dataset: str = "auto", data_dir: str | Path | None = None,

@@ -2,7 +2,7 @@
 
 `--weights imagenet` means Keras' own no-top file in Keras' own cache, so Keras and this tool
 share one copy. When it is missing we download it once, as Keras would, but through the
-engine's bounded, verified downloader (`download.fetch_file`: timeouts, a size cap, Keras'
+engine's bounded, verified downloader (`fetch.fetch_file`: timeouts, a size cap, Keras'
 MD5 checked before the file is moved into place), with progress events, and with one clear
 line when it cannot be had — Keras' own `get_file` would hang offline or print a traceback.
 """
@@ -14,24 +14,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mnist_tui.engine.data.download import (
-    DownloadProgress,
-    FetchError,
-    FileSpec,
-    download_timeout,
-    fetch_file,
-    human_size,
-    is_cached,
-)
+from mnist_tui.engine import present
+from mnist_tui.engine.data.fetch import FetchError, download_timeout, fetch_file, is_cached
+from mnist_tui.engine.data.published import Published, published_files
+from mnist_tui.engine.data.transfer import DownloadProgress, FileSpec
 from mnist_tui.engine.errors import DataError, DownloadError
 from mnist_tui.engine.text import redact_url
 
 IMAGENET_NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 IMAGENET_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
                 + IMAGENET_NOTOP)
-# Keras' own checksum (keras/src/applications/vgg16.py: file_hash, an MD5) and the file's size
-# (the byte count Keras' download bar shows for it).
-IMAGENET_FILE = FileSpec("6d6bbae143d832006294945121d1f1fc", 58_889_256, "md5")
 WEIGHTS_URL_ENV = "MNIST_TUI_WEIGHTS_URL"
 DOWNLOAD_TIMEOUT_S = 5.0   # per connect and per read: offline fails within seconds
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -48,6 +40,12 @@ def keras_home() -> Path:
     if not os.access(base, os.W_OK):
         base = "/tmp"
     return Path(base) / ".keras"
+
+
+def imagenet_spec(published: Published | None = None) -> FileSpec:
+    """What the no-top file must be: Keras' MD5 and size (`published`'s, else the table in
+    force, `published.published_files()`)."""
+    return (published if published is not None else published_files()).vgg16_notop
 
 
 def imagenet_path() -> Path:
@@ -87,8 +85,9 @@ def fetch_imagenet(progress: Progress | None = None, *, spec: FileSpec | None = 
     for the whole file (default $MNIST_TUI_DOWNLOAD_DEADLINE, else ~10 minutes for 58.9 MB).
     Raises DownloadError, one line naming the file, its size, where to put it by hand, the
     URLs tried with why each failed, and `--weights none`. Nothing partial is left behind.
+    `spec` defaults to `imagenet_spec()`.
     """
-    spec = spec if spec is not None else IMAGENET_FILE
+    spec = spec if spec is not None else imagenet_spec()
     dest = Path(dest) if dest is not None else imagenet_path()
     urls = list(urls) if urls is not None else weights_urls()
     where = f"{dest.parent}/ (Keras' cache; KERAS_HOME moves it)"
@@ -99,7 +98,7 @@ def fetch_imagenet(progress: Progress | None = None, *, spec: FileSpec | None = 
         tried = "; ".join(reason for _, reason in exc.failures) or "no URL given"
         removed = f" ({exc.removed[0].upper()}{exc.removed[1:]}.)" if exc.removed else ""
         raise DownloadError(" ".join(
-            f"ImageNet weights {dest.name} ({human_size(spec.size)}) are not in Keras' cache "
+            f"ImageNet weights {dest.name} ({present.size(spec.size, 'download')}) are not in Keras' cache "
             f"and could not be downloaded ({tried}).{removed} Put the file in {where} — "
             f"{WEIGHTS_URL_ENV} can name a mirror — or use --weights none".split())) from None
     except OSError as exc:
@@ -107,16 +106,18 @@ def fetch_imagenet(progress: Progress | None = None, *, spec: FileSpec | None = 
                             f"{exc.strerror or exc}; or use --weights none") from None
 
 
-def resolve_weights(weights: str, progress: Progress | None = None) -> tuple[Path | None, str]:
+def resolve_weights(weights: str, progress: Progress | None = None,
+                    published: Published | None = None) -> tuple[Path | None, str]:
     """(file to load or None, description). Raises DataError / DownloadError with one line.
 
-    `imagenet` is fetched into Keras' cache when missing (`progress` sees the download);
-    a path must be an HDF5 (.h5/.weights.h5) or .keras file.
+    `imagenet` is fetched into Keras' cache when missing (`progress` sees the download; the
+    file is held to `imagenet_spec(published)`); a path must be an HDF5 (.h5/.weights.h5) or
+    .keras file.
     """
     if weights == "none":
         return None, "none (random initialisation)"
     if weights == "imagenet":
-        path = fetch_imagenet(progress)
+        path = fetch_imagenet(progress, spec=imagenet_spec(published))
         return path, f"imagenet ({path})"
     path = Path(weights).expanduser()
     if not path.is_file():
@@ -131,19 +132,19 @@ def resolve_weights(weights: str, progress: Progress | None = None) -> tuple[Pat
     return path, f"file {path}"
 
 
-def weights_status(weights: str) -> str:
+def weights_status(weights: str, published: Published | None = None) -> str:
     """One line for a form, before launching: cached, or downloaded on first use (from where,
-    how big). Cheap: a stat, never the network."""
+    how big). Cheap: a stat and a hash once per process, never the network."""
     text = weights.strip()
     if text == "none":
         return "no weights: the base starts from random initialisation"
     if text == "imagenet":
-        path = imagenet_path()
-        if is_cached(path, IMAGENET_FILE):
+        path, spec = imagenet_path(), imagenet_spec(published)
+        if is_cached(path, spec):
             return f"ImageNet weights cached: {path}"
         again = "again " if path.exists() else ""
         return (f"ImageNet weights not cached yet: downloaded {again}on first use "
-                f"({human_size(IMAGENET_FILE.size)} from {_hosts(weights_urls())}) into "
+                f"({present.size(spec.size, 'download')} from {_hosts(weights_urls())}) into "
                 f"{path.parent}/")
     if not text:
         return ""

@@ -45,8 +45,16 @@ from pathlib import Path
 from typing import Any
 
 from mnist_tui.engine.data.datasets import Dataset
-from mnist_tui.engine.jobs import keras_common as kc
 from mnist_tui.engine.jobs.context import JobContext
+from mnist_tui.engine.jobs.keras_data import image_pipeline, log_plan, plan_data
+from mnist_tui.engine.jobs.keras_eval import evaluate, run_details
+from mnist_tui.engine.jobs.keras_train import (
+    emit_summary,
+    fit,
+    import_tf,
+    make_optimizer,
+    strategy_scope,
+)
 from mnist_tui.engine.jobs.specs import CnnSpec
 
 STEM = (64, 6)          # (filters, kernel) of the stride-2 convolution the image enters
@@ -197,19 +205,19 @@ def lr_schedule(keras: Any, spec: CnnSpec, steps: int) -> Any:
 
 
 def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
-    tf, keras = kc.import_tf(ctx)
+    tf, keras = import_tf(ctx)
     keras.utils.set_random_seed(spec.seed)
-    plan = kc.plan_data(spec, dataset)
-    kc.log_plan(ctx, plan, dataset)
+    plan = plan_data(spec, dataset)
+    log_plan(ctx, plan, dataset)
     shape = dataset.image_shape
     precision, why = choose_precision(tf)
     ctx.log(f"precision: {precision} ({why})")
 
-    scope, strategy = kc.strategy_scope(tf, spec, ctx)
+    scope, strategy = strategy_scope(tf, spec, ctx)
     with scope, ctx.phase("building", "building and compiling the model"):
         steps = -(-len(plan.train_idx) // spec.batch_size) * spec.epochs
         model = build_model(keras, shape, spec, precision, steps=steps)
-        optimizer = kc.make_optimizer(keras, spec, lr_schedule(keras, spec, steps))
+        optimizer = make_optimizer(keras, spec, lr_schedule(keras, spec, steps))
         if WEIGHT_DECAY:
             optimizer.weight_decay = WEIGHT_DECAY
             optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
@@ -217,20 +225,20 @@ def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
                       loss=keras.losses.CategoricalCrossentropy(
                           label_smoothing=LABEL_SMOOTHING),
                       metrics=["accuracy"])
-    counts = kc.emit_summary(ctx, model)
+    counts = emit_summary(ctx, model)
 
     ident = lambda x: x
-    train_ds = without_autotune(tf, kc.image_pipeline(
+    train_ds = without_autotune(tf, image_pipeline(
         tf, plan.train_images, plan.train_labels, spec.batch_size, ident, shuffle_seed=spec.seed))
-    val_ds = (without_autotune(tf, kc.image_pipeline(tf, plan.val_images, plan.val_labels,
-                                                     EVAL_BATCH, ident))
+    val_ds = (without_autotune(tf, image_pipeline(tf, plan.val_images, plan.val_labels,
+                                                  EVAL_BATCH, ident))
               if len(plan.val_idx) else None)
-    history = kc.fit(keras, model, ctx, spec, train_ds, val_ds, len(plan.train_idx))
+    history = fit(keras, model, ctx, spec, train_ds, val_ds, len(plan.train_idx))
 
     # Evaluated and saved as plain Keras (same weights): model.keras loads without this module.
     plain = build_model(keras, shape, spec, precision, fused=False, steps=steps)
     plain.set_weights(model.get_weights())
-    out, model_file = kc.evaluate(tf, ctx, plain, plan, EVAL_BATCH, ident)
+    out, model_file = evaluate(tf, ctx, plain, plan, EVAL_BATCH, ident)
 
     stem = f"{STEM[1]}×{STEM[1]}/2 stem {STEM[0]}, " if STEM else ""
     stages = " | pool | ".join("-".join(str(f) for f in st) for st in STAGES)
@@ -251,6 +259,6 @@ def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
                             f"label smoothing {LABEL_SMOOTHING:g}; weight decay "
                             f"{WEIGHT_DECAY:g}; lr warm-up {WARMUP:.0%} then cosine to 0",
             "precision": f"{precision} ({why})",
-            **kc.run_details(plan, counts, strategy, model_file),
+            **run_details(plan, counts, strategy, model_file),
         },
     }

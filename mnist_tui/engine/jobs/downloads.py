@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from mnist_tui.engine import present
 from mnist_tui.engine.data import weights
-from mnist_tui.engine.data.download import DownloadProgress, human_size, is_cached
+from mnist_tui.engine.data.fetch import is_cached
+from mnist_tui.engine.data.transfer import DownloadProgress
 from mnist_tui.engine.jobs.context import JobContext
 from mnist_tui.engine.jobs.events import Progress, Throttle
 
@@ -29,10 +31,11 @@ def download_reporter(ctx: JobContext) -> Callable[[DownloadProgress], None]:
 def weights_for_job(choice: str, ctx: JobContext) -> tuple[Path | None, str]:
     """`weights.resolve_weights` for a running job: a download, when one is needed, is its own
     "download" phase with progress events (the batch bar, the Monitor's progress line)."""
-    if choice != "imagenet" or is_cached(weights.imagenet_path(), weights.IMAGENET_FILE):
+    spec = weights.imagenet_spec()
+    if choice != "imagenet" or is_cached(weights.imagenet_path(), spec):
         return weights.resolve_weights(choice)
     urls = weights.weights_urls()
-    size = human_size(weights.IMAGENET_FILE.size)
+    size = present.size(spec.size, "download")
     with ctx.phase("download", f"downloading the ImageNet weights {weights.IMAGENET_NOTOP} "
                                f"({size}) from {weights._hosts(urls)} into "
                                f"{weights.imagenet_path().parent}/ (Keras' cache, once)"):

@@ -8,10 +8,12 @@ keeps them in `events.jsonl` so a finished run can be replayed.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
+
+from mnist_tui.engine.jobs.jsonvalues import dumps
+from mnist_tui.engine.jobs.results import RunResult
 
 
 @dataclass
@@ -99,33 +101,47 @@ class Log(Event):
 
 
 @dataclass
-class Finished(Event):
-    type: ClassVar[str] = "finished"
-    result: dict[str, Any] = field(default_factory=dict)
+class TerminalEvent(Event):
+    """The last event of a run: it carries the run's typed result (result.json's record).
+
+    `result` is None only where no record exists: an input error before the run had one."""
+
+    result: RunResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.to_dict() if isinstance(value, RunResult) else value
+        if self.result is None:
+            out["result"] = {}
+        return out
 
 
 @dataclass
-class Failed(Event):
+class Finished(TerminalEvent):
+    type: ClassVar[str] = "finished"
+
+
+@dataclass
+class Failed(TerminalEvent):
     """The job stopped on an error. `kind` is "input" (the user can fix it: exit 2) or "job" (exit 3)."""
 
     type: ClassVar[str] = "failed"
     error: str = ""
     kind: str = "job"
-    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
-class Cancelled(Event):
+class Cancelled(TerminalEvent):
     type: ClassVar[str] = "cancelled"
     reason: str = ""
-    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
-class Interrupted(Event):
+class Interrupted(TerminalEvent):
     type: ClassVar[str] = "interrupted"
     reason: str = ""
-    result: dict[str, Any] = field(default_factory=dict)
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -142,40 +158,16 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     if cls is None:
         raise ValueError(f"unknown event type {data.get('type')!r}")
     names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+    values = {k: v for k, v in data.items() if k in names}
+    if issubclass(cls, TerminalEvent):
+        result = values.get("result")
+        values["result"] = RunResult.from_dict(result) if isinstance(result, dict) and result \
+            else None
+    return cls(**values)
 
 
 def event_from_json(line: str) -> Event:
     return event_from_dict(json.loads(line))
-
-
-def dumps(obj: Any, indent: int | None = None) -> str:
-    """Strict JSON: numpy values converted, NaN/inf (a diverged loss) written as null."""
-    return json.dumps(_finite(obj), indent=indent, allow_nan=False, default=_jsonable,
-                      separators=None if indent else (",", ":"))
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if type(obj).__module__ == "numpy":
-        return _finite(_jsonable(obj))
-    return obj
-
-
-def _jsonable(obj: Any) -> Any:
-    """numpy scalars and arrays, Paths: whatever a job puts in a dict becomes JSON."""
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 class Throttle:

@@ -140,7 +140,7 @@ def self_train(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
                ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """(refined cluster ids, one label-free record per round). `images` uint8 (n, h, w)."""
     from mnist_tui.engine.jobs.cnn import choose_precision
-    from mnist_tui.engine.jobs.keras_common import import_tf
+    from mnist_tui.engine.jobs.keras_train import import_tf
 
     keras: Any   # declared, so that mypy resolves `keras.callbacks.Callback` as a base below
     tf, keras = import_tf(ctx)

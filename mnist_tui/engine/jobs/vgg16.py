@@ -21,11 +21,21 @@ import numpy as np
 
 from mnist_tui.engine.data.datasets import Dataset
 from mnist_tui.engine.errors import DataError
-from mnist_tui.engine.jobs import keras_common as kc
 from mnist_tui.engine.jobs.context import JobContext
 from mnist_tui.engine.jobs.downloads import weights_for_job
 from mnist_tui.engine.jobs.events import Progress, Throttle
+from mnist_tui.engine.jobs.keras_data import array_pipeline, image_pipeline, log_plan, plan_data
+from mnist_tui.engine.jobs.keras_eval import evaluate, run_details
+from mnist_tui.engine.jobs.keras_train import (
+    PROGRESS_PER_SECOND,
+    emit_summary,
+    fit,
+    import_tf,
+    make_optimizer,
+    strategy_scope,
+)
 from mnist_tui.engine.jobs.specs import Vgg16Spec
+from mnist_tui.engine.present import size
 
 
 def load_base_weights(base: Any, path: Path, shown: str) -> None:
@@ -160,9 +170,9 @@ def extract_features(tf: Any, base: Any, images: np.ndarray, prep: Callable[[Any
     n = len(images)
     out = np.empty((n, *base.output_shape[1:]), dtype=np.float32)
     infer = tf.function(lambda x: base(x, training=False), reduce_retracing=True)
-    throttle = Throttle(kc.PROGRESS_PER_SECOND)
+    throttle = Throttle(PROGRESS_PER_SECOND)
     done = 0
-    for x in kc.image_pipeline(tf, images, None, batch, prep):
+    for x in image_pipeline(tf, images, None, batch, prep):
         y = infer(x).numpy()
         out[done:done + len(y)] = y
         done += len(y)
@@ -182,11 +192,11 @@ def extraction_batch(size: int) -> int:
 
 def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
     weights_path, weights_desc = weights_for_job(spec.weights, ctx)   # before anything slow
-    tf, keras = kc.import_tf(ctx)
+    tf, keras = import_tf(ctx)
     keras.utils.set_random_seed(spec.seed)
 
-    plan = kc.plan_data(spec, dataset)
-    kc.log_plan(ctx, plan, dataset)
+    plan = plan_data(spec, dataset)
+    log_plan(ctx, plan, dataset)
     size = spec.input_size
     if min(dataset.image_shape) < size:
         ctx.log(f"images are {dataset.image_shape[0]}×{dataset.image_shape[1]}: resized to "
@@ -202,7 +212,7 @@ def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
         why_not = "turned off (--no-feature-cache): the base runs on every batch of every epoch"
         ctx.log(f"feature cache {why_not}")
 
-    scope, strategy = kc.strategy_scope(tf, spec, ctx)
+    scope, strategy = strategy_scope(tf, spec, ctx)
     with scope, ctx.phase("building", "building the VGG16 base" + (
             " and loading its weights" if weights_path is not None else "")):
         base = build_base(keras, spec, weights_path, spec.weights)
@@ -234,28 +244,28 @@ def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
         steps = -(-len(plan.train_idx) // spec.batch_size) * spec.epochs
         lr = (keras.optimizers.schedules.CosineDecay(spec.lr, steps)
               if spec.lr_schedule == "cosine" else None)
-        trained.compile(optimizer=kc.make_optimizer(keras, spec, lr),
+        trained.compile(optimizer=make_optimizer(keras, spec, lr),
                         loss="categorical_crossentropy", metrics=["accuracy"])
-    counts = kc.emit_summary(ctx, full)
+    counts = emit_summary(ctx, full)
 
     if cache:
         assert f_train is not None   # extracted above whenever `cache`
         cache_bytes = f_train.nbytes + (f_val.nbytes if f_val is not None else 0)
-        ctx.log(f"feature cache: {f_train.shape[1:]} per image, {cache_bytes / 1e6:.1f} MB")
-        train_ds = kc.array_pipeline(tf, f_train, plan.train_labels, spec.batch_size,
-                                     shuffle_seed=spec.seed)
-        val_ds = (kc.array_pipeline(tf, f_val, plan.val_labels, spec.batch_size)
+        ctx.log(f"feature cache: {f_train.shape[1:]} per image, {size(cache_bytes, 'MB')}")
+        train_ds = array_pipeline(tf, f_train, plan.train_labels, spec.batch_size,
+                                  shuffle_seed=spec.seed)
+        val_ds = (array_pipeline(tf, f_val, plan.val_labels, spec.batch_size)
                   if f_val is not None else None)   # extracted above whenever `has_val`
     else:
         cache_bytes = 0
-        train_ds = kc.image_pipeline(tf, plan.train_images, plan.train_labels, spec.batch_size,
-                                     prep, shuffle_seed=spec.seed)
-        val_ds = (kc.image_pipeline(tf, plan.val_images, plan.val_labels, spec.batch_size, prep)
+        train_ds = image_pipeline(tf, plan.train_images, plan.train_labels, spec.batch_size,
+                                  prep, shuffle_seed=spec.seed)
+        val_ds = (image_pipeline(tf, plan.val_images, plan.val_labels, spec.batch_size, prep)
                   if has_val else None)
 
-    history = kc.fit(keras, trained, ctx, spec, train_ds, val_ds, len(plan.train_idx))
+    history = fit(keras, trained, ctx, spec, train_ds, val_ds, len(plan.train_idx))
 
-    out, model_file = kc.evaluate(tf, ctx, full, plan, ebatch, prep, "full model (base + head)")
+    out, model_file = evaluate(tf, ctx, full, plan, ebatch, prep, "full model (base + head)")
 
     return {
         **out,
@@ -276,6 +286,6 @@ def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
             "fine_tune": spec.fine_tune,
             "head_input": ("standardised with per-feature mean and variance of the training "
                            "features" if spec.head_norm else "raw base features"),
-            **kc.run_details(plan, counts, strategy, model_file),
+            **run_details(plan, counts, strategy, model_file),
         },
     }

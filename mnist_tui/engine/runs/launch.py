@@ -18,7 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from mnist_tui.engine.jobs.events import TERMINAL_TYPES, Event, Log, event_from_dict
+from mnist_tui.engine.jobs.events import (
+    TERMINAL_TYPES,
+    Event,
+    Failed,
+    Log,
+    TerminalEvent,
+    event_from_dict,
+)
+from mnist_tui.engine.jobs.results import RunResult
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs import store as runs
 
@@ -112,7 +120,7 @@ def stderr_tail(stderr_file: IO[bytes], run_dir: Path, lines: int = 20) -> str:
 
 def record_dead_worker(run_dir: Path, status: str, rc: int | None,
                        tail: str, reason: str | None = None,
-                       stopped_by: str = "ctrl-c") -> tuple[str, dict[str, Any] | None]:
+                       stopped_by: str = "ctrl-c") -> tuple[str, RunResult | None]:
     """A worker that ended without a terminal event (SIGKILL, OOM, a crash in C): record the
     run as `status` with why, unless it already has a result. Returns (reason, result).
 
@@ -129,7 +137,7 @@ def record_dead_worker(run_dir: Path, status: str, rc: int | None,
     return reason, recorded or _existing_result(run_dir)
 
 
-def _existing_result(run_dir: Path) -> dict[str, Any] | None:
+def _existing_result(run_dir: Path) -> RunResult | None:
     try:
         return records.read_result(Path(run_dir))
     except records.RecordError:
@@ -204,19 +212,21 @@ class WorkerRun:
     def stderr_tail(self, lines: int = 20) -> str:
         return stderr_tail(self._stderr, self.run_dir, lines)
 
-    def outcome(self, unfinished_status: str = "failed") -> dict[str, Any]:
+    def outcome(self, unfinished_status: str = "failed") -> RunResult:
         """The final result: the worker's own, or one recorded here if it died without one."""
         rc = self.proc.wait() if self.proc is not None else None
-        if self.terminal is not None:
-            res = getattr(self.terminal, "result", None) or {}
-            res.setdefault("status", self.terminal.type)
-            if self.terminal.type == "failed":
-                res.setdefault("error", getattr(self.terminal, "error", ""))
-                res.setdefault("error_kind", getattr(self.terminal, "kind", "job"))
-                res["error_kind"] = getattr(self.terminal, "kind", "job")
-            return res
+        ev = self.terminal
+        if isinstance(ev, TerminalEvent):
+            if ev.result is None:        # an input error before the run had a record
+                error = ev.error if isinstance(ev, Failed) else getattr(ev, "reason", "")
+                return RunResult.bare(status=ev.type, error=error,
+                                      error_kind=getattr(ev, "kind", "job"))
+            if isinstance(ev, Failed):
+                return ev.result.model_copy(update={"error_kind": ev.kind})
+            return ev.result
         status, by = self.stop_as or (unfinished_status, "ctrl-c")
         reason, recorded = record_dead_worker(self.run_dir, status, rc,
                                               self.stderr_tail(12), self.kill_reason, by)
-        return recorded or {"status": status, "error": reason, "error_kind": "job",
-                            "run_id": self.run_id, "run_dir": None, "job": self.spec_dict["job"]}
+        return recorded or RunResult.from_dict({
+            "status": status, "error": reason, "error_kind": "job", "run_id": self.run_id,
+            "run_dir": None, "job": self.spec_dict["job"]})

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from mnist_tui.engine.pids import pid_exists
+
 
 def _stat_fields(pid: int) -> list[str] | None:
     try:
@@ -31,15 +33,7 @@ def process_start_time(pid: int) -> int | None:
 def process_alive(pid: object, start_time: int | None = None) -> bool:
     """True while `pid` runs (not a zombie) and, when `start_time` is given, is that process.
     Any `pid` that is not a positive int (None, a value read from a damaged record) is not."""
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    except OverflowError:
+    if not pid_exists(pid):
         return False
     fields = _stat_fields(pid)
     if fields is None:

@@ -17,18 +17,20 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from mnist_tui.engine.errors import MnistTuiError
+from mnist_tui.engine.jobs.results import Record as Record
+from mnist_tui.engine.jobs.results import RunResult as RunResult
 
 SCHEMA_VERSION = 1
 SPEC_FILE = "spec.json"
 META_FILE = "meta.json"
 RESULT_FILE = "result.json"
 MAX_RECORD_BYTES = 16 << 20   # a record larger than this is not one of ours
-TERMINAL_STATUSES = ("finished", "failed", "cancelled", "interrupted")
 
 
 class RecordError(MnistTuiError, ValueError):
@@ -101,7 +103,7 @@ def create_text_once(path: Path, text: str) -> bool:
 
 
 def dumps(obj: Any) -> str:
-    from mnist_tui.engine.jobs.events import dumps as event_dumps
+    from mnist_tui.engine.jobs.jsonvalues import dumps as event_dumps
 
     return event_dumps(obj, indent=2) + "\n"
 
@@ -198,31 +200,7 @@ def utc_seconds(stamp: object, naive_is_local: bool = False) -> float | None:
 
 # -- typed records --------------------------------------------------------------------------
 
-def _typed(cls: type[RunMeta] | type[RunResult], data: dict[str, Any]) -> dict[str, Any]:
-    """The fields of `cls` found in `data` with the right type; the rest keep their defaults.
-
-    A field's type is read from its annotation's text: `dict[str, Any] | None` allows a dict
-    or None (type arguments are not checked)."""
-    hints = {"str": str, "int": int, "dict": dict, "list": list, "bool": bool, "float": float}
-    out: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name not in data:
-            continue
-        value = data[f.name]
-        names = [t.split("[", 1)[0].strip() for t in str(f.type).split("|")]
-        allowed = tuple(hints[t] for t in names if t in hints) or (object,)
-        none_ok = "None" in str(f.type)
-        if value is None and none_ok:
-            out[f.name] = None
-        elif isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed):
-            out[f.name] = value
-        elif float in allowed and isinstance(value, int) and not isinstance(value, bool):
-            out[f.name] = float(value)
-    return out
-
-
-@dataclass
-class RunMeta:
+class RunMeta(Record):
     """meta.json: written first, before spec.json, so a reaper always finds who runs the job."""
 
     run_id: str = ""
@@ -234,71 +212,18 @@ class RunMeta:
     detached: bool = False           # True: the worker outlives the front end that started it
     rerun_of: str | None = None
     dataset: dict[str, Any] | None = None
-    versions: dict[str, Any] = field(default_factory=dict)
-    machine: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, Any] = Field(default_factory=dict)
+    machine: dict[str, Any] = Field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunMeta:
-        meta = cls(**_typed(cls, data))
+    def from_dict(cls, data: object) -> RunMeta:
+        meta = cls.model_validate(data if isinstance(data, dict) else {})
         meta.schema_version = SCHEMA_VERSION
         return meta
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class RunResult:
-    """result.json: the typed envelope every front end reads; job-specific keys ride in `extra`."""
-
-    status: str = "failed"
-    job: str | None = None
-    preset: str | None = None
-    seed: int | None = None
-    subset_seed: int | None = None
-    run_id: str | None = None
-    run_dir: str | None = None
-    rerun_of: str | None = None
-    spec: dict[str, Any] = field(default_factory=dict)
-    started_at: str | None = None
-    started_utc: str | None = None    # as meta.json's: the run's place in time, any time zone
-    finished_at: str | None = None
-    dataset: dict[str, Any] | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    confusion_matrix: list[Any] | None = None
-    timings: dict[str, Any] = field(default_factory=dict)
-    images: dict[str, Any] | None = None
-    n_samples: int | None = None
-    warnings: list[Any] = field(default_factory=list)
-    error: str | None = None          # why it did not finish (for stopped runs: the true reason)
-    error_kind: str | None = None     # input | job
-    stopped_by: str | None = None     # ctrl-c | tui | hangup | signal | caller-gone | reaped
-    history: list[Any] = field(default_factory=list)
-    versions: dict[str, Any] = field(default_factory=dict)
-    machine: dict[str, Any] = field(default_factory=dict)
-    peak_rss_bytes: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    schema_version: int = SCHEMA_VERSION
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunResult:
-        known = {f.name for f in fields(cls)} - {"extra"}
-        res = cls(**_typed(cls, data))
-        res.extra = {k: v for k, v in data.items() if k not in known}
-        if res.status not in TERMINAL_STATUSES:
-            res.status = "failed"
-        res.schema_version = SCHEMA_VERSION
-        return res
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k != "extra"}
-        return {**self.extra, **out}
-
-
-def normalise_result(data: Any) -> dict[str, Any]:
-    """Any result-shaped dict (an event's, an old file's) → the current shape, as a dict."""
-    return RunResult.from_dict(data if isinstance(data, dict) else {}).to_dict()
+        return self.model_dump(mode="json")
 
 
 # -- reading and writing run folders ---------------------------------------------------------
@@ -339,14 +264,31 @@ def write_meta(run_dir: Path, meta: RunMeta) -> None:
     atomic_write_text(Path(run_dir) / META_FILE, dumps(meta.to_dict()))
 
 
-def read_result(run_dir: Path) -> dict[str, Any] | None:
-    """result.json in the current shape, or None when the run has none (yet)."""
+def read_result(run_dir: Path) -> RunResult | None:
+    """result.json as the typed record, or None when the run has none (yet)."""
     p = Path(run_dir) / RESULT_FILE
     if not p.exists():
         return None
-    return RunResult.from_dict(_read_object(p)).to_dict()
+    return RunResult.from_dict(_read_object(p))
 
 
-def create_result(run_dir: Path, result: dict[str, Any]) -> bool:
+def create_result(run_dir: Path, result: RunResult) -> bool:
     """Write the final record unless one exists: False (and nothing written) when it does."""
-    return create_text_once(Path(run_dir) / RESULT_FILE, dumps(normalise_result(result)))
+    return create_text_once(Path(run_dir) / RESULT_FILE, dumps(result.to_dict()))
+
+
+def try_read_result(run_dir: Path) -> RunResult | None:
+    """`read_result`, with an unreadable record (a bad file, chmod 000) as no result: for
+    reports, which show what can be read and say the rest is missing."""
+    try:
+        return read_result(run_dir)
+    except (RecordError, OSError):
+        return None
+
+
+def try_read_spec(run_dir: Path) -> dict[str, Any] | None:
+    """`read_spec`, or None when the folder has no readable spec of one of our jobs."""
+    try:
+        return read_spec(run_dir) if (Path(run_dir) / SPEC_FILE).is_file() else None
+    except (RecordError, OSError):
+        return None

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mnist_tui.engine.errors import MnistTuiError
+from mnist_tui.engine.jobs.results import RunResult
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs.procs import is_run_worker, process_alive
 from mnist_tui.engine.text import shown
@@ -93,7 +94,7 @@ class RunInfo:
     status: str            # finished | failed | cancelled | interrupted | running
     created: str
     spec: dict[str, Any]
-    result: dict[str, Any] | None
+    result: RunResult | None
     meta: records.RunMeta | None = None
     started: float = 0.0   # seconds since the epoch (`run_started`): the order of runs
 
@@ -111,15 +112,15 @@ SUITES_DIR = "suites"
 
 
 def run_started(run_id: str, meta: records.RunMeta | None,
-                result: dict[str, Any] | None) -> float:
+                result: RunResult | None) -> float:
     """When a run started, in seconds since the epoch, for ordering. First the UTC stamp the
     worker records (`started_utc` in meta.json, else result.json); runs from before it existed
     use `created`/`started_at`, which carry their UTC offset; failing those (hand-made records
     without an offset), those stamps and then the run id's time read as this machine's local
     time; 0.0 (oldest) when nothing says."""
-    res = result or {}
-    local = (meta.created if meta else None, res.get("started_at"))
-    for stamp in (meta.started_utc if meta else None, res.get("started_utc"), *local):
+    local = (meta.created if meta else None, result.started_at if result else None)
+    for stamp in (meta.started_utc if meta else None, result.started_utc if result else None,
+                  *local):
         seconds = records.utc_seconds(stamp)
         if seconds is not None:
             return seconds
@@ -169,7 +170,7 @@ class RunStore:
     def load_spec(self, run_id: str) -> dict[str, Any]:
         return records.read_spec(self.path(run_id))
 
-    def load_result(self, run_id: str) -> dict[str, Any] | None:
+    def load_result(self, run_id: str) -> RunResult | None:
         return records.read_result(self.path(run_id))
 
     def load_meta(self, run_id: str) -> records.RunMeta | None:
@@ -223,7 +224,7 @@ class RunStore:
         spec = records.read_spec(p)
         meta = records.read_meta(p)
         result = records.read_result(p)
-        status = result["status"] if result else "running"
+        status = result.status if result else "running"
         job_name = spec.get("job")
         job = job_name if isinstance(job_name, str) else "?"
         return RunInfo(p.name, p, job, status, meta.created if meta else "", spec, result,
@@ -362,7 +363,7 @@ def read_events_from(path: Path, offset: int, limit: int = 1 << 20) -> bytes:
 
 
 def record_unfinished(run_dir: Path, status: str, reason: str,
-                      stopped_by: str | None = None) -> dict[str, Any] | None:
+                      stopped_by: str | None = None) -> RunResult | None:
     """Write result.json for a run that ended without one, keeping what its events recorded.
 
     Returns None (writing nothing) when the run already has a result or has no spec.
@@ -383,13 +384,13 @@ def record_unfinished(run_dir: Path, status: str, reason: str,
     for ev in iter_events(run_dir / EVENTS_FILE, notes):
         if ev.get("type") == "epoch" and isinstance(ev.get("metrics", {}), dict):
             history.append({"epoch": ev.get("epoch"), **ev.get("metrics", {})})
-    result = {
+    result = RunResult.from_dict({
         "status": status, "error": reason, "stopped_by": stopped_by, "job": spec.get("job"),
         "preset": spec.get("preset"), "seed": spec.get("seed"), "run_id": run_dir.name,
         "run_dir": str(run_dir), "dataset": meta.dataset if meta else None, "metrics": {},
         "confusion_matrix": None, "timings": {}, "history": history, "spec": spec,
         "meta": meta.to_dict() if meta else {}, "warnings": notes,
-    }
+    })
     if not records.create_result(run_dir, result):
         return None
     return records.read_result(run_dir)

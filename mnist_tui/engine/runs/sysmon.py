@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from mnist_tui.engine.present import size, used_of_total
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -275,40 +277,18 @@ class SelfMonitor:
 
 # -- words -------------------------------------------------------------------------------------
 
-UNITS = (("GB", 1e9), ("MB", 1e6), ("kB", 1e3))
-
-
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "—"
-    for unit, size in UNITS:
-        if n >= size:
-            value = n / size
-            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
-    return f"{n} B"
-
-
-def used_of_total(used: int | None, total: int | None) -> str:
-    """"3.1/80.0 GB": both in the total's unit."""
-    if total is None:
-        return f"{human_bytes(used)} used"
-    unit, size = next(((u, s) for u, s in UNITS if total >= s), ("B", 1))
-    value = "?" if used is None else f"{used / size:.1f}"
-    return f"{value}/{human_bytes(total).split()[0]} {unit}"
-
-
 def format_proc(proc: ProcSample | None) -> str:
     """"CPU 187% · RSS 1.2 GB" (CPU "…" until a second sample gives an interval)."""
     if proc is None:
         return "process gone"
     cpu = f"{proc.cpu_percent:.0f}%" if proc.cpu_percent is not None else "…"
-    return f"CPU {cpu} · RSS {human_bytes(proc.rss_bytes)}"
+    return f"CPU {cpu} · RSS {size(proc.rss_bytes)}"
 
 
 def format_gpu(g: GpuSample) -> str:
     """"GPU0 43% 3.1/80 GB" (used by everyone / total; the job's own share when known)."""
     util = f"{g.util_percent}%" if g.util_percent is not None else "?%"
-    own = (f" (job {human_bytes(g.process_memory_bytes)})"
+    own = (f" (job {size(g.process_memory_bytes)})"
            if g.process_memory_bytes is not None else "")
     return f"GPU{g.index} {util} {used_of_total(g.memory_used_bytes, g.memory_total_bytes)}{own}"
 
@@ -340,14 +320,14 @@ def format_peaks(system: object) -> str:
         return ""
     parts = []
     if isinstance(system.get("peak_rss_bytes"), int):
-        parts.append(f"peak RSS {human_bytes(system['peak_rss_bytes'])}")
+        parts.append(f"peak RSS {size(system['peak_rss_bytes'])}")
     if isinstance(system.get("cpu_percent_mean"), (int, float)):
         parts.append(f"CPU {system['cpu_percent_mean']:.0f}% mean")
     for g in system.get("gpus") or []:
         if not isinstance(g, dict):
             continue
         mem = g.get("process_memory_peak_bytes") or g.get("memory_used_peak_bytes")
-        parts.append(f"GPU{g.get('index')} peak {human_bytes(mem)}"
+        parts.append(f"GPU{g.get('index')} peak {size(mem)}"
                      + (f" {g['util_percent_peak']}%" if g.get("util_percent_peak") is not None
                         else ""))
     return " · ".join(parts)

@@ -8,14 +8,16 @@ the one the run used (its fingerprint) is engine work, not drawing.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from mnist_tui.engine.runs.progress import SnapshotPoints, numbers, replay
 
 if TYPE_CHECKING:
     import numpy as np
 
     from mnist_tui.engine.data.datasets import Dataset
+    from mnist_tui.engine.jobs.results import RunResult
     from mnist_tui.engine.runs.store import RunStore
 
 GALLERY_MAX = 40
@@ -28,30 +30,15 @@ def load_run_view(store: RunStore, run_id: str) -> dict[str, Any]:
     the run is still shown, without the curves its events would have drawn."""
     from mnist_tui.engine.runs.store import EVENTS_FILE, iter_events
 
-    result = store.load_result(run_id) or {}
+    result = store.load_result(run_id)
     spec = store.load_spec(run_id)
     notes: list[str] = []
-    events = iter_events(store.path(run_id) / EVENTS_FILE, notes)
-    kl: list[tuple[Any, Any]] = []                 # (step, KL divergence) as the events say
-    summary: dict[str, Any] | None = None
-    epochs: list[dict[str, Any]] = []
-    snapshot: dict[str, Any] | None = None
-    for ev in events:
-        t = ev.get("type")
-        if t == "progress":
-            v = _numbers(ev.get("metrics")).get("kl_divergence")
-            step = ev.get("step", 0)
-            if v is not None and _is_number(step) and (not kl or kl[-1][0] != step):
-                kl.append((step, v))
-        elif t == "model_summary":
-            summary = ev
-        elif t == "epoch":
-            epochs.append(_epoch({"epoch": ev.get("epoch"), **_numbers(ev.get("metrics"))}))
-        elif t == "snapshot" and isinstance(ev.get("points"), list):
-            snapshot = ev
-    recorded = result.get("history")
-    history = ([_epoch(h) for h in recorded if isinstance(h, dict)]
-               if isinstance(recorded, list) and recorded else epochs)
+    progress = replay(iter_events(store.path(run_id) / EVENTS_FILE, notes))
+    recorded = result.history if result is not None else None
+    # the result's history is the record; the events' epochs stand in for a run without one
+    history = ([numbers(h) for h in recorded if isinstance(h, dict)]
+               if isinstance(recorded, list) and recorded else progress.history())
+    snapshot = progress.snapshot
     final = store.path(run_id) / "embedding.npz"
     arrays = read_npz(final, ("embedding", "labels"))
     if arrays is not None:   # the final embedding beats the last live snapshot
@@ -59,33 +46,11 @@ def load_run_view(store: RunStore, run_id: str) -> dict[str, Any]:
 
         emb, labels = arrays
         step = max(1, len(emb) // 2000)
-        snapshot = {"iteration": "final", "points": np.round(emb[::step, :2], 2).tolist(),
-                    "labels": labels[::step].tolist()}
-    return {"run_id": run_id, "result": result, "spec": spec, "kl": kl, "summary": summary,
-            "history": history, "snapshot": snapshot, "path": store.path(run_id),
-            "notes": notes}
-
-
-def _is_number(v: object) -> bool:
-    """A finite int or float (JSON's `Infinity` and `NaN` read as floats; no chart takes them)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _numbers(metrics: object) -> dict[str, Any]:
-    """The numeric values of an event's `metrics`. Events are a file anyone can write: a
-    `metrics` that is a list or a string raised (AttributeError, TypeError) and lost the whole
-    run view; a text value would reach a chart as a point."""
-    if not isinstance(metrics, dict):
-        return {}
-    return {k: v for k, v in metrics.items() if isinstance(k, str) and _is_number(v)}
-
-
-def _epoch(entry: dict[str, Any]) -> dict[str, Any]:
-    """One learning-curve entry: its numbers, and `epoch` only when it is one."""
-    out = _numbers(entry)
-    if not _is_number(entry.get("epoch")):
-        out.pop("epoch", None)
-    return out
+        snapshot = SnapshotPoints(iteration="final", points=np.round(emb[::step, :2], 2).tolist(),
+                                  labels=labels[::step].tolist())
+    return {"run_id": run_id, "result": result, "spec": spec, "kl": progress.kl,
+            "summary": progress.model_summary, "history": history, "snapshot": snapshot,
+            "path": store.path(run_id), "notes": notes}
 
 
 def read_npz(path: Path, keys: tuple[str, ...]) -> tuple[np.ndarray, ...] | None:
@@ -106,10 +71,12 @@ def read_npz(path: Path, keys: tuple[str, ...]) -> tuple[np.ndarray, ...] | None
 
 def misclassified(view: dict[str, Any]) -> list[dict[str, Any]]:
     """[{index, true, pred}] from the result (classifiers) or embedding.npz (clustering)."""
-    result = view["result"]
-    if result.get("misclassified"):
-        return list(result["misclassified"])
-    mapping = result.get("mapping_hungarian")
+    result: RunResult | None = view["result"]
+    if result is None:
+        return []
+    if result.misclassified:
+        return [m.to_dict() for m in result.misclassified]
+    mapping = result.mapping_hungarian
     arrays = read_npz(view["path"] / "embedding.npz", ("clusters", "labels", "indices"))
     if arrays is None or not mapping:
         return []
@@ -131,8 +98,9 @@ def gallery_images(loaded: Dataset | None, view: dict[str, Any],
     a Dataset already in memory (used when it is the run's own), or None."""
     if not wrong:
         return [], [], "no misclassified images recorded for this run"
-    result, spec = view["result"], view["spec"]
-    info = result.get("dataset") or {}
+    result: RunResult | None = view["result"]
+    spec = view["spec"]
+    info = result.dataset.to_dict() if result is not None and result.dataset else {}
     ds = loaded
     if ds is None or (info.get("fingerprint") and ds.fingerprint() != info.get("fingerprint")):
         from mnist_tui.engine.data.sources import load_dataset
@@ -145,7 +113,7 @@ def gallery_images(loaded: Dataset | None, view: dict[str, Any],
         if info.get("fingerprint") and ds.fingerprint() != info["fingerprint"]:
             return [], [], ("the dataset available here is not the one this run used "
                             f"({info.get('name')} from {info.get('source')})")
-    pool_name = result.get("misclassified_pool") or spec.get("split", "all")
+    pool_name = (result.misclassified_pool if result else None) or spec.get("split", "all")
     try:
         pool = ds.pool("all" if "+" in pool_name else pool_name)
     except Exception as exc:  # noqa: BLE001
@@ -156,6 +124,7 @@ def gallery_images(loaded: Dataset | None, view: dict[str, Any],
         if isinstance(i, int) and 0 <= i < len(pool):
             images.append(pool.images[i])
             caps.append(f"{item.get('true')}→{item.get('pred')}")
-    total = result.get("misclassified_total", len(wrong))
+    total = result.misclassified_total if result and result.misclassified_total is not None \
+        else len(wrong)
     note = f"{len(images)} of {total:,} misclassified images (true→predicted)"
     return images, caps, note

@@ -46,6 +46,7 @@ from mnist_tui.engine.jobs.events import (
     Interrupted,
     Started,
 )
+from mnist_tui.engine.jobs.results import RunResult
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs import store as runs
 
@@ -235,7 +236,7 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
             "started_utc": started_utc}
     dataset = None
 
-    def result(status: str, **extra: Any) -> dict[str, Any]:
+    def result(status: str, **extra: Any) -> RunResult:
         # run_dir only once the folder exists: a job stopped while loading has none to name.
         out = {"status": status, **base,
                "run_dir": None if ctx.run_dir is None else str(ctx.run_dir), "dataset": None, "metrics": {}, "confusion_matrix": None,
@@ -250,7 +251,7 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
         out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
         monitor.stop()
         out["system"] = monitor.summary(out["peak_rss_bytes"])
-        return records.normalise_result(out)
+        return RunResult.from_dict(out)
 
     def finish(status: str, event_cls: type[TerminalEvent], code: int, **extra: Any) -> int:
         """Write the final record once (signals blocked); a record already there wins."""
@@ -271,12 +272,12 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
         if not created:
             assert ctx.run_dir is not None   # not created: create_result found one there
             res = records.read_result(ctx.run_dir) or res
-            code = EXIT_CODES.get(res["status"], code)
-            event_cls = TERMINAL_EVENTS.get(res["status"], event_cls)
+            code = EXIT_CODES.get(res.status, code)
+            event_cls = TERMINAL_EVENTS.get(res.status, event_cls)
         if event_cls is Failed:
-            ctx.emit(Failed(error=res.get("error") or "", kind="job", result=res))
+            ctx.emit(Failed(error=res.error or "", kind="job", result=res))
         elif event_cls is Cancelled or event_cls is Interrupted:
-            ctx.emit(event_cls(result=res, reason=res.get("error") or ""))
+            ctx.emit(event_cls(result=res, reason=res.error or ""))
         else:
             ctx.emit(event_cls(result=res))
         return code

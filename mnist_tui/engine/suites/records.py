@@ -1,20 +1,28 @@
-"""A suite folder's records (status.json, members.json, measurements.json): typed, versioned, read
-and written here.
+"""A suite folder's records (suite.json, status.json, members.json, measurements.json): typed,
+versioned, read and written here.
 
-Every reader and writer of these files goes through this module, so their shapes are defined
-once. Writing is atomic (`runs.atomic_write_json`). Reading is defensive: a file that is not
-JSON, or holds a value of the wrong type, is a `SuiteRecordError` (a one-line MnistTuiError
-naming the file), never a traceback; front ends show it or skip that suite.
+Every reader and writer of these files goes through this module, so their names and shapes are
+defined once; callers name the suite's folder, never a file. Writing is atomic
+(`runs.records.atomic_write_text`). Reading is defensive: a file that is not JSON, or holds a
+value of the wrong type, is a `SuiteRecordError` (a one-line MnistTuiError naming the file),
+never a traceback; front ends show it or skip that suite. suite.json holds the `SuiteSpec`
+(`spec.py`), which checks its own shape.
 
-Version history:
+    <runs-dir>/suites/<suite-id>/suite.json        the SuiteSpec (re-runnable)
+                                 members.json      member key → run id (the latest attempt)
+                                 measurements.json run id → what the suite measured itself
+                                 status.json       created | running | finished | failed |
+                                                   interrupted, why, and who runs it
+
+Version history (status.json, members.json, measurements.json; suite.json has none):
     0  (no schema_version) status.json: suite_id, status, created, updated, rerun_of, members,
        finished, failed. members.json: a flat {key: run id}, the key being the member's whole
        spec as canonical JSON.
     1  schema_version; status.json gains reason and runner (pid, host, start time: who runs
        the suite, so that a stale "running" can be told from a live one); members.json is
        {"schema_version": 1, "members": {key: run id}} with keys built from the settings the
-       suite sets (see `suites.Member.settings`). Version-0 keys are converted on reading by
-       `suites.SuiteFolder`, which knows the suite's members. measurements.json (untyped until
+       suite sets (see `spec.Member.settings`). Version-0 keys are converted on reading by
+       `folder.SuiteFolder`, which knows the suite's members. measurements.json (untyped until
        then: a flat {run id: values}) becomes {"schema_version": 1, "runs": {run id:
        {peak_rss_bytes, source} or {status, error}}}; a version-0 file reads as version 1.
 """
@@ -27,10 +35,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from mnist_tui.engine.runs import store as runs
-from mnist_tui.engine.runs.records import RecordError
+from mnist_tui.engine.runs.records import RecordError, atomic_write_text, dumps, read_json_file
+from mnist_tui.engine.suites.spec import SuiteSpec
 
 SCHEMA_VERSION = 1
+SUITE_FILE = "suite.json"
+MEMBERS_FILE = "members.json"
+MEASUREMENTS_FILE = "measurements.json"
+STATUS_FILE = "status.json"
 STATUSES = ("created", "running", "finished", "failed", "interrupted")
 ACTIVE = ("created", "running")     # statuses that claim a live runner
 
@@ -198,34 +210,67 @@ class SuiteMeasurements:
 
 # -- files -------------------------------------------------------------------------------------
 
-def read_record(path: Path) -> Any:
+def has_suite_spec(folder: Path, *, any_kind: bool = False) -> bool:
+    """Whether `folder` holds a suite spec file: a regular file, or with `any_kind` anything by
+    that name (a FIFO, a dangling link: a listing reads it, and names why it is no suite).
+    OSError when the folder cannot be searched (chmod 000)."""
+    path = Path(folder) / SUITE_FILE
+    return path.is_file() or (any_kind and os.path.lexists(path))
+
+
+def read_suite_spec(folder: Path) -> SuiteSpec:
+    """The suite's spec: RecordError (a ValueError naming the file) when the file cannot be
+    read as JSON, SpecError when it is not a suite spec."""
+    return SuiteSpec.from_dict(read_json_file(Path(folder) / SUITE_FILE))
+
+
+def write_suite_spec(folder: Path, spec: SuiteSpec) -> None:
+    atomic_write_text(Path(folder) / SUITE_FILE, dumps(spec.to_dict()))
+
+
+def _read_record(path: Path) -> Any:
     """The JSON of `path`, None when there is no such file, SuiteRecordError when unreadable."""
-    path = Path(path)
     try:    # exists() raises too, on a folder that cannot be searched (chmod 000)
         if not path.exists() and not path.is_symlink():
             return None
-        return runs.read_json(path)
+        return read_json_file(path)
     except (OSError, ValueError) as exc:
         raise SuiteRecordError(f"{path}: cannot be read as a suite record ({exc})") from None
 
 
-def read_status(path: Path) -> SuiteStatus | None:
-    data = read_record(path)
+def read_status(folder: Path) -> SuiteStatus | None:
+    """The suite's status (None before there is one)."""
+    path = Path(folder) / STATUS_FILE
+    data = _read_record(path)
     return None if data is None else SuiteStatus.from_dict(data, str(path))
 
 
-def read_members(path: Path) -> SuiteMembers:
-    data = read_record(path)
+def read_members(folder: Path) -> SuiteMembers:
+    """The suite's member key → run id mapping (empty before there is one)."""
+    path = Path(folder) / MEMBERS_FILE
+    data = _read_record(path)
     return SuiteMembers() if data is None else SuiteMembers.from_dict(data, str(path))
 
 
-def read_measurements(path: Path) -> SuiteMeasurements:
-    data = read_record(path)
+def read_measurements(folder: Path) -> SuiteMeasurements:
+    """What the suite measured of its runs (empty before there is one)."""
+    path = Path(folder) / MEASUREMENTS_FILE
+    data = _read_record(path)
     return SuiteMeasurements() if data is None else SuiteMeasurements.from_dict(data, str(path))
 
 
-def write(path: Path, record: SuiteStatus | SuiteMembers | SuiteMeasurements) -> None:
-    runs.atomic_write_json(Path(path), record.to_dict())
+_FILES: dict[type[Any], str] = {SuiteStatus: STATUS_FILE, SuiteMembers: MEMBERS_FILE,
+          SuiteMeasurements: MEASUREMENTS_FILE}
+
+
+def write(folder: Path, record: SuiteStatus | SuiteMembers | SuiteMeasurements) -> None:
+    """Write one of the suite's records (atomically) in its own file."""
+    atomic_write_text(Path(folder) / _FILES[type(record)], dumps(record.to_dict()))
+
+
+def unreadable(path: Path, exc: OSError) -> str:
+    """`cannot read <file>: Permission denied`: the file that failed, and why."""
+    return f"cannot read {exc.filename or path}: {exc.strerror or exc}"
 
 
 def _is_int(v: object) -> TypeGuard[int]:

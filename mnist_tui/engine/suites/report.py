@@ -26,10 +26,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from mnist_tui.engine.data.naming import dataset_key
-from mnist_tui.engine.runs import store as runs
+from mnist_tui.engine.jobs.results import (
+    HELD_OUT,
+    HUNGARIAN,
+    ClassifierMetrics,
+    ClusteringMetrics,
+    RunResult,
+)
+from mnist_tui.engine.runs import records
+from mnist_tui.engine.suites.folder import SuiteFolder
+from mnist_tui.engine.suites.matching import is_run_id
 from mnist_tui.engine.suites.records import Measurement, SuiteRecordError
-from mnist_tui.engine.suites.suite import Member, SuiteFolder, is_run_id
+from mnist_tui.engine.suites.spec import Member
 
 FIT_PHASES = ("preprocess", "pca", "tsne", "gmm", "feature_extraction", "feature_stats",
               "training")
@@ -72,48 +80,53 @@ def _phase_sum(timings: dict[str, Any], names: Iterable[str]) -> tuple[float | N
     return round(sum(timings[n] for n in present), 4), "+".join(present)
 
 
-def member_row(member: Member, run_id: str | None, result: dict[str, Any] | None,
+def member_row(member: Member, run_id: str | None, result: RunResult | None,
                measurement: Measurement | None) -> dict[str, Any]:
-    """One member's row: the values of its result.json, flattened, plus the derived times."""
-    res = result or {}
-    # failed before a run folder
+    """One member's row: the values of its result record, flattened, plus the derived times."""
+    status = result.status if result is not None else (
+        "pending" if run_id is None else "running")
+    error = result.error if result is not None else None
     if result is None and measurement is not None and measurement.status:
-        res = {"status": measurement.status, "error": measurement.error}
-    m = res.get("metrics") or {}
-    timings = res.get("timings") or {}
-    ds = res.get("dataset") or {}
+        status, error = measurement.status, measurement.error   # failed before a run folder
+    m = result.metrics if result is not None else None
+    timings = result.timings if result is not None else {}
+    ds = result.dataset if result is not None else None
     clustering = member.job == "tsne-gmm"
     fit_s, fit_phases = _phase_sum(timings, FIT_PHASES)
     predict_s, predict_phases = _phase_sum(timings, PREDICT_PHASES)
     peak = measurement.peak_rss_bytes if measurement is not None else None
     peak_source = measurement.source if measurement is not None and peak is not None else None
-    if isinstance(res.get("peak_rss_bytes"), int):          # the worker's own, when it has it
-        peak, peak_source = res["peak_rss_bytes"], WORKER_PEAK_SOURCE
+    if result is not None and result.peak_rss_bytes is not None:   # the worker's own
+        peak, peak_source = result.peak_rss_bytes, WORKER_PEAK_SOURCE
+    headline = result.headline().value if result is not None else None
+    clust = m if isinstance(m, ClusteringMetrics) else ClusteringMetrics()
+    clf = m if isinstance(m, ClassifierMetrics) else ClassifierMetrics()
+    n_images = ds.n_samples if ds is not None else None
     return {
         "member": member.label, "key": member.key, "method": member.job,
         "preset": member.preset, "images_requested": member.size,
-        "images": ds.get("n_samples") if isinstance(ds.get("n_samples"), int) else None,
+        "images": n_images,
         "seed": member.seed, "subset_seed": member.spec.get("subset_seed"),
-        "status": res.get("status", "pending" if run_id is None else "running"),
+        "status": status,
         "run_id": run_id,
-        "accuracy": _num(m.get("accuracy_hungarian") if clustering else m.get("accuracy")),
-        "accuracy_kind": "one-to-one (Hungarian)" if clustering else "held-out",
-        "accuracy_majority": _num(m.get("accuracy_majority")),
-        "accuracy_hungarian": _num(m.get("accuracy_hungarian")),
-        "nmi": _num(m.get("nmi")), "ari": _num(m.get("ari")), "loss": _num(m.get("loss")),
-        "n_eval": m.get("n_eval", ds.get("n_samples") if clustering else None),
-        "eval_on": m.get("eval_split") or ("the clustered images themselves (labels used for "
-                                           "scoring only)" if clustering else None),
+        "accuracy": headline if clustering == isinstance(m, ClusteringMetrics) else None,
+        "accuracy_kind": HUNGARIAN if clustering else HELD_OUT,
+        "accuracy_majority": clust.accuracy_majority,
+        "accuracy_hungarian": clust.accuracy_hungarian,
+        "nmi": clust.nmi, "ari": clust.ari, "loss": clf.loss,
+        "n_eval": clf.n_eval if clf.n_eval is not None else (n_images if clustering else None),
+        "eval_on": clf.eval_split or ("the clustered images themselves (labels used for "
+                                      "scoring only)" if clustering else None),
         "fit_s": fit_s, "fit_phases": fit_phases,
         "predict_s": predict_s, "predict_phases": predict_phases,
-        "total_s": _num(timings.get("total")),
-        "peak_rss_mb": round(peak / 1e6, 1) if isinstance(peak, int) else None,
+        "total_s": timings.get("total"),
+        "peak_rss_mb": round(peak / 1e6, 1) if peak is not None else None,
         "peak_rss_source": peak_source,
         "vgg_input_size": member.spec.get("input_size") if member.job == "vgg16" else None,
         "vgg_weights": member.spec.get("weights") if member.job == "vgg16" else None,
-        "dataset": dataset_key(ds) if ds else None,
-        "dataset_fingerprint": ds.get("fingerprint"),
-        "error": res.get("error") if res.get("status") not in (None, "finished") else None,
+        "dataset": ds.key() if ds is not None and ds.to_dict() else None,
+        "dataset_fingerprint": ds.fingerprint if ds is not None else None,
+        "error": error if status != "finished" else None,
     }
 
 
@@ -220,13 +233,14 @@ def degradation(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # -- the whole report --------------------------------------------------------------------------
 
-def run_detail(run_id: str, label: str, result: dict[str, Any],
+def run_detail(run_id: str, label: str, result: RunResult,
                spec: dict[str, Any]) -> dict[str, Any]:
     """What the report keeps of one run: settings, versions, machine, data, matrix, times."""
     keys = ("versions", "machine", "dataset", "confusion_matrix", "confusion_mapping",
             "started_at", "finished_at", "timings", "error")
-    return {"run_id": run_id, "member": label, "status": result.get("status"),
-            "spec": result.get("spec") or spec, **{k: result.get(k) for k in keys}}
+    recorded = result.to_dict()
+    return {"run_id": run_id, "member": label, "status": result.status,
+            "spec": result.spec or spec, **{k: recorded.get(k) for k in keys}}
 
 
 def build_report(folder: SuiteFolder, status: str | None = None) -> dict[str, Any]:
@@ -245,13 +259,7 @@ def build_report(folder: SuiteFolder, status: str | None = None) -> dict[str, An
             problems.append(f"{member.label}: members.json names {run_id!r}, which is not a "
                             "run of this runs folder; not read")
             run_id = None
-        result = None
-        if run_id:
-            p = folder.runs_dir / run_id / runs.RESULT_FILE
-            try:
-                result = runs.read_json(p) if p.is_file() else None
-            except (OSError, ValueError):
-                result = None
+        result = records.try_read_result(folder.runs_dir / run_id) if run_id else None
         rows.append(member_row(member, run_id, result, measurements.get(run_id or "")))
         if result:
             assert run_id is not None   # a result is read only for a member with a run
@@ -294,23 +302,16 @@ def build_runs_report(runs_dir: Path, run_ids: list[str],
     """The same report as a suite's, for chosen run folders: each run is one row (runs with the
     same method, preset and images are grouped as seeds). `report["suite"]["suite"]` is
     "runs"; its "run_ids" lists the runs in order."""
-    from mnist_tui.engine.suites.suite import Member, member_key
+    from mnist_tui.engine.suites.spec import Member, member_key
 
     runs_dir = Path(runs_dir)
     rows, run_details, seeds = [], [], []
     for run_id in run_ids:
         folder = runs_dir / run_id
 
-        def read(name: str, folder: Path = folder) -> dict[str, Any] | None:
-            try:
-                data = runs.read_json(folder / name) if (folder / name).is_file() else None
-            except (OSError, ValueError):
-                data = None
-            return data if isinstance(data, dict) else None
-
-        result = read(runs.RESULT_FILE)
-        spec = read(runs.SPEC_FILE) or (result or {}).get("spec") or {}
-        n = spec.get("samples") or ((result or {}).get("dataset") or {}).get("n_samples") or 0
+        result = records.try_read_result(folder)
+        spec = records.try_read_spec(folder) or (result.spec if result is not None else {})
+        n = spec.get("samples") or (result.n_images() if result is not None else None) or 0
         job, preset, seed = spec.get("job", "?"), spec.get("preset", "?"), spec.get("seed", 0)
         label = f"{job} {preset} {n:,} images seed {seed} ({run_id})"
         member = Member(key=member_key(spec), label=label, job=job, preset=preset,

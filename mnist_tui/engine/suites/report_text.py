@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from mnist_tui.engine.jobs.events import dumps
+from mnist_tui.engine.jobs.jsonvalues import dumps
 from mnist_tui.engine.suites.chart_plotext import draw_chart
 from mnist_tui.engine.suites.charts import chart
 from mnist_tui.engine.text import shown, visible

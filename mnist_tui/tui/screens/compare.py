@@ -4,6 +4,8 @@ their curves overlaid (validation accuracy per epoch, or KL divergence per t-SNE
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -13,11 +15,11 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
+from mnist_tui.engine import present
+from mnist_tui.tui.host import app_state
 from mnist_tui.tui.safe import plain
 from mnist_tui.tui.summary import (
     differing_settings,
-    fmt_pct,
-    fmt_seconds,
     headlines,
     main_accuracy,
     short_id,
@@ -26,7 +28,7 @@ from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot
 
 
-class CompareScreen(Screen):
+class CompareScreen(Screen[None]):
     """Pushed from Runs; esc goes back."""
 
     BINDINGS = [Binding("escape,backspace", "back", "Back to runs", key_display="esc")]
@@ -58,12 +60,12 @@ class CompareScreen(Screen):
         views = []
         for run_id in self.run_ids:
             try:
-                views.append(load_run_view(self.app.store, run_id))
+                views.append(load_run_view(app_state(self).store, run_id))
             except Exception:  # noqa: BLE001 - deleted meanwhile
                 continue
         self.app.call_from_thread(self._show, views)
 
-    def _show(self, views: list[dict]) -> None:
+    def _show(self, views: list[dict[str, Any]]) -> None:    # typed-result: runs.view's dicts
         # At 80 columns: a run's column is headed by its job, start time and id on three short
         # lines, and long row labels wrap instead of being cut.
         table = Table(box=None, header_style="bold", padding=(0, 1), expand=False)
@@ -74,7 +76,8 @@ class CompareScreen(Screen):
             table.add_column(Text("\n").join(plain(p) for p in (v["spec"].get("job"), when,
                                                                   suffix) if p),
                              justify="right", no_wrap=True)
-        table.add_row("status", *[plain(v["result"].get("status", "running")) for v in views])
+        table.add_row("status", *[plain(v["result"].status if v["result"] else "running")
+                                  for v in views])
         labels = []
         for v in views:
             for label, _ in headlines(v["result"]):
@@ -85,18 +88,19 @@ class CompareScreen(Screen):
             for v in views:
                 value = dict(headlines(v["result"])).get(label)
                 style = "bold green" if value is not None and value == best else ""
-                cells.append(Text(fmt_pct(value), style=style))
+                cells.append(Text(present.percent(value), style=style))
             table.add_row(plain(label), *cells)
         phases: list[str] = []
         for v in views:
-            for k in (v["result"].get("timings") or {}):
+            for k in (v["result"].timings if v["result"] else {}):
                 if k not in phases:
                     phases.append(k)
         if phases:
             table.add_row(Text("time per phase", style="underline"), *[""] * len(views))
             for k in phases:
-                table.add_row(plain(f"  {k}"), *[fmt_seconds((v["result"].get("timings")
-                                                              or {}).get(k)) for v in views])
+                table.add_row(plain(f"  {k}"), *[present.duration(v["result"].timings.get(k)
+                                                              if v["result"] else None)
+                                                  for v in views])
         diff = differing_settings([v["spec"] for v in views])
         table.add_row(Text("settings that differ", style="underline"), *[""] * len(views))
         if not diff:
@@ -107,7 +111,7 @@ class CompareScreen(Screen):
         self._overlay(views)
         self.loaded = True
 
-    def _overlay(self, views: list[dict]) -> None:
+    def _overlay(self, views: list[dict[str, Any]]) -> None:    # typed-result: as _show
         plot = self.query_one("#compare-plot", CurvePlot)
         series, title = [], ""
         if any(v["history"] for v in views):

@@ -1,13 +1,16 @@
 """Dataset: what is loaded and from where (or why MNIST could not be had), and what it looks like.
 
-The statistics come from `engine.stats.dataset_stats`, computed in the app's loader thread; this
-screen only draws them. Its essentials fit one 80×24 page: where the data came from (every file
+The statistics come from `engine.data.stats.dataset_stats`, computed in the app's loader thread;
+this screen only draws them. Its essentials fit one 80×24 page: where the data came from (every file
 read), split sizes and pixel statistics on two lines, then one table of the ten classes — each
 one's mean digit, drawn small (`widgets.digits.fit_images`), its images and share with a bar.
 Sample digits of each class follow below, one column per class.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -17,9 +20,14 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
+from mnist_tui.engine import present
+from mnist_tui.tui.host import app_state
 from mnist_tui.tui.safe import lines, say, visible
 from mnist_tui.tui.widgets.digits import DigitGrid, digit_text, fit_images
 from mnist_tui.tui.widgets.keysbar import KeysBar
+
+if TYPE_CHECKING:
+    from mnist_tui.engine.data.stats import DatasetStats
 
 LABEL_W = 6        # the class table's first column ("images")
 MAX_DIGIT_W = 12   # a mean digit is never drawn wider than this (cells)
@@ -31,9 +39,9 @@ class ClassTable(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
-        self.stats = None
+        self.stats: DatasetStats | None = None
 
-    def set_stats(self, stats) -> None:
+    def set_stats(self, stats: DatasetStats) -> None:
         self.stats = stats
         self._draw()
 
@@ -47,7 +55,7 @@ class ClassTable(Static):
                                 bool(getattr(self.app, "plain_digits", False))))
 
 
-def class_table(stats, width: int, plain: bool = False) -> Table:
+def class_table(stats: DatasetStats, width: int, plain: bool = False) -> Table:
     """The per-class table for `width` columns: ten columns of equal width (≥ 5 cells)."""
     counts = stats.total_class_counts
     total = sum(counts) or 1
@@ -63,7 +71,7 @@ def class_table(stats, width: int, plain: bool = False) -> Table:
     table.add_row("digit", *[Text(str(d), style="bold") for d in range(10)])
     table.add_row("mean", *[digit_text(m, plain) for m in means])
     table.add_row("images", *[Text(f"{c:,}".rjust(cell_w)) for c in counts])
-    table.add_row("share", *[Text(f"{100 * c / total:.1f}%".rjust(cell_w)) for c in counts])
+    table.add_row("share", *[Text(present.percent(c / total, 1).rjust(cell_w)) for c in counts])
     table.add_row("", *[Text(_bar(c / top, cell_w), style="cyan") for c in counts])
     return table
 
@@ -75,7 +83,7 @@ def _bar(fraction: float, width: int) -> str:
     return ("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")).ljust(width)
 
 
-class DatasetScreen(Screen):
+class DatasetScreen(Screen[None]):
     """The data before any training."""
 
     BINDINGS = [Binding("r", "retry", "Retry download")]
@@ -92,22 +100,22 @@ class DatasetScreen(Screen):
         yield KeysBar()
 
     def on_mount(self) -> None:
-        self.app.dataset_changed.subscribe(self, self.on_dataset_changed, immediate=True)
+        app_state(self).dataset_changed.subscribe(self, self.on_dataset_changed, immediate=True)
         self.query_one("#dataset-body").focus()
         self.on_dataset_changed()
 
     def action_retry(self) -> None:
-        app = self.app
+        app = app_state(self)
         if app.dataset_loading:
             return
         if app.data_dir:
-            app.notify("a data folder was given: nothing to download", severity="warning")
+            self.app.notify("a data folder was given: nothing to download", severity="warning")
             return
         self.query_one("#ds-source", Static).update("trying to download MNIST again…")
         app.load_dataset("auto")
 
-    def on_dataset_changed(self, _data=None) -> None:
-        app = self.app
+    def on_dataset_changed(self, _data: None = None) -> None:
+        app = app_state(self)
         src = self.query_one("#ds-source", Static)
         note = self.query_one("#ds-note", Static)
         if app.dataset_error:
@@ -155,7 +163,7 @@ def verdict_text(published: bool | None) -> Text:
     return Text(" (not the published MNIST)", style="bold yellow")
 
 
-def summary_text(stats) -> Text:
+def summary_text(stats: DatasetStats) -> Text:
     """Two lines: images per split, and the pixel statistics (0–255)."""
     text = Text()
     text.append("splits  ", "bold")
@@ -165,21 +173,20 @@ def summary_text(stats) -> Text:
     text.append(" · ".join(sizes))
     text.append("\npixels  ", "bold")
     text.append(f"mean {stats.pixel_mean_255:.1f} · std {stats.pixel_std_255:.1f} (of 255) · "
-                f"{100 * stats.zero_fraction:.1f}% exactly 0")
+                f"{present.percent(stats.zero_fraction, 1)} exactly 0")
     return text
 
 
-def files_read_text(files, source: str) -> Text:
-    """One line per file read: its name (relative to the source), size and SHA-256 prefix."""
-    from mnist_tui.engine.data.download import human_size
-
+def files_read_text(files: Iterable[Mapping[str, Any]], source: str) -> Text:
+    """One line per file read (`DatasetStats.files`): its name (relative to the source), size
+    and SHA-256 prefix."""
     text = Text()
     for f in files:
         path = str(f.get("path", ""))
         name = path[len(source):].lstrip("/") if path.startswith(source + "/") else path
         text.append("\n  read ", "dim")
         text.append(visible(name or path))
-        text.append(f"  {human_size(f.get('bytes'))}  sha256 "
+        text.append(f"  {present.size(f.get('bytes'), 'download')}  sha256 "
                     f"{visible(str(f.get('sha256', ''))[:12])}…",
                     "dim")
     return text

@@ -261,7 +261,7 @@ class MonitorScreen(Screen):
         else:
             from mnist_tui.tui.summary import history_series
 
-            loss, acc = history_series(job.epochs)
+            loss, acc = history_series(job.history())
             plot_a.xlabel = plot_b.xlabel = "epoch"
             plot_a.set_series(loss, "loss")
             plot_b.set_series(acc, "accuracy")

@@ -9,6 +9,10 @@ Clustering and classifier results share the screen; any field may be missing.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -18,14 +22,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from mnist_tui.engine.data.naming import dataset_key
+from mnist_tui.engine import present
+from mnist_tui.engine.jobs.results import ClassifierMetrics, ClusteringMetrics, RunResult
 from mnist_tui.engine.runs.view import gallery_images, load_run_view, misclassified
 from mnist_tui.engine.text import shown
+from mnist_tui.tui.host import app_state
 from mnist_tui.tui.safe import lines, plain, say, visible
 from mnist_tui.tui.summary import (
     STATE_STYLE,
-    fmt_pct,
-    fmt_seconds,
     headlines,
     history_series,
 )
@@ -45,14 +49,14 @@ from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot
 HEAD_LIMIT = 120
 
 
-class ResultsScreen(Screen):
+class ResultsScreen(Screen[None]):
     """A finished (or failed, cancelled) run in full; another run opens at the top."""
 
     BINDINGS = [Binding("g", "reload", "Reload"), Binding("e", "export", "Export report")]
 
     def __init__(self) -> None:
         super().__init__()
-        self.view: dict | None = None
+        self.view: dict[str, Any] | None = None    # typed-result: engine.runs.view's dict
         self._to_top = True          # the next run shown starts at the top
 
     def compose(self) -> ComposeResult:
@@ -75,26 +79,27 @@ class ResultsScreen(Screen):
         yield KeysBar()
 
     def on_mount(self) -> None:
-        self.app.results_run_changed.subscribe(self, self.on_results_run_changed, immediate=True)
-        self.app.runs_changed.subscribe(self, self.on_runs_changed, immediate=True)
+        app = app_state(self)
+        app.results_run_changed.subscribe(self, self.on_results_run_changed, immediate=True)
+        app.runs_changed.subscribe(self, self.on_runs_changed, immediate=True)
         self.query_one("#results-body").focus()
         self.query_one("#res-curves").display = False
         self.query_one("#res-notice").display = False
         self.action_reload()
 
-    def on_results_run_changed(self, _data=None) -> None:
+    def on_results_run_changed(self, _data: str | None = None) -> None:
         """A run was opened (Runs, Monitor, a finished job): show it from the top."""
         self._to_top = True
         self.action_reload()
 
-    def on_runs_changed(self, _data=None) -> None:
-        if self.app.results_run is None:
+    def on_runs_changed(self, _data: None = None) -> None:
+        if app_state(self).results_run is None:
             self.action_reload()
 
     def action_export(self) -> None:
         from mnist_tui.tui.exports import export_report
 
-        export_report(self.app, [self.view["run_id"] if self.view else self.app.results_run],
+        export_report(self, [self.view["run_id"] if self.view else app_state(self).results_run],
                       self.show_notice)
 
     def show_notice(self, text: Text) -> None:
@@ -104,9 +109,9 @@ class ResultsScreen(Screen):
         notice.display = True
 
     def action_reload(self) -> None:
-        run_id = self.app.results_run
+        run_id = app_state(self).results_run
         if run_id is None:
-            done = [r for r in self.app.store.list() if r.status == "finished"]
+            done = [r for r in app_state(self).store.list() if r.status == "finished"]
             if not done:
                 return
             run_id = done[0].run_id
@@ -115,43 +120,46 @@ class ResultsScreen(Screen):
     @work(thread=True, exclusive=True, group="results", exit_on_error=False)
     def _load(self, run_id: str) -> None:
         try:
-            view = load_run_view(self.app.store, run_id)
+            view = load_run_view(app_state(self).store, run_id)
         except Exception as exc:  # noqa: BLE001 - a deleted or unreadable run
             self.app.call_from_thread(self._show_error, run_id, str(exc))
             return
         self.app.call_from_thread(self._show, view)
         wrong = misclassified(view)
-        images, caps, note = gallery_images(self.app.dataset, view, wrong)
+        images, caps, note = gallery_images(app_state(self).dataset, view, wrong)
         self.app.call_from_thread(self._show_gallery, images, caps, note)
 
     def _show_error(self, run_id: str, error: str) -> None:
         self.query_one("#res-title", Static).update(
             say("Run {} cannot be read: {}", run_id, error, style="bold red"))
 
-    def _show(self, view: dict) -> None:
+    def _show(self, view: dict[str, Any]) -> None:     # typed-result: engine.runs.view's dict
         if self.view is None or self.view["run_id"] != view["run_id"]:
             self._to_top = True
         self.view = view
-        result, spec = view["result"], view["spec"]
-        status = result.get("status", "running")
-        ds = result.get("dataset") or {}
+        result: RunResult | None = view["result"]
+        spec = view["spec"]
+        status = result.status if result is not None else "running"
+        ds = result.dataset if result is not None else None
         # Every value here is read from the run folder: shown as written (tui/safe.py).
         title = Text.assemble(
             ("Run ", "bold"), (visible(view["run_id"]), "bold cyan"), "  ",
             (visible(status), STATE_STYLE.get(status, "")), "\n",
             say("{} · preset {} · seed {} · {} ({} images)", *(shown(v, HEAD_LIMIT) for v in (
                 spec.get("job"), spec.get("preset"), spec.get("seed"),
-                (dataset_key(ds) if ds.get("name") else None) or spec.get("dataset"))),
-                _count(ds.get("n_samples", result.get("n_samples")))),
-            (say(" · started {}", result.get("started_at", "")) if result.get("started_at")
-             else ""),
-            (say(" · rerun of {}", result["rerun_of"]) if result.get("rerun_of") else ""))
+                (ds.key() if ds is not None and ds.name else None) or spec.get("dataset"))),
+                _count(ds.n_samples if ds is not None and "n_samples" in ds.model_fields_set
+                       else result.n_samples if result is not None else None)),
+            (say(" · started {}", result.started_at) if result and result.started_at else ""),
+            (say(" · rerun of {}", result.rerun_of) if result and result.rerun_of else ""))
         self.query_one("#res-title", Static).update(title)
         headline = self._headline(result)
         for note in view.get("notes") or []:        # e.g. an events.jsonl that is a FIFO
             headline.append("\n⚠ " + visible(note), "bold yellow")
-        matrix = counts_matrix(result.get("confusion_matrix"))
-        if result.get("confusion_matrix") and matrix is None:
+        recorded = result.confusion_matrix if result is not None else None
+        matrix = counts_matrix(recorded)
+        if result is not None and ("confusion_matrix" in result.dropped
+                                   or (recorded and matrix is None)):
             headline.append("\n⚠ confusion_matrix: not a square table of counts (not shown)",
                             "bold yellow")
         self.query_one("#res-headline", Static).update(headline)
@@ -161,16 +169,19 @@ class ResultsScreen(Screen):
         if matrix:
             plain = self.app.no_color
             head = Text("confusion matrix", style="bold")
-            mapping = result.get("confusion_mapping")
+            assert result is not None     # a matrix comes from a result
+            mapping = result.confusion_mapping
             head.append(" (rows true, columns predicted"
                         + (f", {visible(mapping)} mapping)" if mapping else ")") + "\n",
                         style="dim")
             conf.update(head + confusion_text(matrix, plain=plain) + Text("\n")
                         + legend_text(plain))
-            m = result.get("metrics") or {}
-            per.update(per_class_text(matrix, scores(m.get("per_class_precision")),
-                                      scores(m.get("per_class_recall")
-                                             or m.get("per_class_recall_hungarian"))))
+            m = result.metrics
+            if isinstance(m, ClassifierMetrics):
+                precision, recall = m.per_class_precision, m.per_class_recall
+            else:
+                precision, recall = None, m.per_class_recall_hungarian
+            per.update(per_class_text(matrix, scores(precision), scores(recall)))
         self._show_curves(view)
         self._show_model(view["summary"])
         if self._to_top:
@@ -178,44 +189,45 @@ class ResultsScreen(Screen):
             self.query_one("#results-body", VerticalScroll).scroll_home(animate=False,
                                                                         immediate=True)
 
-    def _headline(self, result: dict) -> Text:
+    def _headline(self, result: RunResult | None) -> Text:
         text = Text()
         heads = headlines(result)
         for label, value in heads:
-            text.append(f"{fmt_pct(value):>8}", "bold green" if value is not None else "dim")
+            text.append(f"{present.percent(value):>8}", "bold green" if value is not None else "dim")
             text.append(f"  {visible(label)}\n")
-        m = result.get("metrics") or {}
-        extra = [f"{k.upper()} {m[k]:.3f}" for k in ("nmi", "ari")
-                 if isinstance(m.get(k), (int, float))]
-        if extra:
-            text.append("          " + "  ".join(extra) + "\n", "dim")
-        timings = result.get("timings") or {}
+        if result is None:
+            text.append("this run has no result yet (still running?)", "italic")
+            return text
+        m = result.metrics
+        if isinstance(m, ClusteringMetrics):
+            extra = [f"{k.upper()} {v:.3f}" for k, v in (("nmi", m.nmi), ("ari", m.ari))
+                     if v is not None]
+            if extra:
+                text.append("          " + "  ".join(extra) + "\n", "dim")
+        timings = result.timings
         if timings:
             text.append("time  ", "bold")
-            text.append("  ".join(f"{visible(k)} {fmt_seconds(v)}" for k, v in timings.items()
+            text.append("  ".join(f"{visible(k)} {present.duration(v)}" for k, v in timings.items()
                                   if isinstance(v, (int, float)) and (v >= 0.05 or k == "total")))
-        images = result.get("images") if isinstance(result.get("images"), dict) else {}
+        images = result.images or {}
         for key, label in (("train", "trained"), ("clustered", "clustered"),
                            ("evaluation", "scored")):
-            if isinstance(images.get(key), str):
+            if key in images:
                 text.append(f"\n{label:<10}", "bold")
                 text.append(visible(images[key]), "dim")
-        for warning in result.get("warnings") or []:
-            if isinstance(warning, str):
-                text.append("\n⚠ " + visible(warning), "bold yellow")
-        if result.get("error"):
+        for warning in result.warnings:
+            text.append("\n⚠ " + visible(warning), "bold yellow")
+        if result.error:
             # one line (a newline in it is shown as \n, so it forges no line); the
             # traceback below keeps its lines, each shown as written
-            text.append("\n✘ " + visible(result["error"]), "bold red")
-        if result.get("traceback"):
-            tail = str(result["traceback"]).strip().splitlines()[-4:]
+            text.append("\n✘ " + visible(result.error), "bold red")
+        if result.traceback:
+            tail = result.traceback.strip().splitlines()[-4:]
             text.append("\n  ", "red")
             text.append_text(lines("\n".join(tail), "red", indent="  "))
-        if not heads and not result:
-            text.append("this run has no result yet (still running?)", "italic")
         return text
 
-    def _show_curves(self, view: dict) -> None:
+    def _show_curves(self, view: dict[str, Any]) -> None:     # typed-result: as _show
         row = self.query_one("#res-curves")
         a = self.query_one("#res-plot-a", CurvePlot)
         b = self.query_one("#res-plot-b", CurvePlot)
@@ -244,15 +256,17 @@ class ResultsScreen(Screen):
         else:
             row.display = False
 
-    def _show_model(self, summary: dict | None) -> None:
+    def _show_model(self, summary: dict[str, Any] | None) -> None:   # as its events recorded
         widget = self.query_one("#res-model", Static)
         widget.display = summary is not None
         if summary is None:
             return
         table = Table(title="model summary", title_justify="left", title_style="bold",
                       box=None, header_style="bold", padding=(0, 1))
-        for col, just in (("layer", "left"), ("type", "left"), ("output", "left"),
-                          ("params", "right"), ("", "left")):
+        columns: tuple[tuple[str, JustifyMethod], ...] = (
+            ("layer", "left"), ("type", "left"), ("output", "left"), ("params", "right"),
+            ("", "left"))
+        for col, just in columns:
             table.add_column(col, justify=just, no_wrap=True)
         for layer in summary.get("layers", []):
             table.add_row(plain(layer.get("name", "")), plain(layer.get("class", "")),
@@ -263,7 +277,7 @@ class ResultsScreen(Screen):
                          f"{summary.get('frozen_params', 0):,}")
         widget.update(table)
 
-    def _show_gallery(self, images: list, caps: list[str], note: str) -> None:
+    def _show_gallery(self, images: list[np.ndarray], caps: list[str], note: str) -> None:
         self.query_one("#res-gallery-title", Static).update(
             Text.assemble(("Misclassified digits", "bold"), f"  {visible(note)}"))
         self.query_one("#res-gallery", DigitGrid).set_digits(images, caps)

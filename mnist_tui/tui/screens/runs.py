@@ -9,6 +9,9 @@ whole.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,29 +19,42 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
+from mnist_tui.engine import present
+from mnist_tui.engine.runs.store import RunInfo, Skipped
 from mnist_tui.engine.text import shown as shown_text
 from mnist_tui.tui.exports import export_report
+from mnist_tui.tui.host import app_state
 from mnist_tui.tui.safe import plain, say, visible
 from mnist_tui.tui.summary import (
     STATE_ICON,
     STATE_STYLE,
-    fmt_count,
-    fmt_pct,
-    fmt_seconds,
     main_accuracy,
     short_id,
     total_seconds,
 )
 from mnist_tui.tui.widgets.keysbar import KeysBar
 
-# name, key, first-order reverse flag, how the order reads (first order, reversed)
+# What a run is ordered by: None for a run without the value (listed last).
+SortKey = Callable[[RunInfo], tuple[float, str] | tuple[str, float] | float | None]
+
+
+class Sort(NamedTuple):
+    """One order of the table: its name, key, first-order reverse flag, and how the order
+    reads (first order, reversed)."""
+
+    name: str
+    key: SortKey
+    first_reverse: bool
+    words: tuple[str, str]
+
+
 SORTS = (
     # RunInfo.started: the UTC start each run recorded (ids and `created` are local time)
-    ("newest", lambda r: (r.started, r.run_id), True, ("newest first", "oldest first")),
-    ("accuracy", lambda r: main_accuracy(r.result), True, ("best first", "worst first")),
-    ("time", lambda r: total_seconds(r.result), False, ("fastest first", "slowest first")),
-    ("job", lambda r: (r.job, r.started), False, ("A→Z", "Z→A")),
-    ("status", lambda r: (r.status, r.started), False, ("A→Z", "Z→A")),
+    Sort("newest", lambda r: (r.started, r.run_id), True, ("newest first", "oldest first")),
+    Sort("accuracy", lambda r: main_accuracy(r.result), True, ("best first", "worst first")),
+    Sort("time", lambda r: total_seconds(r.result), False, ("fastest first", "slowest first")),
+    Sort("job", lambda r: (r.job, r.started), False, ("A→Z", "Z→A")),
+    Sort("status", lambda r: (r.status, r.started), False, ("A→Z", "Z→A")),
 )
 
 # key, label, width, right-aligned: 1+13+8+18+8+6+6+7 cells and a column before each = 75,
@@ -48,15 +64,17 @@ COLUMNS = (("mark", "✓", 1, False), ("status", "status", 13, False), ("job", "
            ("n", "images", 6, True), ("preset", "preset", 7, False))
 
 
-def sort_runs(runs: list, index: int, reverse: bool) -> list:
+def sort_runs(runs: Sequence[RunInfo], index: int, reverse: bool) -> list[RunInfo]:
     """Runs in the order of SORTS[index] (reversed on request); runs without the value last."""
     _name, key, first_reverse, _words = SORTS[index]
-    known = [r for r in runs if key(r) is not None]
-    unknown = [r for r in runs if key(r) is None]
-    return sorted(known, key=key, reverse=first_reverse != reverse) + unknown
+    keyed = [(key(r), r) for r in runs]
+    known = [(k, r) for k, r in keyed if k is not None]
+    unknown = [r for k, r in keyed if k is None]
+    return [r for _k, r in sorted(known, key=lambda kr: kr[0],
+                                  reverse=first_reverse != reverse)] + unknown
 
 
-def matches(run, words: list[str]) -> bool:
+def matches(run: RunInfo, words: list[str]) -> bool:
     """Every word of the filter appears in the run's job, preset, status or id."""
     hay = " ".join(str(v) for v in (run.job, run.spec.get("preset", ""), run.status,
                                     run.run_id, short_id(run.run_id))).lower()
@@ -72,7 +90,7 @@ def _cell(value: str | Text, width: int, right: bool) -> Text:
     return Text.assemble(" ", pad, text) if right else Text.assemble(" ", text, pad)
 
 
-class RunsScreen(Screen):
+class RunsScreen(Screen[None]):
     """The run store as a table."""
 
     BINDINGS = [
@@ -92,9 +110,9 @@ class RunsScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.all_runs: list = []
-        self.skipped: list = []        # folders the listing could not read (store.Skipped)
-        self.runs: list = []           # shown: filtered and sorted
+        self.all_runs: list[RunInfo] = []
+        self.skipped: list[Skipped] = []   # folders the listing could not read
+        self.runs: list[RunInfo] = []      # shown: filtered and sorted
         self.marked: set[str] = set()
         self.sort_index = 0
         self.reverse = False
@@ -105,8 +123,8 @@ class RunsScreen(Screen):
         yield Static("", id="runs-status")
         yield Input(placeholder="filter: words from job, preset, status or run id "
                                 "(enter keeps it, esc clears)", id="runs-filter", compact=True)
-        table = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True,
-                          cell_padding=0)
+        table: DataTable[Text] = DataTable(id="runs-table", cursor_type="row",
+                                           zebra_stripes=True, cell_padding=0)
         for key, label, width, right in COLUMNS:
             table.add_column(_cell(label, width, right), key=key, width=width + 1)
         yield table
@@ -114,7 +132,7 @@ class RunsScreen(Screen):
         yield KeysBar(lines=2)
 
     def on_mount(self) -> None:
-        self.app.runs_changed.subscribe(self, self.on_runs_changed, immediate=True)
+        app_state(self).runs_changed.subscribe(self, self.on_runs_changed, immediate=True)
         self.query_one("#runs-filter").display = False
         self.query_one("#runs-notice").display = False
         self.query_one("#runs-table", DataTable).focus()
@@ -125,20 +143,20 @@ class RunsScreen(Screen):
         # after this screen's first frame, so it does not slow the key press that showed it.
         self.call_after_refresh(self.action_reload)
 
-    def on_runs_changed(self, _data=None) -> None:
+    def on_runs_changed(self, _data: None = None) -> None:
         self.action_reload()
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
             return bool(self.filter_text) or self.query_one("#runs-filter").display
         return True
 
     @work(thread=True, exclusive=True, group="runs-list", exit_on_error=False)
     def action_reload(self) -> None:
-        runs, skipped = self.app.store.listing()
+        runs, skipped = app_state(self).store.listing()
         self.app.call_from_thread(self._show, runs, skipped)
 
-    def _show(self, runs, skipped=None) -> None:
+    def _show(self, runs: Sequence[RunInfo], skipped: Sequence[Skipped] | None = None) -> None:
         self.all_runs = list(runs)
         if skipped is not None:
             self.skipped = list(skipped)
@@ -150,14 +168,13 @@ class RunsScreen(Screen):
         current = self._current()
         table.clear()
         for r in self.runs:
-            res = r.result or {}
-            n = (res.get("dataset") or {}).get("n_samples") or res.get("n_samples") \
-                or r.spec.get("samples")
-            values = (self._mark(r.run_id),
+            res = r.result
+            n = (res.n_images() or res.n_samples if res else None) or r.spec.get("samples")
+            values: tuple[str | Text, ...] = (self._mark(r.run_id),
                       plain(f"{STATE_ICON.get(r.status, '?')} {r.status}",
                             STATE_STYLE.get(r.status, "")),
-                      r.job, short_id(r.run_id), fmt_pct(main_accuracy(res)),
-                      fmt_seconds(total_seconds(res)), fmt_count(n),
+                      r.job, short_id(r.run_id), present.percent(main_accuracy(res)),
+                      present.duration(total_seconds(res)), present.count(n),
                       str(r.spec.get("preset", "")))
             table.add_row(*(_cell(v, width, right) for v, (_k, _l, width, right)
                             in zip(values, COLUMNS)), key=r.run_id)
@@ -262,7 +279,7 @@ class RunsScreen(Screen):
 
     def action_export(self) -> None:
         marked = [r.run_id for r in self.runs if r.run_id in self.marked]
-        export_report(self.app, marked or [self._current()], self.show_notice)
+        export_report(self, marked or [self._current()], self.show_notice)
 
     def action_compare(self) -> None:
         from mnist_tui.tui.messages import CompareRuns
@@ -281,12 +298,13 @@ class RunsScreen(Screen):
         if not run_id:
             return
         try:
-            spec = spec_from_dict(self.app.store.load_spec(run_id))
+            spec = spec_from_dict(app_state(self).store.load_spec(run_id))
         except Exception as exc:  # noqa: BLE001 - an old or hand-edited spec.json
             self.show_notice(say("cannot run {} again: {}", run_id, exc, style="bold red"))
             return
-        job = self.app.manager.submit(spec.to_dict(), rerun_of=run_id)
-        held = getattr(self.app.manager, "held_by", None)
+        manager = app_state(self).manager
+        job = manager.submit(spec.to_dict(), rerun_of=run_id)
+        held = manager.held_by
         self.show_notice(Text.assemble(
             ("Rerun of ", "bold"), visible(run_id), (" queued as ", "bold"),
             (visible(job.job_id), "bold cyan"),
@@ -295,10 +313,11 @@ class RunsScreen(Screen):
     def action_delete(self) -> None:
         from mnist_tui.tui.dialogs import ConfirmScreen
 
-        targets = sorted(self.marked) or ([self._current()] if self._current() else [])
+        app, current = app_state(self), self._current()
+        targets = sorted(self.marked) or ([current] if current else [])
         if not targets:
             return
-        active = {j.job_id for j in self.app.manager.active()}
+        active = {j.job_id for j in app.manager.active()}
         if active & set(targets):
             self.app.notify("a marked run is still running: cancel it first", severity="error")
             return
@@ -308,12 +327,12 @@ class RunsScreen(Screen):
                 return
             for run_id in targets:
                 try:
-                    self.app.store.delete(run_id)
+                    app.store.delete(run_id)
                 except Exception as exc:  # noqa: BLE001
                     self.app.notify(f"could not delete {run_id}: {exc}", severity="error")
             self.marked -= set(targets)
-            if self.app.results_run in targets:
-                self.app.results_run = None
+            if app.results_run in targets:
+                app.results_run = None
             self.app.notify(f"deleted {len(targets)} run(s)")
             self.action_reload()
 

@@ -32,6 +32,8 @@ _STYLE_CACHE: dict[tuple[int, int], Style] = {}
 PLAIN = Style()
 INK = 0.12   # a pixel above this share of the set's brightest pixel is part of a digit
 
+Cell = tuple[list[list[Segment]], str]     # a digit's rows of segments, and its caption
+
 
 def _grey(top: int, bottom: int) -> Style:
     key = (top, bottom)
@@ -42,7 +44,7 @@ def _grey(top: int, bottom: int) -> Style:
     return style
 
 
-def _quantise(image) -> list[list[int]]:
+def _quantise(image: np.ndarray) -> list[list[int]]:
     """0–255 ints, 16 grey levels (keeps the style cache small), an even number of rows."""
     rows = [[(int(v) >> 4) * 17 for v in row] for row in image]
     if len(rows) % 2:
@@ -50,10 +52,10 @@ def _quantise(image) -> list[list[int]]:
     return rows
 
 
-def digit_segments(image, plain: bool = False) -> list[list[Segment]]:
+def digit_segments(image: np.ndarray, plain: bool = False) -> list[list[Segment]]:
     """Rows of segments for one image (H×W, 0–255): H/2 rows of W cells."""
     rows = _quantise(image)
-    out = []
+    out: list[list[Segment]] = []
     for y in range(0, len(rows), 2):
         top, bottom = rows[y], rows[y + 1]
         if plain:
@@ -64,7 +66,7 @@ def digit_segments(image, plain: bool = False) -> list[list[Segment]]:
     return out
 
 
-def digit_text(image, plain: bool = False) -> Text:
+def digit_text(image: np.ndarray, plain: bool = False) -> Text:
     """One digit as Rich Text (for Statics and tables)."""
     text = Text()
     for i, row in enumerate(digit_segments(image, plain)):
@@ -86,19 +88,19 @@ def _area_weights(n_in: int, n_out: int) -> np.ndarray:
     return weights / step
 
 
-def ink_box(images: Sequence) -> tuple[int, int, int, int]:
+def ink_box(images: Sequence[np.ndarray]) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) of the part of the images where any of them has ink."""
     stack = np.stack([np.asarray(i, dtype=np.float32) for i in images])
     peak = float(stack.max()) if stack.size else 0.0
     h, w = stack.shape[1:]
     if peak <= 0:
         return 0, h, 0, w
-    ink = (stack > INK * peak).any(axis=0)
+    ink = np.asarray((stack > INK * peak).any(axis=0))    # numpy types `any` as maybe a scalar
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
-def fit_images(images: Sequence, max_w: int, max_h: int) -> list[np.ndarray]:
+def fit_images(images: Sequence[np.ndarray], max_w: int, max_h: int) -> list[np.ndarray]:
     """The images cropped to the set's common ink box and averaged down into at most
     `max_w` × `max_h` pixels (same crop and scale for all, aspect kept, never enlarged)."""
     if not len(images):
@@ -127,16 +129,16 @@ class DigitGrid(Widget):
     DigitGrid { height: auto; width: 1fr; }
     """
 
-    def __init__(self, images: Sequence = (), captions: Sequence[str] = (), *, gap: int = 1,
-                 per_row: int | None = None, max_rows: int | None = None,
+    def __init__(self, images: Sequence[np.ndarray] = (), captions: Sequence[str] = (), *,
+                 gap: int = 1, per_row: int | None = None, max_rows: int | None = None,
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.gap = gap
         self.per_row = per_row
         self.max_rows = max_rows
-        self._images: list = []
+        self._images: list[np.ndarray] = []
         self._captions: list[str] = []
-        self._laid_out: tuple[int, list, int, int] | None = None   # (width, cells, w, h)
+        self._laid_out: tuple[int, list[Cell], int, int] | None = None   # (width, cells, w, h)
         self.set_digits(images, captions)
 
     @property
@@ -144,7 +146,7 @@ class DigitGrid(Widget):
         """The captions of the digits shown, in order."""
         return list(self._captions)
 
-    def set_digits(self, images: Sequence, captions: Sequence[str] = ()) -> None:
+    def set_digits(self, images: Sequence[np.ndarray], captions: Sequence[str] = ()) -> None:
         self._images = list(images)
         # Captions are drawn as raw segments: their control characters shown as escapes.
         self._captions = ([visible(c) for c in captions]
@@ -152,7 +154,7 @@ class DigitGrid(Widget):
         self._laid_out = None
         self.refresh(layout=True)
 
-    def _layout(self, width: int) -> tuple[list[tuple[list[list[Segment]], str]], int, int]:
+    def _layout(self, width: int) -> tuple[list[Cell], int, int]:
         """(cells, cell width, cell height in rows) for `width` columns, cached per width."""
         key = width if self.per_row else -1
         if self._laid_out is not None and self._laid_out[0] == key:

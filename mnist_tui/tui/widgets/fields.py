@@ -29,6 +29,7 @@ from collections.abc import Callable
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Input
 
 # Tab, shift+tab, enter and esc are priority bindings of a screen with fields: they change what
@@ -62,8 +63,10 @@ class FieldInput(Input):
             super().__init__()
             self.on = on
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, value: str | None = None, placeholder: str = "", *,
+                 id: str | None = None, classes: str | None = None,
+                 compact: bool = False) -> None:
+        super().__init__(value, placeholder, id=id, classes=classes, compact=compact)
         self.editing = False     # what the app's key routing sees (changes at once)
         self.typing = False      # what this field's queue sees (changes in order with keys)
 
@@ -139,10 +142,11 @@ def _input_bindings() -> dict[str, Binding]:
     return _BINDINGS
 
 
-class FieldKeys:
-    """Mixin for a Screen with `FieldInput`s; put `FIELD_BINDINGS` in its BINDINGS."""
+class FieldKeys(Screen[None]):
+    """A Screen with `FieldInput`s (subclass it instead of `Screen`); put `FIELD_BINDINGS` in
+    its BINDINGS."""
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         field = self.editing_field(any_state=True)
         if action == "edit_field":
             return field is not None and not field.editing
@@ -197,7 +201,7 @@ class FieldKeys:
         field.call_later(callback)
 
 
-def leave_fields(screen, unfocus: bool = True) -> None:
+def leave_fields(screen: Screen[object], unfocus: bool = True) -> None:
     """What the app does to the screen it leaves (any screen: those without fields ignore it)."""
     if isinstance(screen, FieldKeys):
         screen.leave_fields(unfocus=unfocus)

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from rich.style import Style
 from rich.text import Text
 
+from mnist_tui.engine.present import percent
+
 ERROR_STEPS = (0.01, 0.05, 0.15, 0.40)      # level 1 below 1 %, … level 5 from 40 %
 ERROR_LABELS = ("<1%", "1–5%", "5–15%", "15–40%", "≥40%")
 ZERO = "·"
@@ -140,8 +142,9 @@ def legend_text(plain: bool = False) -> Text:
     return text
 
 
-def per_class_text(matrix: Sequence[Sequence[int]], precision: Sequence | None = None,
-                   recall: Sequence | None = None) -> Text:
+def per_class_text(matrix: Sequence[Sequence[int]],
+                   precision: Sequence[float | None] | None = None,
+                   recall: Sequence[float | None] | None = None) -> Text:
     """Per-digit recall and precision (from the result when given, else from the matrix)."""
     n = len(matrix)
     col_sums = [sum(matrix[i][j] for i in range(n)) for j in range(n)]
@@ -154,18 +157,14 @@ def per_class_text(matrix: Sequence[Sequence[int]], precision: Sequence | None =
         prec = precision[d] if precision is not None and d < len(precision) else (
             matrix[d][d] / col_sums[d] if col_sums[d] else None)
         text.append(f"\n{d:>5}  ")
-        text.append(_pct(rec).rjust(6), _score_style(rec))
+        text.append(percent_1(rec).rjust(6), _score_style(rec))
         text.append("  ")
-        text.append(_pct(prec).rjust(9), _score_style(prec))
+        text.append(percent_1(prec).rjust(9), _score_style(prec))
         text.append(f"  {support:>7,}")
     return text
 
 
-def _pct(v) -> str:
-    return "—" if v is None else f"{100 * v:.1f}%"
-
-
-def _score_style(v) -> Style:
+def _score_style(v: float | None) -> Style:
     if v is None:
         return Style(dim=True)
     if v >= 0.95:

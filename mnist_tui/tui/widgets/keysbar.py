@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from rich.text import Text
+from textual.screen import Screen
 from textual.widgets import Static
 
 
@@ -109,7 +110,7 @@ class KeysBar(Static):
     def on_resize(self) -> None:
         self._redraw()
 
-    def _bindings_changed(self, screen) -> None:
+    def _bindings_changed(self, screen: Screen[object]) -> None:
         if screen is self.screen:
             self._redraw()
 

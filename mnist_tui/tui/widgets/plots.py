@@ -7,8 +7,11 @@ frames costs nothing; `textual_plotext` is imported when the first plot is built
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TypeGuard
 
 from rich.text import Text
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from mnist_tui.engine.text import visible
@@ -17,15 +20,18 @@ from mnist_tui.engine.text import visible
 # infinity and the render raises (which ends the app). No loss, accuracy or KL is this large.
 PLOT_LIMIT = 1e15
 
+# A named curve: its x and y values, as recorded (`drawable` picks the points plotext can place).
+Series = tuple[str, Sequence[object], Sequence[object]]
 
-def drawable(value: object) -> bool:
+
+def drawable(value: object) -> TypeGuard[float]:
     """True for a value plotext can place: a real number (not a bool, not a string read from a
     planted events file), finite, and within PLOT_LIMIT."""
     return (isinstance(value, (int, float)) and not isinstance(value, bool)
             and math.isfinite(value) and abs(value) <= PLOT_LIMIT)
 
 
-def safe_render(plot: PlotextPlot, title: str):
+def safe_render(plot: PlotextPlot, title: str) -> RenderResult:
     """The plot's render, or a line saying it cannot be drawn: an exception in a widget's
     render ends the whole app, and plotext raises on values this module did not foresee."""
     try:
@@ -46,16 +52,16 @@ class CurvePlot(PlotextPlot):
                  classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.title, self.xlabel = title, xlabel
-        self.series: list[tuple[str, list, list]] = []
+        self.series: list[tuple[str, list[object], list[object]]] = []
         self.empty_text = "waiting for data…"
 
-    def set_series(self, series: list[tuple[str, list, list]], title: str | None = None) -> None:
+    def set_series(self, series: Sequence[Series], title: str | None = None) -> None:
         self.series = [(n, list(x), list(y)) for n, x, y in series if len(x)]
         if title is not None:
             self.title = title
         self.refresh()
 
-    def render(self):
+    def render(self) -> RenderResult:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -73,7 +79,7 @@ class CurvePlot(PlotextPlot):
         return safe_render(self, self.title)
 
 
-def digit_legend():
+def digit_legend() -> Text:
     """One line "0 1 2 … 9", each digit in its scatter colour (plotext's legend is too tall)."""
     from rich.text import Text
 
@@ -90,22 +96,23 @@ class ScatterPlot(PlotextPlot):
                  classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.title = title
-        self.points: list = []
-        self.labels: list = []
+        self.points: Sequence[object] = []     # [x, y] or [x, y, z] each, as recorded
+        self.labels: Sequence[object] = []     # the true digit of each point
         self.caption = ""
 
-    def set_points(self, points: list, labels: list, caption: str = "") -> None:
+    def set_points(self, points: Sequence[object], labels: Sequence[object],
+                   caption: str = "") -> None:
         self.points, self.labels, self.caption = points, labels, caption
         self.refresh()
 
-    def render(self):
+    def render(self) -> RenderResult:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         plt.title(visible(f"{self.title} {self.caption}".strip() if self.points
                           else f"{self.title} — waiting for a snapshot…"))
         if self.points:
-            by_digit: dict[int, tuple[list, list]] = {}
+            by_digit: dict[int, tuple[list[object], list[object]]] = {}
             for p, lab in zip(self.points, self.labels):
                 if (isinstance(p, (list, tuple)) and len(p) >= 2 and drawable(p[0])
                         and drawable(p[1]) and drawable(lab)):

@@ -4,9 +4,11 @@ ticks on both axes as the report's terminal chart and its HTML chart."""
 
 from __future__ import annotations
 
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from mnist_tui.engine.suites.chart_plotext import draw_chart
+from mnist_tui.engine.suites.charts import Chart, Point
 from mnist_tui.engine.text import visible
 from mnist_tui.tui.widgets.plots import safe_render
 
@@ -16,14 +18,14 @@ class SweepPlot(PlotextPlot):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.chart = None        # charts.Chart, None until a member has finished
+        self.chart: Chart | None = None        # None until a member has finished
 
     @property
-    def data(self) -> dict[str, list]:
+    def data(self) -> dict[str, list[Point]]:
         """The lines drawn: "method preset" → its points (empty before a member finished)."""
         return self.chart.series if self.chart is not None else {}
 
-    def set_chart(self, chart) -> None:
+    def set_chart(self, chart: Chart | None) -> None:
         """Show `chart`; its series names (a suite's methods and presets, read from disk) with
         their control characters shown as escapes, as plotext would write them raw."""
         if chart is not None:
@@ -34,7 +36,7 @@ class SweepPlot(PlotextPlot):
         self.chart = chart
         self.refresh()
 
-    def render(self):
+    def render(self) -> RenderResult:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()

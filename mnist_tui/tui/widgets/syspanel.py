@@ -8,12 +8,18 @@ reads take microseconds, but an NVML call can wait on the GPU driver. No GPU, no
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Static
 
+from mnist_tui.engine.present import size
 from mnist_tui.engine.runs import sysmon
 from mnist_tui.engine.text import visible
+
+if TYPE_CHECKING:
+    from mnist_tui.tui.jobs import Job
 
 SAMPLE_SECONDS = 1.5
 LABEL = "system  "
@@ -29,16 +35,18 @@ class SystemPanel(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
-        self.job = None
+        self.job: Job | None = None
         self.pid: int | None = None
-        self.sample: tuple | None = None        # (pid, ProcSample | None, [GpuSample], why)
+        # (pid, its sample, the GPUs' samples, why there are none)
+        self.sample: tuple[int, sysmon.ProcSample | None, list[sysmon.GpuSample],
+                           str | None] | None = None
         self._monitors: dict[int, sysmon.ProcMonitor] = {}
         self._busy = False
 
     def on_mount(self) -> None:
         self.set_interval(SAMPLE_SECONDS, self._sample)
 
-    def show_job(self, job, pid: int | None) -> None:
+    def show_job(self, job: Job | None, pid: int | None) -> None:
         """Watch `job` (its worker is `pid`, None when it is not running here)."""
         changed = job is not self.job or pid != self.pid
         self.job, self.pid = job, pid
@@ -88,10 +96,10 @@ class SystemPanel(Static):
                 _, proc, gpus, why = sample
                 text.append(visible(sysmon.format_system(proc, gpus, why, width)))
         else:
-            result = job.result or {}
-            peaks = sysmon.format_peaks(result.get("system"))
-            if not peaks and isinstance(result.get("peak_rss_bytes"), int):
-                peaks = f"peak RSS {sysmon.human_bytes(result['peak_rss_bytes'])}"
+            result = job.result
+            peaks = sysmon.format_peaks(result.system if result else None)
+            if not peaks and result is not None and result.peak_rss_bytes is not None:
+                peaks = f"peak RSS {size(result.peak_rss_bytes)}"
             text.append(visible(peaks) if peaks else "no figures recorded",
                         "" if peaks else "dim")
         return text

@@ -1,0 +1,291 @@
+"""Training a Keras model with events: TensorFlow's import and devices, the optimiser, the
+tf.distribute scope, the model summary, and `fit` with its event callback, history.csv and
+TensorBoard logs.
+
+A module of its own because this is everything between "a model and its batches" and "a trained
+model": the part a job's events, Monitor and history depend on, apart from how the data is split
+(`keras_data`) and how the trained model is scored and saved (`keras_eval`).
+Only the worker imports it (through a job: `mnist_tui.engine.jobs` looks jobs up by name and
+never imports them early); TensorFlow itself is imported by `import_tf`, as its own phase.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnist_tui.engine.errors import DataError
+from mnist_tui.engine.jobs.context import JobContext
+from mnist_tui.engine.jobs.events import Epoch, ModelSummary, Progress, Throttle
+from mnist_tui.engine.jobs.specs import SupervisedSpec
+
+# Test hook: split the CPU into N logical devices before TensorFlow starts, so that
+# `--strategy mirrored` can be exercised on a machine with no GPU.
+CPU_DEVICES_ENV = "MNIST_TUI_CPU_DEVICES"
+PROGRESS_PER_SECOND = 4.0
+
+
+def import_tf(ctx: JobContext | None = None) -> tuple[Any, Any]:
+    """TensorFlow + Keras, configured once per process (logical CPUs for the mirrored test).
+
+    With `ctx` this is its own "importing" phase: the import and the start of TensorFlow's
+    devices take seconds (longer with CUDA), which used to pass silently under "loading". The
+    devices TensorFlow has are logged and recorded (`devices` in the result, also when the run
+    is stopped later). GPUs allocate memory as needed (memory growth), so the GPU memory the
+    Monitor and the result show is what the job uses, not everything TensorFlow reserves.
+    """
+    with ctx.phase("importing", "importing TensorFlow") if ctx else nullcontext():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        import keras
+        import tensorflow as tf
+
+        n_cpu = os.environ.get(CPU_DEVICES_ENV)
+        if n_cpu and int(n_cpu) > 1:
+            cpus = tf.config.list_physical_devices("CPU")
+            try:
+                tf.config.set_logical_device_configuration(
+                    cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(int(n_cpu))])
+            except RuntimeError:
+                pass  # already initialised (a second job in the same process): keep it
+        for gpu in tf.config.list_physical_devices("GPU"):
+            try:
+                tf.config.experimental.set_memory_growth(gpu, True)
+            except (RuntimeError, ValueError):
+                pass  # already initialised: keep what is there
+        if ctx is not None:
+            record_devices(tf, ctx)
+    return tf, keras
+
+
+def record_devices(tf: Any, ctx: JobContext) -> list[str]:
+    """The devices TensorFlow runs on, logged and kept in the result (`devices`)."""
+    names = [d.name for d in tf.config.list_logical_devices()]
+    gpus = [d for d in names if ":GPU:" in d]
+    ctx.partial["devices"] = names
+    ctx.log(f"TensorFlow {tf.__version__} devices: {', '.join(names) or 'none'}"
+            + ("" if gpus else " (no GPU visible to TensorFlow)"))
+    return names
+
+
+# -- model construction helpers ------------------------------------------------------------
+
+def make_optimizer(keras: Any, spec: SupervisedSpec, learning_rate: Any = None) -> Any:
+    """The spec's optimiser at `spec.lr` (or a schedule given as `learning_rate`)."""
+    return {"adam": keras.optimizers.Adam, "adagrad": keras.optimizers.Adagrad,
+            "sgd": keras.optimizers.SGD}[spec.optimizer](
+        learning_rate=spec.lr if learning_rate is None else learning_rate)
+
+
+def strategy_scope(tf: Any, spec: SupervisedSpec,
+                   ctx: JobContext) -> tuple[Any, dict[str, Any]]:
+    """(context manager, description) for `spec.strategy`.
+
+    `mirrored` replicates over every GPU, or over the logical CPUs when there is no GPU (how the
+    tests exercise it). A refusal by TensorFlow/Keras becomes a one-line error.
+    """
+    if spec.strategy == "none":
+        return nullcontext(), {"name": "none", "replicas": 1}
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    try:
+        strategy = tf.distribute.MirroredStrategy(devices=devices)
+    except Exception as exc:  # noqa: BLE001 - TF raises many kinds; the user needs one line
+        raise DataError(f"--strategy mirrored: TensorFlow refused it: "
+                        f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    if strategy.num_replicas_in_sync == 1:
+        ctx.log("--strategy mirrored: only one device here, so it runs on one replica",
+                "warning")
+    ctx.log(f"MirroredStrategy over {strategy.num_replicas_in_sync} device(s): "
+            + ", ".join(devices))
+    return strategy.scope(), {"name": "mirrored", "replicas": strategy.num_replicas_in_sync,
+                              "devices": devices}
+
+
+def _flat_layers(model: Any) -> Iterator[Any]:
+    for layer in model.layers:
+        if hasattr(layer, "layers") and layer.layers:
+            yield from _flat_layers(layer)
+        else:
+            yield layer
+
+
+def _shape_of(layer: Any) -> list[Any] | None:
+    try:
+        out = layer.output
+        return list(out.shape)
+    except Exception:  # noqa: BLE001 - an unbuilt layer simply has no shape to show
+        return None
+
+
+def param_counts(model: Any) -> tuple[int, int]:
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    frozen = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+    return trainable, frozen
+
+
+def emit_summary(ctx: JobContext, model: Any) -> dict[str, int]:
+    """A ModelSummary event (nested models flattened to their layers); returns the counts."""
+    layers = [{"name": layer.name, "class": type(layer).__name__,
+               "output_shape": _shape_of(layer), "params": int(layer.count_params())
+               if layer.built else 0, "trainable": bool(layer.trainable)}
+              for layer in _flat_layers(model)]
+    trainable, frozen = param_counts(model)
+    ctx.emit(ModelSummary(layers=layers, trainable_params=trainable, frozen_params=frozen))
+    return {"trainable": trainable, "frozen": frozen, "total": trainable + frozen}
+
+
+# -- training with events -------------------------------------------------------------------
+
+def _float(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def make_event_callback(keras: Any, ctx: JobContext, epochs: int, steps: int, batch_size: int,
+                        n_train: int, csv_path: Path | None) -> Any:
+    """A Keras callback that turns fit() into Progress (throttled) and Epoch events.
+
+    The history goes to `ctx.partial["history"]` and `history.csv` as each epoch ends, so a
+    cancelled run keeps every finished epoch.
+    """
+    history: list[dict[str, Any]] = ctx.partial.setdefault("history", [])
+
+    # Keras is untyped (Any), which --strict refuses as a base class
+    class EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+            self.throttle = Throttle(PROGRESS_PER_SECOND)
+            self.t_train = time.perf_counter()
+            self.done_steps = 0
+
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self.epoch = epoch
+            self.t_epoch = time.perf_counter()
+            self.metrics: dict[str, float] = {}
+            # The first batch traces the graph (seconds): say so, rather than sit at 0.
+            first = ": tracing the model (the first batch)" if epoch == 0 else ""
+            ctx.emit(Progress(phase="training", step=0, total=steps,
+                              message=f"epoch {epoch + 1}/{epochs}{first}"))
+
+        def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+            # fit's validation pass: seconds with no batch progress, said as such
+            ctx.emit(Progress(phase="training", step=steps, total=steps,
+                              message=f"epoch {self.epoch + 1}/{epochs}: validating",
+                              metrics=self.metrics))
+
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            self.done_steps += 1
+            last = batch + 1 >= steps
+            if not self.throttle.ready(force=last or batch == 0):
+                return
+            elapsed = time.perf_counter() - self.t_epoch
+            seen = min((batch + 1) * batch_size, n_train)
+            per_step = (time.perf_counter() - self.t_train) / self.done_steps
+            remaining = (epochs - self.epoch) * steps - (batch + 1)
+            metrics = {k: _float(v) for k, v in (logs or {}).items()}
+            metrics["images_per_s"] = round(seen / elapsed, 1) if elapsed > 0 else None
+            self.metrics = {k: v for k, v in metrics.items() if v is not None}
+            ctx.emit(Progress(phase="training", step=batch + 1, total=steps,
+                              message=f"epoch {self.epoch + 1}/{epochs}", metrics=self.metrics,
+                              eta=round(max(remaining, 0) * per_step, 1)))
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            seconds = round(time.perf_counter() - self.t_epoch, 3)
+            metrics = {k: _float(v) for k, v in (logs or {}).items()}
+            metrics = {k: v for k, v in metrics.items() if v is not None and k != "learning_rate"}
+            history.append({"epoch": epoch + 1, **metrics, "seconds": seconds})
+            ctx.emit(Epoch(epoch=epoch + 1, epochs=epochs, metrics=metrics, seconds=seconds))
+            if csv_path is not None:
+                write_history_csv(csv_path, history)
+
+    return EventCallback()
+
+
+def tensorboard_callback(keras: Any, ctx: JobContext, spec: SupervisedSpec) -> Any:
+    """TensorBoard logs in `spec.tensorboard/<run id>` (train/ and validation/, like Keras).
+
+    Keras' own callback needs the `tensorboard` package for `tf.summary.scalar`; without it we
+    write the same per-epoch scalars (epoch_loss, epoch_accuracy) with TensorFlow's core
+    summary writer, which TensorBoard reads the same way.
+    """
+    assert spec.tensorboard is not None   # fit() calls this only when it is set
+    log_dir = os.path.join(os.path.expanduser(spec.tensorboard),
+                           ctx.run_dir.name if ctx.run_dir else "run")
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        ctx.log(f"TensorBoard logs (epoch scalars) in {log_dir}; the tensorboard package is "
+                "not installed, so they are written with TensorFlow's core summary writer")
+        return _CoreScalarWriter(keras, log_dir)
+    ctx.log(f"TensorBoard logs in {log_dir}")
+    return keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch")
+
+
+def _CoreScalarWriter(keras: Any, log_dir: str) -> Any:
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    meta = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
+        data_class=summary_pb2.DATA_CLASS_SCALAR)
+
+    # Keras is untyped (Any), which --strict refuses as a base class
+    class CoreScalarWriter(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+            self.writers = {k: tf.summary.create_file_writer(os.path.join(log_dir, k))
+                            for k in ("train", "validation")}
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            for key, value in (logs or {}).items():
+                which = "validation" if key.startswith("val_") else "train"
+                tag = "epoch_" + key.removeprefix("val_")
+                with self.writers[which].as_default():
+                    tf.summary.write(tag, tf.constant(float(value), tf.float32), step=epoch,
+                                     metadata=meta)
+            for w in self.writers.values():
+                w.flush()
+
+        def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+            for w in self.writers.values():
+                w.close()
+
+    return CoreScalarWriter()
+
+
+def write_history_csv(path: Path, history: list[dict[str, Any]]) -> None:
+    keys: list[str] = []
+    for row in history:
+        keys += [k for k in row if k not in keys]
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=keys)
+        w.writeheader()
+        w.writerows(history)
+    os.replace(tmp, path)
+
+
+def fit(keras: Any, model: Any, ctx: JobContext, spec: SupervisedSpec, train_ds: Any,
+        val_ds: Any, n_train: int, extra_callbacks: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    """model.fit with our callback only (verbose=0: Keras' progress bar is never printed)."""
+    steps = math.ceil(n_train / spec.batch_size)
+    callbacks = [make_event_callback(keras, ctx, spec.epochs, steps, spec.batch_size, n_train,
+                                     ctx.artifact("history.csv")), *extra_callbacks]
+    if spec.tensorboard:
+        callbacks.append(tensorboard_callback(keras, ctx, spec))
+    with ctx.phase("training", f"{spec.epochs} epoch(s) of {steps} batches of "
+                               f"{spec.batch_size}"):
+        model.fit(train_ds, validation_data=val_ds, epochs=spec.epochs, verbose=0,
+                  shuffle=False, callbacks=callbacks)
+    history: list[dict[str, Any]] = ctx.partial["history"]
+    return history

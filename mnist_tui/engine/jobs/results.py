@@ -1,0 +1,315 @@
+"""What a run ends with: the typed result record (result.json, a terminal event's `result`).
+
+Every front end (batch summary and JSON, the TUI's screens, suite rows and reports) reads a run's
+outcome through these models, so a key is named, typed and checked once, here. Validation is
+pydantic v2 in strict mode (no "1" → 1 coercion) with one rule added: a field whose value has
+the wrong type, or a number that is NaN or infinite, falls back to its default instead of
+rejecting the record. A planted or old result.json therefore still reads; what it got wrong is
+simply absent. Job-specific fields that a record did not set are not written back, so a
+result's JSON keeps exactly the keys its job produced.
+
+`headline()` is the one rule for "the accuracy of this run": a classifier's held-out accuracy,
+a clustering's one-to-one (Hungarian) accuracy.
+
+Lives in `jobs` (not `runs`) because the events a job emits carry it, and events sit below runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from mnist_tui.engine.jobs.jsonvalues import plain
+
+TERMINAL_STATUSES = ("finished", "failed", "cancelled", "interrupted")
+CLUSTERING_JOBS = ("tsne-gmm",)
+CLASSIFIER_JOBS = ("vgg16", "cnn")
+HUNGARIAN = "one-to-one (Hungarian)"
+MAJORITY = "majority vote (many-to-one)"
+HELD_OUT = "held-out"
+
+
+class Record(BaseModel):
+    """A record read from disk or a worker: strict types, and a bad field is its default."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False,
+                              validate_default=False)
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _default_when_wrong(cls, value: Any, handler: ValidatorFunctionWrapHandler,
+                            info: ValidationInfo) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            name = info.field_name
+            assert name is not None
+            return cls.model_fields[name].get_default(call_default_factory=True)
+
+    _dropped: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _note_dropped(cls, data: Any, handler: Callable[[Any], Record]) -> Record:
+        """Remember which fields held a value this record could not take (shown as a note).
+        A job's numpy values, Paths and NaN become the JSON values they are written as first."""
+        if isinstance(data, dict):
+            data = plain(data)
+        record = handler(data)
+        if isinstance(data, dict):
+            dropped = set()
+            for name, f in cls.model_fields.items():
+                default = f.get_default(call_default_factory=True)
+                given, value = data.get(name, default), getattr(record, name)
+                if isinstance(value, Record):
+                    continue                      # a part notes its own (`part.dropped`)
+                if given is not None and given != default and value == default:
+                    dropped.add(name)
+            record._dropped = frozenset(dropped)
+        return record
+
+    @property
+    def dropped(self) -> frozenset[str]:
+        """Fields whose recorded value had the wrong type (or was NaN/infinite): now defaults."""
+        return self._dropped
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: every field this record was given (or its job sets), nothing more."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+# -- metrics -----------------------------------------------------------------------------------
+
+class ClusteringMetrics(Record):
+    """A clustering scored against the true digits, under both cluster→digit mappings."""
+
+    model_config = ConfigDict(extra="allow")
+
+    accuracy_hungarian: float | None = None    # one cluster per digit (the honest number)
+    accuracy_majority: float | None = None     # each cluster its majority digit (many-to-one)
+    nmi: float | None = None
+    ari: float | None = None
+    per_class_recall_hungarian: list[float | None] | None = None
+    per_class_recall_majority: list[float | None] | None = None
+
+
+class ClassifierMetrics(Record):
+    """A classifier scored on images it never trained on (`eval_split` says which)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    accuracy: float | None = None
+    loss: float | None = None
+    eval_split: str | None = None
+    n_eval: int | None = None
+    per_class_precision: list[float | None] | None = None
+    per_class_recall: list[float | None] | None = None
+    train_accuracy: float | None = None
+    val_accuracy: float | None = None
+    val_loss: float | None = None
+
+
+Metrics = ClusteringMetrics | ClassifierMetrics
+
+
+def metrics_for(job: object, data: object) -> Metrics:
+    """A `metrics` dict as its job's model (an unknown job: by the keys it has)."""
+    clustering = job in CLUSTERING_JOBS or (
+        job not in CLASSIFIER_JOBS and isinstance(data, dict) and "accuracy" not in data
+        and "accuracy_hungarian" in data)
+    model: type[Record] = ClusteringMetrics if clustering else ClassifierMetrics
+    out = model.model_validate(data if isinstance(data, dict) else {})
+    assert isinstance(out, (ClusteringMetrics, ClassifierMetrics))
+    return out
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The accuracy a run is known by, and what kind of accuracy it is."""
+
+    value: float | None
+    kind: str
+
+
+# -- the parts of a result ---------------------------------------------------------------------
+
+class RecordedDataset(Record):
+    """result.json's `dataset`: what the run read (Dataset.describe() plus the images used)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    published: bool | None = None
+    description: str | None = None
+    source: str | None = None
+    splits: dict[str, int] = Field(default_factory=dict)
+    image_shape: list[int] | None = None
+    fingerprint: str | None = None
+    note: str | None = None
+    files: list[dict[str, Any]] = Field(default_factory=list)
+    n_samples: int | None = None
+    available: int | None = None
+
+    def label(self) -> str:
+        """How it is shown (`naming.dataset_label`): a record from before data was verified
+        says so."""
+        from mnist_tui.engine.data.naming import dataset_label
+
+        return dataset_label(self.to_dict())
+
+    def key(self) -> str | None:
+        """Its short name for tables (`naming.dataset_key`)."""
+        from mnist_tui.engine.data.naming import dataset_key
+
+        return dataset_key(self.to_dict())
+
+
+class Misclassified(Record):
+    """One wrongly predicted evaluation image: its index in the data, the truth, the guess."""
+
+    index: int = -1
+    true: int = -1
+    pred: int = -1
+
+
+class RunResult(Record):
+    """result.json: the envelope every run has, and the job-specific fields, all typed.
+
+    Unknown keys (from a newer worker) are kept in `extra` and written back unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    # Always written (the envelope).
+    status: str = "failed"
+    job: str | None = None
+    preset: str | None = None
+    seed: int | None = None
+    subset_seed: int | None = None
+    run_id: str | None = None
+    run_dir: str | None = None
+    rerun_of: str | None = None
+    spec: dict[str, Any] = Field(default_factory=dict)
+    started_at: str | None = None
+    started_utc: str | None = None    # as meta.json's: the run's place in time, any time zone
+    finished_at: str | None = None
+    dataset: RecordedDataset | None = None
+    metrics: Metrics = Field(default_factory=ClassifierMetrics)
+    confusion_matrix: list[list[int]] | None = None
+    timings: dict[str, float] = Field(default_factory=dict)
+    images: dict[str, str] | None = None
+    n_samples: int | None = None
+    warnings: list[str] = Field(default_factory=list)
+    error: str | None = None          # why it did not finish (for stopped runs: the true reason)
+    error_kind: str | None = None     # input | job
+    stopped_by: str | None = None     # ctrl-c | tui | hangup | signal | caller-gone | reaped
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    versions: dict[str, Any] = Field(default_factory=dict)
+    machine: dict[str, Any] = Field(default_factory=dict)
+    peak_rss_bytes: int | None = None
+    schema_version: int = 1
+
+    # Written only by the jobs that have them.
+    confusion_mapping: str | None = None                  # clustering: which mapping the matrix uses
+    confusion_matrix_majority: list[list[int]] | None = None
+    cluster_counts: list[list[int]] | None = None         # cluster × digit
+    mapping_majority: list[int] | None = None             # cluster → digit
+    mapping_hungarian: list[int] | None = None            # cluster → digit, or -1
+    metrics_clustering: ClusteringMetrics | None = None   # refined: the clustering alone
+    misclassified: list[Misclassified] | None = None      # classifiers: the first few hundred
+    misclassified_total: int | None = None
+    misclassified_pool: str | None = None
+    details: dict[str, Any] | None = None                 # what the job did (layers, t-SNE, …)
+    system: dict[str, Any] | None = None                  # the worker's CPU/GPU peaks (sysmon)
+    traceback: str | None = None                          # a crash's last lines
+
+    ENVELOPE: ClassVar[tuple[str, ...]] = (
+        "status", "job", "preset", "seed", "subset_seed", "run_id", "run_dir", "rerun_of",
+        "spec", "started_at", "started_utc", "finished_at", "dataset", "metrics",
+        "confusion_matrix", "timings", "images", "n_samples", "warnings", "error", "error_kind",
+        "stopped_by", "history", "versions", "machine", "peak_rss_bytes", "schema_version")
+
+    _bare: bool = PrivateAttr(default=False)   # only what it was given (no run, no record)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _job_metrics(cls, data: Any) -> Any:
+        """`metrics` as the model its job has; an unknown status is "failed"."""
+        if not isinstance(data, dict):
+            return {}
+        out = dict(data)
+        if "metrics" in out or out.get("job") in CLUSTERING_JOBS + CLASSIFIER_JOBS:
+            out["metrics"] = metrics_for(out.get("job"), out.get("metrics"))
+        if out.get("status") not in TERMINAL_STATUSES:
+            out["status"] = "failed"
+        return out
+
+    @field_serializer("metrics", "metrics_clustering", "dataset")
+    def _as_given(self, part: Record | None) -> dict[str, Any] | None:
+        return None if part is None else part.to_dict()
+
+    @classmethod
+    def from_dict(cls, data: object) -> RunResult:
+        """Any result-shaped value (an event's, an old or planted file's) as the current record."""
+        res = cls.model_validate(data if isinstance(data, dict) else {})
+        res.schema_version = 1
+        return res
+
+    @classmethod
+    def bare(cls, **values: Any) -> RunResult:
+        """The outcome of a run that never had a record (bad input found by the worker before
+        the run folder existed): its JSON form holds only these values, as it always has."""
+        res = cls.model_validate(values)
+        res._bare = True
+        return res
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: the whole envelope, the job's own fields, then any unknown keys."""
+        if self._bare:
+            return self.model_dump(mode="json", exclude_unset=True)
+        out = self.model_dump(mode="json")
+        extra = self.extra
+        keep = set(self.ENVELOPE) | (self.model_fields_set & set(type(self).model_fields))
+        return {**{k: v for k, v in out.items() if k in keep and k not in extra}, **extra}
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Keys no code reads (a newer worker's), kept so that writing back loses nothing."""
+        return dict(self.model_extra or {})
+
+    # -- what front ends ask ---------------------------------------------------------------
+    @property
+    def clustering(self) -> bool:
+        return isinstance(self.metrics, ClusteringMetrics)
+
+    @property
+    def refined(self) -> bool:
+        """A refined clustering: `metrics` is after self-training, `metrics_clustering` before."""
+        return self.metrics_clustering is not None
+
+    def headline(self) -> Headline:
+        """The one accuracy this run is known by (sorting, comparing, suite rows, reports)."""
+        m = self.metrics
+        if isinstance(m, ClusteringMetrics):
+            return Headline(m.accuracy_hungarian, HUNGARIAN)
+        return Headline(m.accuracy, HELD_OUT)
+
+    def total_seconds(self) -> float | None:
+        return self.timings.get("total")
+
+    def n_images(self) -> int | None:
+        """How many images the run used (its dataset record's count)."""
+        return self.dataset.n_samples if self.dataset is not None else None
