@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from mnist_tui.engine.errors import MnistTuiError, SpecError
 from mnist_tui.engine.jobs.specs import JOB_NAMES, flag_name
+from mnist_tui.engine.present import duration, percent
 from mnist_tui.engine.suites.listener import SuiteListener
 from mnist_tui.engine.text import shown
 from mnist_tui.outputs import (
@@ -41,7 +42,17 @@ EXIT = {"finished": 0, "failed": 3, "interrupted": 130}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from mnist_tui.engine.suites.spec import SUITE_HELP, SUITE_NAMES, SWEEP_SIZES
+    from mnist_tui.engine.suites.spec import (
+        DEFAULT_SEEDS,
+        DEFAULT_VGG_INPUT_SIZE,
+        PROTOCOLS,
+        SEED_SIZES,
+        SEED_SUPERVISED_SAMPLES,
+        SUITE_HELP,
+        SUITE_NAMES,
+        SWEEP_SIZES,
+    )
+    from mnist_tui.engine.suites.spec_text import seeds_text
 
     g = p.add_argument_group("suites (with --batch)")
     g.add_argument("--suite", choices=SUITE_NAMES, help="run a benchmark suite: " + "; ".join(
@@ -59,14 +70,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    " sweep default)")
     g.add_argument("--sizes", metavar="LIST", help="numbers of images (sweep default "
                    f"{','.join(map(str, SWEEP_SIZES))}; seed suite: the t-SNE + GMM sizes, "
-                   "default 4800,2400; there --samples sets the classifiers', default 6000)")
+                   f"default {','.join(map(str, SEED_SIZES))}; there --samples sets the "
+                   f"classifiers', default {SEED_SUPERVISED_SAMPLES})")
     g.add_argument("--seeds", metavar="N|LIST", help="N seeds (0…N-1) or a list (default: "
-                   "seed suite 1, sweep 3)")
+                   f"seed suite {seeds_text(DEFAULT_SEEDS['seed'])}, sweep "
+                   f"{seeds_text(DEFAULT_SEEDS['sweep'])})")
     g.add_argument("--vgg-input-size", metavar="N", help="VGG16 input size in suites "
-                   "(default 32, what 2 CPU cores afford; the notebook used 224)")
+                   f"(default {DEFAULT_VGG_INPUT_SIZE}, what 2 CPU cores afford; the notebook "
+                   "used 224)")
     g.add_argument("--protocols", metavar="LIST", help="seed suite: notebook (its small "
                    "samples), standard (every image: train on the train split, score on the "
-                   "test split, cluster all 70,000) or both (default: notebook,standard)")
+                   "test split, cluster all 70,000) or both (default: "
+                   f"{','.join(PROTOCOLS)})")
     g.add_argument("--reuse-runs", action="store_true", help="reuse any finished run in the "
                    "runs folder that has a member's settings and agrees with the rest of its "
                    "spec (a setting only one of them knows, added or removed since, aside)")
@@ -103,20 +118,20 @@ class BatchListener(SuiteListener):
 
     def suite_ready(self, folder: SuiteFolder, spec: SuiteSpec, resumed: bool) -> None:
         verb = "resuming" if resumed else "running"
-        self.r._line(f"{verb} suite {spec.name} {folder.suite_id}: {len(spec.members())} "
+        self.r.line(f"{verb} suite {spec.name} {folder.suite_id}: {len(spec.members())} "
                      f"member runs (folder {folder.path})")
 
     def member_start(self, index: int, total: int, member: Member) -> None:
-        self.r._line(f"[{index}/{total}] {member.label}")
+        self.r.line(f"[{index}/{total}] {member.label}")
 
     def member_reused(self, index: int, total: int, member: Member, run_id: str) -> None:
-        self.r._line(f"[{index}/{total}] {member.label}: finished before, reusing run {run_id}")
+        self.r.line(f"[{index}/{total}] {member.label}: finished before, reusing run {run_id}")
 
     def event(self, ev: Event) -> None:
         self.r.event(ev)
 
     def interrupting(self, member: Member) -> None:
-        self.r._line("interrupted: stopping the member and recording what it has done…")
+        self.r.line("interrupted: stopping the member and recording what it has done…")
 
     def member_end(self, index: int, total: int, member: Member, result: RunResult) -> None:
         from mnist_tui.engine.jobs.results import ClassifierMetrics, ClusteringMetrics
@@ -125,17 +140,17 @@ class BatchListener(SuiteListener):
         parts = []
         if (member.job == "tsne-gmm" and isinstance(m, ClusteringMetrics)
                 and m.accuracy_hungarian is not None):
-            parts.append(f"accuracy one-to-one {100 * m.accuracy_hungarian:.2f}%, majority "
-                         f"vote {100 * (m.accuracy_majority or 0.0):.2f}%")
+            parts.append(f"accuracy one-to-one {percent(m.accuracy_hungarian)}, majority "
+                         f"vote {percent(m.accuracy_majority or 0.0)}")
         elif isinstance(m, ClassifierMetrics) and m.accuracy is not None:
-            parts.append(f"accuracy {100 * m.accuracy:.2f}%")
+            parts.append(f"accuracy {percent(m.accuracy)}")
         if total_s is not None:
-            parts.append(f"total {total_s:.1f}s")
+            parts.append(f"total {duration(total_s, 'tenths')}")
         text = f"  → {member.label}: {result.status}" + (f": {', '.join(parts)}"
                                                          if parts else "")
         if result.status != "finished" and result.error:
             text += f" ({shown(result.error, 300)})"   # a record's text: bounded
-        self.r._line(text)
+        self.r.line(text)
 
 
 def check_outputs(args: argparse.Namespace) -> None:
@@ -157,14 +172,7 @@ def run_suite_batch(args: argparse.Namespace, runs_dir: Path, given: dict[str, A
     human = human_stream(args.json_out)
     reporter = Reporter(human)   # also shows the preflight's downloads (MNIST, VGG16 weights)
     try:
-        check_flags(args)
-        check_outputs(args)
-        source: SuiteSpec | str
-        if args.suite:
-            source = build_suite_spec(args, given)
-        else:
-            check_unchanged(args, given)
-            source = args.resume or args.suite_rerun
+        source = suite_source(args, given)
         session = SuiteSession(runs_dir, source, rerun=bool(args.suite_rerun),
                                listener=BatchListener(reporter), reuse_store=args.reuse_runs)
         done = session.run()
@@ -182,8 +190,9 @@ def run_suite_batch(args: argparse.Namespace, runs_dir: Path, given: dict[str, A
     return _report(args, done, reporter, human)
 
 
-def check_flags(args: argparse.Namespace) -> None:
-    """One suite source, and no flag that cannot go with it (SpecError)."""
+def suite_source(args: argparse.Namespace, given: dict[str, Any]) -> SuiteSpec | str:
+    """The new suite's spec, or the recorded suite's id, once the flags and outputs are
+    checked (SpecError: one suite source; a recorded suite's members are fixed)."""
     sources = [s for s in ("suite", "resume", "suite_rerun") if getattr(args, s)]
     if len(sources) != 1:
         raise SpecError("give exactly one of --suite, --resume or --suite-rerun")
@@ -192,15 +201,15 @@ def check_flags(args: argparse.Namespace) -> None:
         raise SpecError(f"{others[0]} cannot be used with --{flag_name(sources[0])}")
     if args.preset:
         raise SpecError("--preset cannot be used with a suite (use --presets)")
-
-
-def check_unchanged(args: argparse.Namespace, given: dict[str, Any]) -> None:
-    """A recorded suite's members are fixed: no suite option or job setting (SpecError)."""
+    check_outputs(args)
+    if args.suite:
+        return build_suite_spec(args, given)
     changed = [f"--{flag_name(k)}" for k in SUITE_OPTIONS if getattr(args, k)]
     changed += [f"--{flag_name(k)}" for k in given]
     if changed:
         raise SpecError(f"{changed[0]} cannot be changed for a recorded suite (its members "
                         "are fixed): start a new one with --suite")
+    return str(args.resume or args.suite_rerun)
 
 
 def _report(args: argparse.Namespace, done: SuiteResult, reporter: Reporter,
@@ -218,20 +227,20 @@ def _report(args: argparse.Namespace, done: SuiteResult, reporter: Reporter,
                 error_line(f"--report: cannot write {path}: {exc.strerror}")
                 return 2
             written.append(path)
-    reporter._line("")
+    reporter.line("")
     for line in terminal_summary(report):
-        reporter._line(line)
+        reporter.line(line)
     if done.folder.spec().name == "sweep":
         charts = terminal_charts(report, color=human.isatty())
         if charts:
             reporter.drawn(charts)   # several lines, colour codes on a terminal
-    reporter._line("")
+    reporter.line("")
     if done.outcome.reused:
-        reporter._line(f"reused {len(done.outcome.reused)} finished run(s)")
-    reporter._line("report: " + ", ".join(str(p) for p in written[-4:]))
+        reporter.line(f"reused {len(done.outcome.reused)} finished run(s)")
+    reporter.line("report: " + ", ".join(str(p) for p in written[-4:]))
     if done.status == "interrupted":
-        reporter._line(f"interrupted: continue with  mnist-tui --batch --resume {suite_id}")
-    reporter._line(f"suite {suite_id}: {done.status}")
+        reporter.line(f"interrupted: continue with  mnist-tui --batch --resume {suite_id}")
+    reporter.line(f"suite {suite_id}: {done.status}")
     if args.json_out:
         text = to_json(report)
         try:

@@ -18,6 +18,7 @@ import pytest
 from support import patient
 
 from mnist_tui.engine.suites import report_text
+from mnist_tui.engine.suites.report_model import Stat
 
 REAL = os.environ.get("MNIST_TUI_REAL_MNIST")
 DATA = (["--dataset", "mnist", "--data-dir", REAL] if REAL and Path(REAL).is_dir()
@@ -62,7 +63,8 @@ def _check_report_against_runs(html_path: Path, runs_dir: Path, n_rows: int) -> 
         assert jrow["run_id"] in md and jrow["run_id"] in page
     for g in data["groups"]:
         assert g["n"] == g["n_members"] and g["accuracy"] is not None
-        assert report_text.fmt_pct(g["accuracy"]) in md and report_text.fmt_pct(g["accuracy"]) in page
+        acc = Stat(**g["accuracy"])
+        assert report_text.fmt_pct(acc) in md and report_text.fmt_pct(acc) in page
     assert "<svg" in page or data["suite"]["suite"] == "seed"
     return data
 

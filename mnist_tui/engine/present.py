@@ -154,7 +154,7 @@ def phase_text(name: str, message: str = "") -> str:
     return f"{name}: {message}" if message else name
 
 
-def progress_count(phase: str | None, step: int, total: int | None) -> str:
+def progress_count(phase: str | None, step: float, total: float | None) -> str:
     """A progress event's numbers: `1.2/9.9 MB` while downloading (bytes), else `1,200/6,000`
     (`1,200` when the total is unknown)."""
     if phase == "download":

@@ -16,7 +16,8 @@ from textual.message import Message
 if TYPE_CHECKING:
     from mnist_tui.engine.jobs.events import Event
     from mnist_tui.engine.suites.folder import SuiteFolder
-    from mnist_tui.engine.suites.session import SuiteReport, SuiteResult
+    from mnist_tui.engine.suites.report_model import SuiteReport
+    from mnist_tui.engine.suites.session import SuiteResult
 
 REPLACEABLE = frozenset({"progress", "snapshot"})
 

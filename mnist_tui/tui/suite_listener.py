@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from textual.message_pump import MessagePump
 
 from mnist_tui.engine.errors import MnistTuiError
+from mnist_tui.engine.jobs.event_text import preflight_text
 from mnist_tui.engine.suites.listener import SuiteListener
 from mnist_tui.tui.messages import (
     SuiteEnded,
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
     from mnist_tui.engine.jobs.events import Event
     from mnist_tui.engine.runs.records import RunResult
     from mnist_tui.engine.suites.folder import SuiteFolder
-    from mnist_tui.engine.suites.session import SuiteReport, SuiteResult
+    from mnist_tui.engine.suites.report_model import SuiteReport
+    from mnist_tui.engine.suites.session import SuiteResult
     from mnist_tui.engine.suites.spec import Member, SuiteSpec
 
 LIVE_EVENTS = frozenset({"phase", "progress", "epoch"})   # what the status line shows
@@ -93,32 +95,3 @@ class SuiteMessages(SuiteListener):
         self._post(SuiteStopped(str(cause) if isinstance(cause, MnistTuiError)
                                 else f"{type(cause).__name__}: {cause}"))
 
-
-def preflight_text(ev: Event) -> str | None:
-    """A preflight event as the status line's text (None: not shown)."""
-    from mnist_tui.engine.jobs.events import Phase, Progress
-
-    if isinstance(ev, Phase):
-        return f"{ev.name}: {ev.message}" if ev.message else ev.name
-    if isinstance(ev, Progress) and ev.phase == "download":
-        size = (f"{ev.step / 1e6:.1f}/{ev.total / 1e6:.1f} MB" if ev.total
-                else f"{ev.step / 1e6:.1f} MB")
-        return f"{ev.message}: {size}"
-    return None
-
-
-def live_text(ev: Event, phase: str) -> str | None:
-    """A member's event as the status line's text (`phase`: its last phase); None: none."""
-    from mnist_tui.engine.jobs.events import Epoch, Phase, Progress
-
-    if isinstance(ev, Phase):
-        return ev.message or ev.name
-    if isinstance(ev, Progress):
-        pct = f" {100 * ev.step / ev.total:.0f}%" if ev.total else ""
-        return f"{ev.phase or phase}{pct} {ev.message}".strip()
-    if isinstance(ev, Epoch):
-        metrics = ev.metrics or {}
-        acc = metrics.get("val_accuracy", metrics.get("accuracy"))
-        return f"epoch {ev.epoch}/{ev.epochs}" + (
-            f": accuracy {100 * acc:.1f}%" if isinstance(acc, (int, float)) else "")
-    return None

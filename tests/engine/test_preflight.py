@@ -167,7 +167,7 @@ def test_weights_downloadable_cached_none_or_a_file(keras_home, monkeypatch, sta
     assert check.level == "note"
     assert check.message.startswith("ImageNet weights not cached yet: downloaded on first use "
                                      f"(58.9 MB from 127.0.0.1:{static_server.port})")
-    # a file of the right size that is not the official one is not "cached" (download.py
+    # a file of the right size that is not the official one is not "cached" (fetch.py
     # hashes it): it would be downloaded again, and the check says so
     path = keras_home / "models" / IMAGENET_NOTOP
     path.parent.mkdir(parents=True)

@@ -18,6 +18,7 @@ import pytest
 from support import patient, wait_until
 
 from mnist_tui.engine.jobs.events import event_from_json
+from mnist_tui.engine.jobs.results import RunResult
 from mnist_tui.engine.jobs.specs import spec_from_dict
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs.procs import process_alive, process_start_time
@@ -83,9 +84,10 @@ def test_a_stop_signal_after_the_result_cannot_turn_a_finished_run_into_a_cancel
 
 
 def test_the_final_record_is_created_once(tmp_path):
-    assert records.create_result(tmp_path, {"status": "finished", "metrics": {"a": 1.0}})
-    assert not records.create_result(tmp_path, {"status": "cancelled"})
-    assert records.read_result(tmp_path)["status"] == "finished"
+    assert records.create_result(
+        tmp_path, RunResult.from_dict({"status": "finished", "metrics": {"a": 1.0}}))
+    assert not records.create_result(tmp_path, RunResult.from_dict({"status": "cancelled"}))
+    assert records.read_result(tmp_path).status == "finished"
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]   # no temp file left
 
 
@@ -111,7 +113,7 @@ def test_records_get_the_umasks_mode_like_any_other_file(tmp_path):
     old = os.umask(0o002)
     try:
         atomic_write_json(tmp_path / "spec.json", {"job": "cnn"})
-        records.create_result(tmp_path, {"status": "finished"})
+        records.create_result(tmp_path, RunResult.from_dict({"status": "finished"}))
         (tmp_path / "plain.txt").write_text("x")
     finally:
         os.umask(old)
@@ -131,7 +133,7 @@ def test_version_0_records_read_in_the_current_shape(tmp_path):
                                                  "details": {"x": 1}}))
     info = RunStore(tmp_path).list()[0]
     assert info.meta.pid == 1 and info.meta.pid_start is None and info.meta.schema_version == 1
-    assert info.result["details"] == {"x": 1} and info.result["schema_version"] == 1
+    assert info.result.details == {"x": 1} and info.result.schema_version == 1
     assert info.spec == {"job": "cnn", "seed": 1}
 
 
@@ -164,7 +166,7 @@ def test_a_reused_pid_is_not_the_run(tmp_path):
     # command line says so; see tests/faults/test_hostile_runs.py for true workers)
     assert store.live() == []
     assert sorted(store.reap()) == ["live", "reused"]
-    assert store.load_result("reused")["stopped_by"] == "reaped"
+    assert store.load_result("reused").stopped_by == "reaped"
 
 
 # -- stop reasons and detached workers (real worker processes) ---------------------------------
@@ -198,8 +200,8 @@ def test_every_stop_records_its_true_reason(cli_env, tmp_path, sig, status, by, 
     proc.send_signal(sig)
     proc.communicate(timeout=patient(60))
     result = records.read_result(run_dir)
-    assert (result["status"], result["stopped_by"]) == (status, by)
-    assert words in result["error"]
+    assert (result.status, result.stopped_by) == (status, by)
+    assert words in result.error
 
 
 def _spawn_and_leave(args, env) -> int:
@@ -223,7 +225,7 @@ def test_a_detached_worker_outlives_its_caller_and_finishes(cli_env, tmp_path):
                     else None, what="the run folder")
     assert meta.pid == pid and meta.detached and process_alive(pid, meta.pid_start)
     result = wait_until(lambda: records.read_result(run_dir), timeout=120, what="its result")
-    assert result["status"] == "finished"
+    assert result.status == "finished"
     events = RunStore(run_dir.parent).events("r1")
     assert events[0]["type"] == "started" and events[-1]["type"] == "finished"
 
@@ -235,7 +237,7 @@ def test_an_attached_worker_whose_caller_dies_records_why(cli_env, tmp_path):
                      cli_env)
     result = wait_until(lambda: records.read_result(run_dir) if run_dir.is_dir() else None,
                       timeout=120, what="its result")
-    assert (result["status"], result["stopped_by"]) == ("interrupted", "caller-gone")
+    assert (result.status, result.stopped_by) == ("interrupted", "caller-gone")
 
 
 # -- the batch front end --------------------------------------------------------------------
@@ -270,7 +272,7 @@ def test_a_second_ctrl_c_still_ends_cleanly_with_summary_and_json(cli_env, tmp_p
     assert f"run folder {run_dir}" in out
     saved = json.loads(out_json.read_text())
     assert saved["status"] == "interrupted"
-    assert records.read_result(run_dir)["status"] == "interrupted"
+    assert records.read_result(run_dir).status == "interrupted"
 
 
 def test_a_batch_run_whose_terminal_hangs_up_is_recorded_as_such(cli_env, tmp_path):
@@ -280,8 +282,8 @@ def test_a_batch_run_whose_terminal_hangs_up_is_recorded_as_such(cli_env, tmp_pa
     proc.communicate(timeout=patient(60))
     assert proc.returncode == 130
     result = records.read_result(run_dir)
-    assert (result["status"], result["stopped_by"]) == ("interrupted", "hangup")
-    assert "terminal closed" in result["error"]
+    assert (result.status, result.stopped_by) == ("interrupted", "hangup")
+    assert "terminal closed" in result.error
 
 
 @pytest.mark.parametrize("sig, status, by", [
@@ -306,6 +308,6 @@ def test_a_stop_the_worker_outlives_is_still_recorded_as_that_stop(tmp_path, sig
         if worker.proc.poll() is None:
             worker.proc.kill()
     result = worker.outcome("interrupted")
-    assert (result["status"], result["stopped_by"]) == (status, by)
-    assert "did not end within 0 s of it and was killed" in result["error"]   # 0.5 → "0 s"
-    assert records.read_result(worker.run_dir)["status"] == status
+    assert (result.status, result.stopped_by) == (status, by)
+    assert "did not end within 0 s of it and was killed" in result.error   # 0.5 → "0 s"
+    assert records.read_result(worker.run_dir).status == status

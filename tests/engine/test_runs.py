@@ -160,9 +160,9 @@ def test_list_newest_first_with_statuses_skipping_unreadable(tmp_path):
     by_id = {r.run_id: r for r in runs}
     assert by_id["r1"].job == "tsne-gmm"
     assert by_id["r1"].created == "2024-01-01T10:00:00"
-    assert by_id["r1"].result["status"] == "finished"
-    assert by_id["r1"].result["metrics"] == {"accuracy": 0.9}
-    assert by_id["r1"].result["schema_version"] == 1      # read in the current shape
+    assert by_id["r1"].result.status == "finished"
+    assert by_id["r1"].result.metrics.to_dict() == {"accuracy": 0.9}
+    assert by_id["r1"].result.schema_version == 1      # read in the current shape
     assert by_id["r1"].path == root / "r1"
     assert by_id["r1"].spec == {"job": "tsne-gmm", "preset": "default", "seed": 0}
     assert by_id["r3"].result is None
@@ -211,7 +211,7 @@ def test_load_spec_and_result(tmp_path):
     make_run(tmp_path, "done", spec={"job": "tsne-gmm", "seed": 3}, result={"status": "finished"})
     make_run(tmp_path, "going")
     assert store.load_spec("done") == {"job": "tsne-gmm", "seed": 3}
-    assert store.load_result("done")["status"] == "finished"
+    assert store.load_result("done").status == "finished"
     assert store.load_result("going") is None
     with pytest.raises(MnistTuiError):
         store.load_spec("../done")
@@ -257,9 +257,10 @@ def test_record_unfinished_keeps_epoch_history(tmp_path):
     spec = {"job": "tsne-gmm", "preset": "seed", "seed": 4}
     meta = {"created": "2024-01-01", "dataset": {"name": "digits"}, "pid": 1, "host": HOST}
     run = make_run(tmp_path, "r", spec=spec, meta=meta, events=EPOCH_LINES)
-    result = record_unfinished(run, "interrupted", "killed")
+    record = record_unfinished(run, "interrupted", "killed")
+    result = record.to_dict()
     assert read_json(run / RESULT_FILE) == result
-    assert result["stopped_by"] is None and result["schema_version"] == 1
+    assert record.stopped_by is None and record.schema_version == 1
     result["meta"] = {k: result["meta"][k] for k in meta}
     assert {k: result[k] for k in (*meta_keys_recorded(), "meta")} == {
         "status": "interrupted", "error": "killed", "job": "tsne-gmm", "preset": "seed",
@@ -281,7 +282,7 @@ def test_record_unfinished_never_overwrites_a_result(tmp_path):
     # and a second call after a first one keeps the first
     run2 = make_run(tmp_path, "r2")
     first = record_unfinished(run2, "cancelled", "asked to stop")
-    assert first["history"] == [] and first["dataset"] is None and first["meta"] == {}
+    assert first.history == [] and first.dataset is None and first.extra["meta"] == {}
     assert record_unfinished(run2, "interrupted", "other") is None
     assert read_json(run2 / RESULT_FILE)["status"] == "cancelled"
 
@@ -370,14 +371,14 @@ def test_record_dead_worker_keeps_history_names_the_signal_and_the_last_line(tmp
     reason, result = record_dead_worker(run, "failed", -9, tail)
     assert reason == ("the worker process ended without a result (killed by SIGKILL: most "
                       "often the kernel's out-of-memory killer (see `dmesg`), or kill -9)")
-    assert result["status"] == "failed"
-    assert result["stopped_by"] == "signal"
-    assert result["error"].endswith("or kill -9): MemoryError: cannot allocate")
-    assert [h["epoch"] for h in result["history"]] == [1, 2]
+    assert result.status == "failed"
+    assert result.stopped_by == "signal"
+    assert result.error.endswith("or kill -9): MemoryError: cannot allocate")
+    assert [h["epoch"] for h in result.history] == [1, 2]
     # A second call (the run already has its result) returns that result untouched.
     again_reason, again = record_dead_worker(run, "cancelled", 1, "")
     assert again_reason.endswith("(exit code 1)")
-    assert again == result
+    assert again.to_dict() == result.to_dict()
 
 
 def test_lower_priority_reaches_a_new_sessions_autogroup():

@@ -351,7 +351,7 @@ def test_an_unreadable_measurements_file_costs_the_report_its_peaks_not_the_repo
     with pytest.raises(MnistTuiError, match=needle):
         folder.measurements()
     report = build_report(folder)
-    assert [r["peak_rss_mb"] for r in report["rows"]] == [None] * len(report["rows"])
+    assert [r.peak_rss_mb for r in report.rows] == [None] * len(report.rows)
     problem = next(line for line in terminal_summary(report) if "peak memory not shown" in line)
     assert str(folder.path / "measurements.json") in problem
     # the next member's measurement replaces the unreadable file

@@ -6,11 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
 
 from mnist_tui.engine.errors import SpecError
+from mnist_tui.engine.jobs.results import RunResult
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.suites import report as rep
 from mnist_tui.engine.suites import report_files, report_text
@@ -159,14 +161,17 @@ def test_finished_runs_with_the_exact_spec_are_reused(sweep_folder):
 
 def test_stats_and_noise_verdicts():
     s = rep.stat([0.5, 0.7, None])
-    assert s["mean"] == pytest.approx(0.6) and s["sd"] == pytest.approx(0.1414, abs=1e-4)
-    assert rep.stat([0.5])["sd"] is None and rep.stat([]) is None
-    g = lambda acc, m: {"method": m, "preset": "default", "accuracy": rep.stat(acc)}
+    assert s.mean == pytest.approx(0.6) and s.sd == pytest.approx(0.1414, abs=1e-4)
+    assert rep.stat([0.5]).sd is None and rep.stat([]) is None
+    [template] = rep.group_rows([rep.member_row(
+        SuiteSpec(name="sweep", methods=("cnn",), sizes=(100,)).validate().members()[0],
+        None, None, None)])
+    g = lambda acc, m: replace(template, method=m, preset="default", accuracy=rep.stat(acc))
     best, close, far = g([0.9, 0.92], "cnn"), g([0.88, 0.9], "vgg16"), g([0.5, 0.52], "tsne-gmm")
-    assert rep.verdict(best, best) == "best"
-    assert rep.verdict(close, best).startswith("within noise of cnn default")
-    assert rep.verdict(far, best) == "-40.0 pts vs cnn default"
-    assert "noise unknown" in rep.verdict(g([0.5], "tsne-gmm"), best)
+    assert rep.verdict(best, best).text == "best"
+    assert rep.verdict(close, best).text.startswith("within noise of cnn default")
+    assert rep.verdict(far, best).text == "-40.0 pts vs cnn default"
+    assert "noise unknown" in rep.verdict(g([0.5], "tsne-gmm"), best).text
 
 
 def test_report_files_hold_the_run_folders_numbers(sweep_folder, tmp_path):
@@ -242,10 +247,10 @@ def test_failed_and_pending_members_are_reported(tmp_path):
     fake_result(m0, "r0", folder.runs_dir, 0.5, status="failed")
     folder.set_member(m0.key, "r0")
     report = rep.build_report(folder, "failed")
-    assert [r["status"] for r in report["rows"]] == ["failed", "pending"]
-    assert report["rows"][0]["error"] == "boom"
+    assert [r.status for r in report.rows] == ["failed", "pending"]
+    assert report.rows[0].error == "boom"
     assert "FAILED: cnn default 100 images seed 0 (r0): boom" in report_text.terminal_summary(report)
-    assert report["groups"][0]["n"] == 0 and report["groups"][0]["n_failed"] == 1
+    assert report.groups[0].n == 0 and report.groups[0].n_failed == 1
     assert "boom" in report_text.markdown(report)
 
 
@@ -288,12 +293,12 @@ def test_peak_memory_is_labelled_by_where_it_came_from(sweep_folder):
     res = runs.read_json(res_path)
     assert "peak_rss_bytes" not in res
     measured = Measurement(peak_rss_bytes=5_000_000, source="test")
-    row = rep.member_row(m, run_ids[m.key], res, measured)
-    assert row["peak_rss_mb"] == 5.0 and row["peak_rss_source"] == "test"
+    row = rep.member_row(m, run_ids[m.key], RunResult.from_dict(res), measured)
+    assert row.peak_rss_mb == 5.0 and row.peak_rss_source == "test"
     res["peak_rss_bytes"] = 7_000_000
-    row = rep.member_row(m, run_ids[m.key], res, measured)
-    assert row["peak_rss_mb"] == 7.0 and row["peak_rss_source"] == rep.WORKER_PEAK_SOURCE
-    assert "getrusage" in row["peak_rss_source"]
+    row = rep.member_row(m, run_ids[m.key], RunResult.from_dict(res), measured)
+    assert row.peak_rss_mb == 7.0 and row.peak_rss_source == rep.WORKER_PEAK_SOURCE
+    assert "getrusage" in row.peak_rss_source
 
 
 def test_seed_suite_adds_the_standard_protocol_on_every_image_by_default():
@@ -342,8 +347,8 @@ def test_standard_protocol_groups_show_the_images_used_and_random_weights_are_sa
     runs.atomic_write_json(folder.runs_dir / "r-std" / runs.RESULT_FILE, res)
     folder.set_member(m.key, "r-std")
     report = rep.build_report(folder, "finished")
-    [g] = report["groups"]
-    assert g["images"] == 60000 and g["protocol"] == "standard"
+    [g] = report.groups
+    assert g.images == 60000 and g.protocol == "standard"
     cells = report_text.table_cells(g)
     assert cells[0] == "vgg16 32px random weights" and cells[2] == "60,000 (standard)"
     assert any("RANDOM weights" in n for n in report_text.notes(report))

@@ -22,10 +22,11 @@ from support import FolderServer, patient
 
 from mnist_tui.engine.data import weights as w
 from mnist_tui.engine.data.published import OFFICIAL, PUBLISHED_FILE_ENV, Published
-from mnist_tui.engine.data.transfer import FileSpec, human_size
+from mnist_tui.engine.data.transfer import FileSpec
 from mnist_tui.engine.errors import DataError, DownloadError, MnistTuiError
 from mnist_tui.engine.jobs.context import JobContext
 from mnist_tui.engine.jobs.downloads import download_reporter, weights_for_job
+from mnist_tui.engine.present import size
 
 NAME = w.IMAGENET_NOTOP
 
@@ -181,7 +182,7 @@ def test_a_bad_download_is_one_line_and_leaves_nothing(server, keras_home, case)
     assert isinstance(err.value, DataError) and isinstance(err.value, MnistTuiError)
     assert "\n" not in msg
     assert reason.format(name=NAME) in msg, msg
-    assert NAME in msg and human_size(len(data)) in msg and "300.0 kB" in msg
+    assert NAME in msg and size(len(data), "download") in msg and "300.0 kB" in msg
     assert f"Put the file in {keras_home / 'models'}/" in msg
     assert url in msg and msg.endswith("or use --weights none")
     assert models_listing(keras_home) == []               # no file, no *.part

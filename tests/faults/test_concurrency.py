@@ -64,8 +64,8 @@ def test_runs_started_together_keep_their_own_whole_folders(env, runs, tmp_path)
     listed = {r.run_id: r for r in store.list()}
     for result in results:
         run = listed[Path(result["run_dir"]).name]
-        assert run.status == "finished" and run.result["seed"] == result["seed"]
-        assert run.result["metrics"] == result["metrics"]     # each folder has its own run
+        assert run.status == "finished" and run.result.seed == result["seed"]
+        assert run.result.metrics.to_dict() == result["metrics"]  # each folder has its own run
 
 
 def test_two_resumes_of_one_suite_at_once_run_it_once(env, runs):

@@ -1,4 +1,4 @@
-"""Fault contract, row 2 — downloads with limits (`download.fetch_file`, shared by MNIST and
+"""Fault contract, row 2 — downloads with limits (`fetch.fetch_file`, shared by MNIST and
 VGG16's weights), and a cache that holds only verified files.
 
 Every test drives the real CLI against the one hostile server of this suite (or a closed port,

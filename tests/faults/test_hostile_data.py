@@ -190,11 +190,13 @@ def test_old_records_named_mnist_say_they_were_not_checked():
     """A result.json from before datasets were verified keeps loading, and its summary no longer
     vouches for data nobody checked."""
     from mnist_tui.batch import format_summary
+    from mnist_tui.engine.jobs.results import RunResult
 
     old = {"job": "tsne-gmm", "status": "finished",
            "dataset": {"name": "mnist", "source": "/data/kmnist", "n_samples": 1000}}
 
-    line = next(x for x in format_summary(old) if x.startswith("dataset "))
+    line = next(x for x in format_summary(RunResult.from_dict(old))
+                if x.startswith("dataset "))
 
     assert line == ("dataset   mnist from /data/kmnist (recorded before data was checked "
                     "against the published MNIST) (1,000 images)"), line

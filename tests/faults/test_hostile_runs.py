@@ -68,7 +68,7 @@ def test_a_planted_run_naming_an_unrelated_process_is_reaped_and_the_process_liv
         assert store.live() == []                                # … but is nobody's live run
         assert store.reap() == [run.name]
         result = records.read_result(run)
-        assert (result["status"], result["stopped_by"]) == ("interrupted", "reaped")
+        assert (result.status, result.stopped_by) == ("interrupted", "reaped")
         assert proc.poll() is None and process_alive(proc.pid)
     finally:
         stop(proc)
@@ -168,7 +168,7 @@ def test_the_tui_neither_reattaches_nor_stops_a_planted_runs_process(offline):
 
         asyncio.run(scenario())
         assert proc.poll() is None and process_alive(proc.pid)
-        assert records.read_result(run)["stopped_by"] == "reaped"
+        assert records.read_result(run).stopped_by == "reaped"
     finally:
         stop(proc)
 
@@ -214,7 +214,7 @@ PROBE = textwrap.dedent("""
     listed = [r.run_id for r in store.list()]
     view = load_run_view(store, sys.argv[2])
     print(json.dumps({"reaped": reaped, "listed": listed, "notes": view.get("notes"),
-                      "kl": view["kl"], "warnings": view["result"].get("warnings")}))
+                      "kl": view["kl"], "warnings": view["result"].warnings}))
 """)
 
 

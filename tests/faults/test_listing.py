@@ -12,6 +12,7 @@ import time
 import pytest
 from support import patient
 
+from mnist_tui.engine.jobs.results import RunResult
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs.store import RunStore
 
@@ -25,7 +26,8 @@ def good_run(root, name="good"):
                                           host="elsewhere"))
     records.write_spec(p, {"job": "tsne-gmm", "dataset": "digits", "samples": 100,
                            "iterations": 300, "gmm_inits": 1})
-    records.create_result(p, {"status": "finished", "metrics": {"accuracy_hungarian": 0.9}})
+    records.create_result(p, RunResult.from_dict(
+        {"status": "finished", "metrics": {"accuracy_hungarian": 0.9}}))
     return p
 
 

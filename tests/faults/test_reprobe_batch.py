@@ -129,11 +129,11 @@ def test_a_members_json_naming_paths_outside_the_runs_folder_is_not_read(tmp_pat
     (folder / "members.json").write_text(json.dumps({"schema_version": 1, "members": {
         first.key: str(tmp_path / "outside"), second.key: "../elsewhere"}}))
     report = build_report(SuiteFolder(runs, "20260101-000000-sweep-paths"))
-    assert [(r["status"], r["run_id"], r["accuracy"]) for r in report["rows"]] == \
+    assert [(r.status, r.run_id, r.accuracy) for r in report.rows] == \
         [("pending", None, None), ("pending", None, None)]
-    assert report["runs"] == []
-    assert len(report["record_problems"]) == 2
-    assert all("not a run of this runs folder" in p for p in report["record_problems"])
+    assert report.runs == ()
+    assert len(report.problems) == 2
+    assert all("not a run of this runs folder" in p for p in report.problems)
 
 
 # -- mirrors that are not HTTP ------------------------------------------------------------------

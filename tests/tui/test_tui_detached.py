@@ -45,7 +45,7 @@ async def test_quit_leave_running_keeps_the_worker_and_it_finishes(runs_dir):
     meta = records.read_meta(job.run_dir)
     assert meta.detached and process_alive(meta.pid, meta.pid_start)   # the app is gone
     result = wait_until(lambda: records.read_result(job.run_dir), 180, "the job's result")
-    assert result["status"] == "finished"
+    assert result.status == "finished"
 
 
 async def test_a_new_app_reattaches_to_a_live_job_from_its_first_event(runs_dir):
@@ -60,7 +60,7 @@ async def test_a_new_app_reattaches_to_a_live_job_from_its_first_event(runs_dir)
         assert job.kl[0][0] <= 50              # caught up from the start, not from "now"
         await wait_for(pilot, lambda: run_id[-6:] in screen_text(app), 10)
         await wait_for(pilot, lambda: job.state == "finished", 180)
-        assert job.result["metrics"]["accuracy_hungarian"] > 0.5
+        assert job.result.metrics.accuracy_hungarian > 0.5
         await wait_for(pilot, lambda: "finished" in screen_text(app), 10)
     proc.wait(patient(10))
 
@@ -76,7 +76,7 @@ async def test_a_reattached_job_can_be_cancelled(runs_dir):
         await wait_for(pilot, lambda: job.state == "cancelled", 30)
     assert proc.wait(patient(10)) == 4
     result = records.read_result(runs_dir / run_id)
-    assert (result["status"], result["stopped_by"]) == ("cancelled", "tui")
+    assert (result.status, result.stopped_by) == ("cancelled", "tui")
 
 
 async def test_a_run_whose_worker_vanished_unseen_is_recorded_once(runs_dir):
@@ -100,5 +100,5 @@ async def test_a_run_whose_worker_vanished_unseen_is_recorded_once(runs_dir):
         else:
             raise AssertionError("the second app's look never completed")
     result = records.read_result(runs_dir / run_id)
-    assert (result["status"], result["stopped_by"]) == ("interrupted", "reaped")
-    assert json.loads((runs_dir / run_id / "result.json").read_text()) == result
+    assert (result.status, result.stopped_by) == ("interrupted", "reaped")
+    assert json.loads((runs_dir / run_id / "result.json").read_text()) == result.to_dict()

@@ -64,7 +64,7 @@ async def test_cancel_running_job(runs_dir):
         await pilot.press("y")
         await wait_for(pilot, lambda: job.state == "cancelled", 30)
         assert (job.run_dir / "result.json").is_file()
-        assert job.result and job.result["status"] == "cancelled"
+        assert job.result and job.result.status == "cancelled"
         # the Monitor redraws on its 4 Hz tick: give a loaded machine a few of them
         await wait_for(pilot, lambda: "cancelled" in screen_text(app), 5)
 

@@ -19,6 +19,7 @@ from tui_helpers import (
 )
 
 from mnist_tui.engine.jobs.events import Cancelled, Epoch, Finished, Phase, Progress, Started
+from mnist_tui.engine.jobs.results import RunResult
 from mnist_tui.engine.jobs.specs import build_spec
 from mnist_tui.tui.app import create_app
 from mnist_tui.tui.joblines import activity_line, progress_line, table_row
@@ -130,7 +131,7 @@ async def test_a_suite_member_started_from_the_suites_screen_shows_up_in_monitor
         await wait_for(pilot, lambda: not suites.running, 120)
         await wait_for(pilot, lambda: member.state == "finished", 20)
         await wait_for(pilot, lambda: "✔ finished" in screen_text(app), 5)
-        assert member.result["status"] == "finished"
+        assert member.result.status == "finished"
 
 
 # -- (c) clocks stop at the end ------------------------------------------------------------------
@@ -143,7 +144,7 @@ def test_elapsed_stops_at_the_terminal_event_for_launched_and_reattached_jobs():
         job.apply(Started(t=0.0, job="cnn", run_id=job.job_id, pid=1))
         job.apply(Phase(t=1.0, name="training"))
         assert job.elapsed(110.0) == 110.0 - job.started_at        # running: the clock runs
-        job.apply(Finished(t=12.5, result={"status": "finished"}))
+        job.apply(Finished(t=12.5, result=RunResult.from_dict({"status": "finished"})))
         # the worker exits later, and the app may see it much later: 12.5 s it took
         assert job.elapsed(200.0) == job.elapsed(5000.0) == 12.5
         assert job.phase_elapsed(200.0) is None
@@ -157,7 +158,7 @@ async def test_a_finished_job_s_clock_stops_in_the_table(runs_dir):
         await wait_for(pilot, lambda: job.state == "finished", 90)
         await wait_for(pilot, lambda: "✔ finished" in screen_text(app), 5)
         took = job.elapsed(clock())
-        assert took == job.ended_t and abs(took - job.result["timings"]["total"]) < 0.5
+        assert took == job.ended_t and abs(took - job.result.timings["total"]) < 0.5
         row = line_of(screen_text(app), "✔ finished")
         clock.offset += 3600                # an hour later, a new job redraws the table
         other = app.manager.submit(tsne_spec(1500, 5000))
@@ -268,8 +269,8 @@ async def test_the_progress_line_and_the_table_fit_80_by_24(runs_dir):
 def test_an_ended_job_says_why_with_or_without_an_error_message():
     job = Job("a", {"job": "tsne-gmm"}, None, state="running", started_at=0.0)
     job.apply(Phase(t=0.5, name="tsne"))
-    job.apply(Cancelled(t=9.0, reason="", result={"status": "cancelled",
-                                                  "error": "cancelled from the TUI"}))
+    job.apply(Cancelled(t=9.0, reason="", result=RunResult.from_dict(
+        {"status": "cancelled", "error": "cancelled from the TUI"})))
     assert activity_line(job, 50.0, 78).plain == "■ cancelled after 9.0s: cancelled from the TUI"
     job.result = None
     assert activity_line(job, 50.0, 78).plain == "■ cancelled after 9.0s"
@@ -288,6 +289,7 @@ def test_lines_never_exceed_their_width():
 # -- 4. the system line --------------------------------------------------------------------------
 
 async def test_the_system_line_shows_the_job_s_cpu_memory_and_gpus(runs_dir):
+    from mnist_tui.engine.present import size
     from mnist_tui.engine.runs import sysmon
 
     app = create_app(runs_dir=runs_dir, load_data=False, start_mode="monitor")
@@ -302,5 +304,5 @@ async def test_the_system_line_shows_the_job_s_cpu_memory_and_gpus(runs_dir):
         await wait_for(pilot, lambda: job.state == "finished", 120)
         # an ended job: the peaks its worker recorded
         await wait_for(pilot, lambda: "peak RSS" in widget_text(app, "#job-system"), 5)
-        system = job.result["system"]
-        assert sysmon.human_bytes(system["peak_rss_bytes"]) in widget_text(app, "#job-system")
+        system = job.result.system
+        assert size(system["peak_rss_bytes"]) in widget_text(app, "#job-system")

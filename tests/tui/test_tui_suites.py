@@ -124,12 +124,12 @@ async def test_cancel_then_resume_reuses_the_finished_member(runs_dir):
         assert screen.folder.status()["status"] == "interrupted"
         assert "r resumes" in screen_text(app)
         assert [r[5] for r in table_rows(app)] == ["finished", "interrupted"]
-        first_run = screen.report["rows"][0]["run_id"]
+        first_run = screen.report.rows[0].run_id
         await pilot.press("r")
         await wait_for(pilot, lambda: screen.running, 10)
         await wait_for(pilot, lambda: not screen.running, 90)
         assert screen.folder.status()["status"] == "finished"
-        assert screen.report["rows"][0]["run_id"] == first_run      # reused, not re-run
+        assert screen.report.rows[0].run_id == first_run      # reused, not re-run
         assert [r[5] for r in table_rows(app)] == ["finished", "finished"]
         assert "reused 1" in screen_text(app)
 
@@ -295,7 +295,7 @@ async def test_a_suite_whose_runner_died_opens_as_interrupted(runs_dir):
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.loaded, 10)
-        assert screen.report["status"] == "interrupted"
+        assert screen.report.status == "interrupted"
         assert "interrupted" in screen_text(app)
     st = runs.read_json(runs_dir / "suites" / sid / "status.json")
     assert st["reason"].startswith("the runner process ended without finishing")

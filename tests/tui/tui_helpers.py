@@ -70,6 +70,7 @@ def write_classifier_run(runs_dir: Path, run_id: str = "20260101-130000-cnn-bbb2
         Progress,
         Started,
     )
+    from mnist_tui.engine.jobs.results import RunResult
 
     ds = load_digits()
     spec = {"job": "cnn", "preset": "default", "dataset": "digits", "data_dir": None,
@@ -122,7 +123,7 @@ def write_classifier_run(runs_dir: Path, run_id: str = "20260101-130000-cnn-bbb2
                                "accuracy": h["accuracy"], "images_per_s": 450.0}, eta=2.0))
         events.append(Epoch(t=1.6 + 2 * e, epoch=e, epochs=5, seconds=2.0,
                             metrics={k: v for k, v in h.items() if k not in ("epoch", "seconds")}))
-    events.append(Finished(t=12.0, result=result))
+    events.append(Finished(t=12.0, result=RunResult.from_dict(result)))
     run_dir = Path(runs_dir) / run_id
     run_dir.mkdir(parents=True)
     (run_dir / "spec.json").write_text(json.dumps(spec))

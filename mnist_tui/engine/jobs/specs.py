@@ -1,9 +1,10 @@
 """Job specs: validated dataclasses, their presets, and the metadata that builds CLI flags and forms.
 
-A spec is the whole, exact description of a run: it is saved as `spec.json` in the run folder
-and can be re-run byte for byte. Each field carries its help, choices and bounds in its metadata,
-so the command line (`--flag` per field), the TUI's launch form and `validate()` share one source
-of truth. This module is light: no numpy, no scikit-learn, no TensorFlow.
+A spec is the whole, exact description of a run: it is saved as the run's spec record
+(`runs.records`) and can be re-run byte for byte. Each field carries its help, choices and
+bounds in its metadata, so the command line (`--flag` per field), the TUI's launch form and
+`validate()` share one source of truth. This module is light: no numpy, no scikit-learn, no
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -289,7 +290,7 @@ def build_spec(job: str, preset: str = "default", overrides: dict[str, Any] | No
 
 
 def spec_from_dict(data: object) -> JobSpec:
-    """Rebuild a saved spec exactly (spec.json, --config): every key must be known."""
+    """Rebuild a saved spec exactly (a run's spec record, --config): every key must be known."""
     if not isinstance(data, dict) or "job" not in data:
         raise SpecError("a spec must be a JSON object with a \"job\" key")
     data = dict(data)

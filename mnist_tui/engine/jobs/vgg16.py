@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from mnist_tui.engine import present
 from mnist_tui.engine.data.datasets import Dataset
 from mnist_tui.engine.errors import DataError
 from mnist_tui.engine.jobs.context import JobContext
@@ -35,7 +36,6 @@ from mnist_tui.engine.jobs.keras_train import (
     strategy_scope,
 )
 from mnist_tui.engine.jobs.specs import Vgg16Spec
-from mnist_tui.engine.present import size
 
 
 def load_base_weights(base: Any, path: Path, shown: str) -> None:
@@ -251,7 +251,7 @@ def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
     if cache:
         assert f_train is not None   # extracted above whenever `cache`
         cache_bytes = f_train.nbytes + (f_val.nbytes if f_val is not None else 0)
-        ctx.log(f"feature cache: {f_train.shape[1:]} per image, {size(cache_bytes, 'MB')}")
+        ctx.log(f"feature cache: {f_train.shape[1:]} per image, {present.size(cache_bytes, 'MB')}")
         train_ds = array_pipeline(tf, f_train, plan.train_labels, spec.batch_size,
                                   shuffle_seed=spec.seed)
         val_ds = (array_pipeline(tf, f_val, plan.val_labels, spec.batch_size)

@@ -68,7 +68,8 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    """JSON from a regular, bounded file; `records.RecordError` (a ValueError) otherwise."""
+    """JSON from a regular, bounded file (a user's `--config`); `records.RecordError` (a
+    ValueError) otherwise. Run and suite records are read through their records modules."""
     return records.read_json_file(path)
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from mnist_tui.engine.suites.report_model import SuiteReport
 
 X_LABEL = "images (log scale)"
 # key of the groups' statistic → (scale of its values, logarithmic y axis)
@@ -30,17 +32,17 @@ class Point(NamedTuple):
     high: float
 
 
-def series(report: dict[str, Any], key: str = "accuracy",
+def series(report: SuiteReport, key: str = "accuracy",
            scale: float = 1.0) -> dict[str, list[Point]]:
     """"method preset" → its points sorted by images (groups with a value and an image count)."""
     out: dict[str, list[Point]] = {}
-    for g in report["groups"]:
-        s = g[key]
-        if s and g["images"]:
-            out.setdefault(f"{g['method']} {g['preset']}", []).append(Point(
-                g["images"], s["mean"] * scale,
-                s["sd"] * scale if s["sd"] is not None else None, s["n"],
-                (s["mean"] - (s["sd"] or 0)) * scale, (s["mean"] + (s["sd"] or 0)) * scale))
+    for g in report.groups:
+        s = g.statistic(key)
+        if s and g.images:
+            out.setdefault(f"{g.method} {g.preset}", []).append(Point(
+                g.images, s.mean * scale,
+                s.sd * scale if s.sd is not None else None, s.n,
+                (s.mean - (s.sd or 0)) * scale, (s.mean + (s.sd or 0)) * scale))
     return {k: sorted(v, key=lambda p: p.images) for k, v in out.items()}
 
 
@@ -95,7 +97,7 @@ class Chart:
         return (value - y0) / (y1 - y0)
 
 
-def chart(report: dict[str, Any], key: str = "accuracy") -> Chart | None:
+def chart(report: SuiteReport, key: str = "accuracy") -> Chart | None:
     """The chart of the groups' `key` (`accuracy` in %, or `fit_s` in seconds, log y) against
     images; None when no group has both."""
     scale, log_y = KINDS[key]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mnist_tui.engine.data.inspection import DataInfo, split_pool
 from mnist_tui.engine.errors import DataError
+from mnist_tui.engine.present import duration
 from mnist_tui.engine.runs.preflight import (
     PROBE_MAX_AGE_S,
     PROBE_TIMEOUT_S,
@@ -67,15 +68,6 @@ def past_times(runs: Iterable[RunInfo]) -> dict[tuple[Any, ...], list[float]]:
     return out
 
 
-def fmt_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
 @dataclass
 class SuitePlan:
     """A suite before it starts: its size, a rough time, and what would make it fail at once."""
@@ -97,7 +89,7 @@ class SuitePlan:
     def time_text(self) -> str:
         if self.estimate_s is None:
             return "no estimate (no past runs)"
-        text = f"about {fmt_duration(self.estimate_s)} from past runs"
+        text = f"about {duration(self.estimate_s, 'whole')} from past runs"
         if self.estimated < self.members:
             text += f" ({self.members - self.estimated} member(s) without an estimate)"
         return text
@@ -115,7 +107,7 @@ class SuitePlan:
         if self.members > CONFIRM_MEMBERS:
             out.append(f"{self.members} members (more than {CONFIRM_MEMBERS})")
         if self.estimate_s is not None and self.estimate_s > CONFIRM_SECONDS:
-            out.append(f"about {fmt_duration(self.estimate_s)} (more than "
+            out.append(f"about {duration(self.estimate_s, 'whole')} (more than "
                        f"{CONFIRM_SECONDS // 60} min)")
         if self.largest > CONFIRM_IMAGES:
             out.append(f"a member uses {self.largest:,} images (more than "

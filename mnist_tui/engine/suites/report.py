@@ -1,6 +1,6 @@
-"""A suite's results as one report dict: a row per member from the run folders, groups of
-rows aggregated over seeds (mean ± spread), the verdict of each group against the best it is
-compared with, and how accuracy degrades with less data.
+"""A suite's results as one report (`report_model.SuiteReport`): a row per member from the
+run folders, groups of rows aggregated over seeds (mean ± spread), the verdict of each group
+against the best it is compared with, and how accuracy degrades with less data.
 
 This is the statistics only; its forms are elsewhere: `report_text` (terminal table and charts,
 Markdown, JSON, CSV), `report_html` (the HTML page), `charts` (the data of the charts) and
@@ -19,10 +19,10 @@ Definitions used everywhere (and printed with every table):
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +37,22 @@ from mnist_tui.engine.runs import records
 from mnist_tui.engine.suites.folder import SuiteFolder
 from mnist_tui.engine.suites.matching import is_run_id
 from mnist_tui.engine.suites.records import Measurement, SuiteRecordError
+from mnist_tui.engine.suites.report_model import (
+    NO_RESULT,
+    Degradation,
+    GroupRow,
+    MemberRow,
+    PhaseNames,
+    RunDetail,
+    Stat,
+    SuiteReport,
+    Verdict,
+)
 from mnist_tui.engine.suites.spec import Member
 
 FIT_PHASES = ("preprocess", "pca", "tsne", "gmm", "feature_extraction", "feature_stats",
               "training")
 PREDICT_PHASES = ("scoring", "evaluation")
-STAT_KEYS = ("accuracy", "accuracy_majority", "accuracy_hungarian", "nmi", "ari", "fit_s",
-             "predict_s", "total_s", "peak_rss_mb")
 DEFINITIONS = {
     "accuracy": "classifiers: fraction right on images never trained on; clustering (t-SNE + "
                 "GMM): one-to-one (Hungarian) mapping of clusters to digits",
@@ -73,7 +82,7 @@ def _num(v: object) -> float | None:
         else None
 
 
-def _phase_sum(timings: dict[str, Any], names: Iterable[str]) -> tuple[float | None, str]:
+def _phase_sum(timings: Mapping[str, float], names: Iterable[str]) -> tuple[float | None, str]:
     present = [n for n in names if isinstance(timings.get(n), (int, float))]
     if not present:
         return None, ""
@@ -81,7 +90,7 @@ def _phase_sum(timings: dict[str, Any], names: Iterable[str]) -> tuple[float | N
 
 
 def member_row(member: Member, run_id: str | None, result: RunResult | None,
-               measurement: Measurement | None) -> dict[str, Any]:
+               measurement: Measurement | None) -> MemberRow:
     """One member's row: the values of its result record, flattened, plus the derived times."""
     status = result.status if result is not None else (
         "pending" if run_id is None else "running")
@@ -102,52 +111,52 @@ def member_row(member: Member, run_id: str | None, result: RunResult | None,
     clust = m if isinstance(m, ClusteringMetrics) else ClusteringMetrics()
     clf = m if isinstance(m, ClassifierMetrics) else ClassifierMetrics()
     n_images = ds.n_samples if ds is not None else None
-    return {
-        "member": member.label, "key": member.key, "method": member.job,
-        "preset": member.preset, "images_requested": member.size,
-        "images": n_images,
-        "seed": member.seed, "subset_seed": member.spec.get("subset_seed"),
-        "status": status,
-        "run_id": run_id,
-        "accuracy": headline if clustering == isinstance(m, ClusteringMetrics) else None,
-        "accuracy_kind": HUNGARIAN if clustering else HELD_OUT,
-        "accuracy_majority": clust.accuracy_majority,
-        "accuracy_hungarian": clust.accuracy_hungarian,
-        "nmi": clust.nmi, "ari": clust.ari, "loss": clf.loss,
-        "n_eval": clf.n_eval if clf.n_eval is not None else (n_images if clustering else None),
-        "eval_on": clf.eval_split or ("the clustered images themselves (labels used for "
-                                      "scoring only)" if clustering else None),
-        "fit_s": fit_s, "fit_phases": fit_phases,
-        "predict_s": predict_s, "predict_phases": predict_phases,
-        "total_s": timings.get("total"),
-        "peak_rss_mb": round(peak / 1e6, 1) if peak is not None else None,
-        "peak_rss_source": peak_source,
-        "vgg_input_size": member.spec.get("input_size") if member.job == "vgg16" else None,
-        "vgg_weights": member.spec.get("weights") if member.job == "vgg16" else None,
-        "dataset": ds.key() if ds is not None and ds.to_dict() else None,
-        "dataset_fingerprint": ds.fingerprint if ds is not None else None,
-        "error": error if status != "finished" else None,
-    }
+    return MemberRow(
+        member=member.label, key=member.key, method=member.job,
+        preset=member.preset, images_requested=member.size,
+        images=n_images,
+        seed=member.seed, subset_seed=member.spec.get("subset_seed"),
+        status=status,
+        run_id=run_id,
+        accuracy=headline if clustering == isinstance(m, ClusteringMetrics) else None,
+        accuracy_kind=HUNGARIAN if clustering else HELD_OUT,
+        accuracy_majority=clust.accuracy_majority,
+        accuracy_hungarian=clust.accuracy_hungarian,
+        nmi=clust.nmi, ari=clust.ari, loss=clf.loss,
+        n_eval=clf.n_eval if clf.n_eval is not None else (n_images if clustering else None),
+        eval_on=clf.eval_split or ("the clustered images themselves (labels used for "
+                                   "scoring only)" if clustering else None),
+        fit_s=fit_s, fit_phases=fit_phases,
+        predict_s=predict_s, predict_phases=predict_phases,
+        total_s=timings.get("total"),
+        peak_rss_mb=round(peak / 1e6, 1) if peak is not None else None,
+        peak_rss_source=peak_source,
+        vgg_input_size=member.spec.get("input_size") if member.job == "vgg16" else None,
+        vgg_weights=member.spec.get("weights") if member.job == "vgg16" else None,
+        dataset=ds.key() if ds is not None and ds.to_dict() else None,
+        dataset_fingerprint=ds.fingerprint if ds is not None else None,
+        error=error if status != "finished" else None,
+    )
 
 
 # -- statistics ------------------------------------------------------------------------------
 
-def stat(values: list[Any]) -> dict[str, Any] | None:
-    vals = [v for v in values if _num(v) is not None]
+def stat(values: Sequence[float | None]) -> Stat | None:
+    vals = [v for v in values if v is not None and _num(v) is not None]
     if not vals:
         return None
     n = len(vals)
     mean = sum(vals) / n
     sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else None
-    return {"mean": mean, "sd": sd, "min": min(vals), "max": max(vals), "n": n}
+    return Stat(mean=mean, sd=sd, min=min(vals), max=max(vals), n=n)
 
 
-def group_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def group_rows(rows: Sequence[MemberRow]) -> list[GroupRow]:
     """Rows with the same method, preset and images, aggregated over seeds (finished runs)."""
     order: list[tuple[str, str, int | None]] = []
-    by: dict[tuple[str, str, int | None], list[dict[str, Any]]] = {}
+    by: dict[tuple[str, str, int | None], list[MemberRow]] = {}
     for r in rows:
-        k = (r["method"], r["preset"], r["images_requested"])
+        k = (r.method, r.preset, r.images_requested)
         if k not in by:
             order.append(k)
             by[k] = []
@@ -155,95 +164,101 @@ def group_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups = []
     for k in order:
         members = by[k]
-        done = [r for r in members if r["status"] == "finished"]
+        done = [r for r in members if r.status == "finished"]
         # None = the standard protocol (every image): the group shows what the runs used
-        images = k[2] if k[2] is not None else next((r["images"] for r in done if r["images"]),
-                                                    None)
-        g = {"method": k[0], "preset": k[1], "images": images,
-             "protocol": "standard" if k[2] is None else "notebook",
-             "label": f"{k[0]} {k[1]} " + (f"{k[2]:,}" if k[2] is not None else "all images"),
-             "n": len(done), "n_members": len(members),
-             "n_failed": sum(1 for r in members if r["status"] not in ("finished", "pending",
-                                                                        "running")),
-             "seeds": [r["seed"] for r in done],
-             "run_ids": [r["run_id"] for r in done],
-             "fit_phases": next((r["fit_phases"] for r in done if r["fit_phases"]), ""),
-             "predict_phases": next((r["predict_phases"] for r in done if r["predict_phases"]),
-                                    ""),
-             "vgg_input_size": members[0]["vgg_input_size"],
-             "vgg_weights": members[0].get("vgg_weights")}
-        for key in STAT_KEYS:
-            g[key] = stat([r[key] for r in done])
-        groups.append(g)
+        images = k[2] if k[2] is not None else next((r.images for r in done if r.images), None)
+        groups.append(GroupRow(
+            method=k[0], preset=k[1], images=images,
+            protocol="standard" if k[2] is None else "notebook",
+            label=f"{k[0]} {k[1]} " + (f"{k[2]:,}" if k[2] is not None else "all images"),
+            n=len(done), n_members=len(members),
+            n_failed=sum(1 for r in members if r.failed),
+            seeds=tuple(r.seed for r in done),
+            run_ids=tuple(r.run_id for r in done),
+            fit_phases=next((r.fit_phases for r in done if r.fit_phases), ""),
+            predict_phases=next((r.predict_phases for r in done if r.predict_phases), ""),
+            vgg_input_size=members[0].vgg_input_size,
+            vgg_weights=members[0].vgg_weights,
+            accuracy=stat([r.accuracy for r in done]),
+            accuracy_majority=stat([r.accuracy_majority for r in done]),
+            accuracy_hungarian=stat([r.accuracy_hungarian for r in done]),
+            nmi=stat([r.nmi for r in done]), ari=stat([r.ari for r in done]),
+            fit_s=stat([r.fit_s for r in done]), predict_s=stat([r.predict_s for r in done]),
+            total_s=stat([r.total_s for r in done]),
+            peak_rss_mb=stat([r.peak_rss_mb for r in done])))
     return groups
 
 
-def add_verdicts(groups: list[dict[str, Any]], by_point: bool) -> None:
-    """Each group's accuracy against the best it is compared with (same images when by_point)."""
-    points: dict[int | None, list[dict[str, Any]]] = {}
+def add_verdicts(groups: Sequence[GroupRow], by_point: bool) -> list[GroupRow]:
+    """`groups` with each one's accuracy judged against the best it is compared with (the best
+    of the same images when by_point, else of all)."""
+    points: dict[int | None, list[GroupRow]] = {}
     for g in groups:
-        points.setdefault(g["images"] if by_point else None, []).append(g)
+        points.setdefault(g.images if by_point else None, []).append(g)
+    judged: dict[int, Verdict] = {}
     for members in points.values():
-        scored = [g for g in members if g["accuracy"]]
+        scored = [(g, g.accuracy) for g in members if g.accuracy]
         if not scored:
-            for g in members:
-                g["verdict"] = "no result"
             continue
-        best = max(scored, key=lambda g: g["accuracy"]["mean"])
+        best = max(scored, key=lambda gs: gs[1].mean)[0]
         for g in members:
-            g["verdict"] = verdict(g, best)
+            judged[id(g)] = verdict(g, best)
+    return [replace(g, verdict=judged.get(id(g), NO_RESULT)) for g in groups]
 
 
-def verdict(g: dict[str, Any], best: dict[str, Any]) -> str:
-    a, b = g["accuracy"], best["accuracy"]
-    if a is None:
-        return "no result"
+def verdict(g: GroupRow, best: GroupRow) -> Verdict:
+    a, b = g.accuracy, best.accuracy
+    if a is None or b is None:
+        return NO_RESULT
     if g is best:
-        return "best" + ("" if a["sd"] is not None else " (1 seed: noise unknown)")
-    name = f"{best['method']} {best['preset']}"
-    diff = 100 * (a["mean"] - b["mean"])
-    if a["sd"] is None or b["sd"] is None:
-        return f"{diff:+.1f} pts vs {name} (1 seed: noise unknown)"
-    if a["mean"] + a["sd"] >= b["mean"] - b["sd"]:
-        return f"within noise of {name} ({diff:+.1f} pts)"
-    return f"{diff:+.1f} pts vs {name}"
+        return Verdict("best", noise_known=a.sd is not None)
+    name = f"{best.method} {best.preset}"
+    diff = 100 * (a.mean - b.mean)
+    if a.sd is None or b.sd is None:
+        return Verdict("behind", name, diff, noise_known=False)
+    if a.mean + a.sd >= b.mean - b.sd:
+        return Verdict("within noise", name, diff)
+    return Verdict("behind", name, diff)
 
 
-def degradation(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def degradation(groups: Sequence[GroupRow]) -> list[Degradation]:
     """Per method and preset: accuracy at the largest and the smallest size, and the change
     (negative = lost with less data), least loss first."""
-    series: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    series: dict[tuple[str, str], list[GroupRow]] = {}
     for g in groups:
-        if g["accuracy"]:
-            series.setdefault((g["method"], g["preset"]), []).append(g)
+        if g.accuracy:
+            series.setdefault((g.method, g.preset), []).append(g)
     out = []
     for (method, preset), gs in series.items():
-        gs = sorted((g for g in gs if g["protocol"] == "notebook" and g["images"]),
-                    key=lambda g: g["images"])
-        if len(gs) < 2:
+        sized = sorted(((g.images, g.accuracy) for g in gs
+                        if g.protocol == "notebook" and g.images and g.accuracy),
+                       key=lambda x: x[0])
+        if len(sized) < 2:
             continue
-        lo, hi = gs[0], gs[-1]
-        out.append({"method": method, "preset": preset, "small": lo["images"],
-                    "large": hi["images"], "acc_small": lo["accuracy"]["mean"],
-                    "acc_large": hi["accuracy"]["mean"],
-                    "change_pts": 100 * (lo["accuracy"]["mean"] - hi["accuracy"]["mean"])})
-    out.sort(key=lambda d: -d["change_pts"])   # the least loss first
+        (small, lo), (large, hi) = sized[0], sized[-1]
+        out.append(Degradation(method=method, preset=preset, small=small, large=large,
+                               acc_small=lo.mean, acc_large=hi.mean,
+                               change_pts=100 * (lo.mean - hi.mean)))
+    out.sort(key=lambda d: -d.change_pts)   # the least loss first
     return out
 
 
 # -- the whole report --------------------------------------------------------------------------
 
 def run_detail(run_id: str, label: str, result: RunResult,
-               spec: dict[str, Any]) -> dict[str, Any]:
+               spec: dict[str, Any]) -> RunDetail:
     """What the report keeps of one run: settings, versions, machine, data, matrix, times."""
-    keys = ("versions", "machine", "dataset", "confusion_matrix", "confusion_mapping",
-            "started_at", "finished_at", "timings", "error")
     recorded = result.to_dict()
-    return {"run_id": run_id, "member": label, "status": result.status,
-            "spec": result.spec or spec, **{k: recorded.get(k) for k in keys}}
+    return RunDetail(
+        run_id=run_id, member=label, status=result.status, spec=result.spec or spec,
+        versions=recorded.get("versions"), machine=recorded.get("machine"),
+        dataset=recorded.get("dataset"), confusion_matrix=recorded.get("confusion_matrix"),
+        confusion_mapping=recorded.get("confusion_mapping"),
+        started_at=recorded.get("started_at"), finished_at=recorded.get("finished_at"),
+        timings=recorded.get("timings"), error=recorded.get("error"))
 
 
-def build_report(folder: SuiteFolder, status: str | None = None) -> dict[str, Any]:
+def build_report(folder: SuiteFolder, status: str | None = None) -> SuiteReport:
     spec = folder.spec()
     members = spec.members()
     mapping = folder.members()
@@ -261,34 +276,32 @@ def build_report(folder: SuiteFolder, status: str | None = None) -> dict[str, An
             run_id = None
         result = records.try_read_result(folder.runs_dir / run_id) if run_id else None
         rows.append(member_row(member, run_id, result, measurements.get(run_id or "")))
-        if result:
+        if result is not None:
             assert run_id is not None   # a result is read only for a member with a run
             run_details.append(run_detail(run_id, member.label, result, member.spec))
-    groups = group_rows(rows)
-    add_verdicts(groups, by_point=spec.name == "sweep")
+    groups = add_verdicts(group_rows(rows), by_point=spec.name == "sweep")
     st = status or folder.status().get("status", "?")
-    return {
-        "suite_id": folder.suite_id, "suite": spec.to_dict(), "status": st,
-        "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "suite_dir": str(folder.path), "definitions": DEFINITIONS,
-        "phases": phases_by_method(rows),
-        "rows": rows, "groups": groups,
-        "degradation": degradation(groups) if spec.name == "sweep" else [],
-        "runs": run_details, "record_problems": problems,
-    }
+    return SuiteReport(
+        suite_id=folder.suite_id, suite=spec.to_dict(), status=st,
+        generated=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        suite_dir=str(folder.path), definitions=DEFINITIONS,
+        phases=phases_by_method(rows),
+        rows=tuple(rows), groups=tuple(groups),
+        degradation=tuple(degradation(groups)) if spec.name == "sweep" else (),
+        runs=tuple(run_details), record_problems=tuple(problems),
+    )
 
 
-def phases_by_method(rows: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+def phases_by_method(rows: Sequence[MemberRow]) -> dict[str, PhaseNames]:
     """"method" (or "method preset" where presets time different phases) → phase names."""
-    per: dict[str, dict[str, dict[str, str]]] = {}
+    per: dict[str, dict[str, PhaseNames]] = {}
     for r in rows:
-        if r["status"] == "finished":
-            per.setdefault(r["method"], {}).setdefault(
-                r["preset"], {"fit": r["fit_phases"], "predict": r["predict_phases"]})
-    out: dict[str, dict[str, str]] = {}
+        if r.status == "finished":
+            per.setdefault(r.method, {}).setdefault(
+                r.preset, PhaseNames(fit=r.fit_phases, predict=r.predict_phases))
+    out: dict[str, PhaseNames] = {}
     for method, presets in per.items():
-        distinct = {json.dumps(v, sort_keys=True) for v in presets.values()}
-        if len(distinct) == 1:
+        if len(set(presets.values())) == 1:
             out[method] = next(iter(presets.values()))
         else:
             out.update({f"{method} {p}": v for p, v in presets.items()})
@@ -298,10 +311,10 @@ def phases_by_method(rows: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
 # -- a report of arbitrary runs, not a suite (the TUI's export from Results and Runs) --------
 
 def build_runs_report(runs_dir: Path, run_ids: list[str],
-                      report_id: str | None = None) -> dict[str, Any]:
+                      report_id: str | None = None) -> SuiteReport:
     """The same report as a suite's, for chosen run folders: each run is one row (runs with the
-    same method, preset and images are grouped as seeds). `report["suite"]["suite"]` is
-    "runs"; its "run_ids" lists the runs in order."""
+    same method, preset and images are grouped as seeds). Its `kind` is "runs"; its
+    `suite["run_ids"]` lists the runs in order."""
     from mnist_tui.engine.suites.spec import Member, member_key
 
     runs_dir = Path(runs_dir)
@@ -318,18 +331,17 @@ def build_runs_report(runs_dir: Path, run_ids: list[str],
                         size=int(n), seed=seed, spec=spec)
         rows.append(member_row(member, run_id, result, None))
         seeds.append(seed)
-        if result:
+        if result is not None:
             run_details.append(run_detail(run_id, label, result, spec))
-    groups = group_rows(rows)
-    add_verdicts(groups, by_point=False)
-    statuses = {r["status"] for r in rows}
-    return {
-        "suite_id": report_id or f"runs-{time.strftime('%Y%m%d-%H%M%S')}",
-        "suite": {"suite": "runs", "run_ids": list(run_ids),
-                  "seeds": sorted(set(seeds), key=str)},
-        "status": statuses.pop() if len(statuses) == 1 else "mixed",
-        "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "suite_dir": str(runs_dir), "definitions": DEFINITIONS,
-        "phases": phases_by_method(rows), "rows": rows, "groups": groups,
-        "degradation": degradation(groups), "runs": run_details,
-    }
+    groups = add_verdicts(group_rows(rows), by_point=False)
+    statuses = {r.status for r in rows}
+    return SuiteReport(
+        suite_id=report_id or f"runs-{time.strftime('%Y%m%d-%H%M%S')}",
+        suite={"suite": "runs", "run_ids": list(run_ids),
+               "seeds": sorted(set(seeds), key=str)},
+        status=statuses.pop() if len(statuses) == 1 else "mixed",
+        generated=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        suite_dir=str(runs_dir), definitions=DEFINITIONS,
+        phases=phases_by_method(rows), rows=tuple(rows), groups=tuple(groups),
+        degradation=tuple(degradation(groups)), runs=tuple(run_details),
+    )

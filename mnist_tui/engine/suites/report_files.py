@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.suites.report import build_runs_report
 from mnist_tui.engine.suites.report_html import html
+from mnist_tui.engine.suites.report_model import SuiteReport
 from mnist_tui.engine.suites.report_text import markdown, to_csv, to_json
 
 
@@ -23,14 +23,14 @@ def report_paths(html_path: Path) -> list[Path]:
     return [html_path, Path(stem + ".md"), Path(stem + ".json"), Path(stem + ".csv")]
 
 
-def report_texts(report: dict[str, Any], html_path: Path) -> dict[Path, str]:
+def report_texts(report: SuiteReport, html_path: Path) -> dict[Path, str]:
     """Each of `report_paths(html_path)` with its text (HTML, Markdown, JSON, CSV)."""
     html_file, md, js, csv = report_paths(html_path)
     return {html_file: html(report), md: markdown(report), js: to_json(report),
             csv: to_csv(report)}
 
 
-def write_report(report: dict[str, Any], html_path: Path) -> list[Path]:
+def write_report(report: SuiteReport, html_path: Path) -> list[Path]:
     """HTML at `html_path`, and .md, .json, .csv next to it (same stem), each replaced
     atomically: for the suite's own folder and exports, where nothing else lives. (A `--report`
     named by the user is written by the front end, through devices and links.)"""

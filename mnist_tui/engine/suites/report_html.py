@@ -17,8 +17,9 @@ from typing import Any
 
 import jinja2
 
+from mnist_tui.engine.present import percent
 from mnist_tui.engine.suites.charts import Chart, chart
-from mnist_tui.engine.suites.report import DEFINITIONS
+from mnist_tui.engine.suites.report_model import SuiteReport
 from mnist_tui.engine.suites.report_text import (
     TABLE_HEADERS,
     degradation_text,
@@ -89,7 +90,7 @@ def svg_chart(c: Chart, title: str, y_label: str, width: int = 640,
     }
 
 
-def charts(report: dict[str, Any]) -> list[dict[str, Any]]:
+def charts(report: SuiteReport) -> list[dict[str, Any]]:
     """Accuracy and fit time against images, when some line has two points or more."""
     acc = chart(report, "accuracy")
     if acc is None or not any(len(v) > 1 for v in acc.series.values()):
@@ -118,25 +119,24 @@ def confusion_table(cm: list[list[int]], caption: str) -> dict[str, Any]:
     return {"caption": caption, "columns": list(range(len(cm[0]))), "rows": rows}
 
 
-def _sum_matrices(mats: list[Any]) -> list[list[int]] | None:
-    mats = [m for m in mats if m]
+def _sum_matrices(given: list[list[list[int]] | None]) -> list[list[int]] | None:
+    mats = [m for m in given if m]
     if not mats or any(len(m) != len(mats[0]) for m in mats):
         return None
     return [[sum(m[i][j] for m in mats) for j in range(len(mats[0][i]))]
             for i in range(len(mats[0]))]
 
 
-def confusion_tables(report: dict[str, Any]) -> list[dict[str, Any]]:
+def confusion_tables(report: SuiteReport) -> list[dict[str, Any]]:
     """Per group, its runs' confusion matrices summed."""
-    by_id = {r["run_id"]: r for r in report["runs"]}
+    by_id = {r.run_id: r for r in report.runs}
     out = []
-    for g in report["groups"]:
-        mats = [by_id[i]["confusion_matrix"] for i in g["run_ids"] if i in by_id]
+    for g in report.groups:
+        mats = [by_id[i].confusion_matrix for i in g.run_ids if i in by_id]
         total = _sum_matrices(mats)
         if total:
-            mapping = next((by_id[i].get("confusion_mapping") for i in g["run_ids"]
-                            if i in by_id), None)
-            cap = (f"{g['method']} {g['preset']} {g['images']:,} images, summed over "
+            mapping = next((by_id[i].confusion_mapping for i in g.run_ids if i in by_id), None)
+            cap = (f"{g.method} {g.preset} {g.images:,} images, summed over "
                    f"{len(mats)} seed(s)" + (f", {mapping} mapping" if mapping else ""))
             out.append(confusion_table(total, cap))
     return out
@@ -145,45 +145,44 @@ def confusion_tables(report: dict[str, Any]) -> list[dict[str, Any]]:
 def _value(v: float | None, digits: int = 2, pct: bool = False) -> str:
     if v is None:
         return "–"
-    return f"{100 * v:.2f}%" if pct else f"{v:,.{digits}f}"
+    return percent(v, 2, missing="–") if pct else f"{v:,.{digits}f}"
 
 
-def run_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+def run_rows(report: SuiteReport) -> list[dict[str, Any]]:
     """The Runs table: a member per row, failed ones marked."""
-    return [{"bad": r["status"] not in ("finished", "pending"), "member": r["member"],
-             "status": r["status"], "run_id": r["run_id"] or "–",
-             "cells": [_value(r["accuracy"], pct=True), _value(r["accuracy_majority"], pct=True),
-                       _value(r["fit_s"]), _value(r["predict_s"]), _value(r["total_s"]),
-                       _value(r["peak_rss_mb"], 0)],
-             "eval_on": r["eval_on"]} for r in report["rows"]]
+    return [{"bad": r.status not in ("finished", "pending"), "member": r.member,
+             "status": r.status, "run_id": r.run_id or "–",
+             "cells": [_value(r.accuracy, pct=True), _value(r.accuracy_majority, pct=True),
+                       _value(r.fit_s), _value(r.predict_s), _value(r.total_s),
+                       _value(r.peak_rss_mb, 0)],
+             "eval_on": r.eval_on} for r in report.rows]
 
 
-def run_details(report: dict[str, Any]) -> list[dict[str, Any]]:
+def run_details(report: SuiteReport) -> list[dict[str, Any]]:
     """Each run's settings, library versions, machine, data and times."""
     out = []
-    for d in report["runs"]:
+    for d in report.runs:
         out.append({
-            "member": d["member"], "run_id": d["run_id"], "status": d["status"],
-            "versions": ", ".join(f"{k} {v}" for k, v in (d.get("versions") or {}).items()),
-            "machine": d.get("machine") or {}, "dataset": d.get("dataset") or {},
-            "started_at": d.get("started_at"), "finished_at": d.get("finished_at"),
-            "timings": ", ".join(f"{k} {v:.2f}s" for k, v in (d.get("timings") or {}).items()
+            "member": d.member, "run_id": d.run_id, "status": d.status,
+            "versions": ", ".join(f"{k} {v}" for k, v in (d.versions or {}).items()),
+            "machine": d.machine or {}, "dataset": d.dataset or {},
+            "started_at": d.started_at, "finished_at": d.finished_at,
+            "timings": ", ".join(f"{k} {v:.2f}s" for k, v in (d.timings or {}).items()
                                  if isinstance(v, (int, float))),
-            "spec": json.dumps(d["spec"], indent=1, sort_keys=True)})
+            "spec": json.dumps(d.spec, indent=1, sort_keys=True)})
     return out
 
 
-def html(report: dict[str, Any]) -> str:
-    spec = report["suite"]
-    groups = [table_cells(g) for g in report["groups"]]
+def html(report: SuiteReport) -> str:
+    groups = [table_cells(g) for g in report.groups]
     return environment().get_template("report.html.j2").render(
-        title=f"mnist-tui suite {spec['suite']} — {report['suite_id']}",
-        report=report, seeds=", ".join(map(str, spec["seeds"])),
+        title=f"mnist-tui suite {report.kind} — {report.suite_id}",
+        report=report, seeds=", ".join(map(str, report.seeds)),
         headers=[(h, "l" if h in LEFT_COLUMNS else "") for h in TABLE_HEADERS],
         groups=[[(c, "l" if i in (0, 1, len(cells) - 1) else "") for i, c in enumerate(cells)]
                 for cells in groups],
         notes=notes(report),
-        degradation=[degradation_text(d) for d in report["degradation"]],
+        degradation=[degradation_text(d) for d in report.degradation],
         charts=charts(report), confusion=confusion_tables(report), rows=run_rows(report),
-        errors=[r for r in report["rows"] if r["error"]], details=run_details(report),
-        suite_spec=json.dumps(spec, indent=1), definitions=DEFINITIONS)
+        errors=[r for r in report.rows if r.error], details=run_details(report),
+        suite_spec=json.dumps(report.suite, indent=1), definitions=report.definitions)

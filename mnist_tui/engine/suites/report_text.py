@@ -10,11 +10,18 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from mnist_tui.engine.jobs.jsonvalues import dumps
+from mnist_tui.engine.present import percent
 from mnist_tui.engine.suites.chart_plotext import draw_chart
 from mnist_tui.engine.suites.charts import chart
+from mnist_tui.engine.suites.report_model import (
+    Degradation,
+    GroupRow,
+    MemberRow,
+    Stat,
+    SuiteReport,
+)
 from mnist_tui.engine.text import shown, visible
 
 CSV_COLUMNS = ("member", "method", "preset", "images_requested", "images", "seed",
@@ -24,8 +31,8 @@ CSV_COLUMNS = ("member", "method", "preset", "images_requested", "images", "seed
                "vgg_input_size", "vgg_weights", "dataset", "dataset_fingerprint", "error")
 
 
-def to_json(report: dict[str, Any]) -> str:
-    return dumps(report, indent=2) + "\n"
+def to_json(report: SuiteReport) -> str:
+    return dumps(report.to_dict(), indent=2) + "\n"
 
 
 # What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection"): `=`, `+`, `-`,
@@ -35,7 +42,7 @@ def to_json(report: dict[str, Any]) -> str:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
-def csv_cell(value: Any) -> Any:
+def csv_cell(value: object) -> object:
     """One CSV cell: None empty, a float its exact repr, a number as it is (a negative number
     is a number, not a formula: a spreadsheet must keep it one), and a string that a
     spreadsheet would run as a formula (`=HYPERLINK(…)`, `@SUM(…)`, `-2+3`) neutralised with a
@@ -50,12 +57,13 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def to_csv(report: dict[str, Any]) -> str:
+def to_csv(report: SuiteReport) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
-    for r in report["rows"]:
-        w.writerow({k: csv_cell(r.get(k)) for k in CSV_COLUMNS})
+    for r in report.rows:
+        row = r.to_dict()
+        w.writerow({k: csv_cell(row.get(k)) for k in CSV_COLUMNS})
     return buf.getvalue()
 
 
@@ -100,56 +108,56 @@ def md_fence(block: str) -> list[str]:
     return [fence, block, fence]
 
 
-def fmt_pct(s: dict[str, Any] | None, digits: int = 1) -> str:
+def fmt_pct(s: Stat | None, digits: int = 1) -> str:
     if not s:
         return "–"
-    text = f"{100 * s['mean']:.{digits}f}%"
-    return text + (f" ± {100 * s['sd']:.{digits}f}" if s["sd"] is not None else "")
+    text = percent(s.mean, digits, missing="–")
+    return text + (f" ± {100 * s.sd:.{digits}f}" if s.sd is not None else "")
 
 
-def fmt_num(s: dict[str, Any] | None, digits: int = 1, unit: str = "") -> str:
+def fmt_num(s: Stat | None, digits: int = 1, unit: str = "") -> str:
     if not s:
         return "–"
-    text = f"{s['mean']:,.{digits}f}{unit}"
-    return text + (f" ± {s['sd']:,.{digits}f}" if s["sd"] is not None else "")
+    text = f"{s.mean:,.{digits}f}{unit}"
+    return text + (f" ± {s.sd:,.{digits}f}" if s.sd is not None else "")
 
 
-def fmt_ratio(s: dict[str, Any] | None) -> str:
+def fmt_ratio(s: Stat | None) -> str:
     if not s:
         return "–"
-    return f"{s['mean']:.3f}" + (f" ± {s['sd']:.3f}" if s["sd"] is not None else "")
+    return f"{s.mean:.3f}" + (f" ± {s.sd:.3f}" if s.sd is not None else "")
 
 
 TABLE_HEADERS = ("method", "preset", "images", "seeds", "accuracy", "majority vote", "NMI",
                  "ARI", "fit s", "predict s", "total s", "peak MB", "comparison")
 
 
-def images_cell(row: dict[str, Any]) -> str:
+def images_cell(row: MemberRow) -> str:
     """A member row's image count as asked: a number, or `all` for the standard protocol."""
-    n = row.get("images_requested")
+    n = row.images_requested
     return f"{n:,}" if isinstance(n, int) else "all"
 
 
-def table_cells(g: dict[str, Any]) -> list[str]:
-    clustering = g["method"] == "tsne-gmm"
-    method = g["method"] + (f" {g['vgg_input_size']}px" if g["vgg_input_size"] else "") + (
-        " random weights" if g.get("vgg_weights") == "none" else "")
-    images = f"{g['images']:,}" if g["images"] else "all"
-    if g.get("protocol") == "standard":
+def table_cells(g: GroupRow) -> list[str]:
+    clustering = g.method == "tsne-gmm"
+    method = g.method + (f" {g.vgg_input_size}px" if g.vgg_input_size else "") + (
+        " random weights" if g.vgg_weights == "none" else "")
+    images = f"{g.images:,}" if g.images else "all"
+    if g.protocol == "standard":
         images += " (standard)"
-    seeds = f"{g['n']}" + (f" ({g['n_failed']} failed)" if g["n_failed"] else "") + (
-        f" of {g['n_members']}" if g["n"] + g["n_failed"] < g["n_members"] else "")
-    return [method, g["preset"], images, seeds,
-            fmt_pct(g["accuracy"]) + (" 1:1" if clustering and g["accuracy"] else ""),
-            fmt_pct(g["accuracy_majority"]) if clustering else "n/a",
-            fmt_ratio(g["nmi"]) if clustering else "n/a",
-            fmt_ratio(g["ari"]) if clustering else "n/a",
-            fmt_num(g["fit_s"]), fmt_num(g["predict_s"], 2), fmt_num(g["total_s"]),
-            fmt_num(g["peak_rss_mb"], 0) if g["peak_rss_mb"] else "n/a",
-            g.get("verdict", "")]
+    seeds = f"{g.n}" + (f" ({g.n_failed} failed)" if g.n_failed else "") + (
+        f" of {g.n_members}" if g.n + g.n_failed < g.n_members else "")
+    return [method, g.preset, images, seeds,
+            fmt_pct(g.accuracy) + (" 1:1" if clustering and g.accuracy else ""),
+            fmt_pct(g.accuracy_majority) if clustering else "n/a",
+            fmt_ratio(g.nmi) if clustering else "n/a",
+            fmt_ratio(g.ari) if clustering else "n/a",
+            fmt_num(g.fit_s), fmt_num(g.predict_s, 2), fmt_num(g.total_s),
+            fmt_num(g.peak_rss_mb, 0) if g.peak_rss_mb else "n/a",
+            g.verdict.text]
 
 
-def notes(report: dict[str, Any]) -> list[str]:
+def notes(report: SuiteReport) -> list[str]:
     """The footnotes every table carries: what the numbers are and what the times include."""
     out = [
         ("accuracy: classifiers on images never trained on; t-SNE + GMM one-to-one "
@@ -157,29 +165,29 @@ def notes(report: dict[str, Any]) -> list[str]:
         ("± = standard deviation over seeds (n − 1); seeds = runs per row; "
          "within noise = mean ± SD intervals overlap; 1 seed: noise unknown"),
     ]
-    for method, ph in report["phases"].items():
-        out.append(f"{method}: fit = {ph['fit'] or '–'}; predict = {ph['predict'] or '–'}")
+    for method, ph in report.phases.items():
+        out.append(f"{method}: fit = {ph.fit or '–'}; predict = {ph.predict or '–'}")
     out.append("total = the whole worker run (also data loading, library imports, model "
                "building); peak MB = the worker's peak resident memory")
-    if any(g["vgg_input_size"] for g in report["groups"]):
-        sizes = sorted({g["vgg_input_size"] for g in report["groups"] if g["vgg_input_size"]})
+    if any(g.vgg_input_size for g in report.groups):
+        sizes = sorted({g.vgg_input_size for g in report.groups if g.vgg_input_size})
         out.append(f"VGG16 input: {', '.join(f'{s}×{s}' for s in sizes)} RGB "
                    "(--vgg-input-size; the notebook used 224×224)")
-    if any(g.get("vgg_weights") == "none" for g in report["groups"]):
+    if any(g.vgg_weights == "none" for g in report.groups):
         out.append("VGG16 ran with RANDOM weights (weights=none), not ImageNet's: this is not "
                    "transfer learning, only the VGG16 architecture")
-    if any(g.get("protocol") == "standard" for g in report["groups"]):
+    if any(g.protocol == "standard" for g in report.groups):
         out.append("(standard) = the standard protocol: classifiers train on the whole train "
                    "split (validation carved from it) and are scored on the whole test split; "
                    "t-SNE + GMM clusters every image")
-    out += report.get("record_problems", [])
+    out += report.problems
     return out
 
 
-def degradation_text(d: dict[str, Any]) -> str:
-    """One line of `report["degradation"]`: accuracy at the largest and the smallest size."""
-    return (f"{d['method']} {d['preset']}: {100 * d['acc_large']:.1f}% at {d['large']:,} "
-            f"images → {100 * d['acc_small']:.1f}% at {d['small']:,} ({d['change_pts']:+.1f} "
+def degradation_text(d: Degradation) -> str:
+    """One line of `report.degradation`: accuracy at the largest and the smallest size."""
+    return (f"{d.method} {d.preset}: {percent(d.acc_large, 1)} at {d.large:,} "
+            f"images → {percent(d.acc_small, 1)} at {d.small:,} ({d.change_pts:+.1f} "
             "pts with less data)")
 
 
@@ -192,19 +200,19 @@ def text_table(headers: Sequence[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def terminal_summary(report: dict[str, Any]) -> list[str]:
+def terminal_summary(report: SuiteReport) -> list[str]:
     """The report for a terminal: the table, notes, degradation and failures. Presets, run
     ids, errors and the notes' paths come from records anyone can write: every value is made
     `visible` (cells before the columns are measured, so escapes keep the table aligned)."""
-    rows = [[visible(c) for c in table_cells(g)] for g in report["groups"]]
+    rows = [[visible(c) for c in table_cells(g)] for g in report.groups]
     lines = text_table(TABLE_HEADERS, rows)
     lines.append("")
     lines += [visible(n) for n in notes(report)]
-    lines += [visible(degradation_text(d)) for d in report["degradation"]]
-    failed = [r for r in report["rows"] if r["status"] not in ("finished", "pending")]
+    lines += [visible(degradation_text(d)) for d in report.degradation]
+    failed = [r for r in report.rows if r.status not in ("finished", "pending")]
     for r in failed:
-        lines.append(visible(f"{str(r['status']).upper()}: {r['member']} ({r['run_id']}): ")
-                     + shown(r["error"], 300))
+        lines.append(visible(f"{r.status.upper()}: {r.member} ({r.run_id}): ")
+                     + shown(r.error, 300))
     return lines
 
 
@@ -212,7 +220,7 @@ TERMINAL_TITLES = {"accuracy": "accuracy % (mean ± SD over seeds; t-SNE+GMM 1:1
                    "fit_s": "fit time s (mean ± SD; phases: see notes)"}
 
 
-def terminal_charts(report: dict[str, Any], width: int = 80, height: int = 22,
+def terminal_charts(report: SuiteReport, width: int = 80, height: int = 22,
                     color: bool = False) -> str:
     """Accuracy and fit time against images (log scale), each fitting width × height: the
     `charts.chart` of each drawn with plotext, on the chart's own ticks and limits."""
@@ -236,39 +244,38 @@ def terminal_charts(report: dict[str, Any], width: int = 80, height: int = 22,
     return "\n".join(out)
 
 
-def markdown(report: dict[str, Any]) -> str:
+def markdown(report: SuiteReport) -> str:
     """The report as Markdown. Every value that comes from a record or a name (presets, run
     ids, members, errors, notes) goes through `md_cell`/`md_text`/`md_code`: the table keeps
     its columns and rows, and no HTML or link reaches the page."""
-    spec = report["suite"]
-    lines = [f"# mnist-tui suite {md_code(spec['suite'])} — {md_cell(report['suite_id'])}", "",
-             (f"Status: **{md_cell(report['status'])}**. Generated "
-              f"{md_cell(report['generated'])}. "
-              f"Seeds: {md_cell(', '.join(map(str, spec['seeds'])))}."), ""]
+    lines = [f"# mnist-tui suite {md_code(report.kind)} — {md_cell(report.suite_id)}", "",
+             (f"Status: **{md_cell(report.status)}**. Generated "
+              f"{md_cell(report.generated)}. "
+              f"Seeds: {md_cell(', '.join(map(str, report.seeds)))}."), ""]
     lines.append("| " + " | ".join(TABLE_HEADERS) + " |")
     lines.append("|" + "|".join("---" for _ in TABLE_HEADERS) + "|")
-    for g in report["groups"]:
+    for g in report.groups:
         lines.append("| " + " | ".join(md_cell(c) for c in table_cells(g)) + " |")
     lines.append("")
     lines += [f"- {md_text(n)}" for n in notes(report)]
-    if report["degradation"]:
+    if report.degradation:
         lines += ["", "## Which method degrades least with less data", ""]
-        lines += [f"- {md_text(degradation_text(d))}" for d in report["degradation"]]
-    if spec["suite"] == "sweep":
+        lines += [f"- {md_text(degradation_text(d))}" for d in report.degradation]
+    if report.kind == "sweep":
         charts = terminal_charts(report)
         if charts:
             lines += ["", "## Charts", "", *md_fence(charts)]
     lines += ["", "## Runs", "", "| member | status | run id | accuracy | fit s | total s |",
               "|---|---|---|---|---|---|"]
-    for r in report["rows"]:
-        acc = f"{100 * r['accuracy']:.2f}%" if r["accuracy"] is not None else "–"
-        fit = f"{r['fit_s']:.2f}" if r["fit_s"] is not None else "–"
-        tot = f"{r['total_s']:.2f}" if r["total_s"] is not None else "–"
-        lines.append(f"| {md_cell(r['member'])} | {md_cell(r['status'])} | "
-                     f"{md_cell(r['run_id'] or '–')} | {acc} | {fit} | {tot} |")
-    failed = [r for r in report["rows"] if r["error"]]
+    for r in report.rows:
+        acc = percent(r.accuracy, 2, missing="–")
+        fit = f"{r.fit_s:.2f}" if r.fit_s is not None else "–"
+        tot = f"{r.total_s:.2f}" if r.total_s is not None else "–"
+        lines.append(f"| {md_cell(r.member)} | {md_cell(r.status)} | "
+                     f"{md_cell(r.run_id or '–')} | {acc} | {fit} | {tot} |")
+    failed = [r for r in report.rows if r.error]
     if failed:
         lines += ["", "## Failures", ""]
-        lines += [f"- {md_text(r['member'])} ({md_cell(r['run_id'])}): {md_cell(r['error'])}"
+        lines += [f"- {md_text(r.member)} ({md_cell(r.run_id)}): {md_cell(r.error)}"
                   for r in failed]
     return "\n".join(lines) + "\n"

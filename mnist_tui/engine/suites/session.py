@@ -23,19 +23,18 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mnist_tui.engine.suites.executor import Executor, LocalSerialExecutor
 from mnist_tui.engine.suites.folder import SuiteFolder
 from mnist_tui.engine.suites.listener import SuiteListener, SuiteListenerProtocol
 from mnist_tui.engine.suites.lock import SuiteBusyError
+from mnist_tui.engine.suites.report_model import SuiteReport
 from mnist_tui.engine.suites.runner import SuiteOutcome, describe, run_suite
 from mnist_tui.engine.suites.spec import SuiteSpec
 
 if TYPE_CHECKING:
     from mnist_tui.engine.jobs.events import Event
-
-SuiteReport = dict[str, Any]   # `report.build_report`'s dict (its own type is to come)
 
 
 class SuiteFailed(Exception):

@@ -35,6 +35,8 @@ SWEEP_SIZES = (250, 500, 1000, 2000, 5000, 10000)
 SEED_SIZES = (4800, 2400)           # the notebook's two t-SNE + GMM runs
 SEED_SUPERVISED_SAMPLES = 6000      # the notebook's VGG16: 10% of the training set
 DEFAULT_VGG_INPUT_SIZE = 32         # what 2 CPU cores afford; 224 is the notebook's
+# Seeds when none are given: the seed suite runs the notebook's experiments once, a sweep thrice.
+DEFAULT_SEEDS: dict[str, tuple[int, ...]] = {"seed": (0,), "sweep": (0, 1, 2)}
 # The most member runs one suite may plan. The largest a user means is far below (every
 # method, both presets, the six sweep sizes and 100 seeds: 2,400); `--sizes` and `--seeds`
 # lists of 15,000 values each (or a recorded suite spec saying so) planned 225 million member

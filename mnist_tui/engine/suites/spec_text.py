@@ -17,7 +17,7 @@ from typing import Any
 
 from mnist_tui.engine.errors import SpecError
 from mnist_tui.engine.jobs.specs import JOB_NAMES, flag_name, parse_value, spec_fields
-from mnist_tui.engine.suites.spec import SuiteSpec
+from mnist_tui.engine.suites.spec import DEFAULT_SEEDS, SuiteSpec
 
 
 def parse_int_list(flag: str, text: str, minimum: int = 0) -> tuple[int, ...]:
@@ -107,7 +107,7 @@ def suite_spec_from_text(suite: str, *, methods: str | None = None, presets: str
         kw["presets"] = tuple(p.strip() for p in presets.split(",") if p.strip())
     if sizes:
         kw["sizes"] = parse_int_list("--sizes", sizes, minimum=20)
-    kw["seeds"] = parse_seeds(seeds) if seeds else ((0,) if suite == "seed" else (0, 1, 2))
+    kw["seeds"] = parse_seeds(seeds) if seeds else DEFAULT_SEEDS.get(suite, DEFAULT_SEEDS["sweep"])
     if protocols:
         kw["protocols"] = tuple(p.strip() for p in protocols.split(",") if p.strip())
     if vgg_input_size:

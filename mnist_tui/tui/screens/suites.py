@@ -31,8 +31,10 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, Select
 
 from mnist_tui.engine.errors import MnistTuiError
+from mnist_tui.engine.jobs.event_text import live_text
 from mnist_tui.engine.suites.folder import SuiteFolder
-from mnist_tui.engine.suites.session import SuiteReport, SuiteSession
+from mnist_tui.engine.suites.report_model import SuiteReport
+from mnist_tui.engine.suites.session import SuiteSession
 from mnist_tui.engine.suites.spec import SuiteSpec
 from mnist_tui.tui.dialogs import ConfirmScreen, SuitePicker
 from mnist_tui.tui.jobs import WORKER_NICE
@@ -46,7 +48,7 @@ from mnist_tui.tui.messages import (
     SuiteStopped,
 )
 from mnist_tui.tui.safe import plain
-from mnist_tui.tui.suite_listener import SuiteMessages, live_text
+from mnist_tui.tui.suite_listener import SuiteMessages
 from mnist_tui.tui.widgets.fields import FIELD_BINDINGS, FieldKeys
 from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.suite_form import SuiteForm
@@ -148,12 +150,10 @@ class SuitesScreen(FieldKeys, Screen):
             self.session.cancel()
 
     @on(Select.Changed, "#sf-suite")
-    def _suite_changed(self) -> None:
-        self._want_plan()
-
     @on(Input.Changed)
-    def _field_changed(self) -> None:
-        self._want_plan()
+    def _want_plan(self) -> None:
+        """Plan the form's suite once it settles (the plan line, widgets/suite_plan.py)."""
+        self.query_one(SuitePlanLine).want()
 
     def on_runs_changed(self, _data: None = None) -> None:
         self.query_one(SuitePlanLine).forget_runs()   # the time estimates may change
@@ -166,9 +166,6 @@ class SuitesScreen(FieldKeys, Screen):
     def form_key(self) -> tuple[str, ...]:
         """The form's values as they stand (what a plan is for)."""
         return self.query_one(SuiteForm).key()
-
-    def _want_plan(self) -> None:
-        self.query_one(SuitePlanLine).want()
 
     @property
     def plan_for(self) -> tuple[str, ...] | None:
@@ -255,7 +252,7 @@ class SuitesScreen(FieldKeys, Screen):
         if self.folder is None:
             self.app.notify("open a past suite first (l)", severity="warning")
             return
-        status = (self.report or {}).get("status")
+        status = self.report.status if self.report is not None else None
         if status == "finished":
             self.app.notify("this suite finished: nothing to resume", severity="warning")
             return
@@ -368,7 +365,7 @@ class SuitesScreen(FieldKeys, Screen):
             return
         self.folder = folder
         self.message = None
-        self.query_one(SuiteForm).fill(report["suite"])
+        self.query_one(SuiteForm).fill(report.suite)
         self.show_report(report)
 
     # -- running (the session's messages, on the UI thread) --------------------------------
@@ -445,7 +442,7 @@ class SuitesScreen(FieldKeys, Screen):
         report, status, paths = message.result.report, message.result.status, message.result.paths
         self._ended()
         self.show_report(report)
-        sid = report["suite_id"]
+        sid = report.suite_id
         if status == "interrupted":
             self._say(f"interrupted: r resumes it (or mnist-tui --batch --resume {sid})",
                       "bold yellow")
@@ -468,7 +465,7 @@ class SuitesScreen(FieldKeys, Screen):
         running = self.live["i"] - 1 if self.running and self.live else None
         self.query_one(SuiteTable).show(report, running)
         plot = self.query_one("#suite-plot", SweepPlot)
-        sweep = report["suite"]["suite"] == "sweep"
+        sweep = report.kind == "sweep"
         plot.display = sweep
         self.query_one("#suite-body").set_class(not sweep, "-noplot")
         if sweep:

@@ -157,9 +157,9 @@ def per_class_text(matrix: Sequence[Sequence[int]],
         prec = precision[d] if precision is not None and d < len(precision) else (
             matrix[d][d] / col_sums[d] if col_sums[d] else None)
         text.append(f"\n{d:>5}  ")
-        text.append(percent_1(rec).rjust(6), _score_style(rec))
+        text.append(percent(rec, 1).rjust(6), _score_style(rec))
         text.append("  ")
-        text.append(percent_1(prec).rjust(9), _score_style(prec))
+        text.append(percent(prec, 1).rjust(9), _score_style(prec))
         text.append(f"  {support:>7,}")
     return text
 

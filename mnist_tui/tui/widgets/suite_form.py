@@ -15,15 +15,22 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select
 
-from mnist_tui.engine.suites.spec import SuiteSpec
+from mnist_tui.engine.suites.spec import (
+    DEFAULT_SEEDS,
+    DEFAULT_VGG_INPUT_SIZE,
+    SEED_SIZES,
+    SWEEP_SIZES,
+    SuiteSpec,
+)
 from mnist_tui.engine.suites.spec_text import parse_options, seeds_text
 from mnist_tui.tui.widgets.fields import FieldInput
 
 if TYPE_CHECKING:
     from textual.widget import Widget
 
-DEFAULTS = {"sweep": {"sizes": "250,500,1000,2000,5000,10000", "seeds": "3"},
-            "seed": {"sizes": "4800,2400", "seeds": "1"}}
+# Each suite's sizes and seeds as the form shows them: the engine's defaults, as text.
+DEFAULTS = {name: {"sizes": ",".join(map(str, sizes)), "seeds": seeds_text(DEFAULT_SEEDS[name])}
+            for name, sizes in (("sweep", SWEEP_SIZES), ("seed", SEED_SIZES))}
 FIELDS = ("methods", "sizes", "seeds", "vgg", "options")
 TOOLTIPS = {
     "methods": "comma-separated: tsne-gmm, vgg16, cnn",
@@ -59,7 +66,7 @@ class SuiteForm(Vertical):
             yield Label("seeds", classes="sf-label first")
             yield FieldInput(DEFAULTS["sweep"]["seeds"], id="sf-seeds", compact=True)
             yield Label("vgg px", classes="sf-label")
-            yield FieldInput("32", id="sf-vgg", compact=True)
+            yield FieldInput(str(DEFAULT_VGG_INPUT_SIZE), id="sf-vgg", compact=True)
             yield Label("options", classes="sf-label")
             yield FieldInput(self.options, placeholder="e.g. epochs=1 iterations=260",
                              id="sf-options", compact=True)

@@ -20,7 +20,7 @@ from mnist_tui.tui.summary import STATE_STYLE
 if TYPE_CHECKING:
     from mnist_tui.engine.runs.store import Skipped
     from mnist_tui.engine.suites.folder import SuiteFolder
-    from mnist_tui.engine.suites.session import SuiteReport
+    from mnist_tui.engine.suites.report_model import SuiteReport
 
 COLUMNS = (("n", "#"), ("method", "method"), ("preset", "preset"), ("images", "images"),
            ("seed", "seed"), ("status", "status"), ("acc", "accuracy"), ("time", "time"))
@@ -39,15 +39,15 @@ class SuiteTable(DataTable[Any]):
         from mnist_tui.engine.suites.report_text import images_cell
 
         self.clear()
-        for i, r in enumerate(report["rows"]):
-            status = r["status"]
+        for i, r in enumerate(report.rows):
+            status = r.status
             if i == running:
                 status = "running"
-            acc = f"{100 * r['accuracy']:.1f}%" if r["accuracy"] is not None else "—"
-            self.add_row(str(i + 1), plain(r["method"]), plain(r["preset"]),
-                         plain(images_cell(r)), plain(r["seed"]),
+            acc = present.percent(r.accuracy, 1)
+            self.add_row(str(i + 1), plain(r.method), plain(r.preset),
+                         plain(images_cell(r)), plain(r.seed),
                          plain(status, STATE_STYLE.get(status, "")),
-                         acc, present.duration(r["total_s"], "table") if status != "running" else "…",
+                         acc, present.duration(r.total_s, "table") if status != "running" else "…",
                          key=str(i))
         if running is not None and running < self.row_count:
             self.move_cursor(row=running, animate=False)
@@ -84,10 +84,10 @@ class SuiteStatusLine(Static):
         below = Text()   # the second part wraps: an error must be read whole at 80 columns
         rep = v.report
         if v.folder is not None and rep is not None:
-            rows = rep["rows"]
-            done = sum(1 for r in rows if r["status"] == "finished")
-            status = "running" if v.running else rep.get("status", "?")
-            text.append(f"{visible(rep['suite']['suite'])} ", "bold")
+            rows = rep.rows
+            done = sum(1 for r in rows if r.status == "finished")
+            status = "running" if v.running else rep.status
+            text.append(f"{visible(rep.kind)} ", "bold")
             text.append(visible(v.folder.suite_id), "cyan")
             text.append(f" · {visible(status)}", STATE_STYLE.get(status, "bold"))
             text.append(f" · {done}/{len(rows)} members finished")
@@ -100,8 +100,7 @@ class SuiteStatusLine(Static):
             below.append(visible(live.get("text", "")))
         elif v.message is not None:
             below.append_text(v.message)
-        elif rep is not None and not v.running and rep.get("status") not in (
-                "finished", None):
+        elif rep is not None and not v.running and rep.status != "finished":
             below.append("not finished: r resumes it (finished members are reused)",
                          "bold yellow")
         elif rep is not None and not v.running and v.folder is not None \
