@@ -18,7 +18,8 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import TextIO
+from types import FrameType
+from typing import TYPE_CHECKING, TextIO, cast
 
 from mnist_tui.batch_bar import LiveBar
 from mnist_tui.engine.jobs.event_text import event_line, progress_line, progress_tail
@@ -29,6 +30,7 @@ from mnist_tui.engine.runs.launch import WorkerRun
 from mnist_tui.engine.text import visible
 from mnist_tui.outputs import (
     OutputError,
+    QuietOnClosedPipe,
     error_line,
     human_stream,
     say,
@@ -41,15 +43,20 @@ PLAIN_PROGRESS_SECONDS = 5.0
 SYSTEM_SECONDS = 2.0          # how often the worker is sampled (the terminal's status line)
 SYSTEM_PLAIN_SECONDS = 10.0   # how often a log gets a `system:` line
 
+if TYPE_CHECKING:
+    from mnist_tui.engine.jobs.specs import JobSpec
+
 
 class Reporter:
     """Renders events for people, on a terminal or in a log."""
 
-    def __init__(self, stream: TextIO, system_every: float = SYSTEM_PLAIN_SECONDS) -> None:
+    def __init__(self, stream: TextIO | QuietOnClosedPipe,
+                 system_every: float = SYSTEM_PLAIN_SECONDS) -> None:
         self.out = stream
         self.system_every = system_every    # seconds between `system:` lines in a log
         self.tty = stream.isatty()
-        self.bar = LiveBar(stream) if self.tty else None
+        # Rich's Console uses write, flush and isatty of its file, which the pipe guard has.
+        self.bar = LiveBar(cast(TextIO, stream)) if self.tty else None
         self._last_plain: dict[str, float] = {}
         self._lock = threading.RLock()      # the system thread writes too
         self._system_text = ""              # the latest system figures
@@ -238,7 +245,7 @@ class _Stop(BaseException):
 
 
 # Which signal the worker gets for the one this process received: its reason is then true.
-FORWARD = {signal.SIGINT: signal.SIGINT, signal.SIGTERM: signal.SIGTERM,
+FORWARD: dict[int, signal.Signals] = {signal.SIGINT: signal.SIGINT, signal.SIGTERM: signal.SIGTERM,
            signal.SIGHUP: signal.SIGHUP}
 
 
@@ -255,7 +262,7 @@ def silence_terminal() -> None:
     os.close(devnull)
 
 
-def run_batch(spec, runs_dir: Path, json_out: str | None = None,
+def run_batch(spec: JobSpec, runs_dir: Path, json_out: str | None = None,
               rerun_of: str | None = None) -> int:
     """Run one spec to the end in a worker; returns the exit code.
 
@@ -268,7 +275,7 @@ def run_batch(spec, runs_dir: Path, json_out: str | None = None,
     worker = WorkerRun(spec.to_dict(), runs_dir, rerun_of)
     received: list[int] = []
 
-    def on_stop(signum, frame):
+    def on_stop(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
         if signum == signal.SIGHUP:
             silence_terminal()
@@ -284,6 +291,7 @@ def run_batch(spec, runs_dir: Path, json_out: str | None = None,
     try:
         try:
             worker.start()
+            assert worker.proc is not None      # start() made it
             ticker = SystemTicker(reporter, worker.proc.pid).start()
             for ev in worker.events():
                 reporter.event(ev)

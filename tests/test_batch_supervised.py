@@ -72,16 +72,15 @@ def test_imagenet_weights_are_read_from_the_keras_cache_without_network(run_cli,
 
 def test_missing_imagenet_weights_fail_at_once_naming_the_file(run_cli, cli_env, tmp_path):
     env = {**cli_env, "KERAS_HOME": str(tmp_path / "empty_keras_home")}
-    start = time.perf_counter()
+    # at once: bounded like a hang (patient(30) through run_cli), never a 10-minute download
     out = run_cli([*VGG_SMALL, "--dataset", "digits", "--split", "train",
-                   "--weights", "imagenet"], env, timeout=60)
+                   "--weights", "imagenet"], env, timeout=30)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
     assert NOTOP in lines[0] and str(tmp_path / "empty_keras_home" / "models") in lines[0]
     assert "--weights none" in lines[0]
     assert _runs(env) == []
-    assert time.perf_counter() - start < 30
 
 
 def test_a_weights_path_that_is_not_a_weights_file_is_exit_2_and_leaves_nothing(run_cli, cli_env,
@@ -115,10 +114,8 @@ def test_sigterm_mid_epoch_cancels_and_keeps_the_finished_epochs(cli_env, tmp_pa
     events = run_dir / "events.jsonl"
     wait_until(lambda: "epoch 3/300" in events.read_text(), 60, "epoch 3 under way")
     os.kill(meta["pid"], signal.SIGTERM)
-    t = time.perf_counter()
-    proc.communicate(timeout=patient(60))
-    # stopped within the epoch, not after the 300 (minutes): 30 s allows a loaded machine
-    assert time.perf_counter() - t < 30
+    # stopped within the epoch, not after the 300 (minutes): the bound is a hang's
+    proc.communicate(timeout=patient(30))
     assert proc.returncode == 130
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "cancelled"

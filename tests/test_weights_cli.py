@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +25,9 @@ def test_imagenet_weights_offline_is_one_error_line_fast_and_leaves_nothing(run_
     env = {**cli_env, "KERAS_HOME": str(keras_home)}   # MNIST_TUI_WEIGHTS_URL: a closed port
     url = env["MNIST_TUI_WEIGHTS_URL"]
 
-    start = time.monotonic()
-    out = run_cli(SMALL, env, timeout=60)
-    elapsed = time.monotonic() - start
+    # "fast": no wait on the download's 5 s timeouts or 10-minute deadline. The bound is a
+    # hang's (patient(30), through run_cli), not a speed target: speed is in benchmarks/.
+    out = run_cli(SMALL, env, timeout=30)
 
     assert out.returncode == 2, out.stdout + out.stderr
     lines = out.stderr.strip().splitlines()
@@ -38,9 +37,6 @@ def test_imagenet_weights_offline_is_one_error_line_fast_and_leaves_nothing(run_
     assert f"Put the file in {keras_home / 'models'}/" in line
     assert url in line and "refused" in line.lower()
     assert line.endswith("--weights none")
-    # "fast": no wait on the download's 5 s timeouts or 10-minute deadline; 30 s leaves room
-    # for Python's start-up on a loaded machine
-    assert elapsed < 30, elapsed
     runs = Path(env["MNIST_TUI_RUNS_DIR"])
     assert not runs.exists() or os.listdir(runs) == []          # the run folder was removed
     models = keras_home / "models"

@@ -9,13 +9,16 @@ TensorFlow: those live in the worker processes).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.events import Resize
+from textual.screen import Screen
 from textual.signal import Signal
 
 from mnist_tui.engine.runs.store import RunStore
@@ -24,7 +27,15 @@ from mnist_tui.tui.jobs import Job, JobManager
 from mnist_tui.tui.messages import CompareRuns, DatasetLoaded, JobEvent, JobsChanged, OpenRun
 
 if TYPE_CHECKING:
+    from textual.content import Content
+    from textual.notifications import SeverityLevel
+    from textual.widget import AwaitMount
+
+    from mnist_tui.engine.data.datasets import Dataset
+    from mnist_tui.engine.data.stats import DatasetStats
+    from mnist_tui.engine.runs.records import RunMeta
     from mnist_tui.engine.suites.session import SuiteSession
+    from mnist_tui.tui.host import AppState
 
 MIN_WIDTH, MIN_HEIGHT = 64, 20
 TERMINAL = ("finished", "failed", "cancelled", "interrupted")
@@ -40,32 +51,35 @@ SCREEN_CLASSES = {
 }
 
 
-def screen_class(mode: str) -> type:
+def screen_class(mode: str) -> type[Screen[Any]]:
     """A screen's class, imported on first use (keeps start-up imports small)."""
     import pkgutil
 
-    return pkgutil.resolve_name(SCREEN_CLASSES[mode])
+    cls = pkgutil.resolve_name(SCREEN_CLASSES[mode])
+    assert isinstance(cls, type) and issubclass(cls, Screen), SCREEN_CLASSES[mode]
+    return cls
 
 
 SCREENS = (("dataset", "1", "Dataset"), ("launch", "2", "Launch"), ("monitor", "3", "Monitor"),
            ("results", "4", "Results"), ("runs", "5", "Runs"), ("suites", "6", "Suites"))
 
 
-def build_screen(mode: str):
+def build_screen(mode: str) -> Screen[Any]:
     """A mode's screen, named in the header by its key and name ("mnist-tui — 5 Runs")."""
     screen = screen_class(mode)()
     screen.sub_title = next(f"{key} {label}" for m, key, label in SCREENS if m == mode)
     return screen
 
 
-class MnistApp(App):
+class MnistApp(App[int]):
     """mnist-tui: watch digit recognisers train, then compare them."""
 
     TITLE = "mnist-tui"
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    MODES = {mode: (lambda mode=mode: build_screen(mode)) for mode in SCREEN_CLASSES}
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        mode: partial(build_screen, mode) for mode in SCREEN_CLASSES}
     # The screen keys are priority bindings: they are decided on the app's queue in the order
     # the keys came, before the focused widget sees them; a text field takes them only while it
     # is being edited (widgets/fields.py), and a modal screen keeps them (check_action).
@@ -79,7 +93,7 @@ class MnistApp(App):
 
     def __init__(self, *, runs_dir: Path, data_dir: str | None = None, dataset: str = "auto",
                  max_running: int = 1, start_mode: str = "dataset",
-                 load_data: bool = True, clock=None) -> None:
+                 load_data: bool = True, clock: Callable[[], float] | None = None) -> None:
         super().__init__()
         self.runs_dir = Path(runs_dir)
         self.data_dir = data_dir
@@ -89,8 +103,8 @@ class MnistApp(App):
         self.manager = JobManager(self.runs_dir, self._job_notify, max_running, **kwargs)
         self.start_mode = start_mode
         self.load_data = load_data
-        self.dataset = None            # engine Dataset, once loaded
-        self.stats = None              # engine DatasetStats, once loaded
+        self.dataset: Dataset | None = None        # once loaded
+        self.stats: DatasetStats | None = None     # once loaded
         self.dataset_error: str | None = None
         self.dataset_loading = False
         # Half-blocks draw a digit with colours alone: without colour, shade characters do.
@@ -129,13 +143,13 @@ class MnistApp(App):
         runs this app does not follow yet (a previous TUI's, another TUI's) are re-attached."""
         try:
             self.store.reap()
-            live = [(r.run_id, r.spec, r.meta) for r in self.store.live()]
+            live = [(r.run_id, r.spec, r.meta) for r in self.store.live() if r.meta is not None]
         except OSError:
             return
         if live:
             self.call_from_thread(self._attach_live, live)
 
-    def _attach_live(self, live: list) -> None:
+    def _attach_live(self, live: list[tuple[str, dict[str, Any], RunMeta]]) -> None:
         attached = [run_id for run_id, spec, meta in live
                     if self.manager.attach(run_id, spec, meta) is not None]
         if attached:
@@ -170,7 +184,7 @@ class MnistApp(App):
                             "(1 Dataset says why; r retries)", severity="warning", timeout=6)
         self.dataset_changed.publish(None)
 
-    def notify(self, message: str, *, title: str = "", severity="information",
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
         """Every notification of the app, shown as written: markup off (a `[/]` in a run id
         or a path is text, not a MarkupError that ends the app) and control characters as
@@ -218,7 +232,7 @@ class MnistApp(App):
             self.notify(f"{job.job} {job.job_id[-6:]} {job.state}", severity="warning")
 
     # -- navigation ------------------------------------------------------------------------
-    def switch_mode(self, mode: str):
+    def switch_mode(self, mode: str) -> AwaitMount:
         """Textual's switch; coming back to a screen never lands in one of its text fields."""
         from mnist_tui.tui.widgets.fields import leave_fields
 
@@ -242,7 +256,7 @@ class MnistApp(App):
         if self._switching_to not in self._built_modes:
             super().delay_update(delay)
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The single-key bindings (priority) leave a modal screen its own keys (ctrl+q is
         `quit_anywhere`; "q quits" on the too-small notice)."""
         if action in ("show", "help", "quit_app") and self.screen.is_modal:
@@ -252,7 +266,7 @@ class MnistApp(App):
     def action_quit_anywhere(self) -> None:
         self.action_quit_app()
 
-    def format_title(self, title: str, sub_title: str):
+    def format_title(self, title: str, sub_title: str) -> Content:
         """The header: the app's name, then the current screen's key and name in bold (the
         bold still shows under NO_COLOR; Textual's default dims it)."""
         from textual.content import Content
@@ -374,7 +388,7 @@ LIVE_RUNS_EVERY = 3.0   # seconds between looks for runs started elsewhere (anot
 
 
 def create_app(*, runs_dir: Path | str | None = None, data_dir: str | None = None,
-               dataset: str = "auto", **kwargs) -> MnistApp:
+               dataset: str = "auto", **kwargs: Any) -> MnistApp:
     """The app, configured: shared by `run_app` and the tests."""
     if runs_dir is None:
         from mnist_tui.engine.runs.store import default_runs_dir
@@ -390,3 +404,9 @@ def run_app(data_dir: str | None = None, runs_dir: Path | str | None = None) -> 
     app = create_app(runs_dir=runs_dir, data_dir=data_dir)
     app.run()
     return app.return_code or 0
+
+
+if TYPE_CHECKING:
+    def _is_app_state(app: MnistApp) -> AppState:
+        """Checked by mypy only: `MnistApp` is the `AppState` the screens see (tui/host.py)."""
+        return app

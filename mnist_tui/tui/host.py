@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mnist_tui.engine.data.datasets import Dataset
     from mnist_tui.engine.data.stats import DatasetStats
     from mnist_tui.engine.runs.store import RunStore
+    from mnist_tui.engine.suites.session import SuiteSession
     from mnist_tui.tui.jobs import JobManager
 
 
@@ -36,12 +37,18 @@ class AppState(Protocol):
     dataset_error: str | None       # why the dataset could not be loaded
     dataset_loading: bool
     results_run: str | None         # the run Results shows (None: the newest finished)
+    suite_session: SuiteSession | None   # the suite started last (the Suites screen's)
     dataset_changed: Signal[None]
+    job_changed: Signal[tuple[str, str]]    # (job id, what changed: "state" or an event kind)
     runs_changed: Signal[None]
     results_run_changed: Signal[str | None]
 
     def load_dataset(self, dataset: str | None = None) -> Worker[None]:
         """Load the dataset (and its statistics) in a thread; `dataset_changed` says when."""
+        ...
+
+    def action_show(self, mode: str) -> None:
+        """Show a mode's screen (the number keys' action)."""
         ...
 
 

@@ -7,6 +7,8 @@ old result or a job written later must render, never crash.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mnist_tui.engine.jobs.results import ClassifierMetrics, RunResult
 
 STATE_STYLE = {
@@ -53,7 +55,7 @@ def total_seconds(result: RunResult | None) -> float | None:
     return result.total_seconds() if result is not None else None
 
 
-def differing_settings(specs: list[dict]) -> list[str]:
+def differing_settings(specs: list[dict[str, Any]]) -> list[str]:
     """Spec keys whose values are not the same in every spec."""
     keys: list[str] = []
     for spec in specs:
@@ -72,11 +74,16 @@ def short_id(run_id: str) -> str:
     return run_id[-20:]
 
 
-def history_series(history: list[dict] | None) -> tuple[list, list]:
+# A named learning curve: its epochs and its values (None where an epoch lacks one).
+Curve = tuple[str, list[object], list[object]]
+
+
+def history_series(history: list[dict[str, Any]] | None) -> tuple[list[Curve], list[Curve]]:
     """Learning-curve series from an epoch history: ([(name, xs, ys)] for loss, … for accuracy)."""
     history = history or []
-    xs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
-    loss, acc = [], []
+    xs: list[object] = [h.get("epoch", i + 1) for i, h in enumerate(history)]
+    loss: list[Curve] = []
+    acc: list[Curve] = []
     for key in ("loss", "val_loss"):
         if any(key in h for h in history):
             loss.append((key.replace("_", " "), xs, [h.get(key) for h in history]))

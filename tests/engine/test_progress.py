@@ -157,13 +157,13 @@ def test_the_run_view_draws_the_same_fold_as_the_monitor(name, tmp_path):
     shutil.copytree(FIXTURES / name, tmp_path / run_id)
     view = load_run_view(RunStore(tmp_path), run_id)
     live = replay(recorded(name))
-    assert view["notes"] == [] and view["kl"] == live.kl
-    assert view["snapshot"] == live.snapshot and view["summary"] == live.model_summary
+    assert view.notes == [] and view.kl == live.kl
+    assert view.snapshot == live.snapshot and view.summary == live.model_summary
     # the result's history is the record: the events' epochs and the seconds each took
-    assert [{k: v for k, v in h.items() if k != "seconds"} for h in view["history"]] == \
+    assert [{k: v for k, v in h.items() if k != "seconds"} for h in view.history] == \
         live.history()
     if name == "cnn":
-        assert [h["seconds"] for h in view["history"]] == [3.056, 0.147, 0.103]
+        assert [h["seconds"] for h in view.history] == [3.056, 0.147, 0.103]
 
 
 # -- events anyone can write -----------------------------------------------------------------------

@@ -213,8 +213,8 @@ PROBE = textwrap.dedent("""
     reaped = store.reap()
     listed = [r.run_id for r in store.list()]
     view = load_run_view(store, sys.argv[2])
-    print(json.dumps({"reaped": reaped, "listed": listed, "notes": view.get("notes"),
-                      "kl": view["kl"], "warnings": view["result"].warnings}))
+    print(json.dumps({"reaped": reaped, "listed": listed, "notes": view.notes,
+                      "kl": view.kl, "warnings": view.result.warnings}))
 """)
 
 

@@ -188,7 +188,7 @@ import json, sys
 from mnist_tui.engine.runs.store import RunStore
 from mnist_tui.engine.runs.view import load_run_view
 view = load_run_view(RunStore(sys.argv[1]), sys.argv[2])
-print(json.dumps({"kl": view["kl"], "history": view["history"], "notes": view["notes"]}))
+print(json.dumps({"kl": view.kl, "history": view.history, "notes": view.notes}))
 """
 
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict, TypeGuard
 
 from mnist_tui.engine.jobs.events import (
-    TERMINAL_TYPES,
     Epoch,
     Event,
     Failed,
@@ -34,6 +33,7 @@ from mnist_tui.engine.jobs.events import (
     Phase,
     Progress,
     Snapshot,
+    TerminalEvent,
     event_from_dict,
 )
 from mnist_tui.engine.jobs.results import RunResult
@@ -162,8 +162,8 @@ class RunProgress:
                 frozen_params=_count(ev.frozen_params))
         elif isinstance(ev, Log):
             self.logs.append((_text(ev.level), _text(ev.message)))
-        elif ev.type in TERMINAL_TYPES:
-            result = getattr(ev, "result", None)
+        elif isinstance(ev, TerminalEvent):
+            result: object = ev.result     # a dict where code built the event by hand
             self.result = (result if isinstance(result, RunResult)
                            else RunResult.from_dict(result) if isinstance(result, dict) and result
                            else None)

@@ -8,10 +8,11 @@ the one the run used (its fingerprint) is engine work, not drawing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mnist_tui.engine.runs.progress import SnapshotPoints, numbers, replay
+from mnist_tui.engine.runs.progress import SnapshotPoints, SummaryTable, numbers, replay
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,7 +24,23 @@ if TYPE_CHECKING:
 GALLERY_MAX = 40
 
 
-def load_run_view(store: RunStore, run_id: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RunView:
+    """One run as Results and Compare draw it: its typed result (None while it runs), spec,
+    curves from the events (`progress.replay`), the last embedding, and what could not be read."""
+
+    run_id: str
+    result: RunResult | None
+    spec: dict[str, Any]
+    kl: list[tuple[float, float]]
+    summary: SummaryTable | None
+    history: list[dict[str, float]]
+    snapshot: SnapshotPoints | None
+    path: Path
+    notes: list[str] = field(default_factory=list)
+
+
+def load_run_view(store: RunStore, run_id: str) -> RunView:
     """Everything the screen draws for a run (runs in a thread: file reads, numpy).
 
     `notes` says what could not be read (an events.jsonl that is a FIFO, a device, too large):
@@ -48,9 +65,9 @@ def load_run_view(store: RunStore, run_id: str) -> dict[str, Any]:
         step = max(1, len(emb) // 2000)
         snapshot = SnapshotPoints(iteration="final", points=np.round(emb[::step, :2], 2).tolist(),
                                   labels=labels[::step].tolist())
-    return {"run_id": run_id, "result": result, "spec": spec, "kl": progress.kl,
-            "summary": progress.model_summary, "history": history, "snapshot": snapshot,
-            "path": store.path(run_id), "notes": notes}
+    return RunView(run_id=run_id, result=result, spec=spec, kl=progress.kl,
+                   summary=progress.model_summary, history=history, snapshot=snapshot,
+                   path=store.path(run_id), notes=notes)
 
 
 def read_npz(path: Path, keys: tuple[str, ...]) -> tuple[np.ndarray, ...] | None:
@@ -69,15 +86,15 @@ def read_npz(path: Path, keys: tuple[str, ...]) -> tuple[np.ndarray, ...] | None
         return None
 
 
-def misclassified(view: dict[str, Any]) -> list[dict[str, Any]]:
+def misclassified(view: RunView) -> list[dict[str, Any]]:
     """[{index, true, pred}] from the result (classifiers) or embedding.npz (clustering)."""
-    result: RunResult | None = view["result"]
+    result = view.result
     if result is None:
         return []
     if result.misclassified:
         return [m.to_dict() for m in result.misclassified]
     mapping = result.mapping_hungarian
-    arrays = read_npz(view["path"] / "embedding.npz", ("clusters", "labels", "indices"))
+    arrays = read_npz(view.path / "embedding.npz", ("clusters", "labels", "indices"))
     if arrays is None or not mapping:
         return []
     import numpy as np
@@ -92,14 +109,14 @@ def misclassified(view: dict[str, Any]) -> list[dict[str, Any]]:
             for i in wrong]
 
 
-def gallery_images(loaded: Dataset | None, view: dict[str, Any],
+def gallery_images(loaded: Dataset | None, view: RunView,
                    wrong: list[dict[str, Any]]) -> tuple[list[np.ndarray], list[str], str]:
     """Images and captions of misclassified digits, or a reason why there are none. `loaded` is
     a Dataset already in memory (used when it is the run's own), or None."""
     if not wrong:
         return [], [], "no misclassified images recorded for this run"
-    result: RunResult | None = view["result"]
-    spec = view["spec"]
+    result = view.result
+    spec = view.spec
     info = result.dataset.to_dict() if result is not None and result.dataset else {}
     ds = loaded
     if ds is None or (info.get("fingerprint") and ds.fingerprint() != info.get("fingerprint")):

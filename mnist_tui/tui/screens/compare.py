@@ -4,8 +4,6 @@ their curves overlaid (validation accuracy per epoch, or KL divergence per t-SNE
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -16,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from mnist_tui.engine import present
+from mnist_tui.engine.runs.view import RunView
 from mnist_tui.tui.host import app_state
 from mnist_tui.tui.safe import plain
 from mnist_tui.tui.summary import (
@@ -57,7 +56,7 @@ class CompareScreen(Screen[None]):
     def _load(self) -> None:
         from mnist_tui.engine.runs.view import load_run_view
 
-        views = []
+        views: list[RunView] = []
         for run_id in self.run_ids:
             try:
                 views.append(load_run_view(app_state(self).store, run_id))
@@ -65,69 +64,69 @@ class CompareScreen(Screen[None]):
                 continue
         self.app.call_from_thread(self._show, views)
 
-    def _show(self, views: list[dict[str, Any]]) -> None:    # typed-result: runs.view's dicts
+    def _show(self, views: list[RunView]) -> None:
         # At 80 columns: a run's column is headed by its job, start time and id on three short
         # lines, and long row labels wrap instead of being cut.
         table = Table(box=None, header_style="bold", padding=(0, 1), expand=False)
         table.add_column("", style="bold", overflow="fold", max_width=34)
-        best = max((main_accuracy(v["result"]) or -1 for v in views), default=-1)
+        best = max((main_accuracy(v.result) or -1 for v in views), default=-1)
         for v in views:
-            when, _, suffix = short_id(v["run_id"]).rpartition(" ")
-            table.add_column(Text("\n").join(plain(p) for p in (v["spec"].get("job"), when,
+            when, _, suffix = short_id(v.run_id).rpartition(" ")
+            table.add_column(Text("\n").join(plain(p) for p in (v.spec.get("job"), when,
                                                                   suffix) if p),
                              justify="right", no_wrap=True)
-        table.add_row("status", *[plain(v["result"].status if v["result"] else "running")
+        table.add_row("status", *[plain(v.result.status if v.result else "running")
                                   for v in views])
         labels = []
         for v in views:
-            for label, _ in headlines(v["result"]):
+            for label, _ in headlines(v.result):
                 if label not in labels:
                     labels.append(label)
         for label in labels:
             cells = []
             for v in views:
-                value = dict(headlines(v["result"])).get(label)
+                value = dict(headlines(v.result)).get(label)
                 style = "bold green" if value is not None and value == best else ""
                 cells.append(Text(present.percent(value), style=style))
             table.add_row(plain(label), *cells)
         phases: list[str] = []
         for v in views:
-            for k in (v["result"].timings if v["result"] else {}):
+            for k in (v.result.timings if v.result else {}):
                 if k not in phases:
                     phases.append(k)
         if phases:
             table.add_row(Text("time per phase", style="underline"), *[""] * len(views))
             for k in phases:
-                table.add_row(plain(f"  {k}"), *[present.duration(v["result"].timings.get(k)
-                                                              if v["result"] else None)
+                table.add_row(plain(f"  {k}"), *[present.duration(v.result.timings.get(k)
+                                                              if v.result else None)
                                                   for v in views])
-        diff = differing_settings([v["spec"] for v in views])
+        diff = differing_settings([v.spec for v in views])
         table.add_row(Text("settings that differ", style="underline"), *[""] * len(views))
         if not diff:
             table.add_row("  (none: same settings)", *[""] * len(views))
         for k in diff:
-            table.add_row(plain(f"  {k}"), *[plain(v["spec"].get(k, "—")) for v in views])
+            table.add_row(plain(f"  {k}"), *[plain(v.spec.get(k, "—")) for v in views])
         self.query_one("#compare-table", Static).update(table)
         self._overlay(views)
         self.loaded = True
 
-    def _overlay(self, views: list[dict[str, Any]]) -> None:    # typed-result: as _show
+    def _overlay(self, views: list[RunView]) -> None:
         plot = self.query_one("#compare-plot", CurvePlot)
         series, title = [], ""
-        if any(v["history"] for v in views):
+        if any(v.history for v in views):
             title = "validation accuracy per epoch (accuracy where no validation)"
             plot.xlabel = "epoch"
             for v in views:
-                h = v["history"] or []
+                h = v.history or []
                 key = "val_accuracy" if any("val_accuracy" in e for e in h) else "accuracy"
-                series.append((short_id(v["run_id"]), [e.get("epoch", i + 1)
+                series.append((short_id(v.run_id), [e.get("epoch", i + 1)
                                                        for i, e in enumerate(h)],
                                [e.get(key) for e in h]))
-        elif any(v["kl"] for v in views):
+        elif any(v.kl for v in views):
             title = "t-SNE KL divergence per iteration"
             plot.xlabel = "iteration"
             for v in views:
-                series.append((short_id(v["run_id"]), [s for s, _ in v["kl"]],
-                               [k for _, k in v["kl"]]))
+                series.append((short_id(v.run_id), [s for s, _ in v.kl],
+                               [k for _, k in v.kl]))
         plot.display = bool(series)
         plot.set_series(series, title)

@@ -18,13 +18,13 @@ or enter ends it, and the screen keys work whenever no field is being edited.
 from __future__ import annotations
 
 from dataclasses import MISSING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
@@ -44,9 +44,18 @@ from mnist_tui.engine.jobs.specs import (
     parse_value,
     spec_fields,
 )
+from mnist_tui.tui.host import app_state
 from mnist_tui.tui.safe import plain, visible
 from mnist_tui.tui.widgets.fields import FIELD_BINDINGS, FieldInput, FieldKeys
 from mnist_tui.tui.widgets.keysbar import KeysBar
+
+if TYPE_CHECKING:
+    from textual.events import DescendantFocus
+    from textual.timer import Timer
+
+    from mnist_tui.engine.runs.preflight import Check
+
+    CheckKey = tuple[str, ...]    # the job and the values of CHECKED_FIELDS, as text
 
 CHECK_DELAY_S = 0.3      # the form settles this long before the disk or network is asked
 CHECKED_FIELDS = ("dataset", "data_dir", "split", "samples", "weights")
@@ -54,7 +63,7 @@ JOB_TITLES = {"tsne-gmm": "t-SNE + GMM (clustering)", "vgg16": "VGG16 transfer l
               "cnn": "small CNN"}
 
 
-def _text_of(value) -> str:
+def _text_of(value: object) -> str:
     if value is None:
         return "none"
     if isinstance(value, float):
@@ -67,7 +76,7 @@ def _on_off(value: bool) -> str:
     return "on (space toggles)" if value else "off (space toggles)"
 
 
-class LaunchScreen(FieldKeys, Screen):
+class LaunchScreen(FieldKeys):
     """Pick a job, a preset, adjust, start (the job joins the queue)."""
 
     AUTO_FOCUS = "#job-select"
@@ -85,12 +94,12 @@ class LaunchScreen(FieldKeys, Screen):
         self._built: tuple[str, str] | None = None   # (job, preset) of the form shown
         # The disk/network check of the valid spec: its key (the values it depends on), its
         # findings (None while it runs), and a start waiting for it.
-        self.check_key: tuple | None = None
-        self.checks: list | None = None
-        self._check_spec: dict | None = None
-        self._check_timer = None
-        self._checking: tuple | None = None     # the key of the check in its worker
-        self._start_waiting: tuple | None = None
+        self.check_key: CheckKey | None = None
+        self.checks: list[Check] | None = None
+        self._check_spec: dict[str, Any] | None = None
+        self._check_timer: Timer | None = None
+        self._checking: CheckKey | None = None     # the key of the check in its worker
+        self._start_waiting: CheckKey | None = None
 
     @property
     def checking(self) -> bool:
@@ -122,14 +131,14 @@ class LaunchScreen(FieldKeys, Screen):
         await self._build_form()
 
     # -- building ------------------------------------------------------------------------
-    def _preset_values(self, preset: str) -> dict:
+    def _preset_values(self, preset: str) -> dict[str, Any]:
         cls = SPEC_CLASSES[self.job]
-        values = {}
+        values: dict[str, Any] = {}
         for f in spec_fields(self.job):
             default = f.default if f.default is not MISSING else None
             values[f.name] = default
         values.update(cls.presets.get(preset, {}))
-        data_dir = getattr(self.app, "data_dir", None)
+        data_dir = app_state(self).data_dir
         if data_dir and "data_dir" in values and values.get("dataset") != "digits":
             values["data_dir"] = data_dir
         return values
@@ -147,6 +156,7 @@ class LaunchScreen(FieldKeys, Screen):
             meta = f.metadata
             value = values.get(f.name)
             wid = f"f-{f.name}"
+            widget: Checkbox | Select[str] | FieldInput
             if meta["kind"] is bool:
                 widget = Checkbox(_on_off(bool(value)), value=bool(value), id=wid,
                                   compact=True)
@@ -175,11 +185,13 @@ class LaunchScreen(FieldKeys, Screen):
             return "yes" if widget.value else "no"
         if isinstance(widget, Select):
             return str(widget.value)
+        assert isinstance(widget, Input), widget      # a FieldInput
         return widget.value
 
-    def read_form(self) -> tuple[dict, dict[str, str]]:
+    def read_form(self) -> tuple[dict[str, Any], dict[str, str]]:
         """(typed values, parse errors) from the widgets."""
-        values, errors = {}, {}
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
         for f in spec_fields(self.job):
             if f.name == "preset":
                 continue
@@ -211,7 +223,7 @@ class LaunchScreen(FieldKeys, Screen):
         return problems
 
     # -- the disk and network check ----------------------------------------------------------
-    def _want_check(self, spec: dict) -> None:
+    def _want_check(self, spec: dict[str, Any]) -> None:
         """The check of this spec: kept when its inputs did not change, else computed here
         (no disk, no network needed) or in a worker after CHECK_DELAY_S."""
         from mnist_tui.engine.runs.preflight import check_job, needs_io
@@ -242,7 +254,7 @@ class LaunchScreen(FieldKeys, Screen):
             self._run_check(self.check_key, self._check_spec)
 
     @work(thread=True, exclusive=True, group="launch-check", exit_on_error=False)
-    def _run_check(self, key: tuple, spec: dict) -> None:
+    def _run_check(self, key: CheckKey | None, spec: dict[str, Any]) -> None:
         from mnist_tui.engine.runs.preflight import Check, check_job
 
         try:
@@ -255,7 +267,7 @@ class LaunchScreen(FieldKeys, Screen):
         except Exception:  # noqa: BLE001 - the app is closing
             pass
 
-    def _checked(self, key: tuple, checks: list) -> None:
+    def _checked(self, key: CheckKey | None, checks: list[Check]) -> None:
         if self._checking == key:
             self._checking = None
         if key != self.check_key:
@@ -266,7 +278,7 @@ class LaunchScreen(FieldKeys, Screen):
             self._start_waiting = None
             self._start_checked()
 
-    def _check_problems(self) -> list:
+    def _check_problems(self) -> list[Check]:
         return [c for c in self.checks or [] if c.problem]
 
     def _draw_findings(self) -> None:
@@ -361,7 +373,7 @@ class LaunchScreen(FieldKeys, Screen):
         if event.select.id and event.select.id.startswith("f-"):
             self.validate()
 
-    def on_descendant_focus(self, event) -> None:
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
         wid = getattr(event.widget, "id", "") or ""
         helptext = ""
         if wid.startswith("f-"):
@@ -450,10 +462,11 @@ class LaunchScreen(FieldKeys, Screen):
         except SpecError as exc:
             self.app.notify(f"not started: {exc}", severity="error")
             return
-        job = self.app.manager.submit(spec.to_dict())
-        queued = len([j for j in self.app.manager.active() if j.state == "queued"])
-        held = self.app.manager.held_by
+        manager = app_state(self).manager
+        job = manager.submit(spec.to_dict())
+        queued = len([j for j in manager.active() if j.state == "queued"])
+        held = manager.held_by
         self.app.notify(f"{self.job} {job.job_id[-6:]} "
                         + (f"queued ({queued} waiting)" if job.state == "queued" else "started")
                         + (f": it starts when {held} ends" if held else ""))
-        self.app.action_show("monitor")
+        app_state(self).action_show("monitor")

@@ -9,6 +9,8 @@ samples on its own timer (`widgets/syspanel.py`). The lines' text is `tui/joblin
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
+from mnist_tui.tui.host import app_state
 from mnist_tui.tui.joblines import (
     COLUMNS,
     activity_line,
@@ -28,8 +31,11 @@ from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot, digit_legend
 from mnist_tui.tui.widgets.syspanel import SystemPanel
 
+if TYPE_CHECKING:
+    from mnist_tui.tui.jobs import Job
 
-class MonitorScreen(Screen):
+
+class MonitorScreen(Screen[None]):
     """Jobs table on top, the selected job's progress, activity, system figures, curves,
     scatter and log below."""
 
@@ -61,7 +67,7 @@ class MonitorScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        table = DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Text | str] = DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
         for key, label, width in COLUMNS:
             table.add_column(label, key=key, width=width)
         yield table
@@ -79,7 +85,7 @@ class MonitorScreen(Screen):
         yield KeysBar()
 
     def on_mount(self) -> None:
-        self.app.job_changed.subscribe(self, self.on_job_changed, immediate=True)
+        app_state(self).job_changed.subscribe(self, self.on_job_changed, immediate=True)
         self.set_interval(0.25, self._tick)
         self.set_interval(1.0, self._tick_clock)
         self.query_one("#jobs", DataTable).focus()
@@ -101,7 +107,7 @@ class MonitorScreen(Screen):
 
     def _follow_latest(self) -> None:
         """Select the job launched last, once: moving the cursor away afterwards sticks."""
-        latest = self.app.manager.latest
+        latest = app_state(self).manager.latest
         if latest is not None and latest != self._latest_seen:
             self._latest_seen = latest
             if latest != self.selected:
@@ -131,7 +137,7 @@ class MonitorScreen(Screen):
             self._redraw()
 
     def _tick_clock(self) -> None:
-        if self.app.screen is self and self.app.manager.active():
+        if self.app.screen is self and app_state(self).manager.active():
             self._dirty_table = self._dirty_detail = True
 
     def _redraw(self, force: bool = False) -> None:
@@ -145,15 +151,15 @@ class MonitorScreen(Screen):
             self._dirty_plots = False
             self._draw_plots()
 
-    def _job(self):
-        return self.app.manager.jobs.get(self.selected) if self.selected else None
+    def _job(self) -> Job | None:
+        return app_state(self).manager.jobs.get(self.selected) if self.selected else None
 
-    def _row(self, job, now: float) -> list:
-        return table_row(job, now, held=bool(self.app.manager.held_by))
+    def _row(self, job: Job, now: float) -> list[Text | str]:
+        return table_row(job, now, held=bool(app_state(self).manager.held_by))
 
     def _draw_table(self) -> None:
         table = self.query_one("#jobs", DataTable)
-        manager = self.app.manager
+        manager = app_state(self).manager
         jobs = manager.ordered()
         now = manager.clock()
         ids = [j.job_id for j in jobs]
@@ -203,7 +209,7 @@ class MonitorScreen(Screen):
         activity = self.query_one("#job-activity", Static)
         system = self.query_one("#job-system", SystemPanel)
         log = self.query_one("#job-log", Static)
-        manager = self.app.manager
+        manager = app_state(self).manager
         if job is None:
             title.update(Text("No jobs yet: press 2 to launch one, ? for every key.",
                               style="italic"))
@@ -285,7 +291,7 @@ class MonitorScreen(Screen):
             return
 
         def answer(yes: bool | None) -> None:
-            if yes and self.app.manager.cancel(job.job_id):
+            if yes and app_state(self).manager.cancel(job.job_id):
                 self.app.notify(f"cancelling {job.job} {job.job_id[-6:]}…")
 
         question = say("Cancel {} {}?\nIt is {}", job.job, job.job_id, job.state)

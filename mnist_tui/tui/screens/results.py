@@ -9,8 +9,6 @@ Clustering and classifier results share the screen; any field may be missing.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from rich.console import JustifyMethod
 from rich.table import Table
@@ -24,7 +22,8 @@ from textual.widgets import Header, Static
 
 from mnist_tui.engine import present
 from mnist_tui.engine.jobs.results import ClassifierMetrics, ClusteringMetrics, RunResult
-from mnist_tui.engine.runs.view import gallery_images, load_run_view, misclassified
+from mnist_tui.engine.runs.progress import SummaryTable
+from mnist_tui.engine.runs.view import RunView, gallery_images, load_run_view, misclassified
 from mnist_tui.engine.text import shown
 from mnist_tui.tui.host import app_state
 from mnist_tui.tui.safe import lines, plain, say, visible
@@ -56,7 +55,7 @@ class ResultsScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.view: dict[str, Any] | None = None    # typed-result: engine.runs.view's dict
+        self.view: RunView | None = None
         self._to_top = True          # the next run shown starts at the top
 
     def compose(self) -> ComposeResult:
@@ -99,7 +98,7 @@ class ResultsScreen(Screen[None]):
     def action_export(self) -> None:
         from mnist_tui.tui.exports import export_report
 
-        export_report(self, [self.view["run_id"] if self.view else app_state(self).results_run],
+        export_report(self, [self.view.run_id if self.view else app_state(self).results_run],
                       self.show_notice)
 
     def show_notice(self, text: Text) -> None:
@@ -133,17 +132,17 @@ class ResultsScreen(Screen[None]):
         self.query_one("#res-title", Static).update(
             say("Run {} cannot be read: {}", run_id, error, style="bold red"))
 
-    def _show(self, view: dict[str, Any]) -> None:     # typed-result: engine.runs.view's dict
-        if self.view is None or self.view["run_id"] != view["run_id"]:
+    def _show(self, view: RunView) -> None:
+        if self.view is None or self.view.run_id != view.run_id:
             self._to_top = True
         self.view = view
-        result: RunResult | None = view["result"]
-        spec = view["spec"]
+        result: RunResult | None = view.result
+        spec = view.spec
         status = result.status if result is not None else "running"
         ds = result.dataset if result is not None else None
         # Every value here is read from the run folder: shown as written (tui/safe.py).
         title = Text.assemble(
-            ("Run ", "bold"), (visible(view["run_id"]), "bold cyan"), "  ",
+            ("Run ", "bold"), (visible(view.run_id), "bold cyan"), "  ",
             (visible(status), STATE_STYLE.get(status, "")), "\n",
             say("{} · preset {} · seed {} · {} ({} images)", *(shown(v, HEAD_LIMIT) for v in (
                 spec.get("job"), spec.get("preset"), spec.get("seed"),
@@ -154,7 +153,7 @@ class ResultsScreen(Screen[None]):
             (say(" · rerun of {}", result.rerun_of) if result and result.rerun_of else ""))
         self.query_one("#res-title", Static).update(title)
         headline = self._headline(result)
-        for note in view.get("notes") or []:        # e.g. an events.jsonl that is a FIFO
+        for note in view.notes:        # e.g. an events.jsonl that is a FIFO
             headline.append("\n⚠ " + visible(note), "bold yellow")
         recorded = result.confusion_matrix if result is not None else None
         matrix = counts_matrix(recorded)
@@ -183,7 +182,7 @@ class ResultsScreen(Screen[None]):
                 precision, recall = None, m.per_class_recall_hungarian
             per.update(per_class_text(matrix, scores(precision), scores(recall)))
         self._show_curves(view)
-        self._show_model(view["summary"])
+        self._show_model(view.summary)
         if self._to_top:
             self._to_top = False
             self.query_one("#results-body", VerticalScroll).scroll_home(animate=False,
@@ -227,12 +226,12 @@ class ResultsScreen(Screen[None]):
             text.append_text(lines("\n".join(tail), "red", indent="  "))
         return text
 
-    def _show_curves(self, view: dict[str, Any]) -> None:     # typed-result: as _show
+    def _show_curves(self, view: RunView) -> None:
         row = self.query_one("#res-curves")
         a = self.query_one("#res-plot-a", CurvePlot)
         b = self.query_one("#res-plot-b", CurvePlot)
         scatter = self.query_one("#res-scatter", ScatterPlot)
-        loss, acc = history_series(view["history"])
+        loss, acc = history_series(view.history)
         if loss or acc:
             row.display = True
             a.display = b.display = True
@@ -240,14 +239,14 @@ class ResultsScreen(Screen[None]):
             a.xlabel = b.xlabel = "epoch"
             a.set_series(loss, "loss")
             b.set_series(acc, "accuracy")
-        elif view["kl"] or view["snapshot"]:
+        elif view.kl or view.snapshot:
             row.display = True
             b.display = False
-            a.display = bool(view["kl"])
+            a.display = bool(view.kl)
             a.xlabel = "iteration"
-            a.set_series([("KL", [s for s, _ in view["kl"]], [v for _, v in view["kl"]])],
+            a.set_series([("KL", [s for s, _ in view.kl], [v for _, v in view.kl])],
                          "KL divergence")
-            snap = view["snapshot"]
+            snap = view.snapshot
             scatter.display = snap is not None
             if snap is not None:
                 it = snap.get("iteration")
@@ -256,7 +255,7 @@ class ResultsScreen(Screen[None]):
         else:
             row.display = False
 
-    def _show_model(self, summary: dict[str, Any] | None) -> None:   # as its events recorded
+    def _show_model(self, summary: SummaryTable | None) -> None:   # as its events recorded
         widget = self.query_one("#res-model", Static)
         widget.display = summary is not None
         if summary is None:

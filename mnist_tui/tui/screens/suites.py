@@ -37,6 +37,7 @@ from mnist_tui.engine.suites.report_model import SuiteReport
 from mnist_tui.engine.suites.session import SuiteSession
 from mnist_tui.engine.suites.spec import SuiteSpec
 from mnist_tui.tui.dialogs import ConfirmScreen, SuitePicker
+from mnist_tui.tui.host import app_state
 from mnist_tui.tui.jobs import WORKER_NICE
 from mnist_tui.tui.messages import (
     SuiteEnded,
@@ -57,12 +58,13 @@ from mnist_tui.tui.widgets.suite_table import StatusView, SuiteStatusLine, Suite
 from mnist_tui.tui.widgets.sweep_plot import SweepPlot
 
 if TYPE_CHECKING:
+    from mnist_tui.engine.runs.store import Skipped
     from mnist_tui.engine.suites.plan import SuitePlan
 
 REDRAW_S = 0.25
 
 
-class SuitesScreen(FieldKeys, Screen):
+class SuitesScreen(FieldKeys, Screen[None]):
     """Run a suite and watch it; open, resume past ones."""
 
     AUTO_FOCUS = "#suite-table"
@@ -128,7 +130,7 @@ class SuitesScreen(FieldKeys, Screen):
         yield Header()
         yield SuiteForm(f"dataset={choice}" if choice in ("digits", "mnist") else "",
                         id="suite-form")
-        yield SuitePlanLine(self.app.runs_dir, self.form_key, self.read_spec, id="suite-plan")
+        yield SuitePlanLine(app_state(self).runs_dir, self.form_key, self.read_spec, id="suite-plan")
         yield SuiteStatusLine("", id="suite-status")
         with Vertical(id="suite-body"):
             yield SuiteTable(id="suite-table")
@@ -136,7 +138,7 @@ class SuitesScreen(FieldKeys, Screen):
         yield KeysBar()
 
     def on_mount(self) -> None:
-        self.app.runs_changed.subscribe(self, self.on_runs_changed, immediate=True)
+        app_state(self).runs_changed.subscribe(self, self.on_runs_changed, immediate=True)
         self.query_one("#suite-plot").display = False
         self.query_one("#suite-table").focus()
         self.set_interval(REDRAW_S, self._tick)
@@ -296,13 +298,13 @@ class SuitesScreen(FieldKeys, Screen):
         from mnist_tui.engine.suites.folder import SuiteFolder, reap_suites, scan_suites
         from mnist_tui.engine.suites.records import SuiteRecordError
 
-        reap_suites(self.app.runs_dir)   # a suite whose runner died is not shown "running"
+        reap_suites(app_state(self).runs_dir)   # a suite whose runner died is not shown "running"
         rows = []
-        ids, skipped = scan_suites(self.app.runs_dir)
+        ids, skipped = scan_suites(app_state(self).runs_dir)
         self.app.call_from_thread(self._show_skipped, skipped)
         for sid in ids:
             try:
-                st = SuiteFolder(self.app.runs_dir, sid).read_status()
+                st = SuiteFolder(app_state(self).runs_dir, sid).read_status()
             except SuiteRecordError:
                 status, done = "unreadable", ""
             else:
@@ -312,14 +314,15 @@ class SuitesScreen(FieldKeys, Screen):
                          else "?", "status": status, "done": done})
         self.app.call_from_thread(self._show_picker, rows, skipped)
 
-    def _show_skipped(self, skipped: list) -> None:
+    def _show_skipped(self, skipped: list[Skipped]) -> None:
         """Remember the suite folders a listing skipped: the status line names them."""
         self.skipped = list(skipped)
         self._status()
 
-    def _show_picker(self, rows: list[dict], skipped: list | None = None) -> None:
+    def _show_picker(self, rows: list[dict[str, str]], skipped: list[Skipped] | None = None
+                     ) -> None:
         if not rows and not skipped:
-            self.app.notify(f"no suites yet in {self.app.runs_dir / 'suites'}",
+            self.app.notify(f"no suites yet in {app_state(self).runs_dir / 'suites'}",
                             severity="warning")
             return
 
@@ -338,8 +341,8 @@ class SuitesScreen(FieldKeys, Screen):
     def open_newest(self) -> None:
         from mnist_tui.engine.suites.folder import reap_suites, scan_suites
 
-        reap_suites(self.app.runs_dir)
-        ids, skipped = scan_suites(self.app.runs_dir)
+        reap_suites(app_state(self).runs_dir)
+        ids, skipped = scan_suites(app_state(self).runs_dir)
         self.app.call_from_thread(self._show_skipped, skipped)
         if ids and not self.running and self.folder is None:
             self._open(ids[0])
@@ -353,7 +356,7 @@ class SuitesScreen(FieldKeys, Screen):
         from mnist_tui.engine.suites.report import build_report
 
         try:
-            folder = SuiteFolder.open(self.app.runs_dir, suite_id)
+            folder = SuiteFolder.open(app_state(self).runs_dir, suite_id)
             report = build_report(folder)
         except Exception as exc:  # noqa: BLE001 - unreadable suite
             self.app.call_from_thread(self._say, f"✘ suite {suite_id}: {exc}", "bold red")
@@ -371,7 +374,7 @@ class SuitesScreen(FieldKeys, Screen):
     # -- running (the session's messages, on the UI thread) --------------------------------
     def _may_begin(self) -> bool:
         """A suite times its members: it does not start beside a running job."""
-        busy = self.app.manager.running()
+        busy = app_state(self).manager.running()
         if busy:
             why = (f"{len(busy)} job(s) running: a suite started now would share the cores "
                    "(and its timings) with them. Wait, or cancel them on 3.")
@@ -380,18 +383,18 @@ class SuitesScreen(FieldKeys, Screen):
         return not busy
 
     def _session(self, source: SuiteSpec | str) -> SuiteSession:
-        return SuiteSession(self.app.runs_dir, source, listener=SuiteMessages(self),
+        return SuiteSession(app_state(self).runs_dir, source, listener=SuiteMessages(self),
                             nice=WORKER_NICE)
 
     def _begin(self, session: SuiteSession) -> None:
         self.running, self.reused, self.live = True, 0, None
         self.session = session
-        self.app.suite_session = session   # the app asks it whether a suite runs
-        self.app.manager.hold("the running suite")
+        app_state(self).suite_session = session   # the app asks it whether a suite runs
+        app_state(self).manager.hold("the running suite")
 
     def _ended(self) -> None:
         self.running, self.live = False, None
-        self.app.manager.release()
+        app_state(self).manager.release()
 
     @on(SuiteNote)
     def _note(self, message: SuiteNote) -> None:
@@ -449,7 +452,7 @@ class SuitesScreen(FieldKeys, Screen):
             self.app.notify(f"suite {sid} interrupted: r resumes it", severity="warning")
         else:
             try:
-                shown = paths[0].relative_to(self.app.runs_dir)
+                shown = paths[0].relative_to(app_state(self).runs_dir)
             except ValueError:
                 shown = paths[0]
             self._say(f"{status}" + (f" (reused {self.reused} finished run(s))"
@@ -457,7 +460,7 @@ class SuitesScreen(FieldKeys, Screen):
                 "bold green" if status == "finished" else "bold red")
             self.app.notify(f"suite {sid} {status}: report in {paths[0].parent}", timeout=8,
                             severity="information" if status == "finished" else "error")
-        self.app.runs_changed.publish(None)
+        app_state(self).runs_changed.publish(None)
 
     # -- drawing ---------------------------------------------------------------------------
     def show_report(self, report: SuiteReport) -> None:
