@@ -21,6 +21,7 @@ from mnist_tui.engine.present import duration, percent
 from mnist_tui.engine.suites.listener import SuiteListener
 from mnist_tui.engine.text import shown
 from mnist_tui.outputs import (
+    QuietOnClosedPipe,
     check_json_target,
     check_report_targets,
     error_line,
@@ -213,7 +214,7 @@ def suite_source(args: argparse.Namespace, given: dict[str, Any]) -> SuiteSpec |
 
 
 def _report(args: argparse.Namespace, done: SuiteResult, reporter: Reporter,
-            human: TextIO) -> int:
+            human: TextIO | QuietOnClosedPipe) -> int:
     """The ended suite: --report files, the table (and sweep charts), --json; the exit code."""
     from mnist_tui.engine.suites.report_files import report_texts
     from mnist_tui.engine.suites.report_text import terminal_charts, terminal_summary, to_json
