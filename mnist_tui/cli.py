@@ -24,6 +24,7 @@ from mnist_tui.engine.jobs.specs import (
     parse_value,
     spec_fields,
 )
+from mnist_tui.engine.runs.layout import SPEC_FILE
 from mnist_tui.outputs import check_json_target, check_runs_dir, error_line, reserve_std_fds, say
 from mnist_tui.suite_batch import suite_only_flags, wants_suite
 
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "notebook, default = our best)")
     p.add_argument("--rerun", metavar="RUN_ID", help="run a recorded run's spec again")
     p.add_argument("--config", metavar="FILE", help="run the spec in a JSON file (e.g. a run's "
-                                                    "spec.json); options given too override it")
+                                                    f"{SPEC_FILE}); options given too override it")
     p.add_argument("--runs-dir", metavar="PATH", default=argparse.SUPPRESS,
                    help="where runs are recorded [env MNIST_TUI_RUNS_DIR, else the user data dir]")
     p.add_argument("--json", metavar="PATH|-", dest="json_out",

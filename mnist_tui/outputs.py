@@ -171,14 +171,12 @@ def check_report_targets(paths: list[Path]) -> None:
         check_output_target(str(p), "--report")
 
 
-# What marks a folder as a run's (written by its worker) or a suite's (by its runner).
-RECORD_MARKERS = (("spec.json", "meta.json"), ("suite.json", "status.json"))
-
-
 def _holds_records(folder: Path) -> bool:
     """Is `folder` a run's or a suite's folder? An output there would replace (or, for the
     report's siblings, silently be) one of its records: `--report runs/suites/S/members.html`
-    wrote members.json over that suite's record, and it could no longer be resumed."""
+    wrote its members record over that suite's, and it could no longer be resumed."""
+    from mnist_tui.engine.runs.layout import RECORD_MARKERS
+
     return any(all((folder / name).is_file() for name in marker) for marker in RECORD_MARKERS)
 
 

@@ -35,7 +35,7 @@ def test_mypy_strict_on_the_whole_package():
     """`mypy` with no arguments, as configured in pyproject.toml: all of `mnist_tui` (engine,
     TUI, front ends), strict, with no module excused; untyped third-party libraries
     (TensorFlow, scikit-learn…) are Any."""
-    from tomllib import loads   # noqa: PLC0415 - Python ≥ 3.11 here; CI runs 3.12
+    from tomllib import loads  # noqa: PLC0415 - Python ≥ 3.11 here; CI runs 3.12
 
     config = loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
     assert config["files"] == ["mnist_tui"] and config["strict"] is True

@@ -34,7 +34,7 @@ UNITS = (("GB", 1e9), ("MB", 1e6), ("kB", 1e3))
 
 def is_number(v: object) -> TypeGuard[float]:
     """A real, finite number: a record's NaN, Infinity, bool or string is no value to show,
-    sort or add up (a planted result.json can hold any of them)."""
+    sort or add up (a planted result record can hold any of them)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 

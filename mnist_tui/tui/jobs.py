@@ -34,6 +34,7 @@ from mnist_tui.engine.runs.launch import (
     worker_argv,
     worker_env,
 )
+from mnist_tui.engine.runs.layout import EVENTS_FILE
 from mnist_tui.engine.runs.procs import is_run_worker
 from mnist_tui.engine.runs.progress import RunProgress
 
@@ -109,7 +110,7 @@ def _read_from(path: Path, offset: int) -> bytes:
 
 
 def _age_seconds(created: str) -> float | None:
-    """Seconds since a meta.json `created` stamp (%Y-%m-%dT%H:%M:%S%z)."""
+    """Seconds since a meta record's `created` stamp (%Y-%m-%dT%H:%M:%S%z)."""
     from datetime import datetime
 
     try:
@@ -169,7 +170,7 @@ class JobManager:
     # -- commands ------------------------------------------------------------------------
     def submit(self, spec_dict: dict[str, Any], rerun_of: str | None = None) -> Job:
         """Queue a validated spec; it starts as soon as a slot is free. `rerun_of` names the run
-        it repeats, recorded in its meta.json and result.json as `--batch --rerun` does."""
+        it repeats, recorded in its meta and result records as `--batch --rerun` does."""
         run_id = runs.new_run_id(spec_dict["job"])
         while run_id in self.jobs:
             run_id = runs.new_run_id(spec_dict["job"])
@@ -254,7 +255,7 @@ class JobManager:
     def _signal(self, job: Job, sig: int) -> bool:
         """Send `sig` to the job's worker if it is still that very process: our own child
         (not yet reaped, so its pid cannot be reused), or a re-attached run's worker that
-        `procs.is_run_worker` proves is that run's (never a process a meta.json names)."""
+        `procs.is_run_worker` proves is that run's (never a process a meta record names)."""
         proc = self._procs.get(job.job_id)
         if proc is not None:
             if proc.poll() is not None:
@@ -348,7 +349,7 @@ class JobManager:
     async def _follow(self, job: Job, poll: float = 0.2) -> None:
         """A re-attached job: read events.jsonl as it grows; when the worker is gone without a
         terminal event, record it (once, whoever else is looking)."""
-        path = job.run_dir / runs.EVENTS_FILE
+        path = job.run_dir / EVENTS_FILE
         offset, partial = 0, b""
         try:
             while True:

@@ -227,7 +227,7 @@ def test_a_detached_worker_outlives_its_caller_and_finishes(cli_env, tmp_path):
     result = wait_until(lambda: records.read_result(run_dir), timeout=120, what="its result")
     assert result.status == "finished"
     events = RunStore(run_dir.parent).events("r1")
-    assert events[0]["type"] == "started" and events[-1]["type"] == "finished"
+    assert events[0].type == "started" and events[-1].type == "finished"
 
 
 def test_an_attached_worker_whose_caller_dies_records_why(cli_env, tmp_path):

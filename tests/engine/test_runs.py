@@ -227,9 +227,8 @@ def test_events_skips_a_torn_last_line(tmp_path):
     with open(tmp_path / "r" / EVENTS_FILE, "a", encoding="utf-8") as fh:
         fh.write('{"type":"epoch","t":3.0,"epo')           # the writer was killed here
     events = RunStore(tmp_path).events("r")
-    assert [e["type"] for e in events] == ["started", "log", "epoch"]
-    assert events[2] == {"type": "epoch", "t": 2.0, "epoch": 1, "epochs": 2,
-                         "metrics": {"loss": 0.5}, "seconds": 0.0}
+    assert [e.type for e in events] == ["started", "log", "epoch"]
+    assert events[2] == Epoch(t=2.0, epoch=1, epochs=2, metrics={"loss": 0.5}, seconds=0.0)
 
 
 def test_events_of_run_without_events_file(tmp_path):

@@ -20,6 +20,7 @@ from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.runs.procs import process_alive, process_start_time
 from mnist_tui.engine.suites.folder import SuiteFolder
+from mnist_tui.engine.suites.listener import SuiteListener
 from mnist_tui.engine.suites.runner import run_suite
 from mnist_tui.engine.suites.spec import SuiteSpec, member_key
 
@@ -43,7 +44,7 @@ def run_dirs(runs_dir: Path) -> list[str]:
 # -- 1. a suite always ends in a terminal status ----------------------------------------------
 
 def test_a_listener_that_raises_leaves_the_suite_failed_with_the_reason(tmp_path):
-    class Broken:
+    class Broken(SuiteListener):
         def member_start(self, i, n, member):
             raise RuntimeError("the listener broke")
 
@@ -59,7 +60,7 @@ def test_a_listener_that_raises_mid_member_stops_its_worker(tmp_path):
     """The member's worker does not run on, unobserved, after the suite gave up."""
     seen: dict = {}
 
-    class BrokenOnEvents:
+    class BrokenOnEvents(SuiteListener):
         def event(self, ev):
             if ev.type == "started":
                 seen["pid"] = ev.pid
@@ -236,7 +237,7 @@ def test_a_member_recorded_before_its_spec_changed_shape_is_reused(tmp_path):
 
     started = []
 
-    class Listener:
+    class Listener(SuiteListener):
         def member_start(self, i, n, member):
             started.append(member.label)
 
@@ -414,7 +415,7 @@ def _ctrl_c_at_the_first_member_end(tmp_path):
         def __del__(self):
             os.kill(os.getpid(), signal.SIGINT)   # its KeyboardInterrupt is "ignored"
 
-    class CtrlCAtTheEnd:
+    class CtrlCAtTheEnd(SuiteListener):
         def member_end(self, i, n, member, result):
             Finalised()
 

@@ -29,4 +29,4 @@ async def test_results_shows_a_run_whose_embedding_is_torn(tmp_path):
     app.results_run = recorded.name
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.screen.view is not None, 10)   # loads in a thread
-        assert app.screen.view["run_id"] == recorded.name
+        assert app.screen.view.run_id == recorded.name

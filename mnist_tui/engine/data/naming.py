@@ -86,7 +86,7 @@ def describe(name: str, source: str, published: bool | None) -> str:
 
 
 def dataset_label(info: Mapping[str, Any]) -> str:
-    """How a recorded dataset (result.json's "dataset") is shown: its description; a record
+    """How a recorded dataset (the result record's "dataset") is shown: its description; a record
     from before data was verified (named "mnist" without "published") says it was not checked."""
     description = info.get("description")
     if isinstance(description, str) and description:

@@ -102,7 +102,7 @@ class Log(Event):
 
 @dataclass
 class TerminalEvent(Event):
-    """The last event of a run: it carries the run's typed result (result.json's record).
+    """The last event of a run: it carries the run's typed result (the result record's record).
 
     `result` is None only where no record exists: an input error before the run had one."""
 

@@ -1,10 +1,10 @@
-"""What a run ends with: the typed result record (result.json, a terminal event's `result`).
+"""What a run ends with: the typed result record (the run folder's, a terminal event's `result`).
 
 Every front end (batch summary and JSON, the TUI's screens, suite rows and reports) reads a run's
 outcome through these models, so a key is named, typed and checked once, here. Validation is
 pydantic v2 in strict mode (no "1" → 1 coercion) with one rule added: a field whose value has
 the wrong type, or a number that is NaN or infinite, falls back to its default instead of
-rejecting the record. A planted or old result.json therefore still reads; what it got wrong is
+rejecting the record. A planted or old result record therefore still reads; what it got wrong is
 simply absent. Job-specific fields that a record did not set are not written back, so a
 result's JSON keeps exactly the keys its job produced.
 
@@ -148,7 +148,7 @@ class Headline:
 # -- the parts of a result ---------------------------------------------------------------------
 
 class RecordedDataset(Record):
-    """result.json's `dataset`: what the run read (Dataset.describe() plus the images used)."""
+    """the result record's `dataset`: what the run read (Dataset.describe() plus the images used)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -187,7 +187,7 @@ class Misclassified(Record):
 
 
 class RunResult(Record):
-    """result.json: the envelope every run has, and the job-specific fields, all typed.
+    """The result record: the envelope every run has, and the job-specific fields, all typed.
 
     Unknown keys (from a newer worker) are kept in `extra` and written back unchanged."""
 
@@ -204,7 +204,7 @@ class RunResult(Record):
     rerun_of: str | None = None
     spec: dict[str, Any] = Field(default_factory=dict)
     started_at: str | None = None
-    started_utc: str | None = None    # as meta.json's: the run's place in time, any time zone
+    started_utc: str | None = None    # as the meta record's: the run's place in time, any time zone
     finished_at: str | None = None
     dataset: RecordedDataset | None = None
     metrics: Metrics = Field(default_factory=ClassifierMetrics)

@@ -29,6 +29,7 @@ from mnist_tui.engine.jobs.events import (
 from mnist_tui.engine.jobs.results import RunResult
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs import store as runs
+from mnist_tui.engine.runs.layout import LOG_FILE
 
 GRACE_SECONDS = 10.0
 # A stop signal → (status, words, stopped_by), as the worker itself records it (worker.py).
@@ -109,7 +110,7 @@ def stderr_tail(stderr_file: IO[bytes], run_dir: Path, lines: int = 20) -> str:
         text = stderr_file.read().decode("utf-8", "replace")
     except (OSError, ValueError):
         text = ""
-    log = Path(run_dir) / runs.LOG_FILE
+    log = Path(run_dir) / LOG_FILE
     if log.is_file():
         try:
             text += log.read_text(encoding="utf-8", errors="replace")

@@ -99,7 +99,7 @@ def is_run_worker(pid: object, start_time: object, run_dir: os.PathLike[str] | s
     (pid and kernel start time), run by this user, whose command line runs the worker module
     on that run folder.
 
-    Why so strict: pid and start time come from the run's meta.json, which anyone can write. A
+    Why so strict: pid and start time come from the run's meta record, which anyone can write. A
     planted folder naming another process (a shell, a database) must never make us follow it,
     let alone signal it (the TUI's cancel sends SIGUSR1 then SIGKILL). Everything that follows
     or signals a run's worker by its recorded pid asks this first. Without /proc nothing can be

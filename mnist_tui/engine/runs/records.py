@@ -25,11 +25,9 @@ from pydantic import Field
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.jobs.results import Record as Record
 from mnist_tui.engine.jobs.results import RunResult as RunResult
+from mnist_tui.engine.runs.layout import META_FILE, RESULT_FILE, SPEC_FILE
 
 SCHEMA_VERSION = 1
-SPEC_FILE = "spec.json"
-META_FILE = "meta.json"
-RESULT_FILE = "result.json"
 MAX_RECORD_BYTES = 16 << 20   # a record larger than this is not one of ours
 
 

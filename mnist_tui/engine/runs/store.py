@@ -1,14 +1,8 @@
-"""The run store: one folder per run, every file written atomically.
+"""The run store: listing runs (bad folders skipped and reported), live runs, reaping, events.
 
-    <runs-dir>/<run-id>/spec.json      the exact spec (re-runnable with --config / --rerun)
-                        meta.json      run id, times, pid, host, versions, dataset, rerun_of
-                        events.jsonl   every event the job emitted, one JSON object per line
-                        result.json    the final result (status finished|failed|cancelled|interrupted)
-                        worker.log     the worker's stderr (library chatter, tracebacks)
-                        artifacts …    job-specific files
-
-A run with no result.json whose worker is gone was killed: `RunStore.reap()` records it as
-interrupted, keeping everything already written.
+The folder layout is `layout.py`'s; records are read through `records.py`. A run with no result
+record whose worker is gone was killed: `RunStore.reap()` records it as interrupted, keeping
+everything already written.
 """
 
 from __future__ import annotations
@@ -27,16 +21,20 @@ from pathlib import Path
 from typing import IO, Any
 
 from mnist_tui.engine.errors import MnistTuiError
+from mnist_tui.engine.jobs.events import Event
 from mnist_tui.engine.jobs.results import RunResult
 from mnist_tui.engine.runs import records
+from mnist_tui.engine.runs.layout import (  # noqa: F401 - names store users import
+    EVENTS_FILE,
+    LOG_FILE,
+    META_FILE,
+    RESULT_FILE,
+    SPEC_FILE,
+    SUITES_DIR,  # the suites' folder lives among the runs: not a run, never reported
+)
 from mnist_tui.engine.runs.procs import is_run_worker, process_alive
 from mnist_tui.engine.text import shown
 
-SPEC_FILE = records.SPEC_FILE
-META_FILE = records.META_FILE
-EVENTS_FILE = "events.jsonl"
-RESULT_FILE = records.RESULT_FILE
-LOG_FILE = "worker.log"
 MAX_EVENTS_BYTES = 64 << 20     # an events file larger than this is not one of ours
 MAX_EVENT_LINE = 4 << 20        # nor is a longer line (a t-SNE snapshot is ~40 KB)
 
@@ -108,14 +106,12 @@ class Skipped:
     reason: str
 
 
-# The suites' folder lives among the runs (<runs-dir>/suites): not a run, never reported.
-SUITES_DIR = "suites"
 
 
 def run_started(run_id: str, meta: records.RunMeta | None,
                 result: RunResult | None) -> float:
     """When a run started, in seconds since the epoch, for ordering. First the UTC stamp the
-    worker records (`started_utc` in meta.json, else result.json); runs from before it existed
+    worker records (`started_utc` in the meta record, else the result record); runs from before it existed
     use `created`/`started_at`, which carry their UTC offset; failing those (hand-made records
     without an offset), those stamps and then the run id's time read as this machine's local
     time; 0.0 (oldest) when nothing says."""
@@ -177,7 +173,7 @@ class RunStore:
     def load_meta(self, run_id: str) -> records.RunMeta | None:
         return records.read_meta(self.path(run_id))
 
-    def events(self, run_id: str) -> list[dict[str, Any]]:
+    def events(self, run_id: str) -> list[Event]:
         """Every event of a run; a torn last line (a killed writer) is skipped."""
         return read_events(self.path(run_id) / EVENTS_FILE)
 
@@ -218,7 +214,7 @@ class RunStore:
 
     @staticmethod
     def _info(p: Path) -> RunInfo | None:
-        """One folder's run (None when it is no run: no spec.json). Raises RecordError or
+        """One folder's run (None when it is no run: no spec record). Raises RecordError or
         OSError when the folder or one of its records cannot be read."""
         if not (p / SPEC_FILE).exists():
             return None
@@ -244,7 +240,7 @@ class RunStore:
     def reap(self) -> builtins.list[str]:
         """Mark runs whose worker died without a result as interrupted; returns their ids.
 
-        Keyed on meta.json, which the worker writes before anything else in the folder. Two
+        Keyed on the meta record, which the worker writes before anything else in the folder. Two
         reapers (two TUIs) may race: the result is created exclusively, so only one records it.
         """
         reaped = []
@@ -264,8 +260,8 @@ class RunStore:
 
 
 def worker_alive(meta: records.RunMeta | None, run_dir: Path) -> bool:
-    """Is the worker named by meta.json running here, and provably this run's? A reused pid
-    is not (start time differs), nor is any process a planted meta.json names (its command
+    """Is the worker named by the meta record running here, and provably this run's? A reused pid
+    is not (start time differs), nor is any process a planted meta record names (its command
     line is not this run's worker). Another machine's run is not judged here: False (`reap`
     skips those before asking)."""
     if meta is None or meta.pid is None:
@@ -275,14 +271,14 @@ def worker_alive(meta: records.RunMeta | None, run_dir: Path) -> bool:
     return is_run_worker(meta.pid, meta.pid_start, run_dir)
 
 
-def read_events(path: Path) -> list[dict[str, Any]]:
-    """The event objects of an events.jsonl; torn or foreign lines are skipped (see
+def read_events(path: Path) -> list[Event]:
+    """The events of an events.jsonl; torn or foreign lines are skipped (see
     `iter_events`, which also says why a file could not be read)."""
     return builtins.list(iter_events(path))
 
 
-def iter_events(path: Path, notes: builtins.list[str] | None = None) -> Iterator[dict[str, Any]]:
-    """Each event object of an events.jsonl, read like every other record: a regular file
+def iter_events(path: Path, notes: builtins.list[str] | None = None) -> Iterator[Event]:
+    """Each event of an events.jsonl (typed: `jobs.events`), read like every other record: a regular file
     only (a FIFO would block for ever, `/dev/zero` would never end), at most
     `MAX_EVENTS_BYTES`, lines of at most `MAX_EVENT_LINE`. Torn or foreign lines are skipped.
     Why the file (or some lines) could not be read is appended to `notes`: a bad events file
@@ -342,13 +338,15 @@ def _skip_line(fh: IO[bytes]) -> None:
             return
 
 
-def _event(line: bytes) -> dict[str, Any] | None:
-    """One line as an event object, or None (torn, not JSON, not an event)."""
+def _event(line: bytes) -> Event | None:
+    """One line as an event, or None (torn, not JSON, not one of our events)."""
+    from mnist_tui.engine.runs.progress import as_event
+
     try:
         ev = json.loads(line.decode("utf-8", "replace"))
     except (ValueError, RecursionError):
         return None
-    return ev if isinstance(ev, dict) and isinstance(ev.get("type"), str) else None
+    return as_event(ev) if isinstance(ev, dict) and isinstance(ev.get("type"), str) else None
 
 
 def read_events_from(path: Path, offset: int, limit: int = 1 << 20) -> bytes:
@@ -365,7 +363,7 @@ def read_events_from(path: Path, offset: int, limit: int = 1 << 20) -> bytes:
 
 def record_unfinished(run_dir: Path, status: str, reason: str,
                       stopped_by: str | None = None) -> RunResult | None:
-    """Write result.json for a run that ended without one, keeping what its events recorded.
+    """Write the result record for a run that ended without one, keeping what its events recorded.
 
     Returns None (writing nothing) when the run already has a result or has no spec.
     """
@@ -380,11 +378,10 @@ def record_unfinished(run_dir: Path, status: str, reason: str,
         meta = records.read_meta(run_dir)
     except records.RecordError:
         meta = None
-    history: list[dict[str, Any]] = []
+    from mnist_tui.engine.runs.progress import replay
+
     notes: list[str] = []
-    for ev in iter_events(run_dir / EVENTS_FILE, notes):
-        if ev.get("type") == "epoch" and isinstance(ev.get("metrics", {}), dict):
-            history.append({"epoch": ev.get("epoch"), **ev.get("metrics", {})})
+    history = replay(iter_events(run_dir / EVENTS_FILE, notes)).history()
     result = RunResult.from_dict({
         "status": status, "error": reason, "stopped_by": stopped_by, "job": spec.get("job"),
         "preset": spec.get("preset"), "seed": spec.get("seed"), "run_id": run_dir.name,

@@ -1,7 +1,7 @@
 """What a job costs the machine: its CPU % and resident memory, and each GPU's load and memory.
 
 Why one module: the Monitor's system panel, the batch front end's system line and the worker's
-own peak figures (result.json `system`) must read the same numbers the same way.
+own peak figures (the result record's `system`) must read the same numbers the same way.
 
 - CPU and memory come from /proc/PID/stat and /proc/PID/status: a few µs, no dependency, cheap
   enough for a UI timer. CPU % is the process's CPU time between two samples over the wall time

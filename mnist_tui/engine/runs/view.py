@@ -45,7 +45,8 @@ def load_run_view(store: RunStore, run_id: str) -> RunView:
 
     `notes` says what could not be read (an events.jsonl that is a FIFO, a device, too large):
     the run is still shown, without the curves its events would have drawn."""
-    from mnist_tui.engine.runs.store import EVENTS_FILE, iter_events
+    from mnist_tui.engine.runs.layout import EVENTS_FILE
+    from mnist_tui.engine.runs.store import iter_events
 
     result = store.load_result(run_id)
     spec = store.load_spec(run_id)

@@ -49,6 +49,7 @@ from mnist_tui.engine.jobs.events import (
 from mnist_tui.engine.jobs.results import RunResult
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs import store as runs
+from mnist_tui.engine.runs.layout import EVENTS_FILE, LOG_FILE
 
 if TYPE_CHECKING:
     from mnist_tui.engine.jobs.specs import JobSpec
@@ -219,7 +220,7 @@ def _interrupt_when_orphaned(caller: int | None, poll: float = 1.0) -> None:
 
 def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
             detached: bool = False) -> int:
-    """Load the data, create the run folder, run the job, write result.json. Returns an exit code."""
+    """Load the data, create the run folder, run the job, write the result record. Returns an exit code."""
     from mnist_tui.engine.data.sources import load_dataset
     from mnist_tui.engine.jobs import runner
     from mnist_tui.engine.runs.procs import process_start_time
@@ -328,7 +329,7 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
         if dataset.note:
             ctx.log(dataset.note, "warning")
         run_dir.mkdir(parents=True, exist_ok=False)
-        # meta.json first: from its first instant the folder names its live worker, so a
+        # the meta record first: from its first instant the folder names its live worker, so a
         # reaper never takes a starting run for a dead one.
         records.write_meta(run_dir, records.RunMeta(
             run_id=run_dir.name, created=started_at, started_utc=started_utc, pid=os.getpid(),
@@ -336,8 +337,8 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
             detached=detached, rerun_of=rerun_of, dataset=dataset.describe(),
             versions=library_versions(), machine=runs.machine_info()))
         records.write_spec(run_dir, spec.to_dict())
-        sink.attach(run_dir / runs.EVENTS_FILE)
-        log = os.open(run_dir / runs.LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        sink.attach(run_dir / EVENTS_FILE)
+        log = os.open(run_dir / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log, 2)
         os.close(log)
         ctx.run_dir = run_dir

@@ -9,7 +9,7 @@ comes on the caller's thread. The seam is for executors that run several members
 Peak memory: the executor measures it where the worker runs. The local one reads the worker's
 `VmHWM` (the kernel's high-water mark of its resident set) from /proc at every event; the
 last read, at the terminal event, is after the job's work, so it is the job's peak. (The
-worker also records its own peak in result.json; the suite keeps this measurement, taken the
+worker also records its own peak in its result record; the suite keeps this measurement, taken the
 same way for every member, in measurements.json.)
 
 Stopping: a Ctrl-C (KeyboardInterrupt in the caller's thread) interrupts the running member,

@@ -25,13 +25,13 @@ from typing import Any
 
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.runs import store as runs
+from mnist_tui.engine.runs.layout import SUITE_FILE
 from mnist_tui.engine.runs.records import RecordError
 from mnist_tui.engine.suites import records as suite_records
 from mnist_tui.engine.suites.lock import SuiteLock
 from mnist_tui.engine.suites.matching import key_for_spec, run_matches
 from mnist_tui.engine.suites.records import (
     ACTIVE,
-    SUITE_FILE,
     Measurement,
     Runner,
     SuiteMeasurements,

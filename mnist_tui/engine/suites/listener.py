@@ -79,18 +79,3 @@ class SuiteListener:
 
     def suite_error(self, error: Exception) -> None:
         pass
-
-
-def as_listener(obj: object) -> SuiteListenerProtocol:
-    """A full listener from `obj`: itself when it has every method; else a `SuiteListener`
-    whose methods are the ones `obj` has (an object written against the older, optional-method
-    interface: the tests' small listeners). None: a listener that shows nothing."""
-    if isinstance(obj, SuiteListenerProtocol):
-        return obj
-    out = SuiteListener()
-    if obj is not None:
-        for name in SuiteListenerProtocol.__dict__:
-            method = getattr(obj, name, None) if not name.startswith("_") else None
-            if callable(method):
-                setattr(out, name, method)
-    return out

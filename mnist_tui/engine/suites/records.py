@@ -35,14 +35,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from mnist_tui.engine.runs.layout import (
+    MEASUREMENTS_FILE,
+    MEMBERS_FILE,
+    STATUS_FILE,
+    SUITE_FILE,
+)
 from mnist_tui.engine.runs.records import RecordError, atomic_write_text, dumps, read_json_file
 from mnist_tui.engine.suites.spec import SuiteSpec
 
 SCHEMA_VERSION = 1
-SUITE_FILE = "suite.json"
-MEMBERS_FILE = "members.json"
-MEASUREMENTS_FILE = "measurements.json"
-STATUS_FILE = "status.json"
 STATUSES = ("created", "running", "finished", "failed", "interrupted")
 ACTIVE = ("created", "running")     # statuses that claim a live runner
 

@@ -185,4 +185,4 @@ def html(report: SuiteReport) -> str:
         degradation=[degradation_text(d) for d in report.degradation],
         charts=charts(report), confusion=confusion_tables(report), rows=run_rows(report),
         errors=[r for r in report.rows if r.error], details=run_details(report),
-        suite_spec=json.dumps(report.suite, indent=1), definitions=report.definitions)
+        suite_spec_text=json.dumps(report.suite, indent=1), definitions=report.definitions)

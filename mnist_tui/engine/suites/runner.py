@@ -36,7 +36,7 @@ from mnist_tui.engine.suites.executor import (
     MemberRun,
 )
 from mnist_tui.engine.suites.folder import SuiteFolder
-from mnist_tui.engine.suites.listener import SuiteListenerProtocol, as_listener
+from mnist_tui.engine.suites.listener import SuiteListener, SuiteListenerProtocol
 from mnist_tui.engine.suites.matching import finished_runs_by_key, run_problem
 from mnist_tui.engine.suites.records import Measurement, Runner
 from mnist_tui.engine.suites.spec import Member
@@ -54,14 +54,14 @@ class SuiteOutcome:
     failed: list[str] = field(default_factory=list)          # member labels
 
 
-def run_suite(folder: SuiteFolder, listener: SuiteListenerProtocol | object = None,
+def run_suite(folder: SuiteFolder, listener: SuiteListenerProtocol | None = None,
               reuse_store: bool = False, nice: int = 0, *, executor: Executor | None = None,
               cancel: threading.Event | None = None) -> SuiteOutcome:
     """Run (or continue) every member of the suite in `folder` through `executor` (default: a
     `LocalSerialExecutor` whose workers run at `nice`: see `launch.lower_priority`); `cancel`
     set stops it between members. SuiteBusyError when another process runs it; any other
     exception propagates after status.json says failed, and why."""
-    members = _Members(folder, as_listener(listener),
+    members = _Members(folder, listener or SuiteListener(),
                        executor or LocalSerialExecutor(folder.runs_dir, nice),
                        cancel or threading.Event())
     with folder.lock:

@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
+from mnist_tui.engine.runs.layout import SPEC_FILE
 from mnist_tui.tui.host import app_state
 from mnist_tui.tui.joblines import (
     COLUMNS,
@@ -304,7 +305,7 @@ class MonitorScreen(Screen[None]):
         job = self._job()
         if job is None:
             return
-        if job.active or not (job.run_dir / "spec.json").is_file():
+        if job.active or not (job.run_dir / SPEC_FILE).is_file():
             self.app.notify("no results yet for this job" if job.active
                             else "this job left no run folder (it failed before starting)",
                             severity="warning")

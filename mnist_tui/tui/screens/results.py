@@ -1,7 +1,7 @@
 """Results: one run's headline accuracies, confusion heat map, per-class scores, curves, model
 summary and misclassified digits.
 
-Everything is read from the run folder in a thread (result.json, events.jsonl, embedding.npz),
+Everything is read from the run folder in a thread (the result record, events.jsonl, embedding.npz),
 and the gallery's images from the dataset the run used (its spec's dataset/data_dir), checked
 against the run's recorded fingerprint so the pictures are the images that were misclassified.
 Clustering and classifier results share the screen; any field may be missing.

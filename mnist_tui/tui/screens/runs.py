@@ -291,7 +291,7 @@ class RunsScreen(Screen[None]):
         self.app.post_message(CompareRuns(ordered))
 
     def action_rerun(self) -> None:
-        """The selected run's exact spec (its spec.json) again, as a new job."""
+        """The selected run's exact spec (its spec record) again, as a new job."""
         from mnist_tui.engine.jobs.specs import spec_from_dict
 
         run_id = self._current()
@@ -299,7 +299,7 @@ class RunsScreen(Screen[None]):
             return
         try:
             spec = spec_from_dict(app_state(self).store.load_spec(run_id))
-        except Exception as exc:  # noqa: BLE001 - an old or hand-edited spec.json
+        except Exception as exc:  # noqa: BLE001 - an old or hand-edited spec record
             self.show_notice(say("cannot run {} again: {}", run_id, exc, style="bold red"))
             return
         manager = app_state(self).manager

@@ -53,7 +53,7 @@ MAX_CLASSES = 100      # a confusion matrix wider than this is not one of ours
 def counts_matrix(value: object) -> list[list[int]] | None:
     """`value` when it is a confusion matrix this module can draw: a square list of lists of
     counts (non-negative ints, no bools), 1 to MAX_CLASSES wide; None for anything else a
-    planted result.json may hold (rows of two lengths, strings, NaN, a dict)."""
+    planted result record may hold (rows of two lengths, strings, NaN, a dict)."""
     if not isinstance(value, list) or not 0 < len(value) <= MAX_CLASSES:
         return None
     n = len(value)
