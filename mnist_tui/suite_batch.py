@@ -44,6 +44,7 @@ EXIT = {"finished": 0, "failed": 3, "interrupted": 130}
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from mnist_tui.engine.suites.spec import (
+        DEFAULT_PRESETS,
         DEFAULT_SEEDS,
         DEFAULT_VGG_INPUT_SIZE,
         PROTOCOLS,
@@ -67,8 +68,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "and .md, .json, .csv next to it")
     g.add_argument("--methods", metavar="LIST", help=f"methods of the suite (default: all: "
                    f"{','.join(JOB_NAMES)})")
-    g.add_argument("--presets", metavar="LIST", help="presets (default: seed suite seed,default;"
-                   " sweep default)")
+    g.add_argument("--presets", metavar="LIST", help="presets (default: seed suite "
+                   f"{','.join(DEFAULT_PRESETS['seed'])}; sweep "
+                   f"{','.join(DEFAULT_PRESETS['sweep'])}; a method skips those it lacks)")
     g.add_argument("--sizes", metavar="LIST", help="numbers of images (sweep default "
                    f"{','.join(map(str, SWEEP_SIZES))}; seed suite: the t-SNE + GMM sizes, "
                    f"default {','.join(map(str, SEED_SIZES))}; there --samples sets the "

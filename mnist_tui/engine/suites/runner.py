@@ -8,9 +8,9 @@ measured — and stops the suite, which a later `resume` continues: finished mem
 So does `cancel` (a set event: from another thread, the TUI). A failed member does not stop
 the suite.
 
-The runner holds the suite's lock for the whole run (`suite_lock`: a second runner gets
+The runner holds the suite's lock for the whole run (`lock.SuiteLock`: a second runner gets
 SuiteBusyError) and records itself in status.json (pid, host, start time), so a suite whose
-runner died is told from a running one (`suites.reap_suites`). Whatever else escapes (a
+runner died is told from a running one (`folder.reap_suites`). Whatever else escapes (a
 listener's bug, an OSError writing a record) is recorded before it propagates: status "failed"
 with the exception's type and message, and the running member's worker is interrupted rather
 than left running unobserved.

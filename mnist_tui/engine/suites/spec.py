@@ -37,6 +37,10 @@ SEED_SUPERVISED_SAMPLES = 6000      # the notebook's VGG16: 10% of the training 
 DEFAULT_VGG_INPUT_SIZE = 32         # what 2 CPU cores afford; 224 is the notebook's
 # Seeds when none are given: the seed suite runs the notebook's experiments once, a sweep thrice.
 DEFAULT_SEEDS: dict[str, tuple[int, ...]] = {"seed": (0,), "sweep": (0, 1, 2)}
+# Presets when none are given. "refined" (t-SNE + GMM, then self-training) joins both suites:
+# methods without a preset (VGG16 and the CNN have no "refined") skip it.
+DEFAULT_PRESETS: dict[str, tuple[str, ...]] = {"seed": ("seed", "default", "refined"),
+                                               "sweep": ("default", "refined")}
 # The most member runs one suite may plan. The largest a user means is far below (every
 # method, both presets, the six sweep sizes and 100 seeds: 2,400); `--sizes` and `--seeds`
 # lists of 15,000 values each (or a recorded suite spec saying so) planned 225 million member
@@ -68,11 +72,8 @@ class SuiteSpec:
 
     def __post_init__(self) -> None:
         self.methods = tuple(self.methods)
-        # "refined" (t-SNE + GMM, then self-training) joins both suites: methods without
-        # that preset (VGG16, the CNN) skip it.
         if not self.presets:
-            wanted = ("seed", "default", "refined") if self.name == "seed" else ("default",
-                                                                                 "refined")
+            wanted = DEFAULT_PRESETS["seed" if self.name == "seed" else "sweep"]
             self.presets = tuple(p for p in wanted if p == "default" or any(
                 p in SPEC_CLASSES[m].presets for m in self.methods if m in SPEC_CLASSES))
         self.presets = tuple(self.presets)

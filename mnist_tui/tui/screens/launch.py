@@ -4,12 +4,12 @@ Every field's text goes through `specs.parse_value`, then the whole spec through
 `JobSpec.problems()` — the same checks `--batch` applies — so the form can never accept what the
 command line would refuse, and each bad field gets exactly one message under it.
 
-Then what only the disk or the network can tell (`engine.preflight.check_job`): the data folder
-and the chosen split exist and hold the images asked for, the VGG16 weights are cached or can be
-downloaded (how big, from where). That check runs in a thread worker shortly after the fields it
-depends on change (at once, in this thread, when it touches neither: the bundled digits), its
-findings go under their fields, and ctrl+s starts only once it passed (a failed check is run again
-by ctrl+s: the network may be back).
+Then what only the disk or the network can tell (`engine.runs.preflight.check_job`): the data
+folder and the chosen split exist and hold the images asked for, the VGG16 weights are cached or
+can be downloaded (how big, from where). That check runs in a thread worker shortly after the
+fields it depends on change (at once, in this thread, when it touches neither: the bundled
+digits), its findings go under their fields, and ctrl+s starts only once it passed (a failed
+check is run again by ctrl+s: the network may be back).
 
 Text fields are edited on purpose (widgets/fields.py): tab, a click or enter starts editing, esc
 or enter ends it, and the screen keys work whenever no field is being edited.
