@@ -8,9 +8,11 @@ comes on the caller's thread. The seam is for executors that run several members
 
 Peak memory: the executor measures it where the worker runs. The local one reads the worker's
 `VmHWM` (the kernel's high-water mark of its resident set) from /proc at every event; the
-last read, at the terminal event, is after the job's work, so it is the job's peak. (The
-worker also records its own peak in its result record; the suite keeps this measurement, taken the
-same way for every member, in measurements.json.)
+last read, at the terminal event, is after the job's work, so it is the job's peak. The worker
+also records its own: `peak_rss_bytes` (getrusage) and a `system` summary (CPU %, RSS, GPU
+memory and use) in its result record, and the report prefers that figure; this measurement,
+taken the same way for every member, is kept in measurements.json for members without it (no
+result, or one from before workers recorded their peak).
 
 Stopping: a Ctrl-C (KeyboardInterrupt in the caller's thread) interrupts the running member,
 which records what it measured; `interrupt()` (from any thread: the TUI's cancel) sends the
@@ -25,7 +27,7 @@ import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mnist_tui.engine.runs.launch import WorkerRun
 from mnist_tui.engine.runs.records import RunResult
@@ -112,11 +114,6 @@ def read_vmhwm(pid: int) -> int | None:
     return None
 
 
-def as_result(data: object) -> RunResult:
-    """A worker's outcome as the typed record (whatever shape `WorkerRun.outcome` returns)."""
-    return data if isinstance(data, RunResult) else RunResult.from_dict(data)  # typed-result
-
-
 class LocalSerialExecutor:
     """One member at a time, in a worker process on this machine (`launch.WorkerRun`), at
     `nice` (see `launch.lower_priority`). Thread-safe: `interrupt`, `kill` and `pid` may be
@@ -162,8 +159,7 @@ class LocalSerialExecutor:
         except BaseException:
             _abandon(worker)
             raise
-        data: Any = worker.outcome("interrupted" if interrupted else "failed")
-        result = as_result(data)
+        result = worker.outcome("interrupted" if interrupted else "failed")
         if interrupted and result.status == "finished":
             interrupted = False  # it finished before the signal reached it
         if result.run_id is None:
