@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mnist_tui.engine.jobs.results import ClassifierMetrics, RunResult
+from mnist_tui.engine.jobs.results import HUNGARIAN, MAJORITY, ClassifierMetrics, RunResult
 
 STATE_STYLE = {
     "queued": "dim", "starting": "cyan", "running": "bold cyan", "stopping": "yellow",
@@ -37,9 +37,9 @@ def headlines(result: RunResult | None) -> list[tuple[str, float | None]]:
     alone = result.metrics_clustering
     refined = "self-trained " if alone is not None else ""
     if "accuracy_hungarian" in m.model_fields_set:
-        out.append((f"{refined}one-to-one (Hungarian)", m.accuracy_hungarian))
+        out.append((f"{refined}{HUNGARIAN}", m.accuracy_hungarian))
     if "accuracy_majority" in m.model_fields_set:
-        out.append((f"{refined}majority vote (many-to-one)", m.accuracy_majority))
+        out.append((f"{refined}{MAJORITY}", m.accuracy_majority))
     if alone is not None and "accuracy_hungarian" in alone.model_fields_set:
         # the refined preset: the clustering's own number stays in view
         out.append(("clustering alone (one-to-one)", alone.accuracy_hungarian))

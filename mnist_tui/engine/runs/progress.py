@@ -163,10 +163,7 @@ class RunProgress:
         elif isinstance(ev, Log):
             self.logs.append((_text(ev.level), _text(ev.message)))
         elif isinstance(ev, TerminalEvent):
-            result: object = ev.result     # a dict where code built the event by hand
-            self.result = (result if isinstance(result, RunResult)
-                           else RunResult.from_dict(result) if isinstance(result, dict) and result
-                           else None)
+            self.result = ev.result
             self.ended_t = t or self.last_t or None
             if isinstance(ev, Failed):
                 self.error = _text(ev.error)

@@ -68,7 +68,6 @@ DEFINITIONS = {
                "importing the libraries, building the model",
     "peak_rss_mb": "peak resident memory of the worker process (MB = 10^6 bytes)",
 }
-METHOD_NAMES = {"tsne-gmm": "t-SNE + GMM", "vgg16": "VGG16 transfer", "cnn": "small CNN"}
 
 
 # -- rows ------------------------------------------------------------------------------------
