@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -33,12 +34,15 @@ from mnist_tui.outputs import (
 if TYPE_CHECKING:
     from mnist_tui.batch import Reporter
     from mnist_tui.engine.jobs.events import Event
+    from mnist_tui.engine.jobs.results import Placement
     from mnist_tui.engine.runs.records import RunResult
     from mnist_tui.engine.suites.folder import SuiteFolder
+    from mnist_tui.engine.suites.records import ExecutorChoice
     from mnist_tui.engine.suites.session import SuiteResult
     from mnist_tui.engine.suites.spec import Member, SuiteSpec
 
 SUITE_OPTIONS = ("methods", "presets", "sizes", "seeds", "vgg_input_size", "protocols")
+EXECUTOR_OPTIONS = ("executor", "parallel", "ray_address")   # how, not what: --resume takes them
 EXIT = {"finished": 0, "failed": 3, "interrupted": 130}
 
 
@@ -85,6 +89,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "samples), standard (every image: train on the train split, score on the "
                    "test split, cluster all 70,000) or both (default: "
                    f"{','.join(PROTOCOLS)})")
+    g.add_argument("--executor", metavar="local|ray", help="where the members run: local "
+                   "(default: this machine, --parallel at once) or ray (each member a Ray task "
+                   "on the cluster at --ray-address; needs the [ray] extra)")
+    g.add_argument("--parallel", metavar="N", help="members at once (local default 1; with "
+                   "GPUs each classifier member gets one of its own, else the cores are split "
+                   "between them; ray default: as many as the cluster has CPUs)")
+    g.add_argument("--ray-address", metavar="ADDRESS", help="with --executor ray: the "
+                   "cluster's head, HOST:PORT (default auto: the cluster this machine joined "
+                   "with `ray start`, else a local Ray started for the suite)")
     g.add_argument("--reuse-runs", action="store_true", help="reuse any finished run in the "
                    "runs folder that has a member's settings and agrees with the rest of its "
                    "spec (a setting only one of them knows, added or removed since, aside)")
@@ -96,7 +109,8 @@ def wants_suite(args: argparse.Namespace) -> bool:
 
 def suite_only_flags(args: argparse.Namespace) -> list[str]:
     """Suite options given without a suite: each is a usage error."""
-    out = [f"--{flag_name(k)}" for k in (*SUITE_OPTIONS, "report") if getattr(args, k, None)]
+    out = [f"--{flag_name(k)}" for k in (*SUITE_OPTIONS, *EXECUTOR_OPTIONS, "report")
+           if getattr(args, k, None)]
     return out + (["--reuse-runs"] if args.reuse_runs else [])
 
 
@@ -113,8 +127,13 @@ class BatchListener(SuiteListener):
     """Suite progress for people, through the batch Reporter (whose every line shows control
     characters as escapes: labels, run ids and errors come from records)."""
 
-    def __init__(self, reporter: Reporter) -> None:
+    def __init__(self, reporter: Reporter, choice: ExecutorChoice | None = None) -> None:
         self.r = reporter
+        # Several members at once (a pool, Ray): their lines are interleaved, so each names
+        # its member, and progress is a plain line per member every few seconds (no live bar).
+        self.several = choice is not None and (choice.kind == "ray" or choice.parallel > 1)
+        self.choice = choice
+        self._last_progress: dict[tuple[int, str], float] = {}
 
     def preflight_event(self, ev: Event) -> None:
         self.r.event(ev)   # its downloads (MNIST, VGG16 weights)
@@ -123,9 +142,38 @@ class BatchListener(SuiteListener):
         verb = "resuming" if resumed else "running"
         self.r.line(f"{verb} suite {spec.name} {folder.suite_id}: {len(spec.members())} "
                      f"member runs (folder {folder.path})")
+        if self.choice is not None and self.several:
+            self.r.line(f"executor: {self.choice.describe()}")
 
     def member_start(self, index: int, total: int, member: Member) -> None:
         self.r.line(f"[{index}/{total}] {member.label}")
+
+    def member_placed(self, index: int, member: Member, run_id: str,
+                      placement: Placement) -> None:
+        if self.several:
+            retry = f" (attempt {placement.attempt})" if placement.attempt > 1 else ""
+            self.r.line(f"[{index}] {member.label}: run {run_id} on {placement.where()}{retry}")
+
+    def member_event(self, index: int, member: Member, ev: Event) -> None:
+        if not self.several:
+            self.r.event(ev)
+            return
+        from mnist_tui.batch import PLAIN_PROGRESS_SECONDS
+        from mnist_tui.engine.jobs.event_text import event_line, progress_line
+        from mnist_tui.engine.jobs.events import Progress
+
+        if isinstance(ev, Progress):
+            key, now = (index, ev.phase), time.monotonic()
+            done = ev.total is not None and ev.step >= ev.total
+            last = self._last_progress.get(key, float("-inf"))
+            if last == float("inf") or (not done and now - last < PLAIN_PROGRESS_SECONDS):
+                return     # shown a moment ago, or its end was shown already
+            self._last_progress[key] = float("inf") if done else now
+            text: str | None = progress_line(ev)
+        else:
+            text = event_line(ev)
+        if text is not None:
+            self.r.line(f"[{index}] {text}")
 
     def member_reused(self, index: int, total: int, member: Member, run_id: str) -> None:
         self.r.line(f"[{index}/{total}] {member.label}: finished before, reusing run {run_id}")
@@ -134,7 +182,11 @@ class BatchListener(SuiteListener):
         self.r.event(ev)
 
     def interrupting(self, member: Member) -> None:
-        self.r.line("interrupted: stopping the member and recording what it has done…")
+        if self.several:
+            self.r.line(f"interrupted: stopping {member.label} and recording what it has "
+                        "done…")
+        else:
+            self.r.line("interrupted: stopping the member and recording what it has done…")
 
     def member_end(self, index: int, total: int, member: Member, result: RunResult) -> None:
         from mnist_tui.engine.jobs.results import ClassifierMetrics, ClusteringMetrics
@@ -176,8 +228,10 @@ def run_suite_batch(args: argparse.Namespace, runs_dir: Path, given: dict[str, A
     reporter = Reporter(human)   # also shows the preflight's downloads (MNIST, VGG16 weights)
     try:
         source = suite_source(args, given)
+        choice = executor_from_args(args)
         session = SuiteSession(runs_dir, source, rerun=bool(args.suite_rerun),
-                               listener=BatchListener(reporter), reuse_store=args.reuse_runs)
+                               listener=BatchListener(reporter, choice),
+                               reuse_store=args.reuse_runs, choice=choice)
         done = session.run()
     except MnistTuiError as exc:   # nothing ran (or another process runs the suite)
         reporter.end_status()
@@ -191,6 +245,19 @@ def run_suite_batch(args: argparse.Namespace, runs_dir: Path, given: dict[str, A
                    f"mnist-tui --batch --resume {exc.suite_id} continues it)")
         return 3
     return _report(args, done, reporter, human)
+
+
+def executor_from_args(args: argparse.Namespace) -> ExecutorChoice:
+    """--executor, --parallel and --ray-address, checked (SpecError: one line)."""
+    from mnist_tui.engine.suites.executors import executor_choice
+
+    parallel = None
+    if args.parallel is not None:
+        text = str(args.parallel).strip()
+        if not text.isdigit():
+            raise SpecError(f"--parallel: give a whole number of members (got {shown(text, 40)!r})")
+        parallel = int(text)
+    return executor_choice(args.executor, parallel, args.ray_address)
 
 
 def suite_source(args: argparse.Namespace, given: dict[str, Any]) -> SuiteSpec | str:

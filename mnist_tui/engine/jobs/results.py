@@ -178,6 +178,36 @@ class RecordedDataset(Record):
         return dataset_key(self.to_dict())
 
 
+class Placement(Record):
+    """Where a suite member ran (the result's `placement`; `engine/placement.py` writes it):
+    which executor, on which host and Ray node, with how many cores' thread pools and which
+    GPU, and which attempt it was. A run started on its own has none."""
+
+    executor: str | None = None          # local | ray
+    host: str | None = None
+    node: str | None = None              # the Ray node's id
+    parallel: int | None = None          # members the suite ran at once at most
+    threads: int | None = None           # its thread pools' size (None: every core)
+    cpus: int | None = None              # cores the machine let it use
+    gpu: str | None = None               # its CUDA_VISIBLE_DEVICES ("": none; None: not set)
+    gpu_name: str | None = None
+    attempt: int = 1                     # 2: its first node or worker died, retried once
+    retried_after: str | None = None     # why the first attempt ended
+
+    def where(self) -> str:
+        """`host (GPU 1: NVIDIA H100)` or `host (2 of 16 cores)`: for tables and lines."""
+        host = self.host or "?"
+        if self.gpu:
+            return f"{host} (GPU {self.gpu}" + (f": {self.gpu_name})" if self.gpu_name
+                                                 else ")")
+        if self.threads and self.cpus:
+            return f"{host} ({self.threads} of {self.cpus} cores)"
+        if self.threads:
+            return f"{host} ({self.threads} core{'s' if self.threads > 1 else ''})"
+        return f"{host} (every core)" if self.cpus is None else (
+            f"{host} (all {self.cpus} cores)")
+
+
 class Misclassified(Record):
     """One wrongly predicted evaluation image: its index in the data, the truth, the guess."""
 
@@ -235,6 +265,7 @@ class RunResult(Record):
     details: dict[str, Any] | None = None                 # what the job did (layers, t-SNE, …)
     system: dict[str, Any] | None = None                  # the worker's CPU/GPU peaks (sysmon)
     traceback: str | None = None                          # a crash's last lines
+    placement: Placement | None = None                    # suite members: where it ran
 
     ENVELOPE: ClassVar[tuple[str, ...]] = (
         "status", "job", "preset", "seed", "subset_seed", "run_id", "run_dir", "rerun_of",
@@ -257,7 +288,7 @@ class RunResult(Record):
             out["status"] = "failed"
         return out
 
-    @field_serializer("metrics", "metrics_clustering", "dataset")
+    @field_serializer("metrics", "metrics_clustering", "dataset", "placement")
     def _as_given(self, part: Record | None) -> dict[str, Any] | None:
         return None if part is None else part.to_dict()
 

@@ -23,6 +23,7 @@ from mnist_tui.engine.jobs.context import JobContext
 from mnist_tui.engine.jobs.events import Progress, Snapshot, Throttle
 from mnist_tui.engine.jobs.metrics import ClusteringScore, score_clustering
 from mnist_tui.engine.jobs.specs import TsneGmmSpec
+from mnist_tui.engine.placement import job_threads
 
 EARLY_EXAGGERATION_ITERS = 250   # openTSNE's default; at most half the run (early_exaggeration_iters)
 # An embedding whose largest per-axis standard deviation ends below this has contracted instead
@@ -295,7 +296,7 @@ def _tsne_opentsne(X: np.ndarray, spec: TsneGmmSpec, seed: int, ctx: JobContext,
     main_iters = spec.iterations - early_iters
     tsne = openTSNE.TSNE(
         n_components=spec.components, perplexity=spec.perplexity, exaggeration=spec.exaggeration,
-        n_jobs=-1, random_state=seed,
+        n_jobs=job_threads(), random_state=seed,
         negative_gradient_method="fft" if spec.components <= 2 else "bh",
     )
     ctx.emit(Progress(phase="tsne", step=0, total=spec.iterations,

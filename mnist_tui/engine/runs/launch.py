@@ -149,8 +149,13 @@ class WorkerRun:
     """One job in a worker process, read synchronously (the TUI wraps the same pieces in asyncio)."""
 
     def __init__(self, spec_dict: dict[str, Any], runs_dir: Path, rerun_of: str | None = None,
-                 nice: int = 0) -> None:
-        self.run_id = runs.new_run_id(spec_dict["job"])
+                 nice: int = 0, *, run_id: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        """`run_id`: chosen by the caller (a suite member run on another node keeps the id the
+        suite gave it); `env`: variables added to the worker's (its thread share, GPU and
+        placement: `engine/placement.py`)."""
+        self.run_id = run_id or runs.new_run_id(spec_dict["job"])
+        self.env = dict(env or {})
         self.nice = nice   # > 0: below an interactive front end (the TUI's suites)
         self.run_dir = Path(runs_dir) / self.run_id
         self.spec_dict = spec_dict
@@ -165,7 +170,8 @@ class WorkerRun:
         self.run_dir.parent.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             worker_argv(self.spec_dict, self.run_dir, self.rerun_of), stdout=subprocess.PIPE,
-            stderr=self._stderr, stdin=subprocess.DEVNULL, env=worker_env(), text=True,
+            stderr=self._stderr, stdin=subprocess.DEVNULL, env={**worker_env(), **self.env},
+            text=True,
             encoding="utf-8", start_new_session=True)
         lower_priority(self.proc.pid, self.nice)
 

@@ -212,6 +212,7 @@ class RunMeta(Record):
     dataset: dict[str, Any] | None = None
     versions: dict[str, Any] = Field(default_factory=dict)
     machine: dict[str, Any] = Field(default_factory=dict)
+    placement: dict[str, Any] | None = None   # a suite member's (`results.Placement`)
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
@@ -273,6 +274,17 @@ def read_result(run_dir: Path) -> RunResult | None:
 def create_result(run_dir: Path, result: RunResult) -> bool:
     """Write the final record unless one exists: False (and nothing written) when it does."""
     return create_text_once(Path(run_dir) / RESULT_FILE, dumps(result.to_dict()))
+
+
+def rehome_result(run_dir: Path) -> None:
+    """A finished run folder brought here from another machine (a suite member that ran on a
+    Ray node): its result names the folder where it was written there; rewrite it to name this
+    one, atomically. Nothing else in the record changes."""
+    result = read_result(Path(run_dir))
+    if result is None or result.run_dir == str(run_dir):
+        return
+    result = result.model_copy(update={"run_dir": str(run_dir)})
+    atomic_write_text(Path(run_dir) / RESULT_FILE, dumps(result.to_dict()))
 
 
 def try_read_result(run_dir: Path) -> RunResult | None:

@@ -47,6 +47,7 @@ from mnist_tui.engine.jobs.events import (
     Started,
 )
 from mnist_tui.engine.jobs.results import RunResult
+from mnist_tui.engine.placement import expected_dataset, recorded_placement
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.runs.layout import EVENTS_FILE, LOG_FILE
@@ -218,6 +219,22 @@ def _interrupt_when_orphaned(caller: int | None, poll: float = 1.0) -> None:
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
+def check_suite_dataset(fingerprint: str, description: str) -> None:
+    """A suite member (on any node) reads exactly the suite's data, or fails with why: a
+    report never mixes data."""
+    import socket
+
+    from mnist_tui.engine.errors import DataError
+
+    expected = expected_dataset()
+    if expected is not None and fingerprint != expected:
+        raise DataError(
+            f"dataset fingerprint mismatch on {socket.gethostname()}: this machine's data "
+            f"({description}) has fingerprint {fingerprint[:12]}…, the suite's is "
+            f"{expected[:12]}…; give every node the same files (--data-dir, or the same "
+            "MNIST cache)")
+
+
 def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None = None,
             detached: bool = False) -> int:
     """Load the data, create the run folder, run the job, write the result record. Returns an exit code."""
@@ -236,6 +253,7 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
             "subset_seed": spec.subset_seed, "run_id": run_dir.name, "rerun_of": rerun_of, "spec": spec.to_dict(), "started_at": started_at,
             "started_utc": started_utc}
     dataset = None
+    placement = recorded_placement()   # a suite member: where it runs (engine/placement.py)
 
     def result(status: str, **extra: Any) -> RunResult:
         # run_dir only once the folder exists: a job stopped while loading has none to name.
@@ -252,6 +270,8 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
         out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
         monitor.stop()
         out["system"] = monitor.summary(out["peak_rss_bytes"])
+        if placement is not None:
+            out["placement"] = placement
         return RunResult.from_dict(out)
 
     def finish(status: str, event_cls: type[TerminalEvent], code: int, **extra: Any) -> int:
@@ -328,6 +348,7 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
                     f"sha256 {f['sha256'][:12]}…)")
         if dataset.note:
             ctx.log(dataset.note, "warning")
+        check_suite_dataset(dataset.fingerprint(), dataset.description)
         run_dir.mkdir(parents=True, exist_ok=False)
         # the meta record first: from its first instant the folder names its live worker, so a
         # reaper never takes a starting run for a dead one.
@@ -335,7 +356,7 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
             run_id=run_dir.name, created=started_at, started_utc=started_utc, pid=os.getpid(),
             pid_start=process_start_time(os.getpid()), host=runs.machine_info()["host"],
             detached=detached, rerun_of=rerun_of, dataset=dataset.describe(),
-            versions=library_versions(), machine=runs.machine_info()))
+            versions=library_versions(), machine=runs.machine_info(), placement=placement))
         records.write_spec(run_dir, spec.to_dict())
         sink.attach(run_dir / EVENTS_FILE)
         log = os.open(run_dir / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

@@ -3,8 +3,12 @@ front ends subclass `SuiteListener` (all no-ops) and override what they show.
 
 Calls come on the thread that runs the suite (`SuiteSession.run`'s caller, or the session's
 own thread after `start`), in this order: `preflight_event`s, `suite_ready`, then per member
-`member_start`, its `event`s (and `interrupting` on a Ctrl-C), `member_end` — or
-`member_reused` for a member finished before — and last `suite_end` or `suite_error`.
+`member_start`, `member_placed` (its run id and where it runs), its `member_event`s (and
+`interrupting` on a Ctrl-C), `member_end` — or `member_reused` for a member finished before —
+and last `suite_end` or `suite_error`. Members of an executor that runs several at once
+interleave: their calls come one at a time, but from the executor's threads, so a listener
+must not assume the suite's thread; `member_event` names the member (its default passes the
+event to `event`, which sees every member's and the suite's own warnings).
 Warnings for people (a run folder skipped, a recorded run unreadable) come as `Log` events.
 """
 
@@ -14,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from mnist_tui.engine.jobs.events import Event
+    from mnist_tui.engine.jobs.results import Placement
     from mnist_tui.engine.runs.records import RunResult
     from mnist_tui.engine.suites.folder import SuiteFolder
     from mnist_tui.engine.suites.session import SuiteResult
@@ -31,11 +36,18 @@ class SuiteListenerProtocol(Protocol):
     def member_start(self, index: int, total: int, member: Member) -> None:
         """Before a member runs (index from 1)."""
 
+    def member_placed(self, index: int, member: Member, run_id: str,
+                      placement: Placement) -> None:
+        """Its run id, and where it runs (executor, host or node, thread share, GPU)."""
+
+    def member_event(self, index: int, member: Member, ev: Event) -> None:
+        """Every event of a running member's worker."""
+
     def member_reused(self, index: int, total: int, member: Member, run_id: str) -> None:
         """A finished run with the member's settings stands for it."""
 
     def event(self, ev: Event) -> None:
-        """Every event of the running member (and the suite's warnings, as `Log`)."""
+        """Every event of the running members (and the suite's warnings, as `Log`)."""
 
     def interrupting(self, member: Member) -> None:
         """A Ctrl-C: the running member is being stopped; it records what it has."""
@@ -61,6 +73,13 @@ class SuiteListener:
 
     def member_start(self, index: int, total: int, member: Member) -> None:
         pass
+
+    def member_placed(self, index: int, member: Member, run_id: str,
+                      placement: Placement) -> None:
+        pass
+
+    def member_event(self, index: int, member: Member, ev: Event) -> None:
+        self.event(ev)
 
     def member_reused(self, index: int, total: int, member: Member, run_id: str) -> None:
         pass

@@ -167,11 +167,13 @@ def plan_suite(members: Sequence[Member], runs: Iterable[RunInfo] = (), *,
                      total if estimated else None, estimated, checks, smallest or 0)
 
 
-def preflight(members: Sequence[Member], emit: Callable[[Event], None] | None = None) -> None:
+def preflight(members: Sequence[Member],
+              emit: Callable[[Event], None] | None = None) -> dict[str, str]:
     """Catch what would fail every member the same way before anything runs (MnistTuiError):
     data that cannot be loaded, sizes larger than the data, VGG16 weights that cannot be had.
     What the members need from the network (MNIST, the ImageNet weights) is downloaded here,
-    once, with its events (phase, progress) passed to `emit`."""
+    once, with its events (phase, progress) passed to `emit`. Returns each member's (key →)
+    dataset fingerprint: the data its worker must read, on whichever machine it runs."""
     from mnist_tui.engine.data.datasets import resolve_split
     from mnist_tui.engine.data.sources import load_dataset
     from mnist_tui.engine.jobs.context import JobContext
@@ -179,6 +181,7 @@ def preflight(members: Sequence[Member], emit: Callable[[Event], None] | None = 
 
     ctx = JobContext(emit or (lambda ev: None))
     seen: dict[tuple[Any, Any], Dataset] = {}
+    fingerprints: dict[str, str] = {}
     for m in members:
         s = m.spec
         key = (s["dataset"], s.get("data_dir"))
@@ -186,6 +189,7 @@ def preflight(members: Sequence[Member], emit: Callable[[Event], None] | None = 
             seen[key] = load_dataset(s["dataset"], s.get("data_dir"),
                                      progress=download_reporter(ctx))
         ds = seen[key]
+        fingerprints[m.key] = ds.fingerprint()
         split = resolve_split(ds, s.get("split", "all"), supervised=m.job != "tsne-gmm")
         n_pool = len(ds.pool(split))
         if s.get("samples") and s["samples"] > n_pool:
@@ -193,6 +197,7 @@ def preflight(members: Sequence[Member], emit: Callable[[Event], None] | None = 
                             f"{n_pool:,} in its {split} split (choose smaller --sizes)")
         if m.job == "vgg16":
             check_vgg_weights(s["weights"], ctx)
+    return fingerprints
 
 
 def check_vgg_weights(weights: str, ctx: JobContext | None = None) -> None:

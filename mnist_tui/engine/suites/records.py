@@ -25,6 +25,8 @@ Version history (status.json, members.json, measurements.json; suite.json has no
        `folder.SuiteFolder`, which knows the suite's members. measurements.json (untyped until
        then: a flat {run id: values}) becomes {"schema_version": 1, "runs": {run id:
        {peak_rss_bytes, source} or {status, error}}}; a version-0 file reads as version 1.
+       status.json may hold `executor` (kind, parallel, address: how the members run); a file
+       without it was run one member at a time, locally.
 """
 
 from __future__ import annotations
@@ -51,6 +53,42 @@ ACTIVE = ("created", "running")     # statuses that claim a live runner
 
 class SuiteRecordError(RecordError):
     """A suite record that cannot be read as one (the message names the file)."""
+
+
+EXECUTORS = ("local", "ray")
+MAX_PARALLEL = 256
+
+
+@dataclass(frozen=True)
+class ExecutorChoice:
+    """How a suite's members run (`--executor`, `--parallel`, `--ray-address`): recorded in
+    status.json for each session that ran it, and in every member's run record (`Placement`).
+    `parallel`: members at once at most (Ray: 0 = as many as the cluster has room for)."""
+
+    kind: str = "local"
+    parallel: int = 1
+    address: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if self.kind == "ray":
+            at_once = f"{self.parallel} at once" if self.parallel else "as the cluster allows"
+            return f"ray ({self.address or 'auto'}; {at_once})"
+        return "local, one member at a time" if self.parallel == 1 else (
+            f"local, {self.parallel} members at once")
+
+    @classmethod
+    def from_dict(cls, data: object, where: str) -> ExecutorChoice:
+        if not isinstance(data, dict):
+            raise SuiteRecordError(f"{where}: executor must be an object")
+        kind, parallel, address = data.get("kind"), data.get("parallel"), data.get("address")
+        if kind not in EXECUTORS or not _is_int(parallel) or not (
+                address is None or isinstance(address, str)):
+            raise SuiteRecordError(f"{where}: executor must name local or ray, a member "
+                                   "count and an address")
+        return cls(kind=kind, parallel=parallel, address=address)
 
 
 @dataclass(frozen=True)
@@ -104,6 +142,7 @@ class SuiteStatus:
     failed: tuple[str, ...] = ()        # labels of the failed members
     reason: str | None = None           # why it failed or was interrupted
     runner: Runner | None = None
+    executor: ExecutorChoice | None = None   # how this session runs its members
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,12 +169,14 @@ class SuiteStatus:
         failed = data.get("failed") or []
         if not isinstance(failed, list) or not all(isinstance(f, str) for f in failed):
             raise SuiteRecordError(f"{where}: failed must be a list of member labels")
-        runner = data.get("runner")
+        runner, executor = data.get("runner"), data.get("executor")
         return cls(suite_id=data["suite_id"], status=data["status"], created=data["created"],
                    updated=data["updated"], rerun_of=data.get("rerun_of"),
                    members=data.get("members"), finished=data.get("finished"),
                    failed=tuple(failed), reason=data.get("reason"),
                    runner=None if runner is None else Runner.from_dict(runner, where),
+                   executor=None if executor is None else ExecutorChoice.from_dict(
+                       executor, where),
                    schema_version=data.get("schema_version", 0))
 
 

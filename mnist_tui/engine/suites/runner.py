@@ -1,10 +1,11 @@
-"""Running a suite's members: each a normal recorded run, submitted to an executor
-(`executor.LocalSerialExecutor`: one worker at a time), resumable. `session.SuiteSession` is
+"""Running a suite's members: each a normal recorded run, submitted to an executor (one
+worker at a time, `--parallel N` on this machine, or Ray: `executors.make_executor`),
+resumable. `session.SuiteSession` is
 what front ends use; `run_suite` is its member-running part (and what the lifecycle tests
 drive directly). The listener is `listener.SuiteListenerProtocol`.
 
-Ctrl-C (KeyboardInterrupt in the caller) interrupts the running member — it records what it
-measured — and stops the suite, which a later `resume` continues: finished members are reused.
+Ctrl-C (KeyboardInterrupt in the caller) interrupts the running members — each records what
+it measured — and stops the suite, which a later `resume` continues: finished members are reused.
 So does `cancel` (a set event: from another thread, the TUI). A failed member does not stop
 the suite.
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from mnist_tui.engine.jobs.results import Placement
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.runs.records import RunResult
@@ -56,14 +58,17 @@ class SuiteOutcome:
 
 def run_suite(folder: SuiteFolder, listener: SuiteListenerProtocol | None = None,
               reuse_store: bool = False, nice: int = 0, *, executor: Executor | None = None,
-              cancel: threading.Event | None = None) -> SuiteOutcome:
+              cancel: threading.Event | None = None,
+              datasets: dict[str, str] | None = None) -> SuiteOutcome:
     """Run (or continue) every member of the suite in `folder` through `executor` (default: a
     `LocalSerialExecutor` whose workers run at `nice`: see `launch.lower_priority`); `cancel`
-    set stops it between members. SuiteBusyError when another process runs it; any other
-    exception propagates after status.json says failed, and why."""
+    set stops it between members. `datasets`: member key → the fingerprint of the data the
+    preflight read for it; a member whose worker reads other data fails with why.
+    SuiteBusyError when another process runs it; any other exception propagates after
+    status.json says failed, and why."""
     members = _Members(folder, listener or SuiteListener(),
                        executor or LocalSerialExecutor(folder.runs_dir, nice),
-                       cancel or threading.Event())
+                       cancel or threading.Event(), datasets or {})
     with folder.lock:
         try:
             return members.run(reuse_store)
@@ -86,13 +91,17 @@ class _Members:
     """One run of the member loop; the executor's sink (it records what comes back)."""
 
     def __init__(self, folder: SuiteFolder, listener: SuiteListenerProtocol,
-                 executor: Executor, cancel: threading.Event) -> None:
+                 executor: Executor, cancel: threading.Event,
+                 datasets: dict[str, str]) -> None:
         self.folder = folder
         self.listener = listener
         self.executor = executor
         self.cancel = cancel
+        self.datasets = datasets
         self.out = SuiteOutcome(status="finished")
         self.stop_after = False   # a member was interrupted: the suite stops
+        self.running: dict[int, MemberJob] = {}   # started, not yet delivered
+        self._lock = threading.RLock()   # sink calls may come from executor threads
 
     def run(self, reuse_store: bool) -> SuiteOutcome:
         folder, out = self.folder, self.out
@@ -103,23 +112,25 @@ class _Members:
         for s in skipped:
             self._warn(f"run folder {s.name} skipped: {s.reason}")
         total = len(members)
-        folder.write_status("running", runner=Runner.current())
+        folder.write_status("running", runner=Runner.current(), executor=self.executor.choice)
         with _StopSignals() as asked:
             try:
                 for i, member in enumerate(members, 1):
-                    if asked or self.cancel.is_set():
+                    if asked or self.cancel.is_set() or self.stop_after:
                         raise KeyboardInterrupt
                     run_id = folder.finished_run(member) or store_index.get(member.key)
                     if run_id:
                         self._reuse(i, total, member, run_id)
                         continue
                     self._warn_unreadable(member)
-                    self.executor.submit(MemberJob(i, total, member), self)
+                    self.executor.submit(MemberJob(i, total, member,
+                                                   self.datasets.get(member.key)), self)
                     if self.stop_after:
                         break
                 self.executor.drain()
             except KeyboardInterrupt:
-                out.status = "interrupted"   # between members: nothing is running
+                out.status = "interrupted"
+                self._stop_running()
         if out.status != "interrupted" and out.failed:
             out.status = "failed"
         folder.write_status(out.status, members=total, finished=sum(
@@ -139,19 +150,49 @@ class _Members:
         if self.cancel.is_set():
             raise KeyboardInterrupt
 
+    def _stop_running(self) -> None:
+        """A Ctrl-C or a cancel while members run elsewhere (a pool, Ray): stop every one of
+        them and wait for their records; a second Ctrl-C kills what still runs."""
+        with self._lock:
+            running = list(self.running.values())
+        if self.executor.interrupt():
+            for job in running:
+                self.listener.interrupting(job.member)
+        try:
+            self.executor.drain()
+        except KeyboardInterrupt:
+            self.executor.kill()
+            self.executor.drain()
+
     # -- the executor's sink ---------------------------------------------------------------
-    def member_started(self, job: MemberJob, run_id: str) -> None:
-        self.listener.member_start(job.index, job.total, job.member)
-        self.folder.set_member(job.member.key, run_id)
-        self.out.ran.append(run_id)
+    def member_started(self, job: MemberJob, run_id: str, placement: Placement) -> None:
+        """(Called again for a member retried elsewhere: only where it runs is new.)"""
+        with self._lock:
+            if job.index in self.running:
+                self.listener.member_placed(job.index, job.member, run_id, placement)
+                return
+            self.listener.member_start(job.index, job.total, job.member)
+            self.folder.set_member(job.member.key, run_id)
+            self.listener.member_placed(job.index, job.member, run_id, placement)
+            self.out.ran.append(run_id)
+            self.running[job.index] = job
 
     def member_event(self, job: MemberJob, ev: Event) -> None:
-        self.listener.event(ev)
+        with self._lock:
+            self.listener.member_event(job.index, job.member, ev)
 
     def member_interrupting(self, job: MemberJob) -> None:
-        self.listener.interrupting(job.member)
+        with self._lock:
+            self.listener.interrupting(job.member)
 
     def member_done(self, run: MemberRun) -> None:
+        with self._lock:
+            self.running.pop(run.job.index, None)
+            self._done(run)
+        if self.stop_after:
+            self.executor.interrupt()   # the others stop too, and nothing more starts
+
+    def _done(self, run: MemberRun) -> None:
         folder, result = self.folder, run.result
         if run.recorded:
             if run.peak_rss_bytes is not None:

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mnist_tui.engine.suites.executor import Executor, LocalSerialExecutor
+from mnist_tui.engine.suites.executor import Executor
 from mnist_tui.engine.suites.folder import SuiteFolder
 from mnist_tui.engine.suites.listener import SuiteListener, SuiteListenerProtocol
 from mnist_tui.engine.suites.lock import SuiteBusyError
+from mnist_tui.engine.suites.records import ExecutorChoice
 from mnist_tui.engine.suites.report_model import SuiteReport
 from mnist_tui.engine.suites.runner import SuiteOutcome, describe, run_suite
 from mnist_tui.engine.suites.spec import SuiteSpec
@@ -66,13 +67,18 @@ class SuiteSession:
 
     def __init__(self, runs_dir: Path, source: SuiteSpec | str, *, rerun: bool = False,
                  listener: SuiteListenerProtocol | None = None, reuse_store: bool = False,
-                 nice: int = 0, executor: Executor | None = None) -> None:
+                 nice: int = 0, executor: Executor | None = None,
+                 choice: ExecutorChoice | None = None) -> None:
         """`source`: a new suite's spec, or a recorded suite's id (MnistTuiError when it
-        cannot be opened)."""
+        cannot be opened). The members run on `executor`, else on the one `choice` names
+        (`executors.make_executor`, built when the session runs: a Ray that cannot be reached
+        is a MnistTuiError before any member ran), else one at a time on this machine."""
         self.runs_dir = Path(runs_dir)
         self.listener: SuiteListenerProtocol = listener or SuiteListener()
         self.reuse_store = reuse_store
-        self.executor: Executor = executor or LocalSerialExecutor(self.runs_dir, nice)
+        self.nice = nice
+        self.choice = choice or (executor.choice if executor is not None else ExecutorChoice())
+        self._executor: Executor | None = executor
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
@@ -124,9 +130,17 @@ class SuiteSession:
         return self._cancel.is_set()
 
     @property
+    def executor(self) -> Executor | None:
+        """The executor running the members (None before the session built it)."""
+        with self._lock:
+            return self._executor
+
+    @property
     def pid(self) -> int | None:
-        """The running member's worker process, once it said it started."""
-        return self.executor.pid
+        """The running member's worker process, once it said it started (one at a time on
+        this machine; None for executors that run several)."""
+        executor = self.executor
+        return executor.pid if executor is not None else None
 
     # -- control ---------------------------------------------------------------------------
     def claim(self) -> None:
@@ -149,12 +163,16 @@ class SuiteSession:
         """Stop the suite from any thread: the running member is interrupted (it records what
         it has), no other starts, and the suite records itself interrupted (resumable)."""
         self._cancel.set()
-        self.executor.interrupt()
+        executor = self.executor
+        if executor is not None:
+            executor.interrupt()
 
     def kill(self) -> None:
-        """The running member ignored the interrupt: SIGKILL (recorded as a worker that
+        """The running members ignored the interrupt: SIGKILL (recorded as workers that
         died)."""
-        self.executor.kill()
+        executor = self.executor
+        if executor is not None:
+            executor.kill()
 
     def start(self) -> None:
         """Run the session on a thread of its own. The interpreter waits for that thread at
@@ -187,6 +205,9 @@ class SuiteSession:
             raise
         finally:
             self._release()
+            executor = self.executor
+            if executor is not None:
+                executor.close()
             with self._lock:
                 self._running = False
 
@@ -205,7 +226,8 @@ class SuiteSession:
         if self.resumed and self._claimed is None:
             reap_suites(self.runs_dir)   # suites whose runner died say so before we list them
             self.claim()                 # before the preflight: a second runner stops at once
-        self._preflight()
+        datasets = self._preflight()
+        executor = self._build_executor()
         folder = self._recorded if self.resumed else SuiteFolder.create(
             self.runs_dir, self._spec,
             rerun_of=self._recorded.suite_id if self._recorded is not None else None)
@@ -220,7 +242,8 @@ class SuiteSession:
         else:
             try:
                 outcome = run_suite(folder, self.listener, self.reuse_store,
-                                    executor=self.executor, cancel=self._cancel)
+                                    executor=executor, cancel=self._cancel,
+                                    datasets=datasets)
             except SuiteBusyError:
                 raise
             except Exception as exc:   # recorded in status.json as failed, with the reason
@@ -233,13 +256,26 @@ class SuiteSession:
         self.listener.suite_end(result)
         return result
 
-    def _preflight(self) -> None:
+    def _preflight(self) -> dict[str, str]:
         from mnist_tui.engine.suites.plan import preflight
 
         def emit(ev: Event) -> None:
             self.listener.preflight_event(ev)
 
-        preflight(self._spec.members(), emit)
+        return preflight(self._spec.members(), emit)
+
+    def _build_executor(self) -> Executor:
+        from mnist_tui.engine.suites.executors import make_executor
+
+        with self._lock:
+            if self._executor is not None:
+                return self._executor
+        executor = make_executor(self.choice, self.runs_dir, self.nice)
+        with self._lock:
+            self._executor = executor
+        if self._cancel.is_set():
+            executor.interrupt()
+        return executor
 
     def _release(self) -> None:
         folder, self._claimed = self._claimed, None
