@@ -68,3 +68,18 @@ def static_server(tmp_path):
     server = FolderServer(tmp_path / "www")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """One simulated two-node Ray cluster (tests/ray_cluster.py) for every Ray test of the
+    session, the pytest process connected to it; shut down at the session's end. Skips when
+    Ray is not installed."""
+    pytest.importorskip("ray")
+    from ray_cluster import SimCluster
+
+    cluster = SimCluster(tmp_path_factory.mktemp("ray-cluster"))
+    try:
+        yield cluster.start()
+    finally:
+        cluster.shutdown()

@@ -118,5 +118,8 @@ def recorded_placement() -> dict[str, Any] | None:
                threads=job_threads() if job_threads() > 0 else None,
                gpu=os.environ.get("CUDA_VISIBLE_DEVICES"))
     names = [g.name for g in detect_gpus()] if out["gpu"] not in (None, "") else []
-    out["gpu_name"] = names[0] if names else None
+    # NVML's name for the GPU it sees, else the executor's (a GPU TensorFlow found, a test's)
+    given_name = out.get("gpu_name") if out["gpu"] not in (None, "") else None
+    out["gpu_name"] = names[0] if names else (given_name if isinstance(given_name, str)
+                                              else None)
     return out

@@ -320,7 +320,7 @@ class MnistApp(App[int]):
     def action_quit_app(self) -> None:
         from mnist_tui.tui.dialogs import QuitScreen
 
-        active = self.manager.active()
+        active = [j for j in self.manager.active() if not j.member]   # members: the suite's
         suite = self.running_suite()
         if not active and suite is None:
             self.exit(0)

@@ -7,6 +7,10 @@ time (1 by default: the machines have few cores and two trainings would only fig
 
 A worker that dies without a result (SIGKILL, OOM) is recorded by the engine's
 `launch.record_dead_worker`, as `WorkerRun.outcome` does for batch runs and suites.
+
+The members of a suite this window runs are followed too (`follow_member`): their workers are
+the suite's (its executor's: here, or a Ray node), so they are fed by the suite's listener
+(`feed`, on the UI thread), never started, signalled nor re-attached here (`Job.member`).
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ from mnist_tui.engine.runs.procs import is_run_worker
 from mnist_tui.engine.runs.progress import RunProgress
 
 if TYPE_CHECKING:
-    from mnist_tui.engine.runs.records import RunMeta
+    from mnist_tui.engine.jobs.results import Placement
+    from mnist_tui.engine.runs.records import RunMeta, RunResult
 
 ACTIVE = ("queued", "starting", "running", "stopping")
 STREAM_LIMIT = 1 << 24  # one snapshot line can be large; asyncio's default limit is 64 KiB
@@ -63,6 +68,8 @@ class Job(RunProgress):
     pid_start: int | None = None  # the worker's kernel start time (re-attached jobs)
     attached: bool = False        # followed from its run folder, not started by this app
     rerun_of: str | None = None   # the run whose spec this job runs again (Runs → r)
+    member: bool = False          # a member of this window's suite (fed by its listener)
+    placement: Placement | None = None   # a member's: where it runs
 
     def __post_init__(self) -> None:
         self.job = self.spec.get("job", "?")
@@ -152,6 +159,10 @@ class JobManager:
     def running(self) -> list[Job]:
         return [j for j in self.jobs.values() if j.state in ("starting", "running", "stopping")]
 
+    def own_running(self) -> list[Job]:
+        """The running jobs that are not a suite's members (this window's queue, re-attached)."""
+        return [j for j in self.running() if not j.member]
+
     def active(self) -> list[Job]:
         return [j for j in self.jobs.values() if j.active]
 
@@ -200,8 +211,8 @@ class JobManager:
         """Cancel a queued job at once; ask a running one to stop (SIGUSR1: "cancelled from the
         TUI"), kill it after `grace`. Works for re-attached jobs too (by pid and start time)."""
         job = self.jobs.get(job_id)
-        if job is None or not job.active:
-            return False
+        if job is None or not job.active or job.member:
+            return False      # a member stops with its suite (Suites: x), never on its own
         if job.state == "queued":
             job.state, job.error = "cancelled", "cancelled before it started"
             self.notify(job, "state")
@@ -251,6 +262,58 @@ class JobManager:
         self._tasks[run_id] = asyncio.get_running_loop().create_task(self._follow(job))
         return job
 
+    # -- a running suite's members (fed by its listener, on the UI thread) -------------------
+    def follow_member(self, run_id: str, spec: dict[str, Any], placement: Placement) -> Job:
+        """Follow a suite member as a running job (again after a retry elsewhere: only its
+        placement is new). Its end is the suite's to tell, not a notification of its own."""
+        job = self.jobs.get(run_id)
+        if job is None:
+            job = Job(run_id, dict(spec), self.runs_dir / run_id, state="running",
+                      queued_at=self.clock(), announced=True, member=True)
+            job.started_at = self.clock()
+            self.jobs[run_id] = job
+            self.latest = run_id
+        job.placement = placement
+        self.notify(job, "state")
+        return job
+
+    def feed(self, run_id: str, ev: Event) -> None:
+        """One event of a followed member's worker."""
+        job = self.jobs.get(run_id)
+        if job is None or not job.member or not job.active:
+            return
+        if ev.type == "started":
+            job.started_at = self.clock() - (ev.t or 0.0)   # the worker's clock, as `_apply`
+        job.apply(ev)
+        self.notify(job, ev.type)
+        if ev.type in TERMINAL_TYPES:
+            job.ended_at = self.clock()
+            self.notify(job, "state")
+
+    def end_member(self, run_id: str, result: RunResult | None) -> None:
+        """The suite delivered the member's end (its run folder is home now): recorded here if
+        its terminal event never came (its node died, its worker was killed)."""
+        job = self.jobs.get(run_id)
+        if job is None or not job.member:
+            return
+        if job.active:
+            job.result = result
+            job.state = result.status if result is not None and result.status in (
+                "finished", "failed", "cancelled", "interrupted") else "failed"
+            job.error = (result.error if result is not None else None) or job.error
+            if job.error and job.state != "finished":
+                job.logs.append(("error", job.error))
+            job.ended_at = self.clock()
+        self.notify(job, "state")
+
+    def end_members(self, reason: str) -> None:
+        """The suite ended: a member it left without an end is interrupted (never left
+        "running" for ever)."""
+        for job in [j for j in self.jobs.values() if j.member and j.active]:
+            job.state, job.error, job.ended_at = "interrupted", reason, self.clock()
+            job.logs.append(("warning", reason))
+            self.notify(job, "state")
+
     # -- internals -----------------------------------------------------------------------
     def _signal(self, job: Job, sig: int) -> bool:
         """Send `sig` to the job's worker if it is still that very process: our own child
@@ -280,7 +343,7 @@ class JobManager:
     def _schedule(self) -> None:
         if self.held_by:
             return
-        free = self.max_running - len(self.running())
+        free = self.max_running - len(self.own_running())
         for job in sorted((j for j in self.jobs.values() if j.state == "queued"),
                           key=lambda j: j.queued_at):
             if free <= 0:

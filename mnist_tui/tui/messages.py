@@ -15,6 +15,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from mnist_tui.engine.jobs.events import Event
+    from mnist_tui.engine.jobs.results import Placement, RunResult
     from mnist_tui.engine.suites.folder import SuiteFolder
     from mnist_tui.engine.suites.report_model import SuiteReport
     from mnist_tui.engine.suites.session import SuiteResult
@@ -96,24 +97,40 @@ class SuiteMemberStarted(Message):
 
 
 @dataclass
-class SuiteMemberEvent(Message):
-    """An event of the running member (a phase, progress, an epoch)."""
+class SuiteMemberPlaced(Message):
+    """A started member's run id and where it runs (again after a retry on another node);
+    `spec`: its job spec (the Monitor follows it as a job)."""
 
     bubble = False
+    index: int
+    run_id: str
+    spec: dict[str, Any]
+    placement: Placement
+
+
+@dataclass
+class SuiteMemberEvent(Message):
+    """An event of a running member (`index` from 1): every one (the Monitor folds them)."""
+
+    bubble = False
+    index: int
     event: Event
 
     def can_replace(self, message: Message) -> bool:
-        return (isinstance(message, SuiteMemberEvent) and message.event.type == "progress"
-                and self.event.type == "progress")
+        return (isinstance(message, SuiteMemberEvent) and message.index == self.index
+                and message.event.type == self.event.type and self.event.type in REPLACEABLE)
 
 
 @dataclass
 class SuiteMemberEnded(Message):
-    """A member ended or was reused (`reused`): the report as it stands now."""
+    """A member ended (`index`, its `result`) or was reused (`reused`): the report as it
+    stands now."""
 
     bubble = False
     report: SuiteReport | None
     reused: bool = False
+    index: int | None = None
+    result: RunResult | None = None
 
 
 @dataclass

@@ -2,8 +2,12 @@
 session's thread, and it only posts typed messages (`tui/messages.py`) to the Suites screen,
 which handles them on the UI thread. Nothing of the screen is read or written here.
 
-The report tables it sends along are built here, off the UI thread (they read the suite's run
-folders); progress events of a member may replace each other in the queue (`can_replace`).
+Several members may run at once (a pool, Ray): their calls come from the executor's threads,
+one at a time, and every message names its member (`index`). Every event of a member is sent
+(the screen folds them into the Monitor's job of that member, `jobs.JobManager.feed`); a
+member's progress (or snapshot) may replace its previous one still in the queue
+(`can_replace`). The report tables it sends along are built here, off the UI thread (they read
+the suite's run folders).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from mnist_tui.tui.messages import (
     SuiteEnded,
     SuiteMemberEnded,
     SuiteMemberEvent,
+    SuiteMemberPlaced,
     SuiteMemberStarted,
     SuiteNote,
     SuiteReady,
@@ -30,13 +35,12 @@ if TYPE_CHECKING:
     from textual.message import Message
 
     from mnist_tui.engine.jobs.events import Event
+    from mnist_tui.engine.jobs.results import Placement
     from mnist_tui.engine.runs.records import RunResult
     from mnist_tui.engine.suites.folder import SuiteFolder
     from mnist_tui.engine.suites.report_model import SuiteReport
     from mnist_tui.engine.suites.session import SuiteResult
     from mnist_tui.engine.suites.spec import Member, SuiteSpec
-
-LIVE_EVENTS = frozenset({"phase", "progress", "epoch"})   # what the status line shows
 
 
 class SuiteMessages(SuiteListener):
@@ -78,12 +82,15 @@ class SuiteMessages(SuiteListener):
     def member_reused(self, index: int, total: int, member: Member, run_id: str) -> None:
         self._post(SuiteMemberEnded(self._report(), reused=True))
 
-    def event(self, ev: Event) -> None:
-        if ev.type in LIVE_EVENTS:
-            self._post(SuiteMemberEvent(ev))
+    def member_placed(self, index: int, member: Member, run_id: str,
+                      placement: Placement) -> None:
+        self._post(SuiteMemberPlaced(index, run_id, dict(member.spec), placement))
+
+    def member_event(self, index: int, member: Member, ev: Event) -> None:
+        self._post(SuiteMemberEvent(index, ev))
 
     def member_end(self, index: int, total: int, member: Member, result: RunResult) -> None:
-        self._post(SuiteMemberEnded(self._report()))
+        self._post(SuiteMemberEnded(self._report(), index=index, result=result))
 
     def suite_end(self, result: SuiteResult) -> None:
         self._post(SuiteEnded(result))

@@ -123,8 +123,9 @@ async def test_a_suite_member_started_from_the_suites_screen_shows_up_in_monitor
             suites.query_one(f"#sf-{name}", Input).value = value
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: any(j.attached for j in app.manager.jobs.values()), 60)
-        member = next(j for j in app.manager.jobs.values() if j.attached)
+        # followed as the suite's member (fed by its listener), never re-attached on the side
+        await wait_for(pilot, lambda: any(j.member for j in app.manager.jobs.values()), 60)
+        member = next(j for j in app.manager.jobs.values() if j.member)
         await pilot.press("3")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "MonitorScreen", 5)
         await wait_for(pilot, lambda: member.job_id[-6:] in screen_text(app), 10)
@@ -132,6 +133,7 @@ async def test_a_suite_member_started_from_the_suites_screen_shows_up_in_monitor
         await wait_for(pilot, lambda: member.state == "finished", 20)
         await wait_for(pilot, lambda: "✔ finished" in screen_text(app), 5)
         assert member.result.status == "finished"
+        assert list(app.manager.jobs) == [member.job_id] and not member.attached
 
 
 # -- (c) clocks stop at the end ------------------------------------------------------------------

@@ -270,6 +270,8 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
         out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
         monitor.stop()
         out["system"] = monitor.summary(out["peak_rss_bytes"])
+        used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        out["system"]["cpu_seconds"] = round(sum(u.ru_utime + u.ru_stime for u in used), 2)
         if placement is not None:
             out["placement"] = placement
         return RunResult.from_dict(out)

@@ -36,10 +36,11 @@ def executor_choice(kind: str | None, parallel: int | None,
 
 def check_ray_installed() -> None:
     """`--executor ray` without Ray: one line that says how to install it."""
-    import importlib.util
-
-    if importlib.util.find_spec("ray") is None:
-        raise SpecError(f"--executor ray needs Ray, which is not installed: {RAY_INSTALL}")
+    try:
+        import ray  # noqa: F401 - installed and importable (a broken install says so here)
+    except ImportError as exc:
+        raise SpecError(f"--executor ray needs Ray, which is not installed: "
+                        f"{RAY_INSTALL}") from exc
 
 
 def make_executor(choice: ExecutorChoice, runs_dir: Path, nice: int = 0) -> Executor:

@@ -27,7 +27,6 @@ import os
 import shutil
 import tarfile
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +37,8 @@ from mnist_tui.engine.placement import worker_env
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.suites.executor import MemberJob, MemberRun, MemberSink
 from mnist_tui.engine.suites.records import ExecutorChoice
+from mnist_tui.engine.suites.threaded import ThreadedExecutor
 
-WAIT_SLICE_S = 0.2
 PROBE_S = 3.0        # a cluster address that does not answer this soon is not there
 
 
@@ -120,7 +119,7 @@ def _answers(address: str) -> bool:
         return False
 
 
-class RayExecutor:
+class RayExecutor(ThreadedExecutor):
     """Members as Ray tasks (see the module's docstring)."""
 
     def __init__(self, runs_dir: Path, address: str = "auto", parallel: int = 0) -> None:
@@ -133,20 +132,10 @@ class RayExecutor:
         resources = ray.cluster_resources()
         self.cluster_cpus = max(1, int(resources.get("CPU", 1)))
         self.cluster_gpus = int(resources.get("GPU", 0))
-        self.parallel = parallel or self.cluster_cpus
+        super().__init__(parallel or self.cluster_cpus)
         self._task = ray.remote(member_task)
         self._flag = ray.remote(num_cpus=0)(StopFlag).remote()
-        self._cond = threading.Condition()
         self._running: dict[int, Any] = {}          # member index → its generator, once placed
-        self._pending = 0                            # submitted, not yet delivered
-        self._threads: list[threading.Thread] = []
-        self._deliver = threading.Lock()
-        self._stopping = False
-        self._error: BaseException | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return None
 
     @property
     def choice(self) -> ExecutorChoice:
@@ -154,20 +143,14 @@ class RayExecutor:
 
     # -- submitting ----------------------------------------------------------------------
     def submit(self, job: MemberJob, sink: MemberSink) -> None:
+        """Wait for room (`parallel` members at once), then hand the member to Ray."""
         with self._cond:
-            while True:
-                if self._error is not None:
-                    raise RuntimeError("a suite member's thread failed") from self._error
-                if self._stopping:
-                    raise KeyboardInterrupt   # stopped while waiting: nothing more starts
-                if self._pending < self.parallel:
-                    self._pending += 1
-                    break
-                self._cond.wait(WAIT_SLICE_S)
-        thread = threading.Thread(target=self._drive, args=(job, sink),
-                                  name=f"ray-member-{job.index}", daemon=True)
-        self._threads.append(thread)
-        thread.start()
+            self._wait_for_room()
+
+            def ended() -> None:
+                self._running.pop(job.index, None)
+
+            self._start(f"ray-member-{job.index}", lambda: self._drive(job, sink), ended)
 
     def _options(self, job: MemberJob) -> dict[str, Any]:
         gpu = job.classifier and self.cluster_gpus > 0
@@ -175,39 +158,32 @@ class RayExecutor:
                 "name": f"mnist-tui {job.member.label}"}
 
     def _drive(self, job: MemberJob, sink: MemberSink) -> None:
+        """The member's life on its own thread: an attempt, and one more if its node died."""
         from mnist_tui.engine.runs import store as runs
 
         run_id = runs.new_run_id(job.member.spec["job"])
         placement = Placement(executor="ray", parallel=self.parallel, threads=1)
         retried: str | None = None
-        try:
-            for attempt in (1, 2):
-                env = worker_env(threads=1, gpu="",     # the task sets its GPU, if any
-                                 placement={**placement.to_dict(), "attempt": attempt,
-                                            "retried_after": retried},
-                                 expect_dataset=job.expect_dataset)
-                try:
-                    self._attempt(job, sink, run_id, env, attempt, retried)
+        for attempt in (1, 2):
+            env = worker_env(threads=1, gpu="",     # the task sets its GPU, if any
+                             placement={**placement.to_dict(), "attempt": attempt,
+                                        "retried_after": retried},
+                             expect_dataset=job.expect_dataset)
+            try:
+                self._attempt(job, sink, run_id, env, attempt, retried)
+                return
+            except _NodeLost as lost:
+                if attempt == 2 or self._stopping:
+                    self._fail(job, sink, run_id, f"{lost} (after a retry)" if attempt == 2
+                               else str(lost), started=lost.started or attempt == 2)
                     return
-                except _NodeLost as lost:
-                    if attempt == 2 or self._stopping:
-                        self._fail(job, sink, run_id, f"{lost} (after a retry)" if attempt == 2
-                                   else str(lost), started=lost.started or attempt == 2)
-                        return
-                    retried = str(lost)
-                    with self._deliver:
+                retried = str(lost)
+                with self._deliver:
+                    if not lost.started:   # (where it runs is told when it is placed)
                         sink.member_started(job, run_id, placement)
-                        sink.member_event(job, Log(
-                            message=f"{job.member.label}: {lost}; retrying it once on another "
-                                    "node", level="warning"))
-        except BaseException as exc:  # noqa: BLE001 - raised again on the caller's thread
-            with self._cond:
-                self._error = exc
-        finally:
-            with self._cond:
-                self._running.pop(job.index, None)
-                self._pending -= 1
-                self._cond.notify_all()
+                    sink.member_event(job, Log(
+                        message=f"{job.member.label}: {lost}; retrying it once on another "
+                                "node", level="warning"))
 
     def _attempt(self, job: MemberJob, sink: MemberSink, run_id: str, env: dict[str, str],
                  attempt: int, retried: str | None) -> None:
@@ -289,15 +265,6 @@ class RayExecutor:
                                        recorded=False))
 
     # -- waiting and stopping ------------------------------------------------------------
-    def drain(self) -> None:
-        for thread in self._threads:
-            while thread.is_alive():
-                thread.join(WAIT_SLICE_S)
-        with self._cond:
-            error = self._error
-        if error is not None:
-            raise RuntimeError(f"a suite member's thread failed: {error}") from error
-
     def interrupt(self) -> bool:
         """Every running member's task sends its worker SIGINT (they poll the flag)."""
         ray = _ray()

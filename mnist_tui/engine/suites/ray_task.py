@@ -92,7 +92,7 @@ def _run(worker: WorkerRun, flag: Any, peak: list[int]) -> Iterator[dict[str, An
     from mnist_tui.engine.suites.executor import read_vmhwm
 
     lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
-    worker.start()
+    _start_unblocked(worker)
     assert worker.proc is not None
 
     def read() -> None:
@@ -136,6 +136,20 @@ def _run(worker: WorkerRun, flag: Any, peak: list[int]) -> Iterator[dict[str, An
     if worker.stop_as is not None and worker.terminal is not None and \
             worker.terminal.type == "finished":
         worker.stop_as = None      # it finished before the signal reached it
+
+
+def _start_unblocked(worker: WorkerRun) -> None:
+    """Start the worker with the stop signals unblocked. Ray runs a task on a thread that
+    blocks SIGINT, and a child inherits its parent thread's signal mask through exec: the
+    worker would never see the stop's SIGINT (it stayed pending until the grace ran out and
+    the member was killed, its measurements lost). The mask is unblocked for the fork only,
+    then this thread's is put back."""
+    stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1}
+    old = signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+    try:
+        worker.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _read_peak(worker: WorkerRun, read: Any) -> int | None:

@@ -14,7 +14,10 @@ Definitions used everywhere (and printed with every table):
   mapping (many clusters may map to one digit: the notebook's, flattering) labelled as such.
 - spread: the sample standard deviation over seeds (n − 1); a single seed has none.
 - within noise: the mean ± SD intervals of two groups overlap.
-- times: the sum of the named phases, in seconds of wall-clock time in the worker.
+- times: the sum of the named phases, in seconds of wall-clock time in the worker; where each
+  member ran and how many ran at once (measured from the records) are shown beside them, with a
+  warning where compared times were measured on different hardware or concurrency
+  (`report_hardware`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ from mnist_tui.engine.runs import records
 from mnist_tui.engine.suites.folder import SuiteFolder
 from mnist_tui.engine.suites.matching import is_run_id
 from mnist_tui.engine.suites.records import Measurement, SuiteRecordError
+from mnist_tui.engine.suites.report_hardware import (
+    placement_fields,
+    ran_on,
+    warnings,
+    with_concurrency,
+)
 from mnist_tui.engine.suites.report_model import (
     NO_RESULT,
     Degradation,
@@ -67,6 +76,12 @@ DEFINITIONS = {
     "total_s": "the worker's whole wall-clock time: also loading and sampling the data, "
                "importing the libraries, building the model",
     "peak_rss_mb": "peak resident memory of the worker process (MB = 10^6 bytes)",
+    "concurrency": "how many of the report's runs ran at once with a run, itself included, at "
+                   "most: measured from the runs' recorded start and length, not the "
+                   "--parallel setting",
+    "where": "the host (and Ray node) a run ran on, with its GPU or its share of the cores "
+             "(the thread pools' size); runs recorded without it ran locally, one at a time, "
+             "with every core",
 }
 
 
@@ -135,6 +150,7 @@ def member_row(member: Member, run_id: str | None, result: RunResult | None,
         dataset=ds.key() if ds is not None and ds.to_dict() else None,
         dataset_fingerprint=ds.fingerprint if ds is not None else None,
         error=error if status != "finished" else None,
+        **placement_fields(result),
     )
 
 
@@ -266,7 +282,7 @@ def build_report(folder: SuiteFolder, status: str | None = None) -> SuiteReport:
         measurements = folder.measurements().runs
     except SuiteRecordError as exc:    # supplementary: the report goes on without peak memory
         measurements, problems = {}, [f"peak memory not shown: {exc}"]
-    rows, run_details = [], []
+    rows, run_details, results = [], [], []
     for member in members:
         run_id = mapping.get(member.key)
         if run_id is not None and not is_run_id(run_id):
@@ -275,9 +291,11 @@ def build_report(folder: SuiteFolder, status: str | None = None) -> SuiteReport:
             run_id = None
         result = records.try_read_result(folder.runs_dir / run_id) if run_id else None
         rows.append(member_row(member, run_id, result, measurements.get(run_id or "")))
+        results.append(result)
         if result is not None:
             assert run_id is not None   # a result is read only for a member with a run
             run_details.append(run_detail(run_id, member.label, result, member.spec))
+    rows = with_concurrency(rows, results)
     groups = add_verdicts(group_rows(rows), by_point=spec.name == "sweep")
     st = status or folder.status().get("status", "?")
     return SuiteReport(
@@ -288,6 +306,7 @@ def build_report(folder: SuiteFolder, status: str | None = None) -> SuiteReport:
         rows=tuple(rows), groups=tuple(groups),
         degradation=tuple(degradation(groups)) if spec.name == "sweep" else (),
         runs=tuple(run_details), record_problems=tuple(problems),
+        ran_on=ran_on(rows), timing_warnings=tuple(warnings(rows, groups, spec.name == "sweep")),
     )
 
 
@@ -317,7 +336,7 @@ def build_runs_report(runs_dir: Path, run_ids: list[str],
     from mnist_tui.engine.suites.spec import Member, member_key
 
     runs_dir = Path(runs_dir)
-    rows, run_details, seeds = [], [], []
+    rows, run_details, seeds, results = [], [], [], []
     for run_id in run_ids:
         folder = runs_dir / run_id
 
@@ -329,9 +348,11 @@ def build_runs_report(runs_dir: Path, run_ids: list[str],
         member = Member(key=member_key(spec), label=label, job=job, preset=preset,
                         size=int(n), seed=seed, spec=spec)
         rows.append(member_row(member, run_id, result, None))
+        results.append(result)
         seeds.append(seed)
         if result is not None:
             run_details.append(run_detail(run_id, label, result, spec))
+    rows = with_concurrency(rows, results)
     groups = add_verdicts(group_rows(rows), by_point=False)
     statuses = {r.status for r in rows}
     return SuiteReport(
@@ -343,4 +364,5 @@ def build_runs_report(runs_dir: Path, run_ids: list[str],
         suite_dir=str(runs_dir), definitions=DEFINITIONS,
         phases=phases_by_method(rows), rows=tuple(rows), groups=tuple(groups),
         degradation=tuple(degradation(groups)), runs=tuple(run_details),
+        ran_on=ran_on(rows), timing_warnings=tuple(warnings(rows, groups, False)),
     )

@@ -22,8 +22,10 @@ from mnist_tui.engine.suites.charts import Chart, chart
 from mnist_tui.engine.suites.report_model import SuiteReport
 from mnist_tui.engine.suites.report_text import (
     TABLE_HEADERS,
+    at_once_cell,
     degradation_text,
     notes,
+    ran_on_cell,
     table_cells,
 )
 from mnist_tui.engine.text import visible
@@ -155,7 +157,8 @@ def run_rows(report: SuiteReport) -> list[dict[str, Any]]:
              "cells": [_value(r.accuracy, pct=True), _value(r.accuracy_majority, pct=True),
                        _value(r.fit_s), _value(r.predict_s), _value(r.total_s),
                        _value(r.peak_rss_mb, 0)],
-             "eval_on": r.eval_on} for r in report.rows]
+             "eval_on": r.eval_on, "ran_on": ran_on_cell(r), "at_once": at_once_cell(r)}
+            for r in report.rows]
 
 
 def run_details(report: SuiteReport) -> list[dict[str, Any]]:

@@ -88,6 +88,20 @@ class MemberRow:
     dataset: str | None
     dataset_fingerprint: str | None
     error: str | None
+    # where it ran (`report_hardware`; None for a member with no run record): the executor, the
+    # host and Ray node (its id's first characters), `Placement.where()`, its GPU and thread
+    # share, which attempt, and how many members ran at once with it (measured, itself included)
+    executor: str | None = None
+    host: str | None = None
+    node: str | None = None
+    where: str | None = None
+    gpu: str | None = None
+    gpu_name: str | None = None
+    threads: int | None = None
+    cpus: int | None = None
+    attempt: int | None = None
+    retried_after: str | None = None
+    concurrency: int | None = None
 
     @property
     def failed(self) -> bool:
@@ -227,6 +241,8 @@ class SuiteReport:
     degradation: tuple[Degradation, ...]
     runs: tuple[RunDetail, ...]
     record_problems: tuple[str, ...] | None = field(default=None)
+    ran_on: str | None = None              # `report_hardware.ran_on`: executor, hosts, at once
+    timing_warnings: tuple[str, ...] = ()  # times compared across hardware or concurrency
 
     @property
     def kind(self) -> str:

@@ -28,7 +28,9 @@ CSV_COLUMNS = ("member", "method", "preset", "images_requested", "images", "seed
                "subset_seed", "status", "run_id", "accuracy", "accuracy_kind",
                "accuracy_majority", "accuracy_hungarian", "nmi", "ari", "loss", "n_eval",
                "fit_s", "fit_phases", "predict_s", "predict_phases", "total_s", "peak_rss_mb",
-               "vgg_input_size", "vgg_weights", "dataset", "dataset_fingerprint", "error")
+               "vgg_input_size", "vgg_weights", "dataset", "dataset_fingerprint", "error",
+               "executor", "host", "node", "where", "gpu_name", "threads", "attempt",
+               "retried_after", "concurrency")
 
 
 def to_json(report: SuiteReport) -> str:
@@ -180,8 +182,28 @@ def notes(report: SuiteReport) -> list[str]:
         out.append("(standard) = the standard protocol: classifiers train on the whole train "
                    "split (validation carved from it) and are scored on the whole test split; "
                    "t-SNE + GMM clusters every image")
+    if report.ran_on:
+        out.append(report.ran_on)
+    out += [f"warning: {w}" for w in report.timing_warnings]
     out += report.problems
     return out
+
+
+def ran_on_cell(row: MemberRow) -> str:
+    """Where a member ran, for the Runs tables: `Placement.where()`, its Ray node, and which
+    attempt when it was retried (and why); `–` with no run record."""
+    if row.where is None:
+        return "–"
+    node = f" node {row.node}" if row.node else ""
+    retry = (f", attempt {row.attempt}" + (f" (after: {row.retried_after})"
+                                           if row.retried_after else "")
+             if row.attempt and row.attempt > 1 else "")
+    return f"{row.executor}: {row.where}{node}{retry}"
+
+
+def at_once_cell(row: MemberRow) -> str:
+    """How many members ran at once with it (itself included), or `–` unknown."""
+    return str(row.concurrency) if row.concurrency is not None else "–"
 
 
 def degradation_text(d: Degradation) -> str:
@@ -235,7 +257,7 @@ def terminal_charts(report: SuiteReport, width: int = 80, height: int = 22,
         c = replace(c, series={visible(name): pts for name, pts in c.series.items()})
         plt.clf()
         plt.plotsize(width, height)
-        draw_chart(plt, c, title, error_bars=key == "accuracy")
+        draw_chart(plt, c, title, error_bars=key == "accuracy", rows=height)
         plt.xlabel(c.x_label)
         if not color:
             plt.theme("clear")
@@ -265,14 +287,15 @@ def markdown(report: SuiteReport) -> str:
         charts = terminal_charts(report)
         if charts:
             lines += ["", "## Charts", "", *md_fence(charts)]
-    lines += ["", "## Runs", "", "| member | status | run id | accuracy | fit s | total s |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "## Runs", "", "| member | status | run id | accuracy | fit s | total s | "
+              "ran on | at once |", "|---|---|---|---|---|---|---|---|"]
     for r in report.rows:
         acc = percent(r.accuracy, 2, missing="–")
         fit = f"{r.fit_s:.2f}" if r.fit_s is not None else "–"
         tot = f"{r.total_s:.2f}" if r.total_s is not None else "–"
         lines.append(f"| {md_cell(r.member)} | {md_cell(r.status)} | "
-                     f"{md_cell(r.run_id or '–')} | {acc} | {fit} | {tot} |")
+                     f"{md_cell(r.run_id or '–')} | {acc} | {fit} | {tot} | "
+                     f"{md_cell(ran_on_cell(r))} | {at_once_cell(r)} |")
     failed = [r for r in report.rows if r.error]
     if failed:
         lines += ["", "## Failures", ""]

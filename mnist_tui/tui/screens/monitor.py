@@ -290,6 +290,10 @@ class MonitorScreen(Screen[None]):
         if job is None or not job.active:
             self.app.notify("no running or queued job selected", severity="warning")
             return
+        if job.member:   # its worker is the suite's: the suite stops as a whole (resumable)
+            self.app.notify("this job is a member of the running suite: cancel the suite on "
+                            "6 Suites (x)", severity="warning")
+            return
 
         def answer(yes: bool | None) -> None:
             if yes and app_state(self).manager.cancel(job.job_id):

@@ -1,12 +1,14 @@
 """Suites: pick a benchmark suite (seed or sweep) and its options, run it, and watch its members
 fill a table — and, for the sweep, a plot of accuracy against images per method — live; cancel
-(the running member is interrupted and recorded, the suite can be resumed); open a past suite
-from `<runs>/suites/` and resume an interrupted one.
+(the running members are interrupted and recorded, the suite can be resumed); open a past
+suite from `<runs>/suites/` and resume an interrupted one. Members run where the form says
+(local or ray, several at once), each listed with where it runs; the Monitor follows each as a
+job (`JobManager.follow_member`, fed here) whose cancel is this screen's x (the whole suite).
 
 The suite runs in an engine `SuiteSession` on its own thread (the app holds it, and asks it
 whether a suite runs); each member is a worker process, so TensorFlow is never imported here.
 Its listener (`tui/suite_listener.py`) only posts messages, handled here on the UI thread; the
-running member's text is drawn by a 4/s timer. The form is `widgets/suite_form.py`, the plot
+running members' text is drawn by a 4/s timer. The form is `widgets/suite_form.py`, the plot
 `widgets/sweep_plot.py`, the list of past suites `dialogs.SuitePicker`.
 
 Before it starts, a suite is planned (`engine.suites.plan.plan_suite`, in a thread worker, shortly
@@ -31,30 +33,21 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, Select
 
 from mnist_tui.engine.errors import MnistTuiError
-from mnist_tui.engine.jobs.event_text import live_text
 from mnist_tui.engine.suites.folder import SuiteFolder
 from mnist_tui.engine.suites.report_model import SuiteReport
 from mnist_tui.engine.suites.session import SuiteSession
 from mnist_tui.engine.suites.spec import SuiteSpec
+from mnist_tui.tui import messages as msgs
 from mnist_tui.tui.dialogs import ConfirmScreen, SuitePicker
 from mnist_tui.tui.host import app_state
 from mnist_tui.tui.jobs import WORKER_NICE
-from mnist_tui.tui.messages import (
-    SuiteEnded,
-    SuiteMemberEnded,
-    SuiteMemberEvent,
-    SuiteMemberStarted,
-    SuiteNote,
-    SuiteReady,
-    SuiteStopped,
-)
 from mnist_tui.tui.safe import plain
 from mnist_tui.tui.suite_listener import SuiteMessages
 from mnist_tui.tui.widgets.fields import FIELD_BINDINGS, FieldKeys
 from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.suite_form import SuiteForm
 from mnist_tui.tui.widgets.suite_plan import SuitePlanLine
-from mnist_tui.tui.widgets.suite_table import StatusView, SuiteStatusLine, SuiteTable
+from mnist_tui.tui.widgets.suite_table import RunningMember, StatusView, SuiteStatusLine, SuiteTable
 from mnist_tui.tui.widgets.sweep_plot import SweepPlot
 
 if TYPE_CHECKING:
@@ -79,16 +72,7 @@ class SuitesScreen(FieldKeys, Screen[None]):
         *FIELD_BINDINGS,
     ]
     DEFAULT_CSS = """
-    SuitesScreen #suite-form { height: 2; padding: 0 1; }
-    SuitesScreen .sf-row { height: 1; }
-    SuitesScreen .sf-label { width: auto; padding: 0 1 0 1; color: $text-muted; }
-    SuitesScreen .sf-label.first { padding: 0 1 0 0; }
-    SuitesScreen #sf-suite { width: 11; }
-    SuitesScreen #sf-methods { width: 1fr; }
-    SuitesScreen #sf-sizes { width: 1fr; }
-    SuitesScreen #sf-seeds { width: 8; }
-    SuitesScreen #sf-vgg { width: 6; }
-    SuitesScreen #sf-options { width: 1fr; }
+    SuitesScreen #suite-form { height: 3; padding: 0 1; }
     SuitesScreen #suite-plan { height: auto; max-height: 4; padding: 0 1; }
     SuitesScreen #suite-status { height: auto; min-height: 3; max-height: 6; padding: 0 1;
                                  border-top: solid $primary-darken-2; }
@@ -107,7 +91,7 @@ class SuitesScreen(FieldKeys, Screen[None]):
         self.report: SuiteReport | None = None
         self.running = False           # a suite of this screen runs (until its end is shown)
         self.session: SuiteSession | None = None    # the running (or last) suite's session
-        self.live: dict[str, Any] | None = None     # the running member (from its messages)
+        self.members: dict[int, RunningMember] = {}   # the running ones (from 1)
         self.dirty = False
         self.reused = 0
         self.message: Text | None = None
@@ -119,6 +103,11 @@ class SuitesScreen(FieldKeys, Screen[None]):
     def listener(self) -> SuiteSession | None:
         """The running suite's session as the tests see it (`pid`: its member's worker)."""
         return self.session
+
+    @property
+    def live(self) -> dict[str, Any] | None:
+        """The member started last while it runs (its fields: `i`, `label`, `text` …)."""
+        return vars(self.members[max(self.members)]) if self.members else None
 
     @property
     def cancelling(self) -> bool:
@@ -151,7 +140,7 @@ class SuitesScreen(FieldKeys, Screen[None]):
         if self.running and self.session is not None:
             self.session.cancel()
 
-    @on(Select.Changed, "#sf-suite")
+    @on(Select.Changed)
     @on(Input.Changed)
     def _want_plan(self) -> None:
         """Plan the form's suite once it settles (the plan line, widgets/suite_plan.py)."""
@@ -162,8 +151,11 @@ class SuitesScreen(FieldKeys, Screen[None]):
 
     # -- planning (size, time, checks) -----------------------------------------------------
     def read_spec(self) -> SuiteSpec:
-        """The SuiteSpec of the form (SpecError with a one-line reason)."""
-        return self.query_one(SuiteForm).read_spec(getattr(self.app, "data_dir", None))
+        """The SuiteSpec of the form, its executor checked too (SpecError with a one-line
+        reason, shown on the plan line)."""
+        form = self.query_one(SuiteForm)
+        form.read_choice()
+        return form.read_spec(getattr(self.app, "data_dir", None))
 
     def form_key(self) -> tuple[str, ...]:
         """The form's values as they stand (what a plan is for)."""
@@ -180,8 +172,6 @@ class SuitesScreen(FieldKeys, Screen[None]):
         self.after_typing(self._start)
 
     def _start(self) -> None:
-        from mnist_tui.engine.errors import MnistTuiError
-
         if self.running:
             self.app.notify("a suite is running: cancel it first (x)", severity="warning")
             return
@@ -261,7 +251,7 @@ class SuitesScreen(FieldKeys, Screen[None]):
         if not self._may_begin():
             return
         try:   # one runner per suite: not beside a --batch --resume (or another app) of it
-            session = self._session(self.folder.suite_id)
+            session = self._session(self.folder.suite_id)   # on the form's executor
             session.claim()               # its lock, released when the session ends
         except MnistTuiError as exc:
             self._say(f"✘ not started: {exc}", "bold yellow")
@@ -284,34 +274,21 @@ class SuitesScreen(FieldKeys, Screen[None]):
             if not yes or not self.running or self.cancelling or self.session is None:
                 return
             self.session.cancel()
-            self._say("cancelling: interrupting the running member (it records what it "
-                      "has)…", "bold yellow")
+            self._say("cancelling: interrupting the running members (they record what they "
+                      "have)…", "bold yellow")
 
         self.app.push_screen(ConfirmScreen(
-            "Cancel the running suite?\n\nThe running member is interrupted and records what "
-            "it has; r resumes the suite later (finished members are reused).",
+            "Cancel the running suite?\n\nThe running members are interrupted and record what "
+            "they have; r resumes the suite later (finished members are reused).",
             yes="Cancel suite", no="Keep running"), answer)
 
     @work(thread=True, exclusive=True, group="suite-list", exit_on_error=False)
     def action_pick(self) -> None:
-        """l: the past suites, listed in a thread worker."""
-        from mnist_tui.engine.suites.folder import SuiteFolder, reap_suites, scan_suites
-        from mnist_tui.engine.suites.records import SuiteRecordError
+        """l: the past suites, listed in a thread worker (`suite_table.past_suites`)."""
+        from mnist_tui.tui.widgets.suite_table import past_suites
 
-        reap_suites(app_state(self).runs_dir)   # a suite whose runner died is not shown "running"
-        rows = []
-        ids, skipped = scan_suites(app_state(self).runs_dir)
+        rows, skipped = past_suites(app_state(self).runs_dir)
         self.app.call_from_thread(self._show_skipped, skipped)
-        for sid in ids:
-            try:
-                st = SuiteFolder(app_state(self).runs_dir, sid).read_status()
-            except SuiteRecordError:
-                status, done = "unreadable", ""
-            else:
-                status = st.status if st else "?"
-                done = f"{st.finished}/{st.members}" if st and st.members is not None else ""
-            rows.append({"suite_id": sid, "name": sid.split("-")[2] if sid.count("-") >= 3
-                         else "?", "status": status, "done": done})
         self.app.call_from_thread(self._show_picker, rows, skipped)
 
     def _show_skipped(self, skipped: list[Skipped]) -> None:
@@ -374,7 +351,7 @@ class SuitesScreen(FieldKeys, Screen[None]):
     # -- running (the session's messages, on the UI thread) --------------------------------
     def _may_begin(self) -> bool:
         """A suite times its members: it does not start beside a running job."""
-        busy = app_state(self).manager.running()
+        busy = app_state(self).manager.own_running()
         if busy:
             why = (f"{len(busy)} job(s) running: a suite started now would share the cores "
                    "(and its timings) with them. Wait, or cancel them on 3.")
@@ -383,65 +360,78 @@ class SuitesScreen(FieldKeys, Screen[None]):
         return not busy
 
     def _session(self, source: SuiteSpec | str) -> SuiteSession:
+        """(SpecError: the form's executor values.)"""
         return SuiteSession(app_state(self).runs_dir, source, listener=SuiteMessages(self),
-                            nice=WORKER_NICE)
+                            nice=WORKER_NICE, choice=self.query_one(SuiteForm).read_choice())
 
     def _begin(self, session: SuiteSession) -> None:
-        self.running, self.reused, self.live = True, 0, None
+        self.running, self.reused = True, 0
+        self.members.clear()
         self.session = session
         app_state(self).suite_session = session   # the app asks it whether a suite runs
         app_state(self).manager.hold("the running suite")
 
     def _ended(self) -> None:
-        self.running, self.live = False, None
+        self.running = False
+        self.members.clear()
+        app_state(self).manager.end_members("its suite ended before it did")
         app_state(self).manager.release()
 
-    @on(SuiteNote)
-    def _note(self, message: SuiteNote) -> None:
+    @on(msgs.SuiteNote)
+    def _note(self, message: msgs.SuiteNote) -> None:
         self._say(message.text, "italic")
 
-    @on(SuiteReady)
-    def _ready(self, message: SuiteReady) -> None:
+    @on(msgs.SuiteReady)
+    def _ready(self, message: msgs.SuiteReady) -> None:
         self.folder = message.folder
         if message.report is not None:
             self.show_report(message.report)
 
-    @on(SuiteMemberStarted)
-    def _member_started(self, message: SuiteMemberStarted) -> None:
-        self.live = {"i": message.index, "n": message.total, "label": message.label,
-                     "start": message.started, "text": "starting the worker…"}
+    @on(msgs.SuiteMemberStarted)
+    def _member_started(self, message: msgs.SuiteMemberStarted) -> None:
+        self.members[message.index] = RunningMember(message.index, message.total,
+                                                    message.label, message.started)
         self.query_one(SuiteTable).mark_running(message.index - 1)
         self.dirty = True
 
-    @on(SuiteMemberEvent)
-    def _member_event(self, message: SuiteMemberEvent) -> None:
-        live, ev = self.live, message.event
-        if live is None:
-            return
-        text = live_text(ev, live.get("phase", ""))
-        if ev.type == "phase":
-            live["phase"] = getattr(ev, "name", "")
-        if text is not None:
-            live["text"] = text
+    @on(msgs.SuiteMemberPlaced)
+    def _member_placed(self, message: msgs.SuiteMemberPlaced) -> None:
+        """Where it runs (again after a retry elsewhere); the Monitor follows it as a job."""
+        member = self.members.get(message.index)
+        if member is not None:
+            member.where, member.run_id = message.placement.where(), message.run_id
+        app_state(self).manager.follow_member(message.run_id, message.spec, message.placement)
         self.dirty = True
 
-    @on(SuiteMemberEnded)
-    def _member_ended(self, message: SuiteMemberEnded) -> None:
+    @on(msgs.SuiteMemberEvent)
+    def _member_event(self, message: msgs.SuiteMemberEvent) -> None:
+        member = self.members.get(message.index)
+        if member is not None:
+            if member.run_id is not None:
+                app_state(self).manager.feed(member.run_id, message.event)
+            member.apply(message.event)
+            self.dirty = True
+
+    @on(msgs.SuiteMemberEnded)
+    def _member_ended(self, message: msgs.SuiteMemberEnded) -> None:
         if message.reused:
             self.reused += 1
-        else:
-            self.live = None
+        elif message.index is not None:
+            member = self.members.pop(message.index, None)
+            if member is not None and member.run_id is not None:
+                app_state(self).manager.end_member(member.run_id, message.result)
+            self.dirty = True
         if message.report is not None:
             self.show_report(message.report)
 
-    @on(SuiteStopped)
-    def _failed(self, message: SuiteStopped) -> None:
+    @on(msgs.SuiteStopped)
+    def _failed(self, message: msgs.SuiteStopped) -> None:
         self._ended()
         self._say(f"✘ {message.error}", "bold red")
         self.app.notify(message.error, severity="error", timeout=10)
 
-    @on(SuiteEnded)
-    def _done(self, message: SuiteEnded) -> None:
+    @on(msgs.SuiteEnded)
+    def _done(self, message: msgs.SuiteEnded) -> None:
         report, status, paths = message.result.report, message.result.status, message.result.paths
         self._ended()
         self.show_report(report)
@@ -465,7 +455,7 @@ class SuitesScreen(FieldKeys, Screen[None]):
     # -- drawing ---------------------------------------------------------------------------
     def show_report(self, report: SuiteReport) -> None:
         self.report = report
-        running = self.live["i"] - 1 if self.running and self.live else None
+        running = {i - 1 for i in self.members} if self.running else set()
         self.query_one(SuiteTable).show(report, running)
         plot = self.query_one("#suite-plot", SweepPlot)
         sweep = report.kind == "sweep"
@@ -483,9 +473,9 @@ class SuitesScreen(FieldKeys, Screen[None]):
             return
         self.dirty = False
         self._status()
-        live = self.live
-        if live is not None:
-            self.query_one(SuiteTable).set_time(live["i"] - 1, time.monotonic() - live["start"])
+        now = time.monotonic()
+        for member in self.members.values():
+            self.query_one(SuiteTable).set_time(member.i - 1, now - member.start)
 
     def _say(self, text: str, style: str = "") -> None:
         """The status line's message: one line, which may name suite ids, paths and errors
@@ -495,5 +485,5 @@ class SuitesScreen(FieldKeys, Screen[None]):
 
     def _status(self) -> None:
         self.query_one(SuiteStatusLine).draw(StatusView(
-            self.folder, self.report, self.running, self.cancelling, self.live, self.message,
-            self.skipped))
+            self.folder, self.report, self.running, self.cancelling,
+            [self.members[i] for i in sorted(self.members)], self.message, self.skipped))

@@ -1,20 +1,26 @@
 """The Suites screen's form: which suite (seed or sweep), its methods, sizes, seeds, VGG16 input
-size and job options; the `SuiteSpec` it describes, and a recorded suite's spec shown in it.
+size and job options; where its members run (executor local or ray, members at once, the Ray
+cluster's address); the `SuiteSpec` and `ExecutorChoice` it describes, and a recorded suite's
+spec shown in it.
 
-Its layout and look are the screen's CSS (`#suite-form`, `.sf-row`, `#sf-…`). Changing the
-suite fills in that suite's default sizes and seeds; opening a recorded suite fills in what it
-ran (`fill`) without that reset.
+Its layout and look are its CSS below (`.sf-row`, `#sf-…`; the screen sizes `#suite-form`).
+Changing the suite fills in that suite's default sizes and seeds; opening a recorded suite
+fills in what it ran (`fill`) without that reset. The Ray address is shown (and so can be
+focused) only while the executor is ray; the engine's `executor_choice` checks the values
+(`read_choice`), and choosing ray imports Ray in a thread at once (its import takes a second:
+not on the UI thread when the plan line checks the form).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select
 
+from mnist_tui.engine.errors import SpecError
 from mnist_tui.engine.suites.spec import (
     DEFAULT_SEEDS,
     DEFAULT_VGG_INPUT_SIZE,
@@ -28,10 +34,12 @@ from mnist_tui.tui.widgets.fields import FieldInput
 if TYPE_CHECKING:
     from textual.widget import Widget
 
+    from mnist_tui.engine.suites.records import ExecutorChoice
+
 # Each suite's sizes and seeds as the form shows them: the engine's defaults, as text.
 DEFAULTS = {name: {"sizes": ",".join(map(str, sizes)), "seeds": seeds_text(DEFAULT_SEEDS[name])}
             for name, sizes in (("sweep", SWEEP_SIZES), ("seed", SEED_SIZES))}
-FIELDS = ("methods", "sizes", "seeds", "vgg", "options")
+FIELDS = ("methods", "sizes", "seeds", "vgg", "options", "parallel", "ray")
 TOOLTIPS = {
     "methods": "comma-separated: tsne-gmm, vgg16, cnn",
     "sizes": "numbers of images (seed suite: t-SNE + GMM's; add samples=N to options for the "
@@ -40,11 +48,30 @@ TOOLTIPS = {
     "vgg": "VGG16 input size (32 to 224; the notebook's 224)",
     "options": "job options for every member they fit, as name=value: epochs=1 iterations=260 "
                "…; presets=default,refined chooses presets",
+    "executor": "where the members run: local (this machine) or ray (a Ray cluster)",
+    "parallel": "members at once (local: cores or GPUs are shared out between them; ray: empty "
+                "= as many as the cluster has room for)",
+    "ray": "the Ray cluster: auto (a running one, else a local Ray started for the suite), "
+           "HOST:PORT of its head node, or ray://HOST:PORT",
 }
 
 
 class SuiteForm(Vertical):
     """The suite's options, as text fields edited on purpose (`fields.FieldInput`)."""
+
+    DEFAULT_CSS = """
+    SuiteForm .sf-row { height: 1; }
+    SuiteForm .sf-label { width: auto; padding: 0 1 0 1; color: $text-muted; }
+    SuiteForm .sf-label.first { padding: 0 1 0 0; }
+    SuiteForm #sf-suite { width: 11; }
+    SuiteForm #sf-methods, SuiteForm #sf-sizes, SuiteForm #sf-options { width: 1fr; }
+    SuiteForm #sf-seeds { width: 8; }
+    SuiteForm #sf-vgg { width: 6; }
+    SuiteForm #sf-executor { width: 11; }
+    SuiteForm #sf-parallel { width: 6; }
+    SuiteForm #sf-ray-part { width: 1fr; height: 1; }
+    SuiteForm #sf-ray { width: 1fr; }
+    """
 
     def __init__(self, options: str = "", *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -70,11 +97,38 @@ class SuiteForm(Vertical):
             yield Label("options", classes="sf-label")
             yield FieldInput(self.options, placeholder="e.g. epochs=1 iterations=260",
                              id="sf-options", compact=True)
+        with Horizontal(classes="sf-row"):
+            yield Label("executor", classes="sf-label first")
+            yield Select([("local", "local"), ("ray", "ray")], value="local",
+                         allow_blank=False, id="sf-executor", compact=True)
+            yield Label("parallel", classes="sf-label")
+            yield FieldInput("1", id="sf-parallel", compact=True)
+            with Horizontal(id="sf-ray-part"):
+                yield Label("ray address", classes="sf-label")
+                yield FieldInput("auto", id="sf-ray", compact=True)
 
     def on_mount(self) -> None:
         for name, tip in TOOLTIPS.items():
             field: Widget = self.query_one(f"#sf-{name}")
             field.tooltip = tip
+        self.query_one("#sf-ray-part").display = False   # hidden: not a tab stop either
+
+    @on(Select.Changed, "#sf-executor")
+    def _executor_changed(self, event: Select.Changed) -> None:
+        ray = event.value == "ray"
+        self.query_one("#sf-ray-part").display = ray
+        if ray:
+            self._import_ray()
+
+    @work(thread=True, exclusive=True, group="sf-ray-import", exit_on_error=False)
+    def _import_ray(self) -> None:
+        """Ray's import (a second) in a thread, before the form's check needs it."""
+        from mnist_tui.engine.suites.executors import check_ray_installed
+
+        try:
+            check_ray_installed()
+        except SpecError:
+            pass      # the form's check says so
 
     def _field(self, name: str) -> Input:
         return self.query_one(f"#sf-{name}", Input)
@@ -93,7 +147,23 @@ class SuiteForm(Vertical):
     def key(self) -> tuple[str, ...]:
         """The form's values as they stand (what a plan is for)."""
         return (str(self.query_one("#sf-suite", Select).value),
+                str(self.query_one("#sf-executor", Select).value),
                 *(self._field(n).value for n in FIELDS))
+
+    def read_choice(self) -> ExecutorChoice:
+        """Where the members run, checked by the engine (SpecError with a one-line reason:
+        a bad value, or Ray not installed)."""
+        from mnist_tui.engine.suites.executors import executor_choice
+
+        kind = str(self.query_one("#sf-executor", Select).value)
+        text = self._field("parallel").value.strip()
+        try:
+            parallel = int(text) if text else None
+        except ValueError:
+            raise SpecError(f"parallel: give a whole number of members at once (got "
+                            f"{text!r})") from None
+        address = self._field("ray").value.strip() or None if kind == "ray" else None
+        return executor_choice(kind, parallel, address)
 
     def read_spec(self, data_dir: str | None) -> SuiteSpec:
         """The SuiteSpec of the form (SpecError with a one-line reason); `data_dir`: the app's,

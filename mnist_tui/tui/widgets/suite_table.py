@@ -1,11 +1,13 @@
 """The Suites screen's member table and its status line (what the suite is, how far it got, the
-running member or the last message), drawn from the suite's report and the screen's state.
+running members — each with where it runs — or the last message), drawn from the suite's report
+and the screen's state; and the past suites as the picker lists them (`past_suites`).
 
 Cells are `Text` (a str cell is markup): methods, presets, suite ids and errors come from disk.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +20,14 @@ from mnist_tui.tui.safe import plain, skipped_text, visible
 from mnist_tui.tui.summary import STATE_STYLE
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mnist_tui.engine.jobs.events import Event
     from mnist_tui.engine.runs.store import Skipped
     from mnist_tui.engine.suites.folder import SuiteFolder
     from mnist_tui.engine.suites.report_model import SuiteReport
 
+MAX_RUNNING_LINES = 4   # running members listed on the status line (then "… N more")
 COLUMNS = (("n", "#"), ("method", "method"), ("preset", "preset"), ("images", "images"),
            ("seed", "seed"), ("status", "status"), ("acc", "accuracy"), ("time", "time"))
 
@@ -34,14 +40,14 @@ class SuiteTable(DataTable[Any]):
         for key, label in COLUMNS:
             self.add_column(label, key=key)
 
-    def show(self, report: SuiteReport, running: int | None) -> None:
-        """The report's rows; `running`: the running member's row (from 0), if any."""
+    def show(self, report: SuiteReport, running: Collection[int] = ()) -> None:
+        """The report's rows; `running`: the running members' rows (from 0)."""
         from mnist_tui.engine.suites.report_text import images_cell
 
         self.clear()
         for i, r in enumerate(report.rows):
             status = r.status
-            if i == running:
+            if i in running:
                 status = "running"
             acc = present.percent(r.accuracy, 1)
             self.add_row(str(i + 1), plain(r.method), plain(r.preset),
@@ -49,8 +55,9 @@ class SuiteTable(DataTable[Any]):
                          plain(status, STATE_STYLE.get(status, "")),
                          acc, present.duration(r.total_s, "table") if status != "running" else "…",
                          key=str(i))
-        if running is not None and running < self.row_count:
-            self.move_cursor(row=running, animate=False)
+        last = max(running, default=None)
+        if last is not None and last < self.row_count:
+            self.move_cursor(row=last, animate=False)
 
     def mark_running(self, row: int) -> None:
         key = str(row)
@@ -65,6 +72,31 @@ class SuiteTable(DataTable[Any]):
             self.update_cell(key, "time", present.duration(seconds, "table"))
 
 
+@dataclass
+class RunningMember:
+    """A running member as the screen knows it from the suite's messages (`i` from 1)."""
+
+    i: int
+    n: int
+    label: str
+    start: float                       # time.monotonic() when it started
+    text: str = "starting the worker…"  # its latest phase or progress, as a line
+    phase: str = ""
+    where: str = ""                    # `Placement.where()`, once placed
+    run_id: str | None = None
+
+    def apply(self, ev: Event) -> None:
+        """Its line follows its phases and progress (its end is the table's to show)."""
+        from mnist_tui.engine.jobs.event_text import live_text
+        from mnist_tui.engine.jobs.events import TERMINAL_TYPES
+
+        text = live_text(ev, self.phase)
+        if ev.type == "phase":
+            self.phase = getattr(ev, "name", "")
+        if text is not None and ev.type not in TERMINAL_TYPES:
+            self.text = text
+
+
 @dataclass(frozen=True)
 class StatusView:
     """What the status line shows (the screen's state, read on the UI thread)."""
@@ -73,7 +105,7 @@ class StatusView:
     report: SuiteReport | None
     running: bool
     cancelling: bool
-    live: dict[str, Any] | None
+    live: list[RunningMember]          # the running members, in order
     message: Text | None
     skipped: list[Skipped]
 
@@ -94,10 +126,8 @@ class SuiteStatusLine(Static):
         else:
             text.append("No suite yet: set the options, ctrl+s starts; l lists past suites",
                         "italic")
-        live = v.live
-        if v.running and live is not None and not v.cancelling:
-            below.append(f"[{live['i']}/{live['n']}] {visible(live['label'])}: ", "bold")
-            below.append(visible(live.get("text", "")))
+        if v.running and v.live and not v.cancelling:
+            below = running_lines(v.live)
         elif v.message is not None:
             below.append_text(v.message)
         elif rep is not None and not v.running and rep.status != "finished":
@@ -107,7 +137,46 @@ class SuiteStatusLine(Static):
                 and (v.folder.path / "report.html").is_file():
             below.append(f"report: <runs>/suites/{visible(v.folder.suite_id)}/report.html "
                          "(and .md .json .csv) · l opens another", "dim")
-        parts = [text, below]
+        parts: list[Text] = [text, below]
         if v.skipped:
             parts.append(skipped_text(v.skipped))
         self.update(Group(*parts))
+
+
+def running_lines(live: list[RunningMember]) -> Text:
+    """A line per running member: `[3/8] tsne-gmm default 500 images seed 1 — host (1 of 2
+    cores) — tsne 120/300` (cut at the edge; its place comes from `Placement.where()`)."""
+    lines = []
+    for m in live[:MAX_RUNNING_LINES]:
+        line = Text()
+        line.append(f"[{m.i}/{m.n}] {visible(m.label)}", "bold")
+        if m.where:
+            line.append(f" — {visible(m.where)}", "cyan")
+        line.append(f" — {visible(m.text)}")
+        lines.append(line)
+    if len(live) > MAX_RUNNING_LINES:
+        lines.append(Text(f"… and {len(live) - MAX_RUNNING_LINES} more running", "italic"))
+    return Text("\n", no_wrap=True, overflow="ellipsis").join(lines)
+
+
+def past_suites(runs_dir: Path) -> tuple[list[dict[str, str]], list[Skipped]]:
+    """The suites in `runs_dir` (newest first) as `dialogs.SuitePicker` lists them, and the
+    folders that could not be read; a suite whose runner died is reaped first (not shown
+    "running"). Reads the disk: call it from a thread worker."""
+    from mnist_tui.engine.suites.folder import SuiteFolder, reap_suites, scan_suites
+    from mnist_tui.engine.suites.records import SuiteRecordError
+
+    reap_suites(runs_dir)
+    rows = []
+    ids, skipped = scan_suites(runs_dir)
+    for sid in ids:
+        try:
+            st = SuiteFolder(runs_dir, sid).read_status()
+        except SuiteRecordError:
+            status, done = "unreadable", ""
+        else:
+            status = st.status if st else "?"
+            done = f"{st.finished}/{st.members}" if st and st.members is not None else ""
+        rows.append({"suite_id": sid, "name": sid.split("-")[2] if sid.count("-") >= 3
+                     else "?", "status": status, "done": done})
+    return rows, list(skipped)

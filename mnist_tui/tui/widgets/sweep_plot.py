@@ -46,7 +46,7 @@ class SweepPlot(PlotextPlot):
             return super().render()
         title = "accuracy % vs images (mean over seeds; t-SNE+GMM 1:1)"
         try:
-            draw_chart(plt, c, title)
+            draw_chart(plt, c, title, rows=self.size.height)
         except Exception as exc:  # noqa: BLE001 - a member's planted value must not end the app
             from rich.text import Text
 
