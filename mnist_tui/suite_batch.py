@@ -97,7 +97,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "between them; ray default: as many as the cluster has CPUs)")
     g.add_argument("--ray-address", metavar="ADDRESS", help="with --executor ray: the "
                    "cluster's head, HOST:PORT (default auto: the cluster this machine joined "
-                   "with `ray start`, else a local Ray started for the suite)")
+                   "with `ray start`, else a local Ray started for the suite; local: always "
+                   "a local Ray of the suite's own)")
     g.add_argument("--reuse-runs", action="store_true", help="reuse any finished run in the "
                    "runs folder that has a member's settings and agrees with the rest of its "
                    "spec (a setting only one of them knows, added or removed since, aside)")

@@ -11,6 +11,7 @@ job's own `timings.total`), as in tests/engine/test_suite_parallel.py."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -162,3 +163,48 @@ def _one_error_line(r: subprocess.CompletedProcess, env: dict, needle: str) -> N
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
     assert needle in lines[0], lines[0]
     assert not (Path(env["MNIST_TUI_RUNS_DIR"]) / "suites").exists()   # nothing created
+
+
+def test_ctrl_c_to_the_terminal_group_with_the_suites_own_ray_records_every_member(cli_env):
+    """A Ctrl-C in a terminal reaches its whole process group, and a Ray the suite started for
+    itself (`--ray-address local`) ran in that group: its GCS, raylet and workers got the
+    SIGINT too and died under the members (one recorded "the worker process ended without a
+    result (exit code 1)"). Ray's processes now start deaf to it; only the driver hears the
+    Ctrl-C, and stops every member through the executor, each recording what it measured."""
+    pytest.importorskip("ray")
+    runs_dir = Path(cli_env["MNIST_TUI_RUNS_DIR"])
+    env = {**cli_env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_tui", *SUITE, "--sizes", "300,400",
+                             "--iterations", "5000", "--executor", "ray", "--ray-address",
+                             "local", "--parallel", "2"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    assert proc.stdout is not None
+    seen, in_tsne = [], set()
+    deadline = time.monotonic() + patient(120)
+    try:
+        while time.monotonic() < deadline and len(in_tsne) < 2:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            # both well into t-SNE: progress lines come every 5 s per member
+            if (m := re.match(r"\[(\d)\] \[ *[\d.]+s\] tsne ([\d,]+)/5,000", line)) \
+                    and int(m[2].replace(",", "")) >= 250:
+                in_tsne.add(m[1])
+        assert len(in_tsne) == 2, "".join(seen[-20:])
+        os.killpg(proc.pid, signal.SIGINT)     # as a terminal's Ctrl-C: the whole group
+        out, _ = proc.communicate(timeout=patient(90))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    text = "".join(seen) + out
+    assert proc.returncode == 130, text[-3000:]
+    results = [_read(p) for p in runs_dir.glob("*/result.json")]
+    assert len(results) == 2, text[-3000:]
+    for res in results:
+        assert res["status"] == "interrupted"
+        assert res["stopped_by"] == "ctrl-c"           # the worker's own record of the stop
+        assert res["placement"]["executor"] == "ray"
+        assert res["timings"]["tsne"] > 0              # what it measured is kept
+    assert "--resume" in text

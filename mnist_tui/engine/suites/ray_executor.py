@@ -16,8 +16,9 @@ are recorded as they are, not retried. Stopping (`interrupt`): a flag every task
 sends its worker SIGINT, and the member records what it measured.
 
 Connecting: `address` "auto" joins the cluster this machine belongs to (`ray start` ran here),
-else starts a local Ray for the suite (shut down when the suite ends). A driver that is already
-connected (a test's shared cluster) is used as it is and left connected.
+else starts a local Ray for the suite (shut down when the suite ends); "local" always starts
+one. A driver that is already connected (a test's shared cluster) is used as it is and left
+connected.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 import tarfile
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +63,16 @@ def _ray() -> Any:
 
 
 def connect(address: str) -> bool:
-    """Join the cluster at `address` ("auto": this machine's, else a new local one). Returns
+    """Join the cluster at `address` ("auto": this machine's, else a new local one; "local": a
+    new local one). Returns
     True when this call started Ray (the executor then shuts it down)."""
     ray = _ray()
     if ray.is_initialized():
         return False
     quiet: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False,
                              "logging_level": "ERROR", "configure_logging": True}
-    if address == "auto":
-        found = _auto_address()
+    if address in ("auto", "local"):
+        found = _auto_address() if address == "auto" else None
         if found is not None and _answers(found):
             try:
                 ray.init(address=found, **quiet)
@@ -76,7 +82,8 @@ def connect(address: str) -> bool:
         # No live cluster here (none started, or the one `ray start` last recorded is gone:
         # Ray itself would wait minutes for it): a local one, for this suite.
         try:
-            ray.init(address="local", **quiet)   # never the recorded, dead one
+            with _deaf_to_terminal_stops():
+                ray.init(address="local", **quiet)   # never the recorded, dead one
         except Exception as exc:  # noqa: BLE001 - Ray's start-up errors are many
             raise RayUnavailable(f"--executor ray: could not start a local Ray: {exc}") from exc
         return True
@@ -90,6 +97,26 @@ def connect(address: str) -> bool:
         raise RayUnavailable(f"--ray-address {address}: could not connect to the Ray "
                              f"cluster: {exc}") from exc
     return True
+
+
+@contextmanager
+def _deaf_to_terminal_stops() -> Iterator[None]:
+    """Start Ray's processes with SIGINT ignored (the disposition is inherited through exec).
+
+    A Ray started here runs in our terminal's process group, so a Ctrl-C reached its GCS,
+    raylet and workers as well as us: the cluster died under the running members, which never
+    recorded what they measured. With SIGINT ignored in them, the Ctrl-C reaches only this
+    process, which stops the members through the executor (they record what they measured)
+    and then shuts the cluster down. Signal dispositions can only change on the main thread;
+    elsewhere (the TUI's suite thread: its terminal sends no SIGINT) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _auto_address() -> str | None:
