@@ -87,7 +87,7 @@ def connect(address: str) -> bool:
         except Exception as exc:  # noqa: BLE001 - Ray's start-up errors are many
             raise RayUnavailable(f"--executor ray: could not start a local Ray: {exc}") from exc
         return True
-    if not address.startswith("ray://") and not _answers(address):
+    if not _answers(address.removeprefix("ray://")):
         raise RayUnavailable(f"--ray-address {address}: nothing answers there within "
                              f"{PROBE_S:.0f} s (is `ray start --head` running on that "
                              "machine, and its port open?)")
@@ -142,7 +142,7 @@ def _answers(address: str) -> bool:
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_S):
             return True
-    except OSError:
+    except (OSError, OverflowError, ValueError):   # refused, unknown host, port past 65535
         return False
 
 
