@@ -34,6 +34,7 @@ from mnist_tui.engine.runs.launch import GRACE_SECONDS, WorkerRun
 
 BATCH_S = 0.25          # events are sent back at most this often
 FLAG_EVERY_S = 0.5      # the stop flag is read at most this often
+STAGING_PREFIX = "mnist-tui-member-"   # + the Ray worker's pid + "-" + random
 MAX_FOLDER_BYTES = 512 * 2**20   # a run folder is records, events and small images: far less
 
 
@@ -68,7 +69,8 @@ def member_task(spec: dict[str, Any], run_id: str, env: dict[str, str], flag: An
         env["CUDA_VISIBLE_DEVICES"] = ""
     yield {"kind": "placed", "node": node, "host": socket.gethostname(),
            "gpu": env.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}
-    staging = Path(tempfile.mkdtemp(prefix="mnist-tui-member-"))
+    reap_staging()
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
     worker = WorkerRun(spec, staging, run_id=run_id, env=env)
     peak: list[int] = []      # the worker's VmHWM, read while it ran
     try:
@@ -84,6 +86,26 @@ def member_task(spec: dict[str, Any], run_id: str, env: dict[str, str], flag: An
             worker.kill()          # the driver went away (or cancelled the task): no orphans
             worker.proc.wait()
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def reap_staging() -> list[Path]:
+    """Remove the staging folders of member tasks that died without cleaning up (their node's
+    Ray worker was killed: a node lost, a forced cancel). A folder is ours to remove when this
+    user owns it and the Ray worker named in it is gone; a reused pid only keeps one longer."""
+    from mnist_tui.engine.pids import pid_exists
+
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"{STAGING_PREFIX}*-*"):
+        pid = path.name[len(STAGING_PREFIX):].split("-", 1)[0]
+        try:
+            mine = path.is_dir() and not path.is_symlink() and \
+                path.lstat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and pid.isdigit() and not pid_exists(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def _run(worker: WorkerRun, flag: Any, peak: list[int]) -> Iterator[dict[str, Any]]:
