@@ -212,8 +212,10 @@ def test_a_node_that_dies_under_a_member_is_retried_then_recorded_failed(ray_clu
 def test_a_cancel_stops_every_running_member_and_the_suite_resumes(ray_cluster, tmp_path):
     runs = tmp_path / "runs"
     watcher = Watcher()
+    # long enough that the members running at the cancel are still running when their tasks
+    # read the stop flag (with 500 iterations they ended first under CI's load: "finished")
     spec = sweep(("tsne-gmm",), (100,), seeds=(0, 1, 2, 3),
-                 overrides={**TSNE, "iterations": 500})
+                 overrides={**TSNE, "iterations": 1500})
     session = run_on_ray(runs, spec, parallel=2, listener=watcher)
     session.start()
 

@@ -44,7 +44,11 @@ class SuiteTable(DataTable[Any]):
         """The report's rows; `running`: the running members' rows (from 0)."""
         from mnist_tui.engine.suites.report_text import images_cell
 
-        self.clear()
+        # Columns too: a cleared DataTable keeps the widths its earlier rows needed, so the
+        # table's look depended on what it showed before (the Suites snapshot failed in CI).
+        self.clear(columns=True)
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
         for i, r in enumerate(report.rows):
             status = r.status
             if i in running:
