@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -33,7 +32,7 @@ from mnist_tui.outputs import (
 
 if TYPE_CHECKING:
     from mnist_tui.batch import Reporter
-    from mnist_tui.engine.jobs.events import Event
+    from mnist_tui.engine.jobs.events import Event, Throttle
     from mnist_tui.engine.jobs.results import Placement
     from mnist_tui.engine.runs.records import RunResult
     from mnist_tui.engine.suites.folder import SuiteFolder
@@ -134,7 +133,7 @@ class BatchListener(SuiteListener):
         # its member, and progress is a plain line per member every few seconds (no live bar).
         self.several = choice is not None and (choice.kind == "ray" or choice.parallel > 1)
         self.choice = choice
-        self._last_progress: dict[tuple[int, str], float] = {}
+        self._progress: dict[tuple[int, str], Throttle | None] = {}   # None: its end shown
 
     def preflight_event(self, ev: Event) -> None:
         self.r.event(ev)   # its downloads (MNIST, VGG16 weights)
@@ -161,15 +160,16 @@ class BatchListener(SuiteListener):
             return
         from mnist_tui.batch import PLAIN_PROGRESS_SECONDS
         from mnist_tui.engine.jobs.event_text import event_line, progress_line
-        from mnist_tui.engine.jobs.events import Progress
+        from mnist_tui.engine.jobs.events import Progress, Throttle
 
         if isinstance(ev, Progress):
-            key, now = (index, ev.phase), time.monotonic()
+            key = (index, ev.phase)
+            throttle = self._progress.setdefault(key, Throttle(1 / PLAIN_PROGRESS_SECONDS))
             done = ev.total is not None and ev.step >= ev.total
-            last = self._last_progress.get(key, float("-inf"))
-            if last == float("inf") or (not done and now - last < PLAIN_PROGRESS_SECONDS):
+            if throttle is None or not throttle.ready(force=done):
                 return     # shown a moment ago, or its end was shown already
-            self._last_progress[key] = float("inf") if done else now
+            if done:
+                self._progress[key] = None
             text: str | None = progress_line(ev)
         else:
             text = event_line(ev)

@@ -114,8 +114,9 @@ def recorded_placement() -> dict[str, Any] | None:
     except ValueError:
         given = {}
     out: dict[str, Any] = dict(given) if isinstance(given, dict) else {}
+    threads = job_threads()
     out.update(host=socket.gethostname(), cpus=usable_cpus(),
-               threads=job_threads() if job_threads() > 0 else None,
+               threads=threads if threads > 0 else None,
                gpu=os.environ.get("CUDA_VISIBLE_DEVICES"))
     names = [g.name for g in detect_gpus()] if out["gpu"] not in (None, "") else []
     # NVML's name for the GPU it sees, else the executor's (a GPU TensorFlow found, a test's)

@@ -196,16 +196,18 @@ class Placement(Record):
 
     def where(self) -> str:
         """`host (GPU 1: NVIDIA H100)` or `host (2 of 16 cores)`: for tables and lines."""
-        host = self.host or "?"
+        return f"{self.host or '?'} ({self.share()})"
+
+    def share(self) -> str:
+        """What of its machine it had: `GPU 1: NVIDIA H100`, or its thread share (`1 of 2
+        cores`, `4 cores`, `all 16 cores`, `every core`)."""
         if self.gpu:
-            return f"{host} (GPU {self.gpu}" + (f": {self.gpu_name})" if self.gpu_name
-                                                 else ")")
+            return f"GPU {self.gpu}" + (f": {self.gpu_name}" if self.gpu_name else "")
         if self.threads and self.cpus:
-            return f"{host} ({self.threads} of {self.cpus} cores)"
+            return f"{self.threads} of {self.cpus} cores"
         if self.threads:
-            return f"{host} ({self.threads} core{'s' if self.threads > 1 else ''})"
-        return f"{host} (every core)" if self.cpus is None else (
-            f"{host} (all {self.cpus} cores)")
+            return f"{self.threads} core{'s' if self.threads > 1 else ''}"
+        return "every core" if self.cpus is None else f"all {self.cpus} cores"
 
 
 class Misclassified(Record):

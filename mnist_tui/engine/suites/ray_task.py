@@ -111,8 +111,6 @@ def reap_staging() -> list[Path]:
 def _run(worker: WorkerRun, flag: Any, peak: list[int]) -> Iterator[dict[str, Any]]:
     """Start the worker and yield its events in batches until it ends; act on the stop flag;
     the worker's peak memory goes into `peak`."""
-    from mnist_tui.engine.suites.executor import read_vmhwm
-
     lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
     _start_unblocked(worker)
     assert worker.proc is not None
@@ -138,7 +136,7 @@ def _run(worker: WorkerRun, flag: Any, peak: list[int]) -> Iterator[dict[str, An
                 ended = True
                 break
             batch.append(item)
-        seen = _read_peak(worker, read_vmhwm)
+        seen = _read_peak(worker)
         if seen is not None:
             peak[:] = [max(peak + [seen])]
         if batch:
@@ -174,9 +172,12 @@ def _start_unblocked(worker: WorkerRun) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _read_peak(worker: WorkerRun, read: Any) -> int | None:
+def _read_peak(worker: WorkerRun) -> int | None:
+    """The worker's peak resident memory so far (`executor.read_vmhwm`), while it runs."""
+    from mnist_tui.engine.suites.executor import read_vmhwm
+
     proc = worker.proc
-    return read(proc.pid) if proc is not None and proc.poll() is None else None
+    return read_vmhwm(proc.pid) if proc is not None and proc.poll() is None else None
 
 
 def _stopped(flag: Any) -> bool:

@@ -45,19 +45,13 @@ def short_node(node: str | None) -> str | None:
 
 def cores(threads: int | None, cpus: int | None) -> str:
     """A member's thread share: `1 of 2 cores`, `4 cores`, `all 16 cores`, `every core`."""
-    if threads and cpus:
-        return f"{threads} of {cpus} cores"
-    if threads:
-        return f"{threads} core{'s' if threads > 1 else ''}"
-    return "every core" if cpus is None else f"all {cpus} cores"
+    return Placement(threads=threads, cpus=cpus).share()
 
 
 def share(row: MemberRow) -> str:
-    """What of its machine a member had: `GPU 1: NVIDIA H100` or its thread share
-    (`Placement.where()` without the host)."""
-    if row.gpu:
-        return f"GPU {row.gpu}" + (f": {row.gpu_name}" if row.gpu_name else "")
-    return cores(row.threads, row.cpus)
+    """What of its machine a member had: `GPU 1: NVIDIA H100` or its thread share."""
+    return Placement(gpu=row.gpu, gpu_name=row.gpu_name, threads=row.threads,
+                     cpus=row.cpus).share()
 
 
 def placement_fields(result: RunResult | None) -> dict[str, Any]:
