@@ -71,7 +71,7 @@ def static_server(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def ray_cluster(tmp_path_factory):
+def ray_sim_cluster(tmp_path_factory):
     """One simulated two-node Ray cluster (tests/ray_cluster.py) for every Ray test of the
     session, the pytest process connected to it; shut down at the session's end. Skips when
     Ray is not installed."""
@@ -83,3 +83,10 @@ def ray_cluster(tmp_path_factory):
         yield cluster.start()
     finally:
         cluster.shutdown()
+
+
+@pytest.fixture
+def ray_cluster(ray_sim_cluster):
+    """The shared cluster, both worker nodes alive (a dead one is replaced first)."""
+    ray_sim_cluster.heal()
+    return ray_sim_cluster

@@ -142,6 +142,26 @@ class SimCluster:
         self.add(name)
         return name
 
+    def heal(self) -> list[str]:
+        """Replace every node of ours the cluster no longer counts alive (a replacement node
+        can be marked dead when its heartbeats lag under load), so each test starts with both.
+        Returns the names replaced."""
+        import ray
+
+        alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
+        healed = []
+        for name, node in list(self.nodes.items()):
+            if node.node_id not in alive:
+                try:
+                    self.cluster.remove_node(self.nodes.pop(name), allow_graceful=False)
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
+                self.add(name)
+                healed.append(name)
+        if healed:
+            self.cluster.wait_for_nodes()
+        return healed
+
     def shutdown(self) -> None:
         import ray
 

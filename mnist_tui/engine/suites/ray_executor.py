@@ -99,6 +99,17 @@ def connect(address: str) -> bool:
     return True
 
 
+def _on_this_node() -> Any:
+    """Ray's placement on the driver's own node: the stop flag lives as long as the driver's
+    node does. Anywhere else, a worker node lost (or marked dead under load) took the flag with
+    it, and the running members could no longer be told to stop: they ran to their end."""
+    ray = _ray()
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    return NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(),
+                                          soft=False)
+
+
 @contextmanager
 def _deaf_to_terminal_stops() -> Iterator[None]:
     """Start Ray's processes with SIGINT ignored (the disposition is inherited through exec).
@@ -161,7 +172,8 @@ class RayExecutor(ThreadedExecutor):
         self.cluster_gpus = int(resources.get("GPU", 0))
         super().__init__(parallel or self.cluster_cpus)
         self._task = ray.remote(member_task)
-        self._flag = ray.remote(num_cpus=0)(StopFlag).remote()
+        self._flag = ray.remote(num_cpus=0)(StopFlag).options(
+            scheduling_strategy=_on_this_node()).remote()
         self._running: dict[int, Any] = {}          # member index → its generator, once placed
 
     @property
