@@ -227,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         if suite_only_flags(args):
             raise UsageError(f"{suite_only_flags(args)[0]} needs --suite (or --resume)")
         spec, rerun_of = resolve_spec(args, runs_dir)
+        refuse_missing_backend(spec)
         if args.json_out:
             check_json_target(args.json_out)
         runs_dir = check_runs_dir(runs_dir)
@@ -242,6 +243,16 @@ def main(argv: list[str] | None = None) -> int:
 
         say(f"tensorboard logs: {visible(tensorboard)}")
     return _guarded(lambda: run_batch(spec, runs_dir, json_out=args.json_out, rerun_of=rerun_of))
+
+
+def refuse_missing_backend(spec: Any) -> None:
+    """A Keras backend this machine lacks (or TensorBoard without TensorFlow): one line, before
+    a worker starts (and before TensorFlow's seconds of import)."""
+    from mnist_tui.engine.jobs.backends import problems
+
+    lacking = problems(spec.to_dict())
+    if lacking:
+        raise SpecError(next(iter(lacking.values())))
 
 
 PATH_OPTIONS = (("json_out", "--json"), ("report", "--report"), ("runs_dir", "--runs-dir"),

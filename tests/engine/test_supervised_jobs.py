@@ -210,10 +210,11 @@ def test_vgg16_cached_job_events_artifacts_and_accuracy(small_digits, tmp_path):
     import tensorflow as tf
 
     from mnist_tui.engine.jobs.keras_data import image_pipeline
+    from mnist_tui.engine.jobs.keras_runtime import import_keras
     from mnist_tui.engine.jobs.vgg16 import make_prep
 
     x = next(iter(image_pipeline(tf, pool.images[pred["eval_indices"][:20]], None, 20,
-                                 make_prep(tf, keras, 32, "vgg"))))
+                                 make_prep(import_keras("tensorflow"), 32, "vgg"))))
     np.testing.assert_allclose(model.predict(x, verbose=0), pred["probabilities"][:20],
                                atol=1e-4)
 
@@ -222,13 +223,15 @@ def test_cached_features_equal_the_frozen_base_output(small_digits):
     import keras
     import tensorflow as tf
 
+    from mnist_tui.engine.jobs.keras_runtime import import_keras
     from mnist_tui.engine.jobs.vgg16 import extract_features, make_prep
 
+    rt = import_keras("tensorflow")
     keras.utils.set_random_seed(1)
     base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(48, 48, 3))
     images = small_digits.pool("test").images[:70]
-    prep = make_prep(tf, keras, 48, "seed")
-    cached = extract_features(tf, base, images, prep, 32, JobContext(lambda e: None), "test")
+    prep = make_prep(rt, 48, "seed")
+    cached = extract_features(rt, base, images, prep, 32, JobContext(lambda e: None), "test")
     direct = base.predict(prep(tf.constant(images, tf.float32)[..., None]), verbose=0)
     assert cached.shape == (70, 1, 1, 512)
     np.testing.assert_allclose(cached, direct, rtol=1e-4, atol=1e-5 * np.abs(direct).max())

@@ -8,8 +8,9 @@ so the digits are never blurred) as the only augmentation, Adam with decoupled w
 label smoothing 0.1, a learning rate warmed up over the first 15% of the steps to `--lr`
 (0.003) and then cosine-decayed to 0, batches of 64, 9 epochs. On a CPU that computes bfloat16
 natively (AVX512-BF16/AMX) it trains in mixed bfloat16 (float32 weights), elsewhere in float32.
-Batch normalisation runs TensorFlow's fused kernel (`FusedBatchNormalization`); the model is
-evaluated and saved as plain Keras with the same weights. tf.data autotuning is off for the
+On the TensorFlow backend batch normalisation runs TensorFlow's fused kernel
+(`FusedBatchNormalization`); the model is evaluated and saved as plain Keras with the same
+weights. On JAX and PyTorch (`--backend`) it is Keras' own layer, fed by a PyDataset. tf.data autotuning is off for the
 training and validation pipelines (`without_autotune`: it stalled epochs by ~20 s).
 
 Measured with the standard protocol: 54,000 training + 6,000 validation images from the 60,000,
@@ -46,12 +47,12 @@ from typing import Any
 
 from mnist_tui.engine.data.datasets import Dataset
 from mnist_tui.engine.jobs.context import JobContext
-from mnist_tui.engine.jobs.keras_data import image_pipeline, log_plan, plan_data
+from mnist_tui.engine.jobs.keras_data import image_batches, log_plan, plan_data
 from mnist_tui.engine.jobs.keras_eval import evaluate, run_details
+from mnist_tui.engine.jobs.keras_runtime import KerasRuntime, import_keras
 from mnist_tui.engine.jobs.keras_train import (
     emit_summary,
     fit,
-    import_tf,
     make_optimizer,
     strategy_scope,
 )
@@ -77,17 +78,20 @@ PRECISION = "auto"      # auto | float32 | mixed_bfloat16 (auto: bfloat16 where 
 EVAL_BATCH = 512
 
 
-def choose_precision(tf: Any) -> tuple[str, str]:
+def choose_precision(rt: KerasRuntime) -> tuple[str, str]:
     """(Keras dtype policy, why): mixed bfloat16 only where it is native and fast.
 
-    oneDNN runs bfloat16 convolutions on AVX512-BF16/AMX about 25% faster here than float32;
-    without those instructions (or without oneDNN) bfloat16 is emulated and slower, and GPUs
-    keep float32 (the mirrored strategy is for them).
+    oneDNN runs TensorFlow's bfloat16 convolutions on AVX512-BF16/AMX about 25% faster here than
+    float32; without those instructions (or without oneDNN) bfloat16 is emulated and slower,
+    and GPUs keep float32 (the mirrored strategy is for them). JAX and PyTorch on a CPU keep
+    float32: their bfloat16 speed was never measured here.
     """
     if PRECISION != "auto":
         return PRECISION, "set in cnn.PRECISION"
-    if tf.config.list_logical_devices("GPU"):
+    if rt.gpus:
         return "float32", "GPU"
+    if rt.tf is None:
+        return "float32", f"bfloat16 is used only on TensorFlow's oneDNN, not {rt.framework}"
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() in ("0", "false"):
         return "float32", "oneDNN is off"
     try:
@@ -137,6 +141,7 @@ def bn_momentum(steps: int) -> float:
 
 def build_model(keras: Any, shape: tuple[int, int], spec: CnnSpec, precision: str = "float32",
                 fused: bool = True, steps: int = 10_000) -> Any:
+    """The model; `fused` (TensorFlow only) with TensorFlow's fused batch norm."""
     L = keras.layers
     if fused:
         import tensorflow as tf
@@ -205,18 +210,20 @@ def lr_schedule(keras: Any, spec: CnnSpec, steps: int) -> Any:
 
 
 def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
-    tf, keras = import_tf(ctx)
+    rt = import_keras(spec.backend, ctx)
+    keras, tf = rt.keras, rt.tf
     keras.utils.set_random_seed(spec.seed)
     plan = plan_data(spec, dataset)
     log_plan(ctx, plan, dataset)
     shape = dataset.image_shape
-    precision, why = choose_precision(tf)
+    precision, why = choose_precision(rt)
     ctx.log(f"precision: {precision} ({why})")
+    fused = tf is not None      # TensorFlow's fused kernel; Keras' own layer elsewhere
 
-    scope, strategy = strategy_scope(tf, spec, ctx)
+    scope, strategy = strategy_scope(rt, spec, ctx)
     with scope, ctx.phase("building", "building and compiling the model"):
         steps = -(-len(plan.train_idx) // spec.batch_size) * spec.epochs
-        model = build_model(keras, shape, spec, precision, steps=steps)
+        model = build_model(keras, shape, spec, precision, fused=fused, steps=steps)
         optimizer = make_optimizer(keras, spec, lr_schedule(keras, spec, steps))
         if WEIGHT_DECAY:
             optimizer.weight_decay = WEIGHT_DECAY
@@ -228,17 +235,22 @@ def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
     counts = emit_summary(ctx, model)
 
     ident = lambda x: x
-    train_ds = without_autotune(tf, image_pipeline(
-        tf, plan.train_images, plan.train_labels, spec.batch_size, ident, shuffle_seed=spec.seed))
-    val_ds = (without_autotune(tf, image_pipeline(tf, plan.val_images, plan.val_labels,
-                                                  EVAL_BATCH, ident))
+    train_ds = image_batches(rt, plan.train_images, plan.train_labels, spec.batch_size, ident,
+                             shuffle_seed=spec.seed)
+    val_ds = (image_batches(rt, plan.val_images, plan.val_labels, EVAL_BATCH, ident)
               if len(plan.val_idx) else None)
-    history = fit(keras, model, ctx, spec, train_ds, val_ds, len(plan.train_idx))
+    if tf is not None:
+        train_ds = without_autotune(tf, train_ds)
+        val_ds = without_autotune(tf, val_ds) if val_ds is not None else None
+    history = fit(rt, model, ctx, spec, train_ds, val_ds, len(plan.train_idx))
 
     # Evaluated and saved as plain Keras (same weights): model.keras loads without this module.
-    plain = build_model(keras, shape, spec, precision, fused=False, steps=steps)
-    plain.set_weights(model.get_weights())
-    out, model_file = evaluate(tf, ctx, plain, plan, EVAL_BATCH, ident)
+    if fused:
+        plain = build_model(keras, shape, spec, precision, fused=False, steps=steps)
+        plain.set_weights(model.get_weights())
+    else:
+        plain = model
+    out, model_file = evaluate(rt, ctx, plain, plan, EVAL_BATCH, ident)
 
     stem = f"{STEM[1]}×{STEM[1]}/2 stem {STEM[0]}, " if STEM else ""
     stages = " | pool | ".join("-".join(str(f) for f in st) for st in STAGES)
@@ -259,6 +271,7 @@ def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
                             f"label smoothing {LABEL_SMOOTHING:g}; weight decay "
                             f"{WEIGHT_DECAY:g}; lr warm-up {WARMUP:.0%} then cosine to 0",
             "precision": f"{precision} ({why})",
+            "backend": rt.describe(),
             **run_details(plan, counts, strategy, model_file),
         },
     }

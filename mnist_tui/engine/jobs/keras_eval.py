@@ -16,7 +16,8 @@ import numpy as np
 
 from mnist_tui.engine.jobs.context import JobContext
 from mnist_tui.engine.jobs.events import Progress, Throttle
-from mnist_tui.engine.jobs.keras_data import DataPlan, image_pipeline
+from mnist_tui.engine.jobs.keras_data import DataPlan, input_batches
+from mnist_tui.engine.jobs.keras_runtime import KerasRuntime
 from mnist_tui.engine.jobs.keras_train import PROGRESS_PER_SECOND
 from mnist_tui.engine.jobs.metrics import classification_metrics
 
@@ -104,16 +105,24 @@ def evaluate_and_save(ctx: JobContext, plan: DataPlan, probs: np.ndarray) -> dic
     }
 
 
-def evaluate(tf: Any, ctx: JobContext, model: Any, plan: DataPlan, batch: int,
+def predictor(rt: KerasRuntime, model: Any) -> Callable[[Any], np.ndarray]:
+    """`model` in inference mode, compiled once, as batch → numpy: a tf.function on
+    TensorFlow, Keras' own compiled predict step (jit on JAX, no_grad on PyTorch) elsewhere."""
+    if rt.tf is not None:
+        infer = rt.tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        return lambda x: infer(x).numpy()
+    return lambda x: np.asarray(rt.keras.ops.convert_to_numpy(model.predict_on_batch(x)))
+
+
+def evaluate(rt: KerasRuntime, ctx: JobContext, model: Any, plan: DataPlan, batch: int,
              prep: Callable[[Any], Any], message: str = "") -> tuple[dict[str, Any], str | None]:
     """The evaluation phase: stream the eval images through `model` once, score, save it all.
 
     Returns (metrics/artifacts dict from `evaluate_and_save`, saved model path).
     """
     with ctx.phase("evaluation", plan.eval_split):
-        infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        batches = image_pipeline(tf, plan.eval_images, None, batch, prep)
-        probs = predict_batches(lambda x: infer(x).numpy(), batches, len(plan.eval_idx),
+        batches = input_batches(rt, plan.eval_images, batch, prep)
+        probs = predict_batches(predictor(rt, model), batches, len(plan.eval_idx),
                                 ctx, "evaluation", message)
         return evaluate_and_save(ctx, plan, probs), save_model(ctx, model)
 

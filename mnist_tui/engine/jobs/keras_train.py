@@ -1,12 +1,13 @@
-"""Training a Keras model with events: TensorFlow's import and devices, the optimiser, the
-tf.distribute scope, the model summary, and `fit` with its event callback, history.csv and
-TensorBoard logs.
+"""Training a Keras model with events: the optimiser, the distribution scope (TensorFlow's
+MirroredStrategy, Keras' DataParallel on JAX), the model summary, and `fit` with its event
+callback, history.csv and TensorBoard logs, on whichever backend `keras_runtime` started.
 
 A module of its own because this is everything between "a model and its batches" and "a trained
 model": the part a job's events, Monitor and history depend on, apart from how the data is split
 (`keras_data`) and how the trained model is scored and saved (`keras_eval`).
 Only the worker imports it (through a job: `mnist_tui.engine.jobs` looks jobs up by name and
-never imports them early); TensorFlow itself is imported by `import_tf`, as its own phase.
+never imports them early); Keras itself is imported by `keras_runtime.import_keras`, as its own
+phase.
 """
 
 from __future__ import annotations
@@ -25,55 +26,10 @@ import numpy as np
 from mnist_tui.engine.errors import DataError
 from mnist_tui.engine.jobs.context import JobContext
 from mnist_tui.engine.jobs.events import Epoch, ModelSummary, Progress, Throttle
+from mnist_tui.engine.jobs.keras_runtime import KerasRuntime
 from mnist_tui.engine.jobs.specs import SupervisedSpec
 
-# Test hook: split the CPU into N logical devices before TensorFlow starts, so that
-# `--strategy mirrored` can be exercised on a machine with no GPU.
-CPU_DEVICES_ENV = "MNIST_TUI_CPU_DEVICES"
 PROGRESS_PER_SECOND = 4.0
-
-
-def import_tf(ctx: JobContext | None = None) -> tuple[Any, Any]:
-    """TensorFlow + Keras, configured once per process (logical CPUs for the mirrored test).
-
-    With `ctx` this is its own "importing" phase: the import and the start of TensorFlow's
-    devices take seconds (longer with CUDA), which used to pass silently under "loading". The
-    devices TensorFlow has are logged and recorded (`devices` in the result, also when the run
-    is stopped later). GPUs allocate memory as needed (memory growth), so the GPU memory the
-    Monitor and the result show is what the job uses, not everything TensorFlow reserves.
-    """
-    with ctx.phase("importing", "importing TensorFlow") if ctx else nullcontext():
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        import keras
-        import tensorflow as tf
-
-        n_cpu = os.environ.get(CPU_DEVICES_ENV)
-        if n_cpu and int(n_cpu) > 1:
-            cpus = tf.config.list_physical_devices("CPU")
-            try:
-                tf.config.set_logical_device_configuration(
-                    cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(int(n_cpu))])
-            except RuntimeError:
-                pass  # already initialised (a second job in the same process): keep it
-        for gpu in tf.config.list_physical_devices("GPU"):
-            try:
-                tf.config.experimental.set_memory_growth(gpu, True)
-            except (RuntimeError, ValueError):
-                pass  # already initialised: keep what is there
-        if ctx is not None:
-            record_devices(tf, ctx)
-    return tf, keras
-
-
-def record_devices(tf: Any, ctx: JobContext) -> list[str]:
-    """The devices TensorFlow runs on, logged and kept in the result (`devices`)."""
-    names = [d.name for d in tf.config.list_logical_devices()]
-    gpus = [d for d in names if ":GPU:" in d]
-    ctx.partial["devices"] = names
-    ctx.log(f"TensorFlow {tf.__version__} devices: {', '.join(names) or 'none'}"
-            + ("" if gpus else " (no GPU visible to TensorFlow)"))
-    return names
 
 
 # -- model construction helpers ------------------------------------------------------------
@@ -85,15 +41,20 @@ def make_optimizer(keras: Any, spec: SupervisedSpec, learning_rate: Any = None) 
         learning_rate=spec.lr if learning_rate is None else learning_rate)
 
 
-def strategy_scope(tf: Any, spec: SupervisedSpec,
+def strategy_scope(rt: KerasRuntime, spec: SupervisedSpec,
                    ctx: JobContext) -> tuple[Any, dict[str, Any]]:
     """(context manager, description) for `spec.strategy`.
 
     `mirrored` replicates over every GPU, or over the logical CPUs when there is no GPU (how the
-    tests exercise it). A refusal by TensorFlow/Keras becomes a one-line error.
+    tests exercise it): TensorFlow's MirroredStrategy, or Keras' DataParallel distribution on
+    JAX (the torch backend has none: the spec refuses it). A refusal by the framework becomes a
+    one-line error.
     """
     if spec.strategy == "none":
         return nullcontext(), {"name": "none", "replicas": 1}
+    if rt.tf is None:
+        return _data_parallel(rt, ctx)
+    tf = rt.tf
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
     try:
@@ -108,6 +69,26 @@ def strategy_scope(tf: Any, spec: SupervisedSpec,
             + ", ".join(devices))
     return strategy.scope(), {"name": "mirrored", "replicas": strategy.num_replicas_in_sync,
                               "devices": devices}
+
+
+def _data_parallel(rt: KerasRuntime, ctx: JobContext) -> tuple[Any, dict[str, Any]]:
+    """Keras' DataParallel distribution over every GPU (else every CPU device) JAX has."""
+    keras = rt.keras
+    devices = keras.distribution.list_devices("gpu") if rt.gpus else \
+        keras.distribution.list_devices("cpu")
+    try:
+        distribution = keras.distribution.DataParallel(devices=devices)
+    except Exception as exc:  # noqa: BLE001 - one line for the user
+        raise DataError(f"--strategy mirrored: Keras' DataParallel refused it: "
+                        f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    if len(devices) == 1:
+        ctx.log("--strategy mirrored: only one device here, so it runs on one replica",
+                "warning")
+    ctx.log(f"DataParallel (Keras distribution on {rt.framework}) over {len(devices)} "
+            f"device(s): {', '.join(map(str, devices))}")
+    return distribution.scope(), {"name": "mirrored", "replicas": len(devices),
+                                  "devices": [str(d) for d in devices],
+                                  "implementation": "keras.distribution.DataParallel"}
 
 
 def _flat_layers(model: Any) -> Iterator[Any]:
@@ -212,16 +193,24 @@ def make_event_callback(keras: Any, ctx: JobContext, epochs: int, steps: int, ba
     return EventCallback()
 
 
-def tensorboard_callback(keras: Any, ctx: JobContext, spec: SupervisedSpec) -> Any:
+def tensorboard_callback(rt: KerasRuntime, ctx: JobContext, spec: SupervisedSpec) -> Any:
     """TensorBoard logs in `spec.tensorboard/<run id>` (train/ and validation/, like Keras).
 
-    Keras' own callback needs the `tensorboard` package for `tf.summary.scalar`; without it we
-    write the same per-epoch scalars (epoch_loss, epoch_accuracy) with TensorFlow's core
-    summary writer, which TensorBoard reads the same way.
+    Keras' own callback needs the `tensorboard` package for `tf.summary.scalar` and the
+    TensorFlow backend for its graphs; otherwise we write the same per-epoch scalars
+    (epoch_loss, epoch_accuracy) with TensorFlow's core summary writer, which TensorBoard reads
+    the same way (under JAX or PyTorch, TensorFlow is imported for that writer alone, its GPUs
+    hidden from it; without TensorFlow the run was refused before it started:
+    `backends.tensorboard_message`).
     """
+    keras = rt.keras
     assert spec.tensorboard is not None   # fit() calls this only when it is set
     log_dir = os.path.join(os.path.expanduser(spec.tensorboard),
                            ctx.run_dir.name if ctx.run_dir else "run")
+    if rt.tf is None:
+        ctx.log(f"TensorBoard logs (epoch scalars) in {log_dir}, written with TensorFlow's "
+                f"core summary writer (the {rt.backend} backend trains)")
+        return _CoreScalarWriter(keras, log_dir, hide_gpus=True)
     try:
         import tensorboard  # noqa: F401
     except ImportError:
@@ -232,9 +221,15 @@ def tensorboard_callback(keras: Any, ctx: JobContext, spec: SupervisedSpec) -> A
     return keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch")
 
 
-def _CoreScalarWriter(keras: Any, log_dir: str) -> Any:
+def _CoreScalarWriter(keras: Any, log_dir: str, hide_gpus: bool = False) -> Any:
     import tensorflow as tf
     from tensorflow.core.framework import summary_pb2
+
+    if hide_gpus:   # another framework trains: TensorFlow must not take GPU memory to write
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except (RuntimeError, ValueError):
+            pass    # already initialised
 
     meta = summary_pb2.SummaryMetadata(
         plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
@@ -275,14 +270,14 @@ def write_history_csv(path: Path, history: list[dict[str, Any]]) -> None:
     os.replace(tmp, path)
 
 
-def fit(keras: Any, model: Any, ctx: JobContext, spec: SupervisedSpec, train_ds: Any,
+def fit(rt: KerasRuntime, model: Any, ctx: JobContext, spec: SupervisedSpec, train_ds: Any,
         val_ds: Any, n_train: int, extra_callbacks: Iterable[Any] = ()) -> list[dict[str, Any]]:
     """model.fit with our callback only (verbose=0: Keras' progress bar is never printed)."""
     steps = math.ceil(n_train / spec.batch_size)
-    callbacks = [make_event_callback(keras, ctx, spec.epochs, steps, spec.batch_size, n_train,
+    callbacks = [make_event_callback(rt.keras, ctx, spec.epochs, steps, spec.batch_size, n_train,
                                      ctx.artifact("history.csv")), *extra_callbacks]
     if spec.tensorboard:
-        callbacks.append(tensorboard_callback(keras, ctx, spec))
+        callbacks.append(tensorboard_callback(rt, ctx, spec))
     with ctx.phase("training", f"{spec.epochs} epoch(s) of {steps} batches of "
                                f"{spec.batch_size}"):
         model.fit(train_ds, validation_data=val_ds, epochs=spec.epochs, verbose=0,

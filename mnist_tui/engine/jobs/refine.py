@@ -53,6 +53,7 @@ class RefineSettings:
     shift: int = 2
     smoothing: float = 0.1
     width: int = 32
+    backend: str = "tensorflow"   # the Keras backend that trains the rounds' models
 
 
 def auto_epochs(n: int) -> int:
@@ -140,25 +141,18 @@ def self_train(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
                ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """(refined cluster ids, one label-free record per round). `images` uint8 (n, h, w)."""
     from mnist_tui.engine.jobs.cnn import choose_precision
-    from mnist_tui.engine.jobs.keras_train import import_tf
+    from mnist_tui.engine.jobs.keras_runtime import import_keras
 
     keras: Any   # declared, so that mypy resolves `keras.callbacks.Callback` as a base below
-    tf, keras = import_tf(ctx)
-    precision, _why = choose_precision(tf)
+    rt = import_keras(settings.backend, ctx)
+    keras = rt.keras
+    precision, _why = choose_precision(rt)
     n, h, w = images.shape
     labels = np.asarray(clusters, np.int64)
     conf = np.asarray(confidence, np.float32)
     x_all = np.asarray(images, np.uint8)[..., None]
     rng = np.random.default_rng(seed)
-    options = tf.data.Options()
-    options.autotune.enabled = False   # autotune's threads fight the training on 2 cores
     shift = settings.shift if min(h, w) >= 16 else 0
-
-    def augment(x: Any, y: Any) -> tuple[Any, Any]:
-        if shift:
-            x = tf.pad(x, [[0, 0], [shift, shift], [shift, shift], [0, 0]])
-            x = tf.image.random_crop(x, [tf.shape(x)[0], h, w, 1])
-        return tf.cast(x, tf.float32), y
 
     folds = max(1, settings.folds)
     batches = -(-n // settings.batch)
@@ -194,10 +188,8 @@ def self_train(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
             train = trained[f]
             relabel = fold_of == f if folds > 1 else np.ones(n, bool)
             ti = np.flatnonzero(train)
-            ds = (tf.data.Dataset.from_tensor_slices((x_all[ti], tf.one_hot(labels[ti], k)))
-                  .shuffle(len(ti), seed=round_seed, reshuffle_each_iteration=True)
-                  .batch(settings.batch).map(augment, num_parallel_calls=2).prefetch(2)
-                  .with_options(options))
+            ds = _shifted_batches(rt, x_all[ti], labels[ti], k, settings.batch, shift,
+                                  round_seed)
             steps = max(2, -(-len(ti) // settings.batch) * epochs)
             schedule = keras.optimizers.schedules.CosineDecay(
                 settings.lr * 0.1, steps - steps // 5, warmup_target=settings.lr,
@@ -233,3 +225,38 @@ def self_train(images: np.ndarray, clusters: np.ndarray, confidence: np.ndarray,
             break                  # keep the labels from before this round
         labels, conf = new, probs.max(1)
     return labels, history
+
+
+def _shifted_batches(rt: Any, x: np.ndarray, labels: np.ndarray, k: int, batch: int,
+                     shift: int, seed: int) -> Any:
+    """Shuffled batches of `x` (uint8 (n,h,w,1)), each shifted by up to ±`shift` pixels (one
+    random crop of the zero-padded batch), with one-hot labels: tf.data on TensorFlow (its
+    autotuning off: its threads fight the training on 2 cores), a PyDataset elsewhere."""
+    from mnist_tui.engine.jobs.keras_data import one_hot, py_batches
+
+    n, h, w, _ = x.shape
+    tf = rt.tf
+    if tf is not None:
+        def augment(xb: Any, yb: Any) -> tuple[Any, Any]:
+            if shift:
+                xb = tf.pad(xb, [[0, 0], [shift, shift], [shift, shift], [0, 0]])
+                xb = tf.image.random_crop(xb, [tf.shape(xb)[0], h, w, 1])
+            return tf.cast(xb, tf.float32), yb
+
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        return (tf.data.Dataset.from_tensor_slices((x, tf.one_hot(labels, k)))
+                .shuffle(n, seed=seed, reshuffle_each_iteration=True)
+                .batch(batch).map(augment, num_parallel_calls=2).prefetch(2)
+                .with_options(options))
+    crops = np.random.default_rng([seed, 1])
+
+    def get(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xb = x[idx]
+        if shift:
+            dy, dx = crops.integers(0, 2 * shift + 1, size=2)
+            padded = np.pad(xb, ((0, 0), (shift, shift), (shift, shift), (0, 0)))
+            xb = padded[:, dy:dy + h, dx:dx + w]
+        return xb.astype(np.float32), one_hot(labels[idx], k)
+
+    return py_batches(rt.keras, n, batch, seed, get)

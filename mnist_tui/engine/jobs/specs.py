@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from mnist_tui.engine.errors import SpecError
+from mnist_tui.engine.jobs.backends import BACKENDS, DEFAULT_BACKEND, strategy_message
 
 SPLITS = ("auto", "all", "train", "test")
 
@@ -140,6 +141,8 @@ class TsneGmmSpec(JobSpec):
     refine_folds: int = opt(1, "self-training folds: each image is relabelled by a model that "
                             "never trained on it (1 = one model for all)", kind=int, minimum=1,
                             maximum=5)
+    backend: str = opt(DEFAULT_BACKEND, "Keras backend of the self-training rounds "
+                       "(--refine-rounds): tensorflow, jax or torch", choices=BACKENDS)
 
     def cross_checks(self) -> dict[str, str]:
         out = {}
@@ -178,11 +181,18 @@ class SupervisedSpec(JobSpec):
                          maximum=0.95)
     tensorboard: str | None = opt(None, "also write TensorBoard logs under this folder",
                                   optional=True)
-    strategy: str = opt("none", "tf.distribute strategy: none, or mirrored (every GPU of this "
-                        "machine)", choices=("none", "mirrored"))
+    strategy: str = opt("none", "none, or mirrored: data-parallel over every GPU of this "
+                        "machine (TensorFlow: MirroredStrategy; JAX: Keras' DataParallel; "
+                        "torch: none)", choices=("none", "mirrored"))
+    backend: str = opt(DEFAULT_BACKEND, "Keras backend that trains and scores the model: "
+                       "tensorflow, jax or torch (the [jax] and [torch] extras install the "
+                       "last two)", choices=BACKENDS)
 
     def cross_checks(self) -> dict[str, str]:
         out = {}
+        strategy = strategy_message(self.backend, self.strategy)
+        if strategy:
+            out["strategy"] = strategy
         if self.samples is not None:
             n_train = int(self.samples * (1 - self.val_fraction))
             if self.batch_size > n_train:

@@ -251,7 +251,8 @@ def refine_clusters(images: np.ndarray, features: np.ndarray, affinities: Any,
     ctx.log(f"clustering alone: {alone['accuracy_hungarian']:.4f} one-to-one, "
             f"{alone['accuracy_majority']:.4f} majority vote (before self-training)")
     settings = RefineSettings(rounds=spec.refine_rounds, epochs=spec.refine_epochs,
-                              trust=spec.refine_trust, folds=spec.refine_folds)
+                              trust=spec.refine_trust, folds=spec.refine_folds,
+                              backend=spec.backend)
     epochs = settings.epochs or auto_epochs(len(clusters))
 
     def said(record: dict[str, Any]) -> None:
@@ -275,7 +276,7 @@ def refine_clusters(images: np.ndarray, features: np.ndarray, affinities: Any,
     info = {"settings": {"rounds": settings.rounds, "epochs": epochs, "trust": settings.trust,
                          "folds": settings.folds, "batch": settings.batch,
                          "learning_rate": settings.lr, "shift": settings.shift,
-                         "label_smoothing": settings.smoothing},
+                         "label_smoothing": settings.smoothing, "backend": settings.backend},
             "confidence": f"share of {where} in the same cluster (+ GMM posterior / 100)",
             "rounds": rounds, "changed": int(np.sum(refined != clusters))}
     return alone, refined, info

@@ -8,7 +8,8 @@ model (base + trained head). `--no-feature-cache` re-runs the base every epoch (
 cost); `--fine-tune` unfreezes block 5, which makes the base's output change, so caching is off.
 
 The model's input is the preprocessed N×N×3 image; the resize, grey→RGB and scaling
-(`details.model_input`) happen batch by batch in the tf.data pipeline.
+(`details.model_input`) happen batch by batch: in the tf.data pipeline on TensorFlow, with
+keras.ops in a PyDataset on JAX and PyTorch (`keras_data`).
 """
 
 from __future__ import annotations
@@ -25,13 +26,19 @@ from mnist_tui.engine.errors import DataError
 from mnist_tui.engine.jobs.context import JobContext
 from mnist_tui.engine.jobs.downloads import weights_for_job
 from mnist_tui.engine.jobs.events import Progress, Throttle
-from mnist_tui.engine.jobs.keras_data import array_pipeline, image_pipeline, log_plan, plan_data
-from mnist_tui.engine.jobs.keras_eval import evaluate, run_details
+from mnist_tui.engine.jobs.keras_data import (
+    array_batches,
+    image_batches,
+    input_batches,
+    log_plan,
+    plan_data,
+)
+from mnist_tui.engine.jobs.keras_eval import evaluate, predictor, run_details
+from mnist_tui.engine.jobs.keras_runtime import KerasRuntime, import_keras
 from mnist_tui.engine.jobs.keras_train import (
     PROGRESS_PER_SECOND,
     emit_summary,
     fit,
-    import_tf,
     make_optimizer,
     strategy_scope,
 )
@@ -48,14 +55,21 @@ def load_base_weights(base: Any, path: Path, shown: str) -> None:
                         f"({type(exc).__name__}: {reason})") from None
 
 
-def make_prep(tf: Any, keras: Any, size: int, preprocess: str) -> Callable[[Any], Any]:
-    """float32 (B,H,W,1) 0–255 → (B,size,size,3) as the base expects."""
+def make_prep(rt: KerasRuntime, size: int, preprocess: str) -> Callable[[Any], Any]:
+    """float32 (B,H,W,1) 0–255 → (B,size,size,3) as the base expects: tf.image inside the
+    tf.data map on TensorFlow, the same bilinear resize with keras.ops elsewhere."""
+    keras, tf = rt.keras, rt.tf
     vgg_pre = keras.applications.vgg16.preprocess_input
 
     def prep(x: Any) -> Any:
-        if x.shape[1] != size or x.shape[2] != size:
-            x = tf.image.resize(x, (size, size), method="bilinear")
-        x = tf.image.grayscale_to_rgb(x)
+        if tf is not None:
+            if x.shape[1] != size or x.shape[2] != size:
+                x = tf.image.resize(x, (size, size), method="bilinear")
+            x = tf.image.grayscale_to_rgb(x)
+        else:
+            if x.shape[1] != size or x.shape[2] != size:
+                x = keras.ops.image.resize(x, (size, size), interpolation="bilinear")
+            x = keras.ops.repeat(x, 3, axis=-1)
         return vgg_pre(x) if preprocess == "vgg" else x / 255.0
 
     return prep
@@ -163,17 +177,17 @@ def build_models(keras: Any, spec: Vgg16Spec, base: Any,
     return head, full
 
 
-def extract_features(tf: Any, base: Any, images: np.ndarray, prep: Callable[[Any], Any],
-                     batch: int, ctx: JobContext,
+def extract_features(rt: KerasRuntime, base: Any, images: np.ndarray,
+                     prep: Callable[[Any], Any], batch: int, ctx: JobContext,
                      what: str) -> np.ndarray:
     """The frozen base's output for every image, filled batch by batch into one array."""
     n = len(images)
     out = np.empty((n, *base.output_shape[1:]), dtype=np.float32)
-    infer = tf.function(lambda x: base(x, training=False), reduce_retracing=True)
+    infer = predictor(rt, base)
     throttle = Throttle(PROGRESS_PER_SECOND)
     done = 0
-    for x in image_pipeline(tf, images, None, batch, prep):
-        y = infer(x).numpy()
+    for x in input_batches(rt, images, batch, prep):
+        y = infer(x)
         out[done:done + len(y)] = y
         done += len(y)
         if throttle.ready(force=done >= n):
@@ -192,7 +206,8 @@ def extraction_batch(size: int) -> int:
 
 def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
     weights_path, weights_desc = weights_for_job(spec.weights, ctx)   # before anything slow
-    tf, keras = import_tf(ctx)
+    rt = import_keras(spec.backend, ctx)
+    keras = rt.keras
     keras.utils.set_random_seed(spec.seed)
 
     plan = plan_data(spec, dataset)
@@ -212,11 +227,11 @@ def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
         why_not = "turned off (--no-feature-cache): the base runs on every batch of every epoch"
         ctx.log(f"feature cache {why_not}")
 
-    scope, strategy = strategy_scope(tf, spec, ctx)
+    scope, strategy = strategy_scope(rt, spec, ctx)
     with scope, ctx.phase("building", "building the VGG16 base" + (
             " and loading its weights" if weights_path is not None else "")):
         base = build_base(keras, spec, weights_path, spec.weights)
-    prep = make_prep(tf, keras, size, spec.preprocess)
+    prep = make_prep(rt, size, spec.preprocess)
     has_val = len(plan.val_idx) > 0
     ebatch = extraction_batch(size)
 
@@ -224,8 +239,8 @@ def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
     if cache:
         with ctx.phase("feature_extraction", f"running the frozen base once over "
                        f"{plan.n_samples:,} images at {size}×{size}"):
-            f_train = extract_features(tf, base, plan.train_images, prep, ebatch, ctx, "training")
-            f_val = (extract_features(tf, base, plan.val_images, prep, ebatch, ctx, "validation")
+            f_train = extract_features(rt, base, plan.train_images, prep, ebatch, ctx, "training")
+            f_val = (extract_features(rt, base, plan.val_images, prep, ebatch, ctx, "validation")
                      if has_val else None)
     if spec.head_norm:
         with ctx.phase("feature_stats", "standardising the head's input with statistics of "
@@ -233,7 +248,7 @@ def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
             if f_train is None:   # no cache: a sample of training images through the base
                 pick = np.random.default_rng(spec.seed).permutation(
                     len(plan.train_images))[:STATS_SAMPLE]
-                f_train_sample = extract_features(tf, base, plan.train_images[np.sort(pick)],
+                f_train_sample = extract_features(rt, base, plan.train_images[np.sort(pick)],
                                                   prep, ebatch, ctx, "training (statistics)")
                 stats = feature_stats(f_train_sample)
             else:
@@ -252,20 +267,20 @@ def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
         assert f_train is not None   # extracted above whenever `cache`
         cache_bytes = f_train.nbytes + (f_val.nbytes if f_val is not None else 0)
         ctx.log(f"feature cache: {f_train.shape[1:]} per image, {present.size(cache_bytes, 'MB')}")
-        train_ds = array_pipeline(tf, f_train, plan.train_labels, spec.batch_size,
-                                  shuffle_seed=spec.seed)
-        val_ds = (array_pipeline(tf, f_val, plan.val_labels, spec.batch_size)
+        train_ds = array_batches(rt, f_train, plan.train_labels, spec.batch_size,
+                                 shuffle_seed=spec.seed)
+        val_ds = (array_batches(rt, f_val, plan.val_labels, spec.batch_size)
                   if f_val is not None else None)   # extracted above whenever `has_val`
     else:
         cache_bytes = 0
-        train_ds = image_pipeline(tf, plan.train_images, plan.train_labels, spec.batch_size,
-                                  prep, shuffle_seed=spec.seed)
-        val_ds = (image_pipeline(tf, plan.val_images, plan.val_labels, spec.batch_size, prep)
+        train_ds = image_batches(rt, plan.train_images, plan.train_labels, spec.batch_size,
+                                 prep, shuffle_seed=spec.seed)
+        val_ds = (image_batches(rt, plan.val_images, plan.val_labels, spec.batch_size, prep)
                   if has_val else None)
 
-    history = fit(keras, trained, ctx, spec, train_ds, val_ds, len(plan.train_idx))
+    history = fit(rt, trained, ctx, spec, train_ds, val_ds, len(plan.train_idx))
 
-    out, model_file = evaluate(tf, ctx, full, plan, ebatch, prep, "full model (base + head)")
+    out, model_file = evaluate(rt, ctx, full, plan, ebatch, prep, "full model (base + head)")
 
     return {
         **out,
@@ -277,6 +292,7 @@ def run(spec: Vgg16Spec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
                             "(BGR, ImageNet means subtracted)" if spec.preprocess == "vgg"
                             else "RGB scaled to 0–1 (the notebook's input)")),
             "preprocess": spec.preprocess,
+            "backend": rt.describe(),
             "weights": weights_desc,
             "feature_cache": cache,
             "feature_cache_why_not": why_not,

@@ -36,6 +36,7 @@ from mnist_tui.engine.data.inspection import (
     split_pool,
 )
 from mnist_tui.engine.errors import DataError, MnistTuiError
+from mnist_tui.engine.jobs.backends import problems as backend_problems
 
 PROBE_TIMEOUT_S = 3.0        # per URL: an unreachable host is known within seconds
 PROBE_MAX_AGE_S = 60.0       # a URL that answered is not asked again for this long
@@ -269,6 +270,8 @@ def check_job(spec: dict[str, Any], *, probe: bool = True, timeout: float = PROB
     if spec.get("job") == "vgg16":
         checks.append(check_weights(str(spec.get("weights", "imagenet")), probe=probe,
                                     timeout=timeout, max_age=max_age))
+    checks += [Check(name, "problem", message)
+               for name, message in backend_problems(spec).items()]
     return checks
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mnist_tui.engine.data.inspection import DataInfo, split_pool
-from mnist_tui.engine.errors import DataError
+from mnist_tui.engine.errors import DataError, SpecError
+from mnist_tui.engine.jobs.backends import problems as backend_problems
 from mnist_tui.engine.present import duration
 from mnist_tui.engine.runs.preflight import (
     PROBE_MAX_AGE_S,
@@ -179,6 +180,10 @@ def preflight(members: Sequence[Member],
     from mnist_tui.engine.jobs.context import JobContext
     from mnist_tui.engine.jobs.downloads import download_reporter
 
+    for m in members:     # a backend this machine lacks: refused before any data is read
+        lacking = backend_problems(m.spec)
+        if lacking:
+            raise SpecError(f"{m.label}: {next(iter(lacking.values()))}")
     ctx = JobContext(emit or (lambda ev: None))
     seen: dict[tuple[Any, Any], Dataset] = {}
     fingerprints: dict[str, str] = {}
