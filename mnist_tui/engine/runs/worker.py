@@ -73,7 +73,7 @@ EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_CANCELLED, EXIT_INTERRUPTED = 0, 2, 3, 4,
 EXIT_CODES = {"finished": EXIT_OK, "failed": EXIT_FAILED, "cancelled": EXIT_CANCELLED,
               "interrupted": EXIT_INTERRUPTED}
 TRACKED_PACKAGES = ("mnist-tui", "numpy", "scipy", "scikit-learn", "openTSNE", "tensorflow",
-                    "keras")
+                    "keras", "jax", "jaxlib", "torch")
 
 
 class JobStopped(BaseException):
