@@ -187,6 +187,9 @@ def format_summary(result: RunResult) -> list[str]:
         if key in images:
             label = {"evaluation": "scored on"}.get(key, key)
             lines.append(f"  {label:<12} {images[key]}")
+    backend = (result.details or {}).get("backend")
+    if isinstance(backend, str):        # the classifiers: which Keras backend trained it
+        lines.append(f"backend   {backend}")
     m = result.metrics
     refined = result.refined
     labels = {

@@ -67,6 +67,7 @@ def test_the_cnn_on_jax_trains_scores_and_records_its_backend_with_data_parallel
     assert result["status"] == "finished"
     assert result["spec"]["backend"] == "jax"
     assert result["details"]["backend"].startswith("jax (JAX ")
+    assert "\nbackend   jax (JAX " in out.stderr          # the summary says it too
     assert result["versions"].get("jax")
     assert result["devices"] == ["/device:CPU:0", "/device:CPU:1"]
     strategy = result["details"]["strategy"]
