@@ -78,7 +78,7 @@ def import_keras(backend: str, ctx: JobContext | None = None) -> KerasRuntime:
     missing = missing_message(backend)
     if missing:
         raise DataError(missing)
-    label = f"importing Keras on {FRAMEWORKS[backend][1]}"
+    label = f"importing {FRAMEWORKS[backend][1]} and Keras"
     with ctx.phase("importing", label) if ctx else nullcontext():
         if "keras" in sys.modules:
             running = sys.modules["keras"].backend.backend()
