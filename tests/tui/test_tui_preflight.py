@@ -290,3 +290,40 @@ async def test_a_confirmed_suite_starts_and_x_asks_before_cancelling(runs_dir):
         assert screen.folder.status()["status"] == "interrupted"
         assert "r resumes" in screen_text(app)
         assert os.path.isdir(screen.folder.path)
+
+
+class HideModules:
+    """A meta-path finder under which `modules` cannot be found: a machine without them."""
+
+    def __init__(self, *modules: str) -> None:
+        self.modules = modules
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in self.modules:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+async def test_a_backend_this_machine_lacks_shows_on_its_field_and_does_not_start(
+        runs_dir, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys, "meta_path", [HideModules("torch"), *sys.meta_path])
+    app = create_app(runs_dir=runs_dir, load_data=False, start_mode="launch")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await launch_form(pilot, "cnn")
+        await set_fields(pilot, dataset="digits", samples=200, epochs=1, backend="torch")
+        await wait_for(pilot, lambda: "PyTorch is not installed" in
+                       widget_text(app, "#e-backend"), 10)
+        assert widget_text(app, "#e-backend").startswith(
+            '✘ --backend torch: PyTorch is not installed here (pip install -e ".[torch]"')
+        assert status(app).startswith("✘ not ready")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not screen.start_waiting and not screen.checking, 10)
+        assert app.manager.jobs == {}
+        # back to TensorFlow: ready, and it starts
+        await set_fields(pilot, backend="tensorflow")
+        await wait_for(pilot, lambda: widget_text(app, "#e-backend") == "", 10)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.manager.jobs, 10)
+        assert next(iter(app.manager.jobs.values())).spec["backend"] == "tensorflow"

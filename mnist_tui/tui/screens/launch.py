@@ -58,7 +58,8 @@ if TYPE_CHECKING:
     CheckKey = tuple[str, ...]    # the job and the values of CHECKED_FIELDS, as text
 
 CHECK_DELAY_S = 0.3      # the form settles this long before the disk or network is asked
-CHECKED_FIELDS = ("dataset", "data_dir", "split", "samples", "weights")
+CHECKED_FIELDS = ("dataset", "data_dir", "split", "samples", "weights", "backend", "refine_rounds",
+                  "tensorboard")
 JOB_TITLES = {"tsne-gmm": "t-SNE + GMM (clustering)", "vgg16": "VGG16 transfer learning",
               "cnn": "small CNN"}
 
