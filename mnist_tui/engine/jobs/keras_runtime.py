@@ -20,6 +20,7 @@ from typing import Any
 from mnist_tui.engine.errors import DataError
 from mnist_tui.engine.jobs.backends import FRAMEWORKS, KERAS_BACKEND_ENV, missing_message
 from mnist_tui.engine.jobs.context import JobContext
+from mnist_tui.engine.placement import THREADS_ENV
 
 # Test hook: split the CPU into N logical devices before the backend starts, so that
 # `--strategy mirrored` can be exercised on a machine with no GPU (TensorFlow: logical devices;
@@ -64,11 +65,20 @@ def prepare_environment(backend: str) -> None:
         # Monitor shows is then what the job uses)
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         if n_cpu.isdigit() and int(n_cpu) > 1:
-            flags = os.environ.get("XLA_FLAGS", "")
-            if "xla_force_host_platform_device_count" not in flags:
-                os.environ["XLA_FLAGS"] = (
-                    f"{flags} --xla_force_host_platform_device_count={int(n_cpu)}").strip()
-    # torch allocates lazily (its caching allocator): nothing to set
+            _add_xla_flag("xla_force_host_platform_device_count", str(int(n_cpu)))
+        if os.environ.get(THREADS_ENV) == "1":
+            # a suite member given one core (engine/placement.py): XLA's CPU thread pool reads
+            # no OMP variable, so its multi-threaded Eigen is turned off instead
+            _add_xla_flag("xla_cpu_multi_thread_eigen", "false")
+    # torch allocates lazily (its caching allocator) and sizes its CPU pool from
+    # OMP_NUM_THREADS (set for a suite member's share): nothing to set
+
+
+def _add_xla_flag(name: str, value: str) -> None:
+    """`--name=value` added to XLA_FLAGS unless the user set that flag already."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if f"--{name}" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --{name}={value}".strip()
 
 
 def import_keras(backend: str, ctx: JobContext | None = None) -> KerasRuntime:
