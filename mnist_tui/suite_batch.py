@@ -40,12 +40,14 @@ if TYPE_CHECKING:
     from mnist_tui.engine.suites.session import SuiteResult
     from mnist_tui.engine.suites.spec import Member, SuiteSpec
 
-SUITE_OPTIONS = ("methods", "presets", "sizes", "seeds", "vgg_input_size", "protocols")
+SUITE_OPTIONS = ("methods", "presets", "sizes", "seeds", "vgg_input_size", "protocols",
+                 "backends")
 EXECUTOR_OPTIONS = ("executor", "parallel", "ray_address")   # how, not what: --resume takes them
 EXIT = {"finished": 0, "failed": 3, "interrupted": 130}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from mnist_tui.engine.jobs.backends import BACKENDS, DEFAULT_BACKEND
     from mnist_tui.engine.suites.spec import (
         DEFAULT_PRESETS,
         DEFAULT_SEEDS,
@@ -88,6 +90,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "samples), standard (every image: train on the train split, score on the "
                    "test split, cluster all 70,000) or both (default: "
                    f"{','.join(PROTOCOLS)})")
+    g.add_argument("--backends", metavar="LIST", help="Keras backends to compare, e.g. "
+                   f"tensorflow,jax (from {','.join(BACKENDS)}): each member that trains with "
+                   "Keras (the CNN, VGG16, t-SNE + GMM's refined preset) runs once per backend, "
+                   "and the report groups by it (default: none, every member on --backend, "
+                   f"itself default {DEFAULT_BACKEND})")
     g.add_argument("--executor", metavar="local|ray", help="where the members run: local "
                    "(default: this machine, --parallel at once) or ray (each member a Ray task "
                    "on the cluster at --ray-address; needs the [ray] extra)")
@@ -120,7 +127,8 @@ def build_suite_spec(args: argparse.Namespace, given: dict[str, Any]) -> SuiteSp
 
     return suite_spec_from_text(args.suite, methods=args.methods, presets=args.presets,
                                 sizes=args.sizes, seeds=args.seeds, protocols=args.protocols,
-                                vgg_input_size=args.vgg_input_size, given=given)
+                                vgg_input_size=args.vgg_input_size,
+                                backends=args.backends, given=given)
 
 
 class BatchListener(SuiteListener):

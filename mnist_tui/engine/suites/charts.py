@@ -34,12 +34,13 @@ class Point(NamedTuple):
 
 def series(report: SuiteReport, key: str = "accuracy",
            scale: float = 1.0) -> dict[str, list[Point]]:
-    """"method preset" → its points sorted by images (groups with a value and an image count)."""
+    """"method preset" (`GroupRow.name`: "method · backend preset" where backends are
+    compared) → its points sorted by images (groups with a value and an image count)."""
     out: dict[str, list[Point]] = {}
     for g in report.groups:
         s = g.statistic(key)
         if s and g.images:
-            out.setdefault(f"{g.method} {g.preset}", []).append(Point(
+            out.setdefault(g.name, []).append(Point(
                 g.images, s.mean * scale,
                 s.sd * scale if s.sd is not None else None, s.n,
                 (s.mean - (s.sd or 0)) * scale, (s.mean + (s.sd or 0)) * scale))

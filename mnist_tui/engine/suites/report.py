@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from mnist_tui.engine.jobs.backends import DEFAULT_BACKEND, uses_keras
 from mnist_tui.engine.jobs.results import (
     HELD_OUT,
     HUNGARIAN,
@@ -147,11 +148,29 @@ def member_row(member: Member, run_id: str | None, result: RunResult | None,
         peak_rss_source=peak_source,
         vgg_input_size=member.spec.get("input_size") if member.job == "vgg16" else None,
         vgg_weights=member.spec.get("weights") if member.job == "vgg16" else None,
+        backend=_backend(member.spec),
+        backend_version=_backend_version(result),
         dataset=ds.key() if ds is not None and ds.to_dict() else None,
         dataset_fingerprint=ds.fingerprint if ds is not None else None,
         error=error if status != "finished" else None,
         **placement_fields(result),
     )
+
+
+def _backend(spec: dict[str, Any]) -> str | None:
+    """The Keras backend a member's spec trains with (a spec recorded before backends existed
+    trained on TensorFlow); None when it never imports Keras."""
+    if not uses_keras(spec):
+        return None
+    backend = spec.get("backend", DEFAULT_BACKEND)
+    return backend if isinstance(backend, str) else None
+
+
+def _backend_version(result: RunResult | None) -> str | None:
+    """What the run's result records of its backend (`details.backend`), if anything."""
+    details = result.details if result is not None else None
+    value = details.get("backend") if isinstance(details, dict) else None
+    return value if isinstance(value, str) else None
 
 
 # -- statistics ------------------------------------------------------------------------------
@@ -166,12 +185,21 @@ def stat(values: Sequence[float | None]) -> Stat | None:
     return Stat(mean=mean, sd=sd, min=min(vals), max=max(vals), n=n)
 
 
+def compared_backends(rows: Sequence[MemberRow]) -> list[str]:
+    """The Keras backends the rows ran on, in order, when there are several (a dimension of
+    the report); empty otherwise."""
+    seen = list(dict.fromkeys(r.backend for r in rows if r.backend))
+    return seen if len(seen) > 1 else []
+
+
 def group_rows(rows: Sequence[MemberRow]) -> list[GroupRow]:
-    """Rows with the same method, preset and images, aggregated over seeds (finished runs)."""
-    order: list[tuple[str, str, int | None]] = []
-    by: dict[tuple[str, str, int | None], list[MemberRow]] = {}
+    """Rows with the same method, preset and images (and backend, where the rows ran on
+    several), aggregated over seeds (finished runs)."""
+    several = bool(compared_backends(rows))
+    order: list[tuple[str, str, int | None, str | None]] = []
+    by: dict[tuple[str, str, int | None, str | None], list[MemberRow]] = {}
     for r in rows:
-        k = (r.method, r.preset, r.images_requested)
+        k = (r.method, r.preset, r.images_requested, r.backend if several else None)
         if k not in by:
             order.append(k)
             by[k] = []
@@ -182,10 +210,11 @@ def group_rows(rows: Sequence[MemberRow]) -> list[GroupRow]:
         done = [r for r in members if r.status == "finished"]
         # None = the standard protocol (every image): the group shows what the runs used
         images = k[2] if k[2] is not None else next((r.images for r in done if r.images), None)
+        method = k[0] + (f" · {k[3]}" if k[3] else "")
         groups.append(GroupRow(
             method=k[0], preset=k[1], images=images,
             protocol="standard" if k[2] is None else "notebook",
-            label=f"{k[0]} {k[1]} " + (f"{k[2]:,}" if k[2] is not None else "all images"),
+            label=f"{method} {k[1]} " + (f"{k[2]:,}" if k[2] is not None else "all images"),
             n=len(done), n_members=len(members),
             n_failed=sum(1 for r in members if r.failed),
             seeds=tuple(r.seed for r in done),
@@ -194,6 +223,7 @@ def group_rows(rows: Sequence[MemberRow]) -> list[GroupRow]:
             predict_phases=next((r.predict_phases for r in done if r.predict_phases), ""),
             vgg_input_size=members[0].vgg_input_size,
             vgg_weights=members[0].vgg_weights,
+            backend=k[3],
             accuracy=stat([r.accuracy for r in done]),
             accuracy_majority=stat([r.accuracy_majority for r in done]),
             accuracy_hungarian=stat([r.accuracy_hungarian for r in done]),
@@ -227,7 +257,7 @@ def verdict(g: GroupRow, best: GroupRow) -> Verdict:
         return NO_RESULT
     if g is best:
         return Verdict("best", noise_known=a.sd is not None)
-    name = f"{best.method} {best.preset}"
+    name = best.name
     diff = 100 * (a.mean - b.mean)
     if a.sd is None or b.sd is None:
         return Verdict("behind", name, diff, noise_known=False)
@@ -239,12 +269,12 @@ def verdict(g: GroupRow, best: GroupRow) -> Verdict:
 def degradation(groups: Sequence[GroupRow]) -> list[Degradation]:
     """Per method and preset: accuracy at the largest and the smallest size, and the change
     (negative = lost with less data), least loss first."""
-    series: dict[tuple[str, str], list[GroupRow]] = {}
+    series: dict[tuple[str, str, str | None], list[GroupRow]] = {}
     for g in groups:
         if g.accuracy:
-            series.setdefault((g.method, g.preset), []).append(g)
+            series.setdefault((g.method, g.preset, g.backend), []).append(g)
     out = []
-    for (method, preset), gs in series.items():
+    for (method, preset, backend), gs in series.items():
         sized = sorted(((g.images, g.accuracy) for g in gs
                         if g.protocol == "notebook" and g.images and g.accuracy),
                        key=lambda x: x[0])
@@ -253,7 +283,7 @@ def degradation(groups: Sequence[GroupRow]) -> list[Degradation]:
         (small, lo), (large, hi) = sized[0], sized[-1]
         out.append(Degradation(method=method, preset=preset, small=small, large=large,
                                acc_small=lo.mean, acc_large=hi.mean,
-                               change_pts=100 * (lo.mean - hi.mean)))
+                               change_pts=100 * (lo.mean - hi.mean), backend=backend))
     out.sort(key=lambda d: -d.change_pts)   # the least loss first
     return out
 

@@ -177,10 +177,11 @@ def _differs(aspect: str, values: Sequence[str]) -> str:
 
 
 def group_members(rows: Sequence[MemberRow], g: GroupRow) -> list[MemberRow]:
-    """The member rows `g` aggregates (same method, preset and images asked for)."""
+    """The member rows `g` aggregates (same method, preset and images asked for, and backend
+    where the report compares backends)."""
     asked = g.images if g.protocol == "notebook" else None
     return [r for r in rows if (r.method, r.preset, r.images_requested) ==
-            (g.method, g.preset, asked)]
+            (g.method, g.preset, asked) and (g.backend is None or r.backend == g.backend)]
 
 
 def warnings(rows: Sequence[MemberRow], groups: Sequence[GroupRow],

@@ -23,6 +23,7 @@ from mnist_tui.engine.suites.report_model import SuiteReport
 from mnist_tui.engine.suites.report_text import (
     TABLE_HEADERS,
     at_once_cell,
+    backend_lines,
     degradation_text,
     notes,
     ran_on_cell,
@@ -138,7 +139,7 @@ def confusion_tables(report: SuiteReport) -> list[dict[str, Any]]:
         total = _sum_matrices(mats)
         if total:
             mapping = next((by_id[i].confusion_mapping for i in g.run_ids if i in by_id), None)
-            cap = (f"{g.method} {g.preset} {g.images:,} images, summed over "
+            cap = (f"{g.name} {g.images:,} images, summed over "
                    f"{len(mats)} seed(s)" + (f", {mapping} mapping" if mapping else ""))
             out.append(confusion_table(total, cap))
     return out
@@ -186,6 +187,7 @@ def html(report: SuiteReport) -> str:
                 for cells in groups],
         notes=notes(report),
         degradation=[degradation_text(d) for d in report.degradation],
+        backends=backend_lines(report),
         charts=charts(report), confusion=confusion_tables(report), rows=run_rows(report),
         errors=[r for r in report.rows if r.error], details=run_details(report),
         suite_spec_text=json.dumps(report.suite, indent=1), definitions=report.definitions)

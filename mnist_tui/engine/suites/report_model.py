@@ -102,6 +102,10 @@ class MemberRow:
     attempt: int | None = None
     retried_after: str | None = None
     concurrency: int | None = None
+    # the Keras backend it trained with (None: a run that never imports Keras) and, once it
+    # ran, what its result says of it ("jax (JAX 0.10.2, Keras 3.15.1)")
+    backend: str | None = None
+    backend_version: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -146,7 +150,8 @@ NO_RESULT = Verdict("no result")
 
 @dataclass(frozen=True)
 class GroupRow:
-    """Rows with the same method, preset and images, aggregated over seeds (finished runs)."""
+    """Rows with the same method, preset and images (and Keras backend, where the report's
+    rows ran on several), aggregated over seeds (finished runs)."""
     method: str
     preset: str
     images: int | None
@@ -171,6 +176,17 @@ class GroupRow:
     total_s: Stat | None
     peak_rss_mb: Stat | None
     verdict: Verdict = NO_RESULT
+    backend: str | None = None      # set only where the report compares several backends
+
+    @property
+    def method_name(self) -> str:
+        """The method, with its backend where backends are compared: `cnn · jax`."""
+        return self.method + (f" · {self.backend}" if self.backend else "")
+
+    @property
+    def name(self) -> str:
+        """What a chart's line and a verdict call the group: `cnn · jax default`."""
+        return f"{self.method_name} {self.preset}"
 
     def statistic(self, key: str) -> Stat | None:
         """The statistic named by one of `STAT_KEYS` (what a chart plots)."""
@@ -194,6 +210,7 @@ class Degradation:
     acc_small: float
     acc_large: float
     change_pts: float
+    backend: str | None = None      # where the report compares backends
 
 
 @dataclass(frozen=True)

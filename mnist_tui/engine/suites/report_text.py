@@ -30,7 +30,7 @@ CSV_COLUMNS = ("member", "method", "preset", "images_requested", "images", "seed
                "fit_s", "fit_phases", "predict_s", "predict_phases", "total_s", "peak_rss_mb",
                "vgg_input_size", "vgg_weights", "dataset", "dataset_fingerprint", "error",
                "executor", "host", "node", "where", "gpu_name", "threads", "attempt",
-               "retried_after", "concurrency")
+               "retried_after", "concurrency", "backend", "backend_version")
 
 
 def to_json(report: SuiteReport) -> str:
@@ -142,7 +142,7 @@ def images_cell(row: MemberRow) -> str:
 
 def table_cells(g: GroupRow) -> list[str]:
     clustering = g.method == "tsne-gmm"
-    method = g.method + (f" {g.vgg_input_size}px" if g.vgg_input_size else "") + (
+    method = g.method_name + (f" {g.vgg_input_size}px" if g.vgg_input_size else "") + (
         " random weights" if g.vgg_weights == "none" else "")
     images = f"{g.images:,}" if g.images else "all"
     if g.protocol == "standard":
@@ -182,10 +182,57 @@ def notes(report: SuiteReport) -> list[str]:
         out.append("(standard) = the standard protocol: classifiers train on the whole train "
                    "split (validation carved from it) and are scored on the whole test split; "
                    "t-SNE + GMM clusters every image")
+    backends = backend_note(report)
+    if backends:
+        out.append(backends)
     if report.ran_on:
         out.append(report.ran_on)
     out += [f"warning: {w}" for w in report.timing_warnings]
     out += report.problems
+    return out
+
+
+def backend_note(report: SuiteReport) -> str | None:
+    """Which Keras backends trained the report's models, as their results describe them
+    (`jax (JAX 0.10.2, Keras 3.15.1)`), where that is news: several backends, or not the
+    default one. None for a report of TensorFlow runs (as every report before backends)."""
+    from mnist_tui.engine.jobs.backends import DEFAULT_BACKEND
+
+    used = list(dict.fromkeys(r.backend for r in report.rows if r.backend))
+    if not used or used == [DEFAULT_BACKEND]:
+        return None
+    described = []
+    for b in used:
+        version = next((r.backend_version for r in report.rows
+                        if r.backend == b and r.backend_version), None)
+        described.append(version or b)
+    return "Keras backend" + ("s" if len(used) > 1 else "") + ": " + "; ".join(described)
+
+
+def backend_lines(report: SuiteReport) -> list[str]:
+    """Where the report compares backends: per method, preset and images, each backend's
+    accuracy, fit time and total time side by side (`cnn default 200: tensorflow 91.0%, fit
+    3.1 s, total 9.0 s | jax …`), with each fit time against the fastest."""
+    by: dict[tuple[str, str, int | None, str], list[GroupRow]] = {}
+    for g in report.groups:
+        if g.backend:
+            by.setdefault((g.method, g.preset, g.images, g.protocol), []).append(g)
+    out = []
+    for (method, preset, images, protocol), gs in by.items():
+        if len(gs) < 2:
+            continue
+        fits = [g.fit_s.mean for g in gs if g.fit_s and g.fit_s.mean > 0]
+        fastest = min(fits) if fits else None
+        parts = []
+        for g in gs:
+            ratio = (f" (×{g.fit_s.mean / fastest:.1f})" if fastest and g.fit_s
+                     and len(fits) > 1 else "")
+            parts.append(f"{g.backend} {fmt_pct(g.accuracy)}, fit {fmt_num(g.fit_s)} s"
+                         f"{ratio}, total {fmt_num(g.total_s)} s")
+        shown_images = f"{images:,}" if images else "all"
+        if protocol == "standard":
+            shown_images += " (standard)"
+        out.append(f"{method} {preset} {shown_images}: " + " | ".join(parts))
     return out
 
 
@@ -208,7 +255,8 @@ def at_once_cell(row: MemberRow) -> str:
 
 def degradation_text(d: Degradation) -> str:
     """One line of `report.degradation`: accuracy at the largest and the smallest size."""
-    return (f"{d.method} {d.preset}: {percent(d.acc_large, 1)} at {d.large:,} "
+    method = d.method + (f" · {d.backend}" if d.backend else "")
+    return (f"{method} {d.preset}: {percent(d.acc_large, 1)} at {d.large:,} "
             f"images → {percent(d.acc_small, 1)} at {d.small:,} ({d.change_pts:+.1f} "
             "pts with less data)")
 
@@ -230,6 +278,11 @@ def terminal_summary(report: SuiteReport) -> list[str]:
     lines = text_table(TABLE_HEADERS, rows)
     lines.append("")
     lines += [visible(n) for n in notes(report)]
+    compared = backend_lines(report)
+    if compared:
+        lines += ["", "backends side by side (accuracy, fit and total time; ×: fit time against "
+                  "the fastest):"]
+        lines += [visible(f"  {b}") for b in compared]
     lines += [visible(degradation_text(d)) for d in report.degradation]
     failed = [r for r in report.rows if r.status not in ("finished", "pending")]
     for r in failed:
@@ -280,6 +333,12 @@ def markdown(report: SuiteReport) -> str:
         lines.append("| " + " | ".join(md_cell(c) for c in table_cells(g)) + " |")
     lines.append("")
     lines += [f"- {md_text(n)}" for n in notes(report)]
+    compared = backend_lines(report)
+    if compared:
+        lines += ["", "## Backends side by side", "",
+                  "Accuracy, fit and total time per Keras backend (mean ± SD over seeds; ×: fit "
+                  "time against the fastest).", ""]
+        lines += [f"- {md_text(b)}" for b in compared]
     if report.degradation:
         lines += ["", "## Which method degrades least with less data", ""]
         lines += [f"- {md_text(degradation_text(d))}" for d in report.degradation]

@@ -1,26 +1,34 @@
 """A suite's spec: the parameters its members are generated from, and the members themselves.
 
 A suite is a spec like any job's: `SuiteSpec` names the suite and the parameters its members are
-generated from (methods, presets, sizes, seeds, and job settings applied to every member that has
-them). It is recorded in the suite's folder (`folder.py`, through `records.py`); members are
-ordinary recorded runs.
+generated from (methods, presets, sizes, seeds, Keras backends, and job settings applied to
+every member that has them). It is recorded in the suite's folder (`folder.py`, through
+`records.py`); members are ordinary recorded runs.
 
 A member's key is the canonical JSON (sorted keys, no spaces) of the settings the suite itself
-sets for it (`Member.settings`: job, preset, samples, seed, VGG16 input size and the suite's
-explicit overrides), not of its whole spec: a field added to (or removed from) a spec class with
-a default must not turn every recorded member into a pending one (`matching.py` decides which
-recorded run stands for a member). What a person types (flags, the Suites form) becomes a
-SuiteSpec in `spec_text.py`. This module is light: no numpy.
+sets for it (`Member.settings`: job, preset, samples, seed, VGG16 input size, the Keras backend
+when the suite sweeps backends, and the suite's explicit overrides), not of its whole spec: a
+field added to (or removed from) a spec class with a default must not turn every recorded
+member into a pending one (`matching.py` decides which recorded run stands for a member).
+
+Backends (`--backends tensorflow,jax`) are a dimension only when given: each member that trains
+with Keras (the CNN, VGG16, and t-SNE + GMM with self-training rounds: the refined preset) runs
+once per backend, with `backend` in its settings; a member that never imports Keras (t-SNE + GMM
+without self-training) runs once, its key as without backends. A suite without backends
+records none (`to_dict` leaves the key out), so its members keep their keys and older versions
+read its suite.json. What a person types (flags, the Suites form) becomes a SuiteSpec in
+`spec_text.py`. This module is light: no numpy.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import Field, asdict, dataclass, field
 from typing import Any
 
 from mnist_tui.engine.errors import SpecError
+from mnist_tui.engine.jobs.backends import BACKENDS
 from mnist_tui.engine.jobs.specs import JOB_NAMES, SPEC_CLASSES, build_spec, flag_name
 
 SUITE_NAMES = ("seed", "sweep")
@@ -46,8 +54,10 @@ DEFAULT_PRESETS: dict[str, tuple[str, ...]] = {"seed": ("seed", "default", "refi
 # lists of 15,000 values each (or a recorded suite spec saying so) planned 225 million member
 # specs, for minutes and gigabytes, before a word was said.
 MAX_MEMBERS = 10_000
-_LIST_SETTINGS = ("methods", "presets", "sizes", "seeds", "protocols")
-_NAME_SETTINGS = ("methods", "presets", "protocols")
+_LIST_SETTINGS = ("methods", "presets", "sizes", "seeds", "protocols", "backends")
+_NAME_SETTINGS = ("methods", "presets", "protocols", "backends")
+# Methods whose every member trains with Keras (t-SNE + GMM only with self-training rounds).
+KERAS_METHODS = ("cnn", "vgg16")
 # How the seed suite's members choose their images: the notebook's small samples, and the
 # field's standard protocol (every image: samples none) with our default presets.
 PROTOCOLS = ("notebook", "standard")
@@ -67,6 +77,9 @@ class SuiteSpec:
     supervised_samples: int = SEED_SUPERVISED_SAMPLES
     vgg_input_size: int = DEFAULT_VGG_INPUT_SIZE
     protocols: tuple[str, ...] = ()
+    # Keras backends swept (each Keras member once per backend); empty: not a dimension, every
+    # member on its spec's backend (the default, or a --backend given as a job setting)
+    backends: tuple[str, ...] = ()
     # job field → typed value, for every member whose job has that field
     overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -81,12 +94,15 @@ class SuiteSpec:
         self.seeds = tuple(self.seeds)
         self.protocols = tuple(self.protocols) or (PROTOCOLS if self.name == "seed"
                                                    else ("notebook",))
+        self.backends = tuple(self.backends)
         self.overrides = dict(self.overrides)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("methods", "presets", "sizes", "seeds", "protocols"):
+        for k in _LIST_SETTINGS:
             d[k] = list(d[k])
+        if not self.backends:   # not a dimension: recorded as suites were before backends
+            del d["backends"]
         return {"suite": self.name, **{k: v for k, v in d.items() if k != "name"}}
 
     @classmethod
@@ -96,7 +112,7 @@ class SuiteSpec:
         data = dict(data)
         name = data.pop("suite")
         known = {"methods", "presets", "sizes", "seeds", "supervised_samples", "vgg_input_size",
-                 "protocols", "overrides"}
+                 "protocols", "backends", "overrides"}
         data.setdefault("protocols", ["notebook"])   # suites recorded before protocols existed
         unknown = sorted(set(data) - known)
         if unknown:
@@ -138,6 +154,19 @@ class SuiteSpec:
                 raise SpecError(f"--protocols: unknown protocol {p!r} (choose from "
                                 f"{', '.join(PROTOCOLS)})")
         _no_duplicates("--protocols", self.protocols)
+        for b in self.backends:
+            if b not in BACKENDS:
+                raise SpecError(f"--backends: unknown backend {b!r} (choose from "
+                                f"{', '.join(BACKENDS)})")
+        _no_duplicates("--backends", self.backends)
+        if self.backends and "backend" in self.overrides:
+            raise SpecError("--backend cannot be used with --backends (the suite sets each "
+                            "member's backend)")
+        if self.backends and not any(self._uses_keras(m, p) for m in self.methods
+                                     for p in self.presets):
+            raise SpecError(f"--backends: no member of this suite trains with Keras (the "
+                            f"CNN, VGG16 or t-SNE + GMM's refined preset): "
+                            f"{', '.join(self.methods)}")
         if self.name != "seed" and self.protocols != ("notebook",):
             raise SpecError("--protocols is for --suite seed (a sweep chooses its sizes)")
         if not isinstance(self.vgg_input_size, int) or not 32 <= self.vgg_input_size <= 224:
@@ -174,21 +203,21 @@ class SuiteSpec:
                             continue  # the notebook had no CNN: its "seed" preset is ours
                         sizes = self.sizes if method == "tsne-gmm" else (self.supervised_samples,)
                         for size in sizes:
-                            out.append(self._member(method, preset, size, seed))
+                            out.extend(self._members_of(method, preset, size, seed))
         if self.name == "seed" and "standard" in self.protocols:
             for seed in self.seeds:
                 for method in self.methods:
                     for preset in ("default", "refined"):
                         if preset == "default" or (preset in self.presets
                                                    and preset in SPEC_CLASSES[method].presets):
-                            out.append(self._member(method, preset, None, seed))
+                            out.extend(self._members_of(method, preset, None, seed))
         if self.name != "seed":
             for seed in self.seeds:
                 for size in self.sizes:
                     for method in self.methods:
                         for preset in self.presets:
                             if preset in SPEC_CLASSES[method].presets:
-                                out.append(self._member(method, preset, size, seed))
+                                out.extend(self._members_of(method, preset, size, seed))
         if not out:
             raise SpecError("this suite has no members (check --methods and --presets)")
         return out
@@ -204,26 +233,59 @@ class SuiteSpec:
             for preset in self.presets:
                 for method in self.methods:
                     if fits(method, preset) and not (method == "cnn" and preset == "seed"):
-                        count += len(self.sizes) if method == "tsne-gmm" else 1
+                        count += (len(self.sizes) if method == "tsne-gmm" else 1) \
+                            * self._per_member(method, preset)
             count *= len(self.seeds)
         if self.name == "seed" and "standard" in self.protocols:
-            refined = sum(1 for m in self.methods if "refined" in self.presets
-                          and fits(m, "refined"))
-            count += len(self.seeds) * (len(self.methods) + refined)
+            refined = sum(self._per_member(m, "refined") for m in self.methods
+                          if "refined" in self.presets and fits(m, "refined"))
+            standard = sum(self._per_member(m, "default") for m in self.methods)
+            count += len(self.seeds) * (standard + refined)
         if self.name != "seed":
-            pairs = sum(1 for m in self.methods for p in self.presets if fits(m, p))
+            pairs = sum(self._per_member(m, p) for m in self.methods for p in self.presets
+                        if fits(m, p))
             count += len(self.seeds) * len(self.sizes) * pairs
         return count
 
-    def _member(self, method: str, preset: str, size: int | None, seed: int) -> Member:
-        """One member; `size` None is the standard protocol: every image the split has."""
+    def _uses_keras(self, method: str, preset: str) -> bool:
+        """Whether the members of `method` with `preset` train with Keras (what
+        `backends.uses_keras` says of their specs, told without building one)."""
+        if method in KERAS_METHODS:
+            return True
+        if method != "tsne-gmm" or method not in SPEC_CLASSES:
+            return False
+        cls = SPEC_CLASSES[method]
+        default = next(f.default for f in _fields(cls) if f.name == "refine_rounds")
+        rounds = self.overrides.get("refine_rounds",
+                                    cls.presets.get(preset, {}).get("refine_rounds", default))
+        return isinstance(rounds, int) and rounds > 0
+
+    def _per_member(self, method: str, preset: str) -> int:
+        """How many members one (method, preset, size, seed) makes: one per backend for a
+        Keras member of a suite that sweeps backends, else one."""
+        return len(self.backends) if self.backends and self._uses_keras(method, preset) else 1
+
+    def _members_of(self, method: str, preset: str, size: int | None,
+                    seed: int) -> list[Member]:
+        """The members of one (method, preset, size, seed): one per backend when the suite
+        sweeps backends and they train with Keras, else one."""
+        if self.backends and self._uses_keras(method, preset):
+            return [self._member(method, preset, size, seed, b) for b in self.backends]
+        return [self._member(method, preset, size, seed)]
+
+    def _member(self, method: str, preset: str, size: int | None, seed: int,
+                backend: str | None = None) -> Member:
+        """One member; `size` None is the standard protocol: every image the split has;
+        `backend` None: the spec's (not a dimension of the suite)."""
         names = _field_names(method)
         values = {k: v for k, v in self.overrides.items() if k in names}
         values.update(samples=size, seed=seed)
         if method == "vgg16":
             values["input_size"] = self.vgg_input_size
+        if backend is not None:
+            values["backend"] = backend
         shown = "all images (standard protocol)" if size is None else f"{size:,} images"
-        label = f"{method} {preset} {shown} seed {seed}"
+        label = f"{method}{f' · {backend}' if backend else ''} {preset} {shown} seed {seed}"
         try:
             spec = build_spec(method, preset, values)
         except SpecError as exc:
@@ -254,9 +316,13 @@ def member_key(settings: dict[str, Any]) -> str:
 
 
 def _field_names(job: str) -> set[str]:
+    return {f.name for f in _fields(SPEC_CLASSES[job])}
+
+
+def _fields(cls: type) -> tuple[Field[Any], ...]:
     from dataclasses import fields
 
-    return {f.name for f in fields(SPEC_CLASSES[job])}
+    return fields(cls)
 
 
 def _owned_hint(name: str) -> str:

@@ -1,6 +1,6 @@
 """A suite spec from what a person typed: the `--batch --suite` flags or the Suites form.
 
-Comma lists (`--sizes 250,500`), seed counts (`--seeds 3`), one line of job options
+Comma lists (`--sizes 250,500`, `--backends tensorflow,jax`), seed counts (`--seeds 3`), one line of job options
 (`dataset=digits --epochs 1`) and job settings as text become a validated `SuiteSpec`, or a
 SpecError with a one-line reason naming the flag. `seeds_text` writes seeds back the way
 `parse_seeds` reads them (the form shows a recorded suite's seeds).
@@ -36,6 +36,21 @@ def parse_int_list(flag: str, text: str, minimum: int = 0) -> tuple[int, ...]:
     if not out:
         raise SpecError(f"{flag}: give at least one value")
     return tuple(out)
+
+
+def parse_backends(text: str) -> tuple[str, ...]:
+    """`tensorflow, jax` → ("tensorflow", "jax"); SpecError naming the choices for an unknown
+    name (or none given)."""
+    from mnist_tui.engine.jobs.backends import BACKENDS
+
+    out = tuple(b.strip().lower() for b in text.split(",") if b.strip())
+    if not out:
+        raise SpecError(f"--backends: give at least one of {', '.join(BACKENDS)}")
+    for b in out:
+        if b not in BACKENDS:
+            raise SpecError(f"--backends: unknown backend {b!r} (choose from "
+                            f"{', '.join(BACKENDS)})")
+    return out
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -97,7 +112,7 @@ def _field_for(name: str, methods: Iterable[str]) -> Field[Any] | None:
 def suite_spec_from_text(suite: str, *, methods: str | None = None, presets: str | None = None,
                          sizes: str | None = None, seeds: str | None = None,
                          protocols: str | None = None, vgg_input_size: str | None = None,
-                         given: dict[str, Any]) -> SuiteSpec:
+                         backends: str | None = None, given: dict[str, Any]) -> SuiteSpec:
     """A validated SuiteSpec from what a person typed (the batch flags or the Suites form):
     comma lists as text, job settings in `given` as text. SpecError with a one-line reason."""
     kw: dict[str, Any] = {}
@@ -110,6 +125,8 @@ def suite_spec_from_text(suite: str, *, methods: str | None = None, presets: str
     kw["seeds"] = parse_seeds(seeds) if seeds else DEFAULT_SEEDS.get(suite, DEFAULT_SEEDS["sweep"])
     if protocols:
         kw["protocols"] = tuple(p.strip() for p in protocols.split(",") if p.strip())
+    if backends and backends.strip():
+        kw["backends"] = parse_backends(backends)
     if vgg_input_size:
         kw["vgg_input_size"] = parse_int_list("--vgg-input-size", vgg_input_size)[0]
     given = dict(given)

@@ -27,6 +27,17 @@ from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot
 
 
+def setting(view: RunView, name: str) -> object:
+    """A setting as Compare shows it: the spec's value; the Keras backend as the run's result
+    describes it where it has (`jax (JAX 0.10.2, Keras 3.15.1)`)."""
+    value = view.spec.get(name, "—")
+    if name == "backend" and view.result is not None and isinstance(view.result.details, dict):
+        described = view.result.details.get("backend")
+        if isinstance(described, str) and described:
+            return described
+    return value
+
+
 class CompareScreen(Screen[None]):
     """Pushed from Runs; esc goes back."""
 
@@ -105,7 +116,7 @@ class CompareScreen(Screen[None]):
         if not diff:
             table.add_row("  (none: same settings)", *[""] * len(views))
         for k in diff:
-            table.add_row(plain(f"  {k}"), *[plain(v.spec.get(k, "—")) for v in views])
+            table.add_row(plain(f"  {k}"), *[plain(setting(v, k)) for v in views])
         self.query_one("#compare-table", Static).update(table)
         self._overlay(views)
         self.loaded = True

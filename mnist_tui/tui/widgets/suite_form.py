@@ -1,5 +1,5 @@
 """The Suites screen's form: which suite (seed or sweep), its methods, sizes, seeds, VGG16 input
-size and job options; where its members run (executor local or ray, members at once, the Ray
+size, Keras backends and job options; where its members run (executor local or ray, members at once, the Ray
 cluster's address); the `SuiteSpec` and `ExecutorChoice` it describes, and a recorded suite's
 spec shown in it.
 
@@ -39,13 +39,16 @@ if TYPE_CHECKING:
 # Each suite's sizes and seeds as the form shows them: the engine's defaults, as text.
 DEFAULTS = {name: {"sizes": ",".join(map(str, sizes)), "seeds": seeds_text(DEFAULT_SEEDS[name])}
             for name, sizes in (("sweep", SWEEP_SIZES), ("seed", SEED_SIZES))}
-FIELDS = ("methods", "sizes", "seeds", "vgg", "options", "parallel", "ray")
+FIELDS = ("methods", "sizes", "seeds", "vgg", "backends", "options", "parallel", "ray")
 TOOLTIPS = {
     "methods": "comma-separated: tsne-gmm, vgg16, cnn",
     "sizes": "numbers of images (seed suite: t-SNE + GMM's; add samples=N to options for the "
              "classifiers')",
     "seeds": "N seeds (0…N-1) or a list 0,7,9",
     "vgg": "VGG16 input size (32 to 224; the notebook's 224)",
+    "backends": "Keras backends to compare, e.g. tensorflow,jax (of tensorflow, jax, torch): "
+                "each member that trains with Keras runs once per backend; empty = every "
+                "member on its backend (options backend=…, default tensorflow)",
     "options": "job options for every member they fit, as name=value: epochs=1 iterations=260 "
                "…; presets=default,refined chooses presets",
     "executor": "where the members run: local (this machine) or ray (a Ray cluster)",
@@ -67,6 +70,7 @@ class SuiteForm(Vertical):
     SuiteForm #sf-methods, SuiteForm #sf-sizes, SuiteForm #sf-options { width: 1fr; }
     SuiteForm #sf-seeds { width: 8; }
     SuiteForm #sf-vgg { width: 6; }
+    SuiteForm #sf-backends { width: 15; }
     SuiteForm #sf-executor { width: 11; }
     SuiteForm #sf-parallel { width: 6; }
     SuiteForm #sf-ray-part { width: 1fr; height: 1; }
@@ -94,6 +98,8 @@ class SuiteForm(Vertical):
             yield FieldInput(DEFAULTS["sweep"]["seeds"], id="sf-seeds", compact=True)
             yield Label("vgg px", classes="sf-label")
             yield FieldInput(str(DEFAULT_VGG_INPUT_SIZE), id="sf-vgg", compact=True)
+            yield Label("backends", classes="sf-label")
+            yield FieldInput("", placeholder="tensorflow", id="sf-backends", compact=True)
             yield Label("options", classes="sf-label")
             yield FieldInput(self.options, placeholder="e.g. epochs=1 iterations=260",
                              id="sf-options", compact=True)
@@ -183,7 +189,7 @@ class SuiteForm(Vertical):
         return suite_spec_from_text(str(self.query_one("#sf-suite", Select).value),
                                     methods=val("methods"), sizes=val("sizes"),
                                     seeds=val("seeds"), vgg_input_size=val("vgg"),
-                                    presets=presets, given=given)
+                                    backends=val("backends"), presets=presets, given=given)
 
     def fill(self, spec: dict[str, Any]) -> None:
         """Show what a recorded suite ran (its report's `suite` part)."""
@@ -195,6 +201,7 @@ class SuiteForm(Vertical):
         self._field("sizes").value = ",".join(map(str, spec["sizes"]))
         self._field("seeds").value = seeds_text(spec["seeds"])
         self._field("vgg").value = str(spec["vgg_input_size"])
+        self._field("backends").value = ",".join(spec.get("backends") or ())
         options = [f"{k.replace('_', '-')}={v}" for k, v in spec.get("overrides", {}).items()]
         presets = spec.get("presets") or []
         if presets and tuple(presets) != SuiteSpec(name=spec["suite"],
