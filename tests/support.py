@@ -179,3 +179,49 @@ def screen_text(app) -> str:
             if cell_len(ch) == 2 and col - 1 < width:
                 row[col - 1] = ""              # the second cell of a wide character
     return "\n".join("".join(r) for r in rows)
+
+
+class HiddenFrom:
+    """A meta-path finder that wraps another (the PathFinder) and finds nothing of `modules`:
+    a machine without them. `importlib.util.find_spec` answers None and `import` fails, as
+    there (a finder that raised instead broke libraries that probe for them, torch's dynamo)."""
+
+    def __init__(self, inner, modules) -> None:
+        self.inner, self.modules = inner, tuple(modules)
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in self.modules:
+            return None
+        return self.inner.find_spec(name, path, target)
+
+    def __getattr__(self, attr):
+        return getattr(self.inner, attr)
+
+
+def meta_path_without(*modules: str) -> list:
+    """sys.meta_path with the path finder wrapped by `HiddenFrom(modules)`."""
+    import sys
+
+    return [HiddenFrom(f, modules) if getattr(f, "__name__", "") == "PathFinder" else f
+            for f in sys.meta_path]
+
+
+def env_without(folder: Path, env: dict, *modules: str) -> dict:
+    """`env` for a Python (started with it) that cannot find `modules`: a sitecustomize in
+    `folder` wraps the path finder at start-up."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(
+        "import sys\n"
+        f"HIDDEN = {tuple(modules)!r}\n"
+        "class HiddenFrom:\n"
+        "    def __init__(self, inner):\n"
+        "        self.inner = inner\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in HIDDEN:\n"
+        "            return None\n"
+        "        return self.inner.find_spec(name, path, target)\n"
+        "    def __getattr__(self, attr):\n"
+        "        return getattr(self.inner, attr)\n"
+        "sys.meta_path[:] = [HiddenFrom(f) if getattr(f, '__name__', '') == 'PathFinder'\n"
+        "                    else f for f in sys.meta_path]\n")
+    return {**env, "PYTHONPATH": str(folder)}

@@ -1,6 +1,7 @@
 """`--backend tensorflow|jax|torch` through the real CLI: the jobs train and score on JAX (CI
 installs the [jax] extra) and on PyTorch where torch is installed (skipped elsewhere); every
-backend-specific failure is one `error:` line and exit 2, before any work.
+backend-specific failure is one `error:` line and exit 2, before any work. (VGG16 on JAX, with
+the feature cache and without, on a Python without TensorFlow: tests/test_gpu_check.py.)
 
 A machine without a framework is made with a `sitecustomize` that hides it from the import
 system (importlib finds nothing, `import` fails), so the refusals are tested whatever is
@@ -13,6 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support import env_without
 
 TINY_CNN = ["--job", "cnn", "--dataset", "digits", "--samples", "400", "--epochs", "2",
             "--eval-samples", "300"]
@@ -30,18 +32,7 @@ needs_torch = pytest.mark.skipif(not installed("torch"), reason="PyTorch is not 
 
 def without(tmp_path: Path, env: dict, *modules: str) -> dict:
     """`env` for a Python that cannot find `modules` (a machine without them)."""
-    hide = tmp_path / "hide"
-    hide.mkdir(exist_ok=True)
-    (hide / "sitecustomize.py").write_text(
-        "import sys\n"
-        f"HIDDEN = {tuple(modules)!r}\n"
-        "class Hide:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in HIDDEN:\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-        "        return None\n"
-        "sys.meta_path.insert(0, Hide())\n")
-    return {**env, "PYTHONPATH": str(hide)}
+    return env_without(tmp_path / "hide", env, *modules)
 
 
 def only_error_line(out) -> str:
@@ -81,29 +72,6 @@ def test_the_cnn_on_jax_trains_scores_and_records_its_backend_with_data_parallel
     assert (run_dir / "model.keras").is_file()
     written = sorted(p.parent.name for p in logs.rglob("events.out.tfevents.*"))
     assert written == ["train", "validation"], written
-
-
-@needs_jax
-def test_vgg16_on_jax_with_the_feature_cache_on_a_machine_without_tensorflow(run_cli, cli_env,
-                                                                              tmp_path):
-    """A GPU box with JAX and no TensorFlow (the GPU check's machine): nothing on the JAX path
-    may import TensorFlow."""
-    env = without(tmp_path, cli_env, "tensorflow", "tensorboard")
-    out = run_cli(["--batch", "--job", "vgg16", "--backend", "jax", "--dataset", "digits",
-                   "--samples", "300", "--epochs", "2", "--input-size", "32",
-                   "--weights", "none", "--eval-samples", "200", "--json", "-"], env,
-                  timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout)
-    assert result["details"]["backend"].startswith("jax (JAX ")
-    assert result["details"]["feature_cache"] is True
-    assert result["metrics"]["n_eval"] == 200
-    assert result["metrics"]["accuracy"] > 0.3, result["metrics"]["accuracy"]
-    import numpy as np
-
-    pred = np.load(Path(result["run_dir"]) / "predictions.npz")
-    assert pred["probabilities"].shape == (200, 10)
-    np.testing.assert_allclose(pred["probabilities"].sum(axis=1), 1.0, atol=1e-4)
 
 
 @needs_torch

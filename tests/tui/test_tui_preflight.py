@@ -17,7 +17,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from support import write_finished_run
+from support import meta_path_without, write_finished_run
 from textual.widgets import Input, Select
 from tui_helpers import screen_text, wait_for, widget_text
 
@@ -292,23 +292,11 @@ async def test_a_confirmed_suite_starts_and_x_asks_before_cancelling(runs_dir):
         assert os.path.isdir(screen.folder.path)
 
 
-class HideModules:
-    """A meta-path finder under which `modules` cannot be found: a machine without them."""
-
-    def __init__(self, *modules: str) -> None:
-        self.modules = modules
-
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in self.modules:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-
-
 async def test_a_backend_this_machine_lacks_shows_on_its_field_and_does_not_start(
         runs_dir, monkeypatch):
     import sys
 
-    monkeypatch.setattr(sys, "meta_path", [HideModules("torch"), *sys.meta_path])
+    monkeypatch.setattr(sys, "meta_path", meta_path_without("torch"))
     app = create_app(runs_dir=runs_dir, load_data=False, start_mode="launch")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await launch_form(pilot, "cnn")
