@@ -65,6 +65,9 @@ def test_the_cnn_on_jax_trains_scores_and_records_its_backend_with_data_parallel
     assert strategy["replicas"] == 2
     assert strategy["implementation"] == "keras.distribution.DataParallel"
     assert "float32" in result["details"]["precision"]
+    # the training step compiled by XLA (a random image layer made Keras run JAX eagerly, op by
+    # op: 20× slower than TensorFlow)
+    assert result["details"]["jit_compile"] is True
     assert result["metrics"]["n_eval"] == 300
     assert result["metrics"]["accuracy"] > 0.5, result["metrics"]["accuracy"]
     assert [h["epoch"] for h in result["history"]] == [1, 2]

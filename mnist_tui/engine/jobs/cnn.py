@@ -51,6 +51,7 @@ from mnist_tui.engine.jobs.keras_data import image_batches, log_plan, plan_data
 from mnist_tui.engine.jobs.keras_eval import evaluate, run_details
 from mnist_tui.engine.jobs.keras_runtime import KerasRuntime, import_keras
 from mnist_tui.engine.jobs.keras_train import (
+    compile_on_jax,
     emit_summary,
     fit,
     make_optimizer,
@@ -224,6 +225,7 @@ def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
     with scope, ctx.phase("building", "building and compiling the model"):
         steps = -(-len(plan.train_idx) // spec.batch_size) * spec.epochs
         model = build_model(keras, shape, spec, precision, fused=fused, steps=steps)
+        compile_on_jax(rt, model)
         optimizer = make_optimizer(keras, spec, lr_schedule(keras, spec, steps))
         if WEIGHT_DECAY:
             optimizer.weight_decay = WEIGHT_DECAY
@@ -272,6 +274,9 @@ def run(spec: CnnSpec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
                             f"{WEIGHT_DECAY:g}; lr warm-up {WARMUP:.0%} then cosine to 0",
             "precision": f"{precision} ({why})",
             "backend": rt.describe(),
+            # whether Keras compiled the training step with XLA (JAX: it must, see
+            # keras_train.compile_on_jax; TensorFlow runs a tf.function graph either way)
+            "jit_compile": bool(model.jit_compile),
             **run_details(plan, counts, strategy, model_file),
         },
     }

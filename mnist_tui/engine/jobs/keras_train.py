@@ -91,6 +91,19 @@ def _data_parallel(rt: KerasRuntime, ctx: JobContext) -> tuple[Any, dict[str, An
                                   "implementation": "keras.distribution.DataParallel"}
 
 
+def compile_on_jax(rt: KerasRuntime, model: Any) -> None:
+    """Let JAX compile the whole training step. Keras marks its random image layers
+    (RandomTranslation, RandomZoom, …) as not XLA-compilable, which is true of TensorFlow's
+    kernels for them, and one such layer made Keras run the whole JAX model eagerly, op by op:
+    the CNN's epoch on 54,000 images took 584 s, against 28 s on TensorFlow. On JAX those layers
+    are jax.numpy ops with a seed-generator state that compile like any other (measured: 0.5 →
+    0.09 s a step). Call before `compile`."""
+    if rt.backend != "jax":
+        return
+    for layer in _flat_layers(model):
+        layer.supports_jit = True
+
+
 def _flat_layers(model: Any) -> Iterator[Any]:
     for layer in model.layers:
         if hasattr(layer, "layers") and layer.layers:
