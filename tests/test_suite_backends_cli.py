@@ -8,25 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from support import env_without
 
 SUITE = ["--batch", "--suite", "sweep", "--methods", "cnn", "--sizes", "200", "--seeds", "1",
          "--dataset", "digits", "--epochs", "1", "--eval-samples", "100"]
-
-# Loaded first by every Python process started with it on PYTHONPATH: PyTorch cannot be found,
-# as on a machine without it (CI installs no torch; this machine has it).
-HIDE_TORCH = '''import sys
-
-
-class _NoTorch:
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] == "torch":
-            raise ModuleNotFoundError(f"No module named {name!r}")
-        return None
-
-
-sys.meta_path.insert(0, _NoTorch())
-'''
-
 
 def _one_error(r) -> str:
     assert r.returncode == 2, r.stdout + r.stderr
@@ -45,10 +30,7 @@ def test_an_unknown_backend_is_one_line_naming_the_choices(cli_env, run_cli):
 
 
 def test_a_backend_not_installed_is_refused_before_any_member_runs(cli_env, run_cli, tmp_path):
-    hide = tmp_path / "hide"
-    hide.mkdir()
-    (hide / "sitecustomize.py").write_text(HIDE_TORCH)
-    env = {**cli_env, "PYTHONPATH": str(hide)}
+    env = env_without(tmp_path / "hide", cli_env, "torch")     # as on a machine without it
     line = _one_error(run_cli([*SUITE, "--backends", "tensorflow,torch"], env))
     assert line.startswith("error: cnn · torch default 200 images seed 0: --backend torch: "
                            "PyTorch is not installed here")
