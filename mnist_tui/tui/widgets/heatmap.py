@@ -2,50 +2,78 @@
 
 Rows are the true digit, columns the prediction. Each cell is shaded by its share of the true
 digit's row: the diagonal (right answers) in greens, mistakes in reds on a roughly logarithmic
-scale (under 1 %, 1–5 %, 5–15 %, 15–40 %, 40 % and more), so one stray error never looks like a
-merged class. A zero off the diagonal is a neutral dim "·", not a colour.
+scale, so one stray error never looks like a merged class. A zero off the diagonal is a neutral
+dim "·", not a colour.
 
-Every palette has to read:
+A palette shows only as many levels of mistakes as it can tell apart (`Palette`, `levels`):
 
-* 256 colours / truecolor: the ramps below (xterm-256 indices, the same over an SSH link).
-* 16 colours (TERM=xterm, screen): every red of the ramp becomes the one ANSI red, so the levels
-  are built to differ without colour too: small mistakes are red *text* (bold from 1 %), larger
-  ones a red *background* (bold from 15 %, underlined from 40 %).
-* NO_COLOR (`plain`): no colour at all; size shows through attributes — normal, bold, reverse,
-  reverse bold, reverse bold underlined — and the diagonal is underlined.
+* `full` (256 colours, truecolor): five levels (under 1 %, 1–5 %, 5–15 %, 15–40 %, 40 % and
+  more), a red ramp (xterm-256 indices, the same over an SSH link) with text for small
+  mistakes and backgrounds for large ones.
+* `sixteen` (TERM=xterm, screen): the ramp's reds become one or two ANSI reds, and bold on a
+  bright colour barely shows, so four levels (under 1 %, 1–5 %, 5–40 %, 40 % and more), each
+  told from the next by something other than colour or weight: red text, red text underlined,
+  a red block, a red block underlined.
+* `plain` (NO_COLOR): the same four levels through attributes alone — normal, underlined,
+  reverse, reverse underlined (and bold) — and the diagonal in bold, never underlined, so that
+  no right answer looks like a mistake.
 
-`legend_text` prints the scale in the same styles under the matrix.
+`legend_text` prints the palette's levels in the same styles under the matrix; the tests read
+them back from the rendered cells.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from rich.style import Style
 from rich.text import Text
 
 from mnist_tui.engine.present import percent
 
-ERROR_STEPS = (0.01, 0.05, 0.15, 0.40)      # level 1 below 1 %, … level 5 from 40 %
-ERROR_LABELS = ("<1%", "1–5%", "5–15%", "15–40%", "≥40%")
+Palette = Literal["full", "sixteen", "plain"]
 ZERO = "·"
 
-# Colour: small mistakes as text, large ones as backgrounds; attributes grow with the level so
-# that 16 colours (one red) still tell them apart.
-_ERROR_COLOUR = (
-    Style(color="color(167)"),                                    # 1: soft red text
-    Style(color="color(203)", bold=True),                         # 2: red text, bold
-    Style(color="color(231)", bgcolor="color(88)"),               # 3: dark red background
-    Style(color="color(231)", bgcolor="color(160)", bold=True),   # 4: red background, bold
-    Style(color="color(231)", bgcolor="color(196)", bold=True, underline=True),  # 5: + underline
-)
-_ERROR_PLAIN = (
-    Style(),
-    Style(bold=True),
-    Style(reverse=True),
-    Style(reverse=True, bold=True),
-    Style(reverse=True, bold=True, underline=True),
-)
+
+@dataclass(frozen=True)
+class Level:
+    """One shade of mistakes: from `low` (share of the true row) on, its label and style."""
+
+    low: float
+    label: str
+    style: Style
+
+
+_RED_TEXT = "color(203)"
+_WHITE = "color(231)"
+LEVELS: dict[Palette, tuple[Level, ...]] = {
+    # Colour: small mistakes as text, large ones as backgrounds; the ramp carries the size.
+    "full": (
+        Level(0.0, "<1%", Style(color="color(167)")),
+        Level(0.01, "1–5%", Style(color=_RED_TEXT, bold=True)),
+        Level(0.05, "5–15%", Style(color=_WHITE, bgcolor="color(88)")),
+        Level(0.15, "15–40%", Style(color=_WHITE, bgcolor="color(160)", bold=True)),
+        Level(0.40, "≥40%", Style(color=_WHITE, bgcolor="color(196)", bold=True,
+                                  underline=True)),
+    ),
+    # 16 colours: text or block, underlined or not (bold only on top, never the difference).
+    "sixteen": (
+        Level(0.0, "<1%", Style(color=_RED_TEXT)),
+        Level(0.01, "1–5%", Style(color=_RED_TEXT, underline=True)),
+        Level(0.05, "5–40%", Style(color=_WHITE, bgcolor="color(160)")),
+        Level(0.40, "≥40%", Style(color=_WHITE, bgcolor="color(196)", bold=True,
+                                  underline=True)),
+    ),
+    # NO_COLOR: attributes only.
+    "plain": (
+        Level(0.0, "<1%", Style()),
+        Level(0.01, "1–5%", Style(underline=True)),
+        Level(0.05, "5–40%", Style(reverse=True)),
+        Level(0.40, "≥40%", Style(reverse=True, bold=True, underline=True)),
+    ),
+}
 _ZERO_STYLE = Style(dim=True)
 MAX_CLASSES = 100      # a confusion matrix wider than this is not one of ours
 
@@ -75,41 +103,65 @@ def scores(value: object) -> list[float | None] | None:
             else None for v in value]
 
 
-def error_level(count: int, row_total: int) -> int:
-    """0 for no mistake, else 1–5 by the mistake's share of its true row."""
+def palette_for(color_system: str | None, no_color: bool) -> Palette:
+    """The palette a terminal can show: `plain` under NO_COLOR (or with no colours at all),
+    `sixteen` for the 16 standard colours (Rich's "standard" and "windows"), else `full`."""
+    if no_color or color_system is None:
+        return "plain"
+    return "sixteen" if color_system in ("standard", "windows") else "full"
+
+
+def levels(palette: Palette = "full") -> tuple[Level, ...]:
+    """The levels of mistakes `palette` tells apart, smallest first."""
+    return LEVELS[palette]
+
+
+def _palette(plain: bool, palette: Palette | None) -> Palette:
+    return palette if palette is not None else "plain" if plain else "full"
+
+
+def error_level(count: int, row_total: int, palette: Palette = "full") -> int:
+    """0 for no mistake, else 1 to len(levels(palette)) by the mistake's share of its row."""
     if count <= 0 or row_total <= 0:
         return 0
     share = count / row_total
-    return 1 + sum(share >= step for step in ERROR_STEPS)
+    return sum(share >= level.low for level in LEVELS[palette])
 
 
-def _diagonal_style(recall: float, plain: bool) -> Style:
+def _diagonal_style(recall: float, palette: Palette) -> Style:
     """Right answers: green backgrounds from 80 % of the row, green text from 50 %, amber
-    below (a digit mostly missed is no success); underlined where there is no background."""
-    if plain:
-        return Style(underline=True, bold=recall >= 0.95)
+    below (a digit mostly missed is no success). Underlined (where there is no background) in
+    full colour only: in 16 colours and NO_COLOR underline marks mistakes, and the diagonal
+    is bold instead."""
+    if palette == "plain":
+        return Style(bold=True)
+    mark = palette == "full"
     if recall >= 0.95:
-        return Style(color="color(231)", bgcolor="color(28)", bold=True)
+        return Style(color=_WHITE, bgcolor="color(28)", bold=True)
     if recall >= 0.8:
-        return Style(color="color(231)", bgcolor="color(22)")
+        return Style(color=_WHITE, bgcolor="color(22)")
     if recall >= 0.5:
-        return Style(color="color(71)", bold=True, underline=True)
-    return Style(color="color(178)", bold=True, underline=True)
+        return Style(color="color(71)", bold=True, underline=mark)
+    return Style(color="color(178)", bold=True, underline=mark)
 
 
-def cell_style(count: int, row_total: int, diagonal: bool, plain: bool = False) -> Style:
-    """The style of one cell (public for the tests and the legend)."""
+def cell_style(count: int, row_total: int, diagonal: bool, plain: bool = False,
+               palette: Palette | None = None) -> Style:
+    """The style of one cell (public for the tests and the legend); `palette` wins over
+    `plain` (NO_COLOR), which is `palette="plain"`."""
+    chosen = _palette(plain, palette)
     if diagonal:
-        return _diagonal_style(count / row_total if row_total else 0.0, plain)
-    level = error_level(count, row_total)
+        return _diagonal_style(count / row_total if row_total else 0.0, chosen)
+    level = error_level(count, row_total, chosen)
     if level == 0:
         return _ZERO_STYLE
-    return (_ERROR_PLAIN if plain else _ERROR_COLOUR)[level - 1]
+    return LEVELS[chosen][level - 1].style
 
 
 def confusion_text(matrix: Sequence[Sequence[int]], labels: Sequence[str] | None = None,
-                   plain: bool = False) -> Text:
-    """Rows = true digit, columns = predicted. `plain` (NO_COLOR): attributes instead of colours."""
+                   plain: bool = False, palette: Palette | None = None) -> Text:
+    """Rows = true digit, columns = predicted, in `palette` (`plain`: NO_COLOR's)."""
+    chosen = _palette(plain, palette)
     n = len(matrix)
     labels = list(labels or [str(i) for i in range(n)])
     big = max((max(row) for row in matrix if len(row)), default=0)
@@ -123,22 +175,23 @@ def confusion_text(matrix: Sequence[Sequence[int]], labels: Sequence[str] | None
         text.append(f"{labels[i]:>4}  ", Style(bold=True))
         total = sum(row)
         for j, count in enumerate(row):
-            style = cell_style(count, total, i == j, plain)
+            style = cell_style(count, total, i == j, palette=chosen)
             shown = ZERO if count == 0 and i != j else str(count)
             text.append(" " * (w - len(shown) - 1))
             text.append(" " + shown, style)
     return text
 
 
-def legend_text(plain: bool = False) -> Text:
-    """One line: what the shades of mistakes mean (share of the true digit's row)."""
+def legend_text(plain: bool = False, palette: Palette | None = None) -> Text:
+    """One line: what the shades of mistakes mean (share of the true digit's row), only the
+    levels `palette` tells apart, each in its style."""
     text = Text()
     text.append("mistakes, share of the row: ", "dim")
     text.append(ZERO, _ZERO_STYLE)
     text.append(" none")
-    for level, label in enumerate(ERROR_LABELS, 1):
+    for level in LEVELS[_palette(plain, palette)]:
         text.append("  ")
-        text.append(f" {label} ", (_ERROR_PLAIN if plain else _ERROR_COLOUR)[level - 1])
+        text.append(f" {level.label} ", level.style)
     return text
 
 
