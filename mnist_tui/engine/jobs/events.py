@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mnist_tui.engine.jobs.jsonvalues import dumps
-from mnist_tui.engine.jobs.results import RunResult
+
+if TYPE_CHECKING:   # pydantic is imported with the first result (the TUI's first frame has none)
+    from mnist_tui.engine.jobs.results import RunResult
 
 
 @dataclass
@@ -50,7 +52,11 @@ class Phase(Event):
 
 @dataclass
 class Progress(Event):
-    """Progress inside a phase: `step` of `total` (iterations, batches, bytes, inits)."""
+    """Progress inside a phase: `step` of `total` (iterations, batches, bytes, inits).
+
+    `curve_at`, while a classifier trains: where these `metrics` (the epoch's running loss and
+    accuracy) sit on the per-step learning curve, in epochs done (2.25: a quarter into the third
+    epoch). None: this progress is no point of it (every event before step curves had none)."""
 
     type: ClassVar[str] = "progress"
     phase: str = ""
@@ -59,6 +65,7 @@ class Progress(Event):
     message: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     eta: float | None = None
+    curve_at: float | None = None
 
 
 @dataclass
@@ -109,6 +116,8 @@ class TerminalEvent(Event):
     result: RunResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        from mnist_tui.engine.jobs.results import RunResult
+
         out: dict[str, Any] = {"type": self.type}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -160,6 +169,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     names = {f.name for f in fields(cls)}
     values = {k: v for k, v in data.items() if k in names}
     if issubclass(cls, TerminalEvent):
+        from mnist_tui.engine.jobs.results import RunResult
+
         result = values.get("result")
         values["result"] = RunResult.from_dict(result) if isinstance(result, dict) and result \
             else None

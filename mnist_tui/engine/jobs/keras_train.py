@@ -30,6 +30,13 @@ from mnist_tui.engine.jobs.keras_runtime import KerasRuntime
 from mnist_tui.engine.jobs.specs import SupervisedSpec
 
 PROGRESS_PER_SECOND = 4.0
+# The per-step learning curve: the epoch's running loss and accuracy as a point (a progress
+# event with `curve_at`) at most CURVE_PER_SECOND times a second and CURVE_PER_EPOCH times an
+# epoch, but at least every 1/CURVE_FLOOR of an epoch whatever the pace (a short epoch still
+# draws a curve): under CURVE_PER_EPOCH + 1 points an epoch in all, however fast it runs.
+CURVE_PER_SECOND = 2.0
+CURVE_PER_EPOCH = 200
+CURVE_FLOOR = 20
 
 
 # -- model construction helpers ------------------------------------------------------------
@@ -147,9 +154,35 @@ def _float(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+class CurvePoints:
+    """Which batches' running metrics become points of the per-step curve: never two within
+    1/CURVE_PER_EPOCH of an epoch, at most CURVE_PER_SECOND a second, except that a point is
+    always due 1/CURVE_FLOOR of an epoch after the last one, and at the epoch's last batch."""
+
+    def __init__(self, steps: int) -> None:
+        self.stride = max(1, math.ceil(steps / CURVE_PER_EPOCH))   # batches between points
+        self.floor = max(1, math.ceil(steps / CURVE_FLOOR))        # due, whatever the time
+        self.throttle = Throttle(CURVE_PER_SECOND)
+        self.last = 0                                              # batches done at the last
+
+    def new_epoch(self) -> None:
+        self.last = 0
+
+    def due(self, done: int, last_batch: bool) -> bool:
+        """Whether the batch that made `done` batches of this epoch gives a point."""
+        gap = done - self.last
+        if gap <= 0 or (gap < self.stride and not last_batch):
+            return False
+        if not self.throttle.ready(force=last_batch or gap >= self.floor):
+            return False
+        self.last = done
+        return True
+
+
 def make_event_callback(keras: Any, ctx: JobContext, epochs: int, steps: int, batch_size: int,
                         n_train: int, csv_path: Path | None) -> Any:
-    """A Keras callback that turns fit() into Progress (throttled) and Epoch events.
+    """A Keras callback that turns fit() into Progress (throttled) and Epoch events; some
+    progress events are also points of the per-step learning curve (`CurvePoints`).
 
     The history goes to `ctx.partial["history"]` and `history.csv` as each epoch ends, so a
     cancelled run keeps every finished epoch.
@@ -160,6 +193,7 @@ def make_event_callback(keras: Any, ctx: JobContext, epochs: int, steps: int, ba
     class EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
         def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
             self.throttle = Throttle(PROGRESS_PER_SECOND)
+            self.curve = CurvePoints(steps)
             self.t_train = time.perf_counter()
             self.done_steps = 0
 
@@ -167,6 +201,7 @@ def make_event_callback(keras: Any, ctx: JobContext, epochs: int, steps: int, ba
             self.epoch = epoch
             self.t_epoch = time.perf_counter()
             self.metrics: dict[str, float] = {}
+            self.curve.new_epoch()
             # The first batch traces the graph (seconds): say so, rather than sit at 0.
             first = ": tracing the model (the first batch)" if epoch == 0 else ""
             ctx.emit(Progress(phase="training", step=0, total=steps,
@@ -181,7 +216,8 @@ def make_event_callback(keras: Any, ctx: JobContext, epochs: int, steps: int, ba
         def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             self.done_steps += 1
             last = batch + 1 >= steps
-            if not self.throttle.ready(force=last or batch == 0):
+            point = self.curve.due(batch + 1, last)
+            if not self.throttle.ready(force=last or batch == 0 or point):
                 return
             elapsed = time.perf_counter() - self.t_epoch
             seen = min((batch + 1) * batch_size, n_train)
@@ -192,7 +228,9 @@ def make_event_callback(keras: Any, ctx: JobContext, epochs: int, steps: int, ba
             self.metrics = {k: v for k, v in metrics.items() if v is not None}
             ctx.emit(Progress(phase="training", step=batch + 1, total=steps,
                               message=f"epoch {self.epoch + 1}/{epochs}", metrics=self.metrics,
-                              eta=round(max(remaining, 0) * per_step, 1)))
+                              eta=round(max(remaining, 0) * per_step, 1),
+                              curve_at=round(self.epoch + min(batch + 1, steps) / steps, 6)
+                              if point else None))
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             seconds = round(time.perf_counter() - self.t_epoch, 3)
