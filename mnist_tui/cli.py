@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", action="store_true", help="run a job with no UI")
     p.add_argument("--job", choices=JOB_NAMES, help="the job to run")
     p.add_argument("--preset", help="preset the job's settings start from (seed = the reference "
-                                    "notebook, default = our best)")
+                                    "notebook, default = our best; a suite runs several: "
+                                    "--presets)")
     p.add_argument("--rerun", metavar="RUN_ID", help="run a recorded run's spec again")
     p.add_argument("--config", metavar="FILE", help="run the spec in a JSON file (e.g. a run's "
                                                     f"{SPEC_FILE}); options given too override it")

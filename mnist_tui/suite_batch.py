@@ -73,9 +73,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "and .md, .json, .csv next to it")
     g.add_argument("--methods", metavar="LIST", help=f"methods of the suite (default: all: "
                    f"{','.join(JOB_NAMES)})")
-    g.add_argument("--presets", metavar="LIST", help="presets (default: seed suite "
+    g.add_argument("--presets", metavar="LIST", help="presets each method runs, a member per "
+                   "preset (default: seed suite "
                    f"{','.join(DEFAULT_PRESETS['seed'])}; sweep "
-                   f"{','.join(DEFAULT_PRESETS['sweep'])}; a method skips those it lacks)")
+                   f"{','.join(DEFAULT_PRESETS['sweep'])}; a method skips those it lacks: "
+                   "refined is t-SNE + GMM's; the Suites form shows the same)")
     g.add_argument("--sizes", metavar="LIST", help="numbers of images (sweep default "
                    f"{','.join(map(str, SWEEP_SIZES))}; seed suite: the t-SNE + GMM sizes, "
                    f"default {','.join(map(str, SEED_SIZES))}; there --samples sets the "

@@ -12,7 +12,9 @@ digits), its findings go under their fields, and ctrl+s starts only once it pass
 check is run again by ctrl+s: the network may be back).
 
 Text fields are edited on purpose (widgets/fields.py): tab, a click or enter starts editing, esc
-or enter ends it, and the screen keys work whenever no field is being edited.
+or enter ends it, and the screen keys work whenever no field is being edited. Every tab stop is a
+field, marked `▶` when focused (not the scroll container, nor Start: ctrl+s). Switching the job
+keeps what was typed into fields the new job has too; a preset or ctrl+d resets them.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from textual.widgets import (
     Checkbox,
     Header,
     Input,
-    Label,
     Select,
     Static,
 )
@@ -46,7 +47,13 @@ from mnist_tui.engine.jobs.specs import (
 )
 from mnist_tui.tui.host import app_state
 from mnist_tui.tui.safe import plain, visible
-from mnist_tui.tui.widgets.fields import FIELD_BINDINGS, FieldInput, FieldKeys
+from mnist_tui.tui.widgets.fields import (
+    FIELD_BINDINGS,
+    FieldInput,
+    FieldKeys,
+    FieldLabel,
+    field_help,
+)
 from mnist_tui.tui.widgets.keysbar import KeysBar
 
 if TYPE_CHECKING:
@@ -115,17 +122,21 @@ class LaunchScreen(FieldKeys):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="launch-top"):
-            yield Label("Job", classes="top-label")
+            yield FieldLabel("Job", classes="top-label")
             yield Select([(JOB_TITLES.get(j, j), j) for j in JOB_NAMES], value=self.job,
                          allow_blank=False, id="job-select", compact=True)
-            yield Label("Preset", classes="top-label")
+            yield FieldLabel("Preset", classes="top-label")
             yield Select([(p, p) for p in SPEC_CLASSES[self.job].presets], value="default",
                          allow_blank=False, id="preset-select", compact=True)
-        yield VerticalScroll(id="form")
+        form = VerticalScroll(id="form")
+        form.can_focus = False        # no tab stop of its own: focusing a field scrolls to it
+        yield form
+        yield Static("", id="field-help")
         with Horizontal(id="launch-bottom"):
-            yield Static("", id="field-help")
-            yield Button("Start (ctrl+s)", id="start", variant="success", compact=True)
-        yield Static("", id="form-status")
+            yield Static("", id="form-status")
+            start = Button("Start (ctrl+s)", id="start", variant="success", compact=True)
+            start.can_focus = False   # a click or ctrl+s: tab goes from field to field
+            yield start
         yield KeysBar()
 
     async def on_mount(self) -> None:
@@ -144,33 +155,57 @@ class LaunchScreen(FieldKeys):
             values["data_dir"] = data_dir
         return values
 
-    async def _build_form(self, preset: str = "default") -> None:
+    def typed_texts(self) -> dict[str, str]:
+        """The fields whose text differs from the preset the form was built from (as
+        `_field_text` reads them)."""
+        if self._built is None or self._built[0] != self.job:
+            return {}
+        values, out = self._preset_values(self._built[1]), {}
+        for f in spec_fields(self.job):
+            if f.name == "preset" or not self.query(f"#f-{f.name}"):
+                continue
+            value = values.get(f.name)
+            preset = (("yes" if value else "no") if f.metadata["kind"] is bool
+                      else _text_of(value) if value is not None else "")
+            if (text := self._field_text(f.name)) != preset:
+                out[f.name] = text
+        return out
+
+    async def _build_form(self, preset: str = "default",
+                          keep: dict[str, str] | None = None) -> None:
+        """The form of `self.job` at `preset`; `keep`: texts typed for another job (fields of
+        the same name take them; a choice only when this job offers it)."""
         self._building = True
         self.check_key = self.checks = None       # a new form: checked once it is built
         form = self.query_one("#form", VerticalScroll)
         await form.remove_children()
         values = self._preset_values(preset)
+        keep = keep or {}
         rows = []
         for f in spec_fields(self.job):
             if f.name == "preset":
                 continue
             meta = f.metadata
             value = values.get(f.name)
+            text = keep.get(f.name)
             wid = f"f-{f.name}"
             widget: Checkbox | Select[str] | FieldInput
             if meta["kind"] is bool:
-                widget = Checkbox(_on_off(bool(value)), value=bool(value), id=wid,
-                                  compact=True)
+                on_ = bool(value) if text is None else text == "yes"
+                widget = Checkbox(_on_off(on_), value=on_, id=wid, compact=True)
             elif meta["choices"]:
-                widget = Select([(str(c), str(c)) for c in meta["choices"]],
-                                value=_text_of(value), allow_blank=False, id=wid, compact=True)
+                choices = [str(c) for c in meta["choices"]]
+                widget = Select([(c, c) for c in choices],
+                                value=text if text in choices else _text_of(value),
+                                allow_blank=False, id=wid, compact=True)
             else:
                 hint = "none" if meta["optional"] else ""
-                widget = FieldInput(_text_of(value) if value is not None else "",
-                                    placeholder=hint, id=wid, compact=True)
+                if text is None:
+                    text = _text_of(value) if value is not None else ""
+                widget = FieldInput(text, placeholder=hint, id=wid, compact=True)
             widget.tooltip = meta["help"]
             rows.append(Vertical(
-                Horizontal(Label(flag_name(f.name), classes="field-label"), widget,
+                Horizontal(FieldLabel(flag_name(f.name), classes="field-label"), widget,
                            classes="field-row"),
                 Static("", id=f"e-{f.name}", classes="field-error"),
                 classes="field"))
@@ -323,20 +358,22 @@ class LaunchScreen(FieldKeys):
         status = self.query_one("#form-status", Static)
         preset = str(self.query_one("#preset-select", Select).value)
         bad = self._check_problems() if valid else []
+        # One line beside the Start button at 80 columns (cut; ctrl+s says a problem whole)
         if problems:
-            status.update(plain(f"✘ {len(problems)} field(s) need attention: "
-                                + ", ".join(flag_name(k) for k in problems), "red"))
+            line = plain(f"✘ {len(problems)} field(s) need attention: "
+                         + ", ".join(flag_name(k) for k in problems), "red")
         elif bad:
-            status.update(Text(visible(f"✘ not ready (ctrl+s checks again): {bad[0].message}"),
-                               style="red", no_wrap=True, overflow="ellipsis"))
+            line = Text(visible(f"✘ not ready (ctrl+s checks again): {bad[0].message}"),
+                        style="red")
         elif self.checks is None:
-            waiting = " — it starts when the check passes" if self._start_waiting else ""
+            waiting = ": starts when it passes" if self._start_waiting else ""
             what = "the data and the weights" if self.job == "vgg16" else "the data"
-            status.update(Text(f"… checking {what}{waiting}", style="italic"))
+            line = Text(f"… checking {what}{waiting}", style="italic")
         else:
-            status.update(Text(f"✔ ready: {JOB_TITLES.get(self.job, self.job)}, preset "
-                               f"{preset}. ctrl+s starts it (jobs run one at a time).",
-                               style="green"))
+            line = Text(f"✔ ready: {JOB_TITLES.get(self.job, self.job)}, preset {preset}",
+                        style="green")
+        line.no_wrap, line.overflow = True, "ellipsis"
+        status.update(line)
         self.query_one("#start", Button).disabled = bool(problems or bad)
 
     # -- events ----------------------------------------------------------------------------
@@ -344,12 +381,13 @@ class LaunchScreen(FieldKeys):
     async def _job_changed(self, event: Select.Changed) -> None:
         if event.value == self.job or event.value is Select.BLANK:
             return
+        keep = self.typed_texts()        # kept in the fields the new job has too
         self.job = str(event.value)
         preset = self.query_one("#preset-select", Select)
         self._building = True
         preset.set_options([(p, p) for p in SPEC_CLASSES[self.job].presets])
         preset.value = "default"
-        await self._build_form("default")
+        await self._build_form("default", keep)
 
     @on(Select.Changed, "#preset-select")
     async def _preset_changed(self, event: Select.Changed) -> None:
@@ -378,19 +416,8 @@ class LaunchScreen(FieldKeys):
         wid = getattr(event.widget, "id", "") or ""
         helptext = ""
         if wid.startswith("f-"):
-            name = wid[2:]
-            f = next((f for f in spec_fields(self.job) if f.name == name), None)
-            if f is not None:
-                meta = f.metadata
-                bounds = []
-                if meta["minimum"] is not None:
-                    bounds.append(f"≥ {meta['minimum']:g}")
-                if meta["maximum"] is not None:
-                    bounds.append(f"≤ {meta['maximum']:g}")
-                if meta["optional"]:
-                    bounds.append("none allowed")
-                helptext = f"{flag_name(name)}: {meta['help']}" + (
-                    f" ({', '.join(bounds)})" if bounds else "")
+            f = next((f for f in spec_fields(self.job) if f.name == wid[2:]), None)
+            helptext = field_help(f) if f is not None else ""
         elif wid == "job-select":
             helptext = "which job: t-SNE + GMM clusters without labels; VGG16 and CNN learn them"
         elif wid == "preset-select":

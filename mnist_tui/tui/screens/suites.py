@@ -16,7 +16,8 @@ after the form changes and again on ctrl+s): its size (members × images), a rou
 runs, and what would fail every member at once (the data folder, its split, sizes larger than the
 split, VGG16 weights that cannot be had) — a problem stops the start, and a large suite (more than
 10 members, an estimate over 15 min, or more than 10,000 images in a member) asks first. `x`
-(cancel) asks too. Text fields are edited on purpose (widgets/fields.py).
+(cancel) asks too. Text fields are edited on purpose (widgets/fields.py). `e` writes the shown
+suite's report again; the key bar's labels are short: every key fits at 80 columns.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from mnist_tui.tui.host import app_state
 from mnist_tui.tui.jobs import WORKER_NICE
 from mnist_tui.tui.safe import plain
 from mnist_tui.tui.suite_listener import SuiteMessages
-from mnist_tui.tui.widgets.fields import FIELD_BINDINGS, FieldKeys
+from mnist_tui.tui.widgets import suite_table
+from mnist_tui.tui.widgets.fields import FieldKeys, field_bindings
 from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.suite_form import SuiteForm
 from mnist_tui.tui.widgets.suite_plan import SuitePlanLine
@@ -64,15 +66,16 @@ class SuitesScreen(FieldKeys, Screen[None]):
     # Letter keys are priority bindings: a focused field that is not being edited must not
     # swallow them (a field being edited types them: see fields.py).
     BINDINGS = [
-        Binding("ctrl+s", "start", "Start suite", priority=True),
-        Binding("x", "cancel", "Cancel", priority=True),
+        Binding("ctrl+s", "start", "Start", tooltip="Start the suite of the form", priority=True),
+        Binding("x", "cancel", "Cancel", tooltip="Cancel the running suite", priority=True),
         Binding("ctrl+x", "cancel", "Cancel", show=False, priority=True),
-        Binding("l", "pick", "Past suites", priority=True),
-        Binding("r", "resume", "Resume", priority=True),
-        *FIELD_BINDINGS,
+        Binding("r", "resume", "Resume", tooltip="Resume the suite shown", priority=True),
+        Binding("e", "export", "Report", tooltip="Write the suite's report again", priority=True),
+        Binding("l", "pick", "Past", tooltip="Past suites: open one", priority=True),
+        *field_bindings(show_edit=False),  # short labels, no "enter Edit": r, e fit at 80
     ]
     DEFAULT_CSS = """
-    SuitesScreen #suite-form { height: 3; padding: 0 1; }
+    SuitesScreen #suite-form { height: 3; padding: 0 1 0 0; }
     SuitesScreen #suite-plan { height: auto; max-height: 4; padding: 0 1; }
     SuitesScreen #suite-status { height: auto; min-height: 3; max-height: 6; padding: 0 1;
                                  border-top: solid $primary-darken-2; }
@@ -147,7 +150,7 @@ class SuitesScreen(FieldKeys, Screen[None]):
         self.query_one(SuitePlanLine).want()
 
     def on_runs_changed(self, _data: None = None) -> None:
-        self.query_one(SuitePlanLine).forget_runs()   # the time estimates may change
+        self.query_one(SuitePlanLine).forget_runs()   # a member too: planned again
 
     # -- planning (size, time, checks) -----------------------------------------------------
     def read_spec(self) -> SuiteSpec:
@@ -281,6 +284,18 @@ class SuitesScreen(FieldKeys, Screen[None]):
             "Cancel the running suite?\n\nThe running members are interrupted and record what "
             "they have; r resumes the suite later (finished members are reused).",
             yes="Cancel suite", no="Keep running"), answer)
+
+    def action_export(self) -> None:
+        """e: the shown suite's report written again in its folder (`export_suite`)."""
+        if self.folder is None:
+            self.app.notify("no suite shown: open one first (l)", severity="warning")
+            return
+        suite_table.export_suite(self, self.folder, self._exported)
+
+    def _exported(self, folder: SuiteFolder, text: Text) -> None:
+        if folder is self.folder and not self.running:
+            self.message = text
+            self._status()
 
     @work(thread=True, exclusive=True, group="suite-list", exit_on_error=False)
     def action_pick(self) -> None:
@@ -441,13 +456,9 @@ class SuitesScreen(FieldKeys, Screen[None]):
                       "bold yellow")
             self.app.notify(f"suite {sid} interrupted: r resumes it", severity="warning")
         else:
-            try:
-                shown = paths[0].relative_to(app_state(self).runs_dir)
-            except ValueError:
-                shown = paths[0]
-            self._say(f"{status}" + (f" (reused {self.reused} finished run(s))"
-                                     if self.reused else "") + f": report <runs>/{shown}",
-                "bold green" if status == "finished" else "bold red")
+            reused = f" (reused {self.reused} finished run(s))" if self.reused else ""
+            self._say(f"{status}{reused}: report {suite_table.short_path(paths[0])}",
+                      "bold green" if status == "finished" else "bold red")
             self.app.notify(f"suite {sid} {status}: report in {paths[0].parent}", timeout=8,
                             severity="information" if status == "finished" else "error")
         app_state(self).runs_changed.publish(None)

@@ -20,27 +20,93 @@ their order:
   message in its queue, behind the keys already sent to it: "1000 enter 3" types 1000, then 3
   switches screens.
 - Starting (ctrl+s) waits for the keys already sent to the field being edited (`after_typing`).
+
+The focused field is shown by a mark, not a shade: its `FieldLabel` (the label just before it)
+reads `▶ name` in bold while it (or its open list) has the focus — seen in every palette, in 16
+colours and under NO_COLOR, where a background change of one step is not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import Field
+from typing import Any
 
+from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Input
+from textual.widget import Widget
+from textual.widgets import Input, Label
+
 
 # Tab, shift+tab, enter and esc are priority bindings of a screen with fields: they change what
 # the next key means, so they must run in the order the keys came (see the module docstring).
-FIELD_BINDINGS = [
-    Binding("tab", "move_focus(1)", "Next field", show=False, priority=True),
-    Binding("shift+tab", "move_focus(-1)", "Previous field", show=False, priority=True),
-    Binding("enter", "edit_field", "Edit field", priority=True),
-    Binding("enter", "leave_field", "Done editing", show=False, priority=True),
-    Binding("escape", "leave_field", "Done editing", key_display="esc", priority=True),
-]
+def field_bindings(show_edit: bool = True) -> list[Binding]:
+    """The bindings of a screen with fields; `show_edit=False` keeps "enter Edit field" out of
+    the key bar (a screen whose own keys need the room: `?` still lists it)."""
+    return [
+        Binding("tab", "move_focus(1)", "Next field", show=False, priority=True),
+        Binding("shift+tab", "move_focus(-1)", "Previous field", show=False, priority=True),
+        Binding("enter", "edit_field", "Edit field", show=show_edit, priority=True),
+        Binding("enter", "leave_field", "Done editing", show=False, priority=True),
+        Binding("escape", "leave_field", "Done editing", key_display="esc", priority=True),
+    ]
+
+
+FIELD_BINDINGS = field_bindings()
+
+
+FOCUS_MARK = "▶"
+
+
+class FieldLabel(Label):
+    """A field's label, put just before its field: `▶ name` while the field has the focus,
+    `  name` otherwise (the mark's two cells are kept, so nothing moves)."""
+
+    DEFAULT_CSS = """
+    FieldLabel.-focus { text-style: bold; color: $text; }
+    """
+
+    def __init__(self, text: str, *, classes: str | None = None) -> None:
+        super().__init__(Text(f"  {text}"), classes=classes)
+        self.text = text
+
+    def mark(self, on: bool) -> None:
+        self.set_class(on, "-focus")
+        self.update(Text(f"{FOCUS_MARK if on else ' '} {self.text}"))
+
+
+def field_help(f: Field[Any]) -> str:
+    """A spec field's help line: `flag: help (≥ min, ≤ max, none allowed)`."""
+    from mnist_tui.engine.jobs.specs import flag_name
+
+    meta, bounds = f.metadata, []
+    if meta["minimum"] is not None:
+        bounds.append(f"≥ {meta['minimum']:g}")
+    if meta["maximum"] is not None:
+        bounds.append(f"≤ {meta['maximum']:g}")
+    if meta["optional"]:
+        bounds.append("none allowed")
+    return f"{flag_name(f.name)}: {meta['help']}" + (f" ({', '.join(bounds)})" if bounds else "")
+
+
+def field_label(widget: Widget) -> FieldLabel | None:
+    """The label of the field `widget` is, or is inside (a Select's open list): the FieldLabel
+    just before it, or before one of its two nearest ancestors."""
+    node: Widget | None = widget
+    for _ in range(3):
+        parent = node.parent if node is not None else None
+        if node is None or not isinstance(parent, Widget):
+            return None
+        siblings = list(parent.children)
+        at = siblings.index(node)
+        before = siblings[at - 1] if at > 0 else None
+        if isinstance(before, FieldLabel):
+            return before
+        node = parent
+    return None
 
 
 class FieldInput(Input):
@@ -145,6 +211,24 @@ def _input_bindings() -> dict[str, Binding]:
 class FieldKeys(Screen[None]):
     """A Screen with `FieldInput`s (subclass it instead of `Screen`); put `FIELD_BINDINGS` in
     its BINDINGS."""
+
+    _marked: FieldLabel | None = None
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Mark the focused field's label (see the module docstring)."""
+        label = field_label(event.widget)
+        if label is not self._marked:
+            if self._marked is not None:
+                self._marked.mark(False)
+            if label is not None:
+                label.mark(True)
+            self._marked = label
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        label = field_label(event.widget)
+        if label is not None and label is self._marked and self.focused is None:
+            label.mark(False)
+            self._marked = None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         field = self.editing_field(any_state=True)

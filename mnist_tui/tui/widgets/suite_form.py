@@ -1,11 +1,15 @@
-"""The Suites screen's form: which suite (seed or sweep), its methods, sizes, seeds, VGG16 input
-size, Keras backends and job options; where its members run (executor local or ray, members at once, the Ray
-cluster's address); the `SuiteSpec` and `ExecutorChoice` it describes, and a recorded suite's
+"""The Suites screen's form: which suite (seed or sweep), its methods, presets, sizes, seeds, VGG16
+input size, Keras backends and job options; where its members run (executor local or ray,
+members at once, the Ray cluster's address); the `SuiteSpec` and `ExecutorChoice` it describes, and a recorded suite's
 spec shown in it.
 
 Its layout and look are its CSS below (`.sf-row`, `#sf-…`; the screen sizes `#suite-form`).
 Changing the suite fills in that suite's default sizes and seeds; opening a recorded suite
-fills in what it ran (`fill`) without that reset. The Ray address is shown (and so can be
+fills in what it ran (`fill`) without that reset. The presets field shows the presets each
+method runs (a method skips those it lacks): the engine's default for the suite and its methods
+(`spec.DEFAULT_PRESETS`, the same `--presets` documents), followed as the suite and methods
+change until it is edited; `presets=a,b` in the options still chooses them (it wins).
+The focused field's label is marked `▶` (fields.py). The Ray address is shown (and so can be
 focused) only while the executor is ray; the engine's `executor_choice` checks the values
 (`read_choice`), and choosing ray imports Ray in a thread at once (its import takes a second:
 not on the UI thread when the plan line checks the form).
@@ -18,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, Select
+from textual.widgets import Input, Select
 
 from mnist_tui.engine.errors import SpecError
+from mnist_tui.engine.jobs.specs import JOB_NAMES
 from mnist_tui.engine.suites.spec import (
     DEFAULT_SEEDS,
     DEFAULT_VGG_INPUT_SIZE,
@@ -29,7 +34,7 @@ from mnist_tui.engine.suites.spec import (
     SuiteSpec,
 )
 from mnist_tui.engine.suites.spec_text import parse_options, seeds_text
-from mnist_tui.tui.widgets.fields import FieldInput
+from mnist_tui.tui.widgets.fields import FieldInput, FieldLabel
 
 if TYPE_CHECKING:
     from textual.widget import Widget
@@ -39,9 +44,13 @@ if TYPE_CHECKING:
 # Each suite's sizes and seeds as the form shows them: the engine's defaults, as text.
 DEFAULTS = {name: {"sizes": ",".join(map(str, sizes)), "seeds": seeds_text(DEFAULT_SEEDS[name])}
             for name, sizes in (("sweep", SWEEP_SIZES), ("seed", SEED_SIZES))}
-FIELDS = ("methods", "sizes", "seeds", "vgg", "backends", "options", "parallel", "ray")
+FIELDS = ("methods", "presets", "sizes", "seeds", "vgg", "backends", "options", "parallel",
+          "ray")
 TOOLTIPS = {
     "methods": "comma-separated: tsne-gmm, vgg16, cnn",
+    "presets": "comma-separated presets, each run by every method that has it (t-SNE + GMM: "
+               "seed, default, refined = default then self-training; VGG16, CNN: seed, "
+               "default); the default follows the suite and its methods",
     "sizes": "numbers of images (seed suite: t-SNE + GMM's; add samples=N to options for the "
              "classifiers')",
     "seeds": "N seeds (0…N-1) or a list 0,7,9",
@@ -50,7 +59,7 @@ TOOLTIPS = {
                 "each member that trains with Keras runs once per backend; empty = every "
                 "member on its backend (options backend=…, default tensorflow)",
     "options": "job options for every member they fit, as name=value: epochs=1 iterations=260 "
-               "…; presets=default,refined chooses presets",
+               "…",
     "executor": "where the members run: local (this machine) or ray (a Ray cluster)",
     "parallel": "members at once (local: cores or GPUs are shared out between them; ray: empty "
                 "= as many as the cluster has room for)",
@@ -59,13 +68,22 @@ TOOLTIPS = {
 }
 
 
+def default_presets(suite: str, methods: str) -> str | None:
+    """The presets a suite of these methods runs when none are given (the engine's
+    `DEFAULT_PRESETS`, less those no method has), as the field shows them; None when the
+    methods are not valid yet."""
+    names = tuple(m.strip() for m in methods.split(",") if m.strip())
+    if suite not in DEFAULTS or not names or any(m not in JOB_NAMES for m in names):
+        return None
+    return ",".join(SuiteSpec(name=suite, methods=names).presets)
+
+
 class SuiteForm(Vertical):
     """The suite's options, as text fields edited on purpose (`fields.FieldInput`)."""
 
     DEFAULT_CSS = """
     SuiteForm .sf-row { height: 1; }
-    SuiteForm .sf-label { width: auto; padding: 0 1 0 1; color: $text-muted; }
-    SuiteForm .sf-label.first { padding: 0 1 0 0; }
+    SuiteForm .sf-label { width: auto; padding: 0 1 0 0; color: $text-muted; }
     SuiteForm #sf-suite { width: 11; }
     SuiteForm #sf-methods, SuiteForm #sf-sizes, SuiteForm #sf-options { width: 1fr; }
     SuiteForm #sf-seeds { width: 8; }
@@ -73,6 +91,7 @@ class SuiteForm(Vertical):
     SuiteForm #sf-backends { width: 15; }
     SuiteForm #sf-executor { width: 11; }
     SuiteForm #sf-parallel { width: 6; }
+    SuiteForm #sf-presets { width: 1fr; }
     SuiteForm #sf-ray-part { width: 1fr; height: 1; }
     SuiteForm #sf-ray { width: 1fr; }
     """
@@ -81,36 +100,37 @@ class SuiteForm(Vertical):
         super().__init__(id=id)
         self.options = options         # the options field's first value
         self._filling: str | None = None
+        self._auto_presets: str | None = default_presets("sweep", ",".join(JOB_NAMES))
 
     def compose(self) -> ComposeResult:
-        from mnist_tui.engine.jobs.specs import JOB_NAMES
-
         with Horizontal(classes="sf-row"):
-            yield Label("suite", classes="sf-label first")
+            yield FieldLabel("suite", classes="sf-label")
             yield Select([("sweep", "sweep"), ("seed", "seed")], value="sweep",
                          allow_blank=False, id="sf-suite", compact=True)
-            yield Label("methods", classes="sf-label")
+            yield FieldLabel("methods", classes="sf-label")
             yield FieldInput(",".join(JOB_NAMES), id="sf-methods", compact=True)
-            yield Label("sizes", classes="sf-label")
+            yield FieldLabel("sizes", classes="sf-label")
             yield FieldInput(DEFAULTS["sweep"]["sizes"], id="sf-sizes", compact=True)
         with Horizontal(classes="sf-row"):
-            yield Label("seeds", classes="sf-label first")
+            yield FieldLabel("seeds", classes="sf-label")
             yield FieldInput(DEFAULTS["sweep"]["seeds"], id="sf-seeds", compact=True)
-            yield Label("vgg px", classes="sf-label")
+            yield FieldLabel("vgg px", classes="sf-label")
             yield FieldInput(str(DEFAULT_VGG_INPUT_SIZE), id="sf-vgg", compact=True)
-            yield Label("backends", classes="sf-label")
+            yield FieldLabel("backends", classes="sf-label")
             yield FieldInput("", placeholder="tensorflow", id="sf-backends", compact=True)
-            yield Label("options", classes="sf-label")
+            yield FieldLabel("options", classes="sf-label")
             yield FieldInput(self.options, placeholder="e.g. epochs=1 iterations=260",
                              id="sf-options", compact=True)
         with Horizontal(classes="sf-row"):
-            yield Label("executor", classes="sf-label first")
+            yield FieldLabel("executor", classes="sf-label")
             yield Select([("local", "local"), ("ray", "ray")], value="local",
                          allow_blank=False, id="sf-executor", compact=True)
-            yield Label("parallel", classes="sf-label")
+            yield FieldLabel("parallel", classes="sf-label")
             yield FieldInput("1", id="sf-parallel", compact=True)
+            yield FieldLabel("presets", classes="sf-label")
+            yield FieldInput(self._auto_presets or "", id="sf-presets", compact=True)
             with Horizontal(id="sf-ray-part"):
-                yield Label("ray address", classes="sf-label")
+                yield FieldLabel("ray address", classes="sf-label")
                 yield FieldInput("auto", id="sf-ray", compact=True)
 
     def on_mount(self) -> None:
@@ -149,6 +169,24 @@ class SuiteForm(Vertical):
         if d:
             self._field("sizes").value = d["sizes"]
             self._field("seeds").value = d["seeds"]
+        self._follow_presets()
+
+    @on(Input.Changed, "#sf-methods")
+    def _methods_changed(self) -> None:
+        self._follow_presets()
+
+    def _follow_presets(self) -> None:
+        """The presets field follows the suite's default while it shows the default."""
+        field = self._field("presets")
+        if self._auto_presets is None or field.value.strip() != self._auto_presets:
+            self._auto_presets = None          # edited: it is the user's now
+            return
+        new = default_presets(str(self.query_one("#sf-suite", Select).value),
+                              self._field("methods").value)
+        if new is not None:
+            self._auto_presets = new
+            if field.value != new:
+                field.value = new
 
     def key(self) -> tuple[str, ...]:
         """The form's values as they stand (what a plan is for)."""
@@ -183,9 +221,11 @@ class SuiteForm(Vertical):
         given: dict[str, Any] = dict(parse_options(self._field("options").value))
         if data_dir and "data_dir" not in given and given.get("dataset") != "digits":
             given["data_dir"] = data_dir
-        # presets=a,b in the options chooses the presets (as --presets does); by default
-        # each method runs its suite's presets (t-SNE + GMM: default and refined)
-        presets = given.pop("presets", None)
+        # the presets field (as --presets), unless it still shows the default (the engine's
+        # default for the methods read now); presets=a,b in the options still chooses them
+        following = self._auto_presets is not None \
+            and self._field("presets").value.strip() == self._auto_presets
+        presets = given.pop("presets", None) or (None if following else val("presets"))
         return suite_spec_from_text(str(self.query_one("#sf-suite", Select).value),
                                     methods=val("methods"), sizes=val("sizes"),
                                     seeds=val("seeds"), vgg_input_size=val("vgg"),
@@ -203,8 +243,8 @@ class SuiteForm(Vertical):
         self._field("vgg").value = str(spec["vgg_input_size"])
         self._field("backends").value = ",".join(spec.get("backends") or ())
         options = [f"{k.replace('_', '-')}={v}" for k, v in spec.get("overrides", {}).items()]
-        presets = spec.get("presets") or []
-        if presets and tuple(presets) != SuiteSpec(name=spec["suite"],
-                                                   methods=tuple(spec["methods"])).presets:
-            options.append("presets=" + ",".join(presets))   # what the suite ran, not today's
+        presets = ",".join(spec.get("presets") or [])     # what the suite ran, not today's
+        default = default_presets(spec["suite"], ",".join(spec["methods"]))
+        self._auto_presets = presets if presets == default else None
+        self._field("presets").value = presets or (default or "")
         self._field("options").value = " ".join(options)

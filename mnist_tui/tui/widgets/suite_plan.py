@@ -47,8 +47,12 @@ class SuitePlanLine(Static):
         self._runs: tuple[float, list[RunInfo]] | None = None   # (when read, RunInfo list)
 
     def forget_runs(self) -> None:
-        """A run ended: the time estimates may change."""
+        """A run ended (a suite's member too): the past runs are read again and the suite
+        planned again, so a finished member's time makes the estimate."""
         self._runs = None
+        self._wanted = None
+        if self.is_attached:
+            self.want()
 
     def want(self) -> None:
         """Plan the form's suite PLAN_DELAY_S after its last change (in a thread worker)."""

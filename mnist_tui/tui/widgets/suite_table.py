@@ -7,7 +7,7 @@ Cells are `Text` (a str cell is markup): methods, presets, suite ids and errors 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,8 @@ from mnist_tui.tui.summary import STATE_STYLE
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from textual.dom import DOMNode
 
     from mnist_tui.engine.jobs.events import Event
     from mnist_tui.engine.runs.store import Skipped
@@ -139,12 +141,55 @@ class SuiteStatusLine(Static):
                          "bold yellow")
         elif rep is not None and not v.running and v.folder is not None \
                 and (v.folder.path / "report.html").is_file():
-            below.append(f"report: <runs>/suites/{visible(v.folder.suite_id)}/report.html "
-                         "(and .md .json .csv) · l opens another", "dim")
+            below.append(f"report: {short_path(v.folder.path / 'report.html')} (and .md .json "
+                         ".csv) · e writes it again · l opens another", "dim")
         parts: list[Text] = [text, below]
         if v.skipped:
             parts.append(skipped_text(v.skipped))
         self.update(Group(*parts))
+
+
+def short_path(path: Path, long: int = 50) -> str:
+    """A path as the status line shows it: the real one (control characters as escapes), with
+    `~` for the home folder when it is longer than `long` characters."""
+    import os
+
+    text = str(path)
+    home = os.path.expanduser("~")
+    if len(text) > long and home not in ("", "/") and text.startswith(home + os.sep):
+        text = "~" + text[len(home):]
+    return visible(text)
+
+
+def export_suite(node: DOMNode, folder: SuiteFolder,
+                 say: Callable[[SuiteFolder, Text], object]) -> None:
+    """Write `folder`'s report again (the engine's `build_report`, `write_report`: HTML, .md,
+    .json, .csv in the suite folder) in a thread; toast its real path (copied too) and `say`
+    a line for the status line (or why it was not written)."""
+    app = node.app
+
+    def done(paths: list[Path], error: str | None) -> None:
+        if error is not None:
+            say(folder, plain(f"✘ report of {folder.suite_id} not written: {error}", "bold red"))
+            app.notify(f"report not written: {error}", severity="error", timeout=10)
+            return
+        app.copy_to_clipboard(str(paths[0]))
+        app.notify(f"report of {folder.suite_id} written: {paths[0]} (.md .json .csv beside "
+                   "it; path copied)", timeout=8)
+        say(folder, plain(f"report written: {short_path(paths[0])}", "bold green"))
+
+    def write() -> None:
+        from mnist_tui.engine.suites.report import build_report
+        from mnist_tui.engine.suites.report_files import write_report
+
+        try:
+            paths = write_report(build_report(folder), folder.path / "report.html")
+        except Exception as exc:  # noqa: BLE001 - an unreadable suite, a full disk: said
+            app.call_from_thread(done, [], str(exc))
+            return
+        app.call_from_thread(done, paths, None)
+
+    app.run_worker(write, thread=True, group="suite-export", exit_on_error=False)
 
 
 def running_lines(live: list[RunningMember]) -> Text:
