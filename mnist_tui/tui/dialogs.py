@@ -18,6 +18,7 @@ from textual.widgets import Button, DataTable, Static
 from mnist_tui.engine.text import shown
 from mnist_tui.tui.safe import plain, say
 from mnist_tui.tui.summary import STATE_STYLE
+from mnist_tui.tui.widgets.tables import VIM_ACTIONS, VIM_HELP, VimTable
 
 if TYPE_CHECKING:
     from mnist_tui.engine.runs.store import Skipped
@@ -37,6 +38,20 @@ def _key_name(b: Binding) -> str:
                      for k in b.key.split(","))
 
 
+def _by_action(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
+    """One (keys, description) row per action, in first-seen order: an action bound to
+    several keys (x and ctrl+x for Cancel; q and ctrl+q for Quit) is one entry, its keys
+    joined."""
+    rows: dict[str, tuple[list[str], str]] = {}
+    for b in bindings:
+        description = b.description or b.action
+        keys, _ = rows.setdefault(description, ([], description))
+        name = _key_name(b)
+        if name not in keys:
+            keys.append(name)
+    return [(", ".join(keys), description) for keys, description in rows.values()]
+
+
 def bindings_table(app_bindings: Iterable[BindingType],
                    screens: Iterable[tuple[str, type[DOMNode]]]) -> Table:
     """Every binding of the app and of each screen, grouped: what `?` shows. `screens` is
@@ -45,9 +60,9 @@ def bindings_table(app_bindings: Iterable[BindingType],
     table.add_column("key", style="bold", no_wrap=True, width=14)
     table.add_column("action")
     table.add_row(Text("everywhere", style="bold underline"), "")
-    for b in app_bindings:
-        if isinstance(b, Binding) and b.description:
-            table.add_row(_key_name(b), b.description)
+    for keys, description in _by_action(b for b in app_bindings
+                                        if isinstance(b, Binding) and b.description):
+        table.add_row(keys, description)
     table.add_row("tab, shift+tab", "move between fields, tables and buttons")
     table.add_row("esc", "leave a text field (then single keys work again) / close")
     from mnist_tui.tui.widgets.fields import FIELD_BINDINGS
@@ -56,11 +71,15 @@ def bindings_table(app_bindings: Iterable[BindingType],
         rows = [b for b in getattr(screen_cls, "BINDINGS", []) if isinstance(b, Binding)]
         fields = [b for b in rows if b in FIELD_BINDINGS]
         rows = [b for b in rows if b not in FIELD_BINDINGS]
-        if rows or fields:
+        vim = any(isinstance(b, Binding) and b.action in VIM_ACTIONS
+                  for b in getattr(screen_cls, "WIDGET_BINDINGS", []))
+        if rows or fields or vim:
             table.add_row("", "")
             table.add_row(Text(label, style="bold underline"), "")
-            for b in rows:
-                table.add_row(_key_name(b), b.description or b.action)
+            for keys, description in _by_action(rows):
+                table.add_row(keys, description)
+            if vim:      # its table's or page's movement keys (widgets/tables.py)
+                table.add_row(*VIM_HELP)
             if fields:   # the text fields' keys, once (widgets/fields.py)
                 table.add_row("tab, enter", "edit a text field (or click it)")
                 table.add_row("esc, enter", "done editing: 1-6 and letters are keys again")
@@ -161,7 +180,8 @@ class TooSmallScreen(ModalScreen[None]):
 
 
 class SuitePicker(ModalScreen[str | None]):
-    """The suites recorded under `<runs>/suites/`, newest first; enter opens one."""
+    """The suites recorded under `<runs>/suites/`, newest first; enter opens one (j/k g/G
+    move)."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
     DEFAULT_CSS = """
@@ -178,15 +198,15 @@ class SuitePicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-box"):
-            yield Static(Text("Past suites — enter opens, esc closes", style="bold"))
+            yield Static(Text("Past suites — enter opens, j/k g/G move, esc closes",
+                               style="bold"))
             for s in self.skipped[:3]:      # which folder, and why: escaped, cut, no markup
                 yield Static(say("skipped {}: {}", shown(s.name, 60), shown(s.reason, 140),
                                  style="yellow"), classes="picker-skipped")
             if len(self.skipped) > 3:
                 yield Static(Text(f"… and {len(self.skipped) - 3} more unreadable suite "
                                   "folder(s)", style="yellow"))
-            table: DataTable[Text] = DataTable(id="picker-table", cursor_type="row",
-                                               zebra_stripes=True)
+            table = VimTable(id="picker-table", cursor_type="row", zebra_stripes=True)
             table.add_columns("suite id", "kind", "status", "done")
             for row in self.suites:
                 table.add_row(plain(row["suite_id"]), plain(row["name"]),

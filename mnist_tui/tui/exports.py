@@ -13,13 +13,20 @@ from mnist_tui.tui.host import app_state
 from mnist_tui.tui.safe import plain, visible
 
 
-def export_notice(n_runs: int, paths: Sequence[Path]) -> Text:
-    """What stays on screen after an export: the report's path whole, on a line of its own."""
-    text = Text.assemble((f"Report of {n_runs} run(s) written", "bold"),
+def export_notice(run_ids: Sequence[str], paths: Sequence[Path]) -> Text:
+    """What stays on screen after an export: which runs, and the report's path whole, on a
+    line of its own."""
+    text = Text.assemble(("Report of ", "bold"), visible(export_subject(run_ids)),
+                         (" written", "bold"),
                          (" (.md .json .csv beside it), path copied:", "dim"))
     text.append("\n")
     text.append(visible(paths[0]), "bold cyan")
     return text
+
+
+def export_subject(run_ids: Sequence[str]) -> str:
+    """Which runs an export was of, in a few words: `run 20260101-…-bbb222`, `3 runs`."""
+    return f"run {run_ids[0]}" if len(run_ids) == 1 else f"{len(run_ids)} runs"
 
 
 def export_report(screen: DOMNode, chosen: Sequence[str | None],
@@ -36,8 +43,11 @@ def export_report(screen: DOMNode, chosen: Sequence[str | None],
 
     def done(paths: list[Path]) -> None:
         app.copy_to_clipboard(str(paths[0]))
-        show(export_notice(len(run_ids), paths))
-        app.notify("report written: its path is below the table, and copied", timeout=5)
+        show(export_notice(run_ids, paths))
+        # The toast may be read on another screen or over another run: it names the run(s)
+        # it is about and the real path (never "below the table": not every screen has one).
+        app.notify(f"{export_subject(run_ids)}: report written to {paths[0]} (path copied)",
+                   timeout=5)
 
     def write() -> None:
         from mnist_tui.engine.suites.report_files import export_runs_report

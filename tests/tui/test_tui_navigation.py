@@ -100,7 +100,7 @@ async def test_runs_at_80_columns_cuts_nothing(runs_dir):
         bar = "\n".join(lines[-2:])
         for key, label in (("o", "Open"), ("space", "Mark"), ("v", "Compare"), ("/", "Filter"),
                            ("s", "Sort"), ("S", "Reverse"), ("r", "Rerun"), ("e", "Export"),
-                           ("d", "Delete"), ("g", "Reload"), ("?", "Keys"), ("q", "Quit")):
+                           ("d", "Delete"), ("^r", "Reload"), ("?", "Keys"), ("q", "Quit")):
             assert f" {key} {label}" in bar, (key, bar)
         assert "…" not in bar
 
@@ -323,7 +323,7 @@ async def test_dataset_essentials_fit_one_80x24_page(runs_dir, tmp_path):
         await wait_for(pilot, lambda: app.stats is not None, 30)
         assert app.stats.image_shape == (28, 28) and len(app.stats.files) == 4
         await wait_for(pilot, lambda: "Each class" in screen_text(app)
-                       and "Retry download" in screen_text(app).splitlines()[-1], 10)
+                       and "j/k g/G" in screen_text(app).splitlines()[-1], 10)
         text = screen_text(app)
         lines = text.splitlines()
         assert "mnist-tui — 1 Dataset" in lines[0]
@@ -340,7 +340,7 @@ async def test_dataset_essentials_fit_one_80x24_page(runs_dir, tmp_path):
         digits = [line for line in lines if "▀" in line]
         assert 2 <= len(digits) <= 7                  # the ten mean digits: a few rows each
         assert all(line.count("▀") >= 10 for line in digits[:2])
-        assert "Retry download" in lines[-1]          # and the key bar
+        assert "Retry download" not in lines[-1]      # a data folder: nothing to download
 
 
 class Grid(App):

@@ -48,6 +48,7 @@ from mnist_tui.engine.suites.report_hardware import (
     with_concurrency,
 )
 from mnist_tui.engine.suites.report_model import (
+    ALONE,
     NO_RESULT,
     Degradation,
     GroupRow,
@@ -383,7 +384,11 @@ def build_runs_report(runs_dir: Path, run_ids: list[str],
         if result is not None:
             run_details.append(run_detail(run_id, label, result, spec))
     rows = with_concurrency(rows, results)
-    groups = add_verdicts(group_rows(rows), by_point=False)
+    groups = group_rows(rows)
+    # one group (one run, or seeds of one setting) is compared with nothing: no verdict
+    groups = (add_verdicts(groups, by_point=False) if len(groups) > 1
+              else [replace(g, verdict=ALONE if g.accuracy else NO_RESULT)
+                    for g in groups])
     statuses = {r.status for r in rows}
     return SuiteReport(
         suite_id=report_id or f"runs-{time.strftime('%Y%m%d-%H%M%S')}",

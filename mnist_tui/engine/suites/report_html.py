@@ -180,7 +180,7 @@ def run_details(report: SuiteReport) -> list[dict[str, Any]]:
 def html(report: SuiteReport) -> str:
     groups = [table_cells(g) for g in report.groups]
     return environment().get_template("report.html.j2").render(
-        title=f"mnist-tui suite {report.kind} — {report.suite_id}",
+        title=report.title,
         report=report, seeds=", ".join(map(str, report.seeds)),
         headers=[(h, "l" if h in LEFT_COLUMNS else "") for h in TABLE_HEADERS],
         groups=[[(c, "l" if i in (0, 1, len(cells) - 1) else "") for i, c in enumerate(cells)]

@@ -116,7 +116,7 @@ class MemberRow:
         return _dict(self)
 
 
-VerdictKind = Literal["best", "within noise", "behind", "no result"]
+VerdictKind = Literal["best", "within noise", "behind", "no result", "alone"]
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,8 @@ class Verdict:
         unknown = "" if self.noise_known else " (1 seed: noise unknown)"
         if self.kind == "no result":
             return "no result"
+        if self.kind == "alone":       # the report's only group: compared with nothing
+            return "–"
         if self.kind == "best":
             return "best" + unknown
         diff = f"{self.diff_pts or 0.0:+.1f} pts"
@@ -146,6 +148,7 @@ class Verdict:
 
 
 NO_RESULT = Verdict("no result")
+ALONE = Verdict("alone")
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,21 @@ class SuiteReport:
     def kind(self) -> str:
         """"seed", "sweep" or "runs"."""
         return str(self.suite.get("suite", "?"))
+
+    @property
+    def single_run(self) -> bool:
+        """A report of one chosen run (an export from Runs or Results), not of a suite."""
+        return self.kind == "runs" and len(self.rows) == 1
+
+    @property
+    def title(self) -> str:
+        """What the report is called: `mnist-tui run <id>` for one run,
+        `mnist-tui report of 3 runs — <id>` for chosen runs, else the suite's kind and id."""
+        if self.kind == "runs":
+            if self.single_run:
+                return f"mnist-tui run {self.rows[0].run_id or self.suite_id}"
+            return f"mnist-tui report of {len(self.rows)} runs — {self.suite_id}"
+        return f"mnist-tui suite {self.kind} — {self.suite_id}"
 
     @property
     def seeds(self) -> list[object]:

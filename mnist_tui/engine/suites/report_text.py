@@ -164,9 +164,10 @@ def notes(report: SuiteReport) -> list[str]:
     out = [
         ("accuracy: classifiers on images never trained on; t-SNE + GMM one-to-one "
          "(Hungarian, marked 1:1); majority vote = many-to-one (the notebook's mapping)"),
-        ("± = standard deviation over seeds (n − 1); seeds = runs per row; "
-         "within noise = mean ± SD intervals overlap; 1 seed: noise unknown"),
     ]
+    if not report.single_run:      # one run has no seeds to spread over, nothing to compare
+        out.append("± = standard deviation over seeds (n − 1); seeds = runs per row; "
+                   "within noise = mean ± SD intervals overlap; 1 seed: noise unknown")
     for method, ph in report.phases.items():
         out.append(f"{method}: fit = {ph.fit or '–'}; predict = {ph.predict or '–'}")
     out.append("total = the whole worker run (also data loading, library imports, model "
@@ -323,7 +324,9 @@ def markdown(report: SuiteReport) -> str:
     """The report as Markdown. Every value that comes from a record or a name (presets, run
     ids, members, errors, notes) goes through `md_cell`/`md_text`/`md_code`: the table keeps
     its columns and rows, and no HTML or link reaches the page."""
-    lines = [f"# mnist-tui suite {md_code(report.kind)} — {md_cell(report.suite_id)}", "",
+    heading = (f"# {md_text(report.title)}" if report.kind == "runs" else
+               f"# mnist-tui suite {md_code(report.kind)} — {md_cell(report.suite_id)}")
+    lines = [heading, "",
              (f"Status: **{md_cell(report.status)}**. Generated "
               f"{md_cell(report.generated)}. "
               f"Seeds: {md_cell(', '.join(map(str, report.seeds)))}."), ""]

@@ -5,18 +5,22 @@ this screen only draws them. Its essentials fit one 80×24 page: where the data 
 read), split sizes and pixel statistics on two lines, then one table of the ten classes — each
 one's mean digit, drawn small (`widgets.digits.fit_images`), its images and share with a bar.
 Sample digits of each class follow below, one column per class.
+
+Long words (a mirror's URL, a file's path) are never broken in the middle of a name: the text
+is wrapped at spaces, and a word wider than the screen at its separators (`/`, `-`, `.`, …),
+so a URL reads whole (`widgets/wrapped.py`). `r` retries a download only where the data came from
+one that failed (the bundled digits shown instead, or a load error without `--data-dir`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
@@ -25,6 +29,8 @@ from mnist_tui.tui.host import app_state
 from mnist_tui.tui.safe import lines, say, visible
 from mnist_tui.tui.widgets.digits import DigitGrid, digit_text, fit_images
 from mnist_tui.tui.widgets.keysbar import KeysBar
+from mnist_tui.tui.widgets.tables import VimScroll
+from mnist_tui.tui.widgets.wrapped import Wrapped
 
 if TYPE_CHECKING:
     from mnist_tui.engine.data.stats import DatasetStats
@@ -87,12 +93,13 @@ class DatasetScreen(Screen[None]):
     """The data before any training."""
 
     BINDINGS = [Binding("r", "retry", "Retry download")]
+    WIDGET_BINDINGS: ClassVar[list[BindingType]] = VimScroll.BINDINGS   # the page's
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll(id="dataset-body", can_focus=True):
-            yield Static("loading the dataset…", id="ds-source")
-            yield Static("", id="ds-note")
+        with VimScroll(id="dataset-body", can_focus=True):
+            yield Wrapped("loading the dataset…", id="ds-source")
+            yield Wrapped("", id="ds-note")
             yield Static("", id="ds-summary")
             yield ClassTable(id="ds-classes")
             yield Static("", id="ds-samples-title", classes="section")
@@ -104,24 +111,37 @@ class DatasetScreen(Screen[None]):
         self.query_one("#dataset-body").focus()
         self.on_dataset_changed()
 
-    def action_retry(self) -> None:
+    def retry_offered(self) -> bool:
+        """A download to try again: no --data-dir, nothing loading, and the data is not what
+        was asked for (the bundled digits stand in for MNIST, or nothing could be loaded)."""
         app = app_state(self)
-        if app.dataset_loading:
+        if app.data_dir or app.dataset_loading:
+            return False
+        return bool(app.dataset_error) or app.stats is None or bool(app.stats.note)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "retry":
+            return self.retry_offered()
+        return True
+
+    def action_retry(self) -> None:
+        if not self.retry_offered():
             return
-        if app.data_dir:
-            self.app.notify("a data folder was given: nothing to download", severity="warning")
-            return
-        self.query_one("#ds-source", Static).update("trying to download MNIST again…")
-        app.load_dataset("auto")
+        self.query_one("#ds-source", Wrapped).set_text("trying to download MNIST again…")
+        self.query_one("#ds-note", Wrapped).display = False
+        app_state(self).load_dataset("auto")
+        self.refresh_bindings()
 
     def on_dataset_changed(self, _data: None = None) -> None:
         app = app_state(self)
-        src = self.query_one("#ds-source", Static)
-        note = self.query_one("#ds-note", Static)
+        self.refresh_bindings()
+        src = self.query_one("#ds-source", Wrapped)
+        note = self.query_one("#ds-note", Wrapped)
         if app.dataset_error:
-            src.update(say("The dataset could not be loaded: {}", app.dataset_error,
-                           style="bold red"))
-            note.update("r tries again.")
+            src.set_text(say("The dataset could not be loaded: {}", app.dataset_error,
+                             style="bold red"))
+            note.set_text("r tries again." if self.retry_offered() else
+                          "Check the folder given with --data-dir, then start mnist-tui again.")
             note.display = True
             return
         stats = app.stats
@@ -129,17 +149,18 @@ class DatasetScreen(Screen[None]):
             return
         h, w = stats.image_shape
         # The name, the folder and the files are the user's (--data-dir): shown as written.
-        src.update(Text.assemble(("Dataset ", "bold"), (visible(stats.name), "bold cyan"),
+        src.set_text(Text.assemble(("Dataset ", "bold"), (visible(stats.name), "bold cyan"),
                                  verdict_text(stats.published),
                                  f"  {h}×{w} images  from ", (visible(stats.source), "italic"),
                                  files_read_text(stats.files, stats.source)))
         note.display = bool(stats.note)
         if stats.note:
-            note.update(Text.assemble(("⚠ ", "bold yellow"), lines(stats.note, "yellow"),
-                                      ("\n  r retries the download.", "dim")))
+            note.set_text(Text.assemble(("⚠ ", "bold yellow"), lines(stats.note, "yellow"),
+                                        ("\n  r retries the download."
+                                         if self.retry_offered() else "", "dim")))
             note.add_class("warning")
         else:
-            note.update("")
+            note.set_text("")
             note.remove_class("warning")
         self.query_one("#ds-summary", Static).update(summary_text(stats))
         self.query_one("#ds-classes", ClassTable).set_stats(stats)

@@ -1,6 +1,12 @@
 """Runs: every run in the store (batch runs and runs from before a restart too), sortable either
-way, filtered with `/`; open one, mark two or more and compare them, run one again as a new job,
+way, filtered with `/`; open one, mark two or more and compare them, run again as new jobs,
 export a report (its path stays on screen), delete with confirmation.
+
+Rerun, export and delete act on the same rows: the marked ones if any are marked, else the one
+under the cursor; the status line says which, and a confirmation names them. The list follows
+the runs folder by itself (runs started by another window or a batch run appear, and ended
+ones change status): a timer compares the folder's listing and modification times in a thread
+and reads the runs again only when they changed, keeping the cursor and the marks.
 
 The table fits 80 columns whatever the values (fixed widths, one column between them): the
 widest status ("↯ interrupted"), times like "12m05s", "60,000" images and every preset show
@@ -9,13 +15,15 @@ whole.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from pathlib import Path
+from typing import ClassVar, NamedTuple
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
@@ -33,6 +41,39 @@ from mnist_tui.tui.summary import (
     total_seconds,
 )
 from mnist_tui.tui.widgets.keysbar import KeysBar
+from mnist_tui.tui.widgets.tables import VIM_BINDINGS, VimTable
+from mnist_tui.tui.widgets.wrapped import Wrapped
+
+WATCH_EVERY = 2.0   # seconds between looks at the runs folder while Runs is shown
+NAMED = 6           # a confirmation names this many runs, then "and N more"
+
+# What the runs folder looked like: each entry's name and modification time (a run's folder
+# changes when a record is created in it: spec, meta, result), and the folder's own.
+Signature = tuple[int, frozenset[tuple[str, int]]]
+
+
+def folder_signature(root: Path) -> Signature | None:
+    """The runs folder's look, cheaply (one listing, one stat per entry; no record is read);
+    None when it cannot be read."""
+    try:
+        top = root.stat().st_mtime_ns
+        with os.scandir(root) as entries:
+            seen = frozenset((e.name, e.stat(follow_symlinks=False).st_mtime_ns)
+                             for e in entries if not e.name.startswith("."))
+    except OSError:
+        return None
+    return top, seen
+
+
+def named_runs(run_ids: Sequence[str]) -> Text:
+    """Run ids for a confirmation, one a line (the first NAMED, then how many more)."""
+    text = Text()
+    for run_id in run_ids[:NAMED]:
+        text.append("\n  ")
+        text.append(visible(run_id), "bold")
+    if len(run_ids) > NAMED:
+        text.append(f"\n  … and {len(run_ids) - NAMED} more")
+    return text
 
 # What a run is ordered by: None for a run without the value (listed last).
 SortKey = Callable[[RunInfo], tuple[float, str] | tuple[str, float] | float | None]
@@ -104,12 +145,15 @@ class RunsScreen(Screen[None]):
         Binding("r", "rerun", "Rerun"),
         Binding("e", "export", "Export"),
         Binding("d,delete", "delete", "Delete"),
-        Binding("g", "reload", "Reload"),
+        Binding("ctrl+r", "reload", "Reload"),
         Binding("escape", "clear_filter", "Clear filter", key_display="esc"),
     ]
 
+    WIDGET_BINDINGS: ClassVar[list[BindingType]] = VIM_BINDINGS   # the table's (`?` lists them)
+
     def __init__(self) -> None:
         super().__init__()
+        self.signature: Signature | None = None   # the runs folder as last listed
         self.all_runs: list[RunInfo] = []
         self.skipped: list[Skipped] = []   # folders the listing could not read
         self.runs: list[RunInfo] = []      # shown: filtered and sorted
@@ -123,12 +167,12 @@ class RunsScreen(Screen[None]):
         yield Static("", id="runs-status")
         yield Input(placeholder="filter: words from job, preset, status or run id "
                                 "(enter keeps it, esc clears)", id="runs-filter", compact=True)
-        table: DataTable[Text] = DataTable(id="runs-table", cursor_type="row",
-                                           zebra_stripes=True, cell_padding=0)
+        table = VimTable(id="runs-table", cursor_type="row", zebra_stripes=True,
+                         cell_padding=0)
         for key, label, width, right in COLUMNS:
             table.add_column(_cell(label, width, right), key=key, width=width + 1)
         yield table
-        yield Static("", id="runs-notice")
+        yield Wrapped("", id="runs-notice")     # a path in it breaks only at a `/`
         yield KeysBar(lines=2)
 
     def on_mount(self) -> None:
@@ -137,11 +181,22 @@ class RunsScreen(Screen[None]):
         self.query_one("#runs-notice").display = False
         self.query_one("#runs-table", DataTable).focus()
         self.action_reload()
+        self.set_interval(WATCH_EVERY, self._watch)
 
     def on_screen_resume(self) -> None:
         # Runs started elsewhere (--batch in another terminal) appear; the reading thread starts
         # after this screen's first frame, so it does not slow the key press that showed it.
         self.call_after_refresh(self.action_reload)
+
+    def _watch(self) -> None:
+        """While this screen is shown: read the runs again if the folder changed."""
+        if self.app.screen is self:
+            self._look()
+
+    @work(thread=True, exclusive=True, group="runs-watch", exit_on_error=False)
+    def _look(self) -> None:
+        if folder_signature(app_state(self).runs_dir) != self.signature:
+            self._list()
 
     def on_runs_changed(self, _data: None = None) -> None:
         self.action_reload()
@@ -153,7 +208,14 @@ class RunsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="runs-list", exit_on_error=False)
     def action_reload(self) -> None:
-        runs, skipped = app_state(self).store.listing()
+        self._list()
+
+    def _list(self) -> None:
+        """(In a thread) the runs as they are now, shown; what the folder looked like before
+        they were read is kept, so a change while reading is seen at the next look."""
+        state = app_state(self)
+        self.signature = folder_signature(state.runs_dir)
+        runs, skipped = state.store.listing()
         self.app.call_from_thread(self._show, runs, skipped)
 
     def _show(self, runs: Sequence[RunInfo], skipped: Sequence[Skipped] | None = None) -> None:
@@ -202,12 +264,22 @@ class RunsScreen(Screen[None]):
             text.append(f" · {len(self.skipped)} unreadable folder(s) skipped: ", "bold yellow")
             text.append(shown_text(f"{first.name} ({first.reason})", 120), "yellow")
         if self.marked:
-            text.append(f" · {len(self.marked)} marked: v compares", "bold cyan")
+            text.append(f" · {len(self.marked)} marked: r e d act on them"
+                        + (", v compares" if len(self.marked) > 1 else ""), "bold cyan")
         elif not self.all_runs:
             text.append(" · no runs yet: press 2 to launch one", "italic")
         elif not self.runs:
             text.append(" · none match: esc clears the filter", "italic")
         self.query_one("#runs-status", Static).update(text)
+
+    def targets(self) -> list[str]:
+        """What rerun, export and delete act on: the marked runs (in the table's order, then
+        any hidden by the filter), else the run under the cursor."""
+        if self.marked:
+            shown = [r.run_id for r in self.runs if r.run_id in self.marked]
+            return shown + sorted(self.marked - set(shown))
+        current = self._current()
+        return [current] if current else []
 
     def _current(self) -> str | None:
         table = self.query_one("#runs-table", DataTable)
@@ -217,12 +289,27 @@ class RunsScreen(Screen[None]):
 
     def show_notice(self, text: Text) -> None:
         """A notice that stays until the next one (export paths, reruns)."""
-        notice = self.query_one("#runs-notice", Static)
-        notice.update(text)
+        notice = self.query_one("#runs-notice", Wrapped)
+        notice.set_text(text)
         notice.display = True
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """A detail line under the table: the cursor's run, its time and what explains it
+        (`▸ cnn · 6m52s · load 3.8 · nice 10`: the machine's load average, the worker's nice)."""
+        from mnist_tui.tui.summary import time_text
+
+        run = next((r for r in self.runs if r.run_id == event.row_key.value), None)
+        detail = next(self.query("#runs-detail").results(Static), None)
+        if detail is None:
+            detail = Static("", id="runs-detail", markup=False)
+            detail.styles.padding = (0, 1)
+            self.mount(detail, after="#runs-table")
+        detail.update(Text.assemble("▸ ", (visible(run.job), "bold"), " · ",
+                                    time_text(run.result) if run.result else run.status)
+                      if run is not None else "")
 
     # -- filter ------------------------------------------------------------------------------
     def action_filter(self) -> None:
@@ -278,8 +365,7 @@ class RunsScreen(Screen[None]):
         self._show(self.all_runs)
 
     def action_export(self) -> None:
-        marked = [r.run_id for r in self.runs if r.run_id in self.marked]
-        export_report(self, marked or [self._current()], self.show_notice)
+        export_report(self, self.targets(), self.show_notice)
 
     def action_compare(self) -> None:
         from mnist_tui.tui.messages import CompareRuns
@@ -291,35 +377,54 @@ class RunsScreen(Screen[None]):
         self.app.post_message(CompareRuns(ordered))
 
     def action_rerun(self) -> None:
-        """The selected run's exact spec (its spec record) again, as a new job."""
+        """The chosen runs' exact specs (their spec records) again, as new jobs; more than one
+        is confirmed first, naming them."""
+        from mnist_tui.tui.dialogs import ConfirmScreen
+
+        targets = self.targets()
+        if len(targets) == 1:
+            self._rerun(targets)
+        elif targets:
+            self.app.push_screen(
+                ConfirmScreen(Text.assemble(f"Run these {len(targets)} marked runs again, as "
+                                            "new jobs?", named_runs(targets)),
+                              yes="Run again", no="Cancel"),
+                lambda yes: self._rerun(targets) if yes else None)
+
+    def _rerun(self, run_ids: Sequence[str]) -> None:
         from mnist_tui.engine.jobs.specs import spec_from_dict
 
-        run_id = self._current()
-        if not run_id:
-            return
-        try:
-            spec = spec_from_dict(app_state(self).store.load_spec(run_id))
-        except Exception as exc:  # noqa: BLE001 - an old or hand-edited spec record
-            self.show_notice(say("cannot run {} again: {}", run_id, exc, style="bold red"))
-            return
         manager = app_state(self).manager
-        job = manager.submit(spec.to_dict(), rerun_of=run_id)
+        queued = []
+        for run_id in run_ids:
+            try:
+                spec = spec_from_dict(app_state(self).store.load_spec(run_id))
+            except Exception as exc:  # noqa: BLE001 - an old or hand-edited spec record
+                self.show_notice(say("cannot run {} again: {}", run_id, exc, style="bold red"))
+                return
+            queued.append((run_id, manager.submit(spec.to_dict(), rerun_of=run_id).job_id))
         held = manager.held_by
-        self.show_notice(Text.assemble(
-            ("Rerun of ", "bold"), visible(run_id), (" queued as ", "bold"),
-            (visible(job.job_id), "bold cyan"),
-            f" ({'waits: ' + held if held else '3 Monitor follows it'})"))
+        follow = f" ({'waits: ' + held if held else '3 Monitor follows it'})"
+        if len(queued) == 1:
+            (run_id, job_id), = queued
+            self.show_notice(Text.assemble(("Rerun of ", "bold"), visible(run_id),
+                                           (" queued as ", "bold"),
+                                           (visible(job_id), "bold cyan"), follow))
+        else:
+            self.show_notice(Text.assemble((f"{len(queued)} reruns queued: ", "bold"),
+                                           (", ".join(visible(j) for _r, j in queued),
+                                            "bold cyan"), follow))
 
     def action_delete(self) -> None:
         from mnist_tui.tui.dialogs import ConfirmScreen
 
-        app, current = app_state(self), self._current()
-        targets = sorted(self.marked) or ([current] if current else [])
+        app, targets = app_state(self), self.targets()
         if not targets:
             return
-        active = {j.job_id for j in app.manager.active()}
-        if active & set(targets):
-            self.app.notify("a marked run is still running: cancel it first", severity="error")
+        active = {j.job_id for j in app.manager.active()} & set(targets)
+        if active:
+            self.app.notify(f"{sorted(active)[0]} is still running: cancel it first",
+                            severity="error")
             return
 
         def answer(yes: bool | None) -> None:
@@ -336,7 +441,8 @@ class RunsScreen(Screen[None]):
             self.app.notify(f"deleted {len(targets)} run(s)")
             self.action_reload()
 
-        what = targets[0] if len(targets) == 1 else f"{len(targets)} runs"
-        self.app.push_screen(ConfirmScreen(say("Delete {} and every file in its folder?\n"
-                                               "This cannot be undone.", what), yes="Delete",
-                                           no="Keep"), answer)
+        which = ("this run" if len(targets) == 1 and not self.marked
+                 else f"the {len(targets)} marked run(s)")
+        question = Text.assemble(f"Delete {which} and every file in its folder?",
+                                 named_runs(targets), "\nThis cannot be undone.")
+        self.app.push_screen(ConfirmScreen(question, yes="Delete", no="Keep"), answer)

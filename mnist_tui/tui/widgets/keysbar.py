@@ -5,11 +5,13 @@ switch, every focus move): measured here at ~50 ms of CPU per switch, most of th
 press. This bar renders the same information — the active bindings with `show=True`, disabled
 ones dimmed — as a single Text, which keeps a key press well under a frame.
 
-When everything does not fit (80 columns hold about half of it), the screen's own keys come
-first, the six screen keys fold into one "1-6 Screens" item, and "? Keys" (which lists every
-binding) and "q Quit" stay pinned at the right edge: a key dropped for lack of room is never the
-one that shows the others. A screen with many keys (Runs) asks for a bar of up to two lines
-(`KeysBar(lines=2)`), which takes its second line only when one does not hold them all.
+The bar is about the screen's own keys: they come first; the six screen keys are always one
+"1-6 Screens" item (the header names the current one, `?` lists them), and "? Keys" (which lists
+every binding) and "q Quit" stay pinned at the right edge: a key dropped for lack of room is
+never the one that shows the others. A screen with many keys (Runs) asks for a bar of up to two
+lines (`KeysBar(lines=2)`), which takes its second line only when one does not hold them all.
+The vim-style movement keys of a focused table or page (`widgets/tables.py`) are one item,
+"j/k g/G Move", after the screen's keys.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import NamedTuple
 from rich.text import Text
 from textual.screen import Screen
 from textual.widgets import Static
+
+from mnist_tui.tui.widgets.tables import VIM_ACTIONS, VIM_KEYS_TEXT
 
 
 class Key(NamedTuple):
@@ -53,15 +57,18 @@ def _fill(own: list[Key], rooms: list[int]) -> tuple[list[list[Key]], list[Key]]
 def layout(items: list[Key], width: int, lines: int = 1) -> Text:
     """The bar's text for `width` columns, on up to `lines` lines (see the module docstring)."""
     text = Text(no_wrap=True, overflow="ellipsis")
-    if _width(items, 1) <= width:
-        for item in items:
-            _append(text, item, 1)
-        return text
     nav = [k for k in items if k.action.startswith("show(")]
     pinned = [k for k in items if k.action in ("help", "quit_app")]
     own = [k for k in items if k not in nav and k not in pinned]
     right = ([Key(f"{nav[0].key}-{nav[-1].key}", "Screens", True, "nav")] if len(nav) > 1
              else nav) + pinned
+    if _width(own + right, 1) <= width:      # room to breathe: a space before each label
+        for item in own:
+            _append(text, item, 1)
+        text.append(" " * (width - _width(own + right, 1)))
+        for item in right:
+            _append(text, item, 1)
+        return text
     last_room = width - _width(right, 0) - 1
     for n in range(1, max(1, lines) + 1):      # as few lines as hold every key
         rows, rest = _fill(own, [width] * (n - 1) + [last_room])
@@ -76,8 +83,6 @@ def layout(items: list[Key], width: int, lines: int = 1) -> Text:
     if rest:
         text.append("…", style="dim")
         used += 1
-    elif len(rows) > 1 and used + 1 + _width(nav + pinned, 0) <= width:
-        right = nav + pinned      # a second line with room for every screen key: unfolded
     text.append(" " * max(1, width - used - _width(right, 0)))
     for item in right:
         _append(text, item, 0)
@@ -116,13 +121,20 @@ class KeysBar(Static):
 
     def keys(self) -> list[Key]:
         seen: set[str] = set()
-        items = []
+        items, vim = [], False
         for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+            if binding.action in VIM_ACTIONS:
+                vim = True
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
             items.append(Key(self.app.get_key_display(binding), binding.description, enabled,
                              binding.action))
+        if vim:     # after the screen's own keys, before the screen keys
+            at = next((i for i, k in enumerate(items)
+                       if k.action.startswith("show(") or k.action in ("help", "quit_app")),
+                      len(items))
+            items.insert(at, Key(VIM_KEYS_TEXT, "Move", True, "vim"))
         return items
 
     def _redraw(self) -> None:
