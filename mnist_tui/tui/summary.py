@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mnist_tui.engine import present
 from mnist_tui.engine.jobs.results import HUNGARIAN, MAJORITY, ClassifierMetrics, RunResult
 
 STATE_STYLE = {
@@ -53,6 +54,26 @@ def main_accuracy(result: RunResult | None) -> float | None:
 
 def total_seconds(result: RunResult | None) -> float | None:
     return result.total_seconds() if result is not None else None
+
+
+def load_text(result: RunResult | None) -> str:
+    """`load 3.8 · nice 10`: how busy the machine was while the run went ("" when the run
+    recorded none: an old record, or a run still going)."""
+    return result.load.text() if result is not None and result.load is not None else ""
+
+
+def time_text(result: RunResult | None) -> str:
+    """The run's time with what explains it: `6 min 52 s · load 3.8 · nice 10`."""
+    load = load_text(result)
+    return present.duration(total_seconds(result)) + (f" · {load}" if load else "")
+
+
+def load_figures(result: RunResult | None) -> tuple[str, str]:
+    """(load average, nice level) as two table cells: ("3.8", "10"); "—" where unknown."""
+    rec = result.load if result is not None else None
+    load = rec.load() if rec is not None else None
+    return (f"{load:.1f}" if load is not None else "—",
+            str(rec.nice) if rec is not None and rec.nice is not None else "—")
 
 
 def differing_settings(specs: list[dict[str, Any]]) -> list[str]:

@@ -210,6 +210,33 @@ class Placement(Record):
         return "every core" if self.cpus is None else f"all {self.cpus} cores"
 
 
+class MachineLoad(Record):
+    """How busy the machine was while a run went, so that its times explain themselves (the
+    result's `load`; the worker writes it from `sysmon.SelfMonitor.load`): the 1-minute load
+    average at its start, at its end and on average over the run, the CPUs the worker could
+    use, and the worker's nice level. Records from before it have none."""
+
+    load_start: float | None = None
+    load_end: float | None = None
+    load_mean: float | None = None
+    cpus: int | None = None
+    nice: int | None = None
+
+    def load(self) -> float | None:
+        """The one load shown: the mean over the run, else the larger of start and end."""
+        if self.load_mean is not None:
+            return self.load_mean
+        known = [v for v in (self.load_start, self.load_end) if v is not None]
+        return max(known) if known else None
+
+    def text(self) -> str:
+        """`load 3.8 · nice 10` (what is known of it; "" when nothing is)."""
+        load = self.load()
+        parts = ([f"load {load:.1f}"] if load is not None else []) + (
+            [f"nice {self.nice}"] if self.nice is not None else [])
+        return " · ".join(parts)
+
+
 class Misclassified(Record):
     """One wrongly predicted evaluation image: its index in the data, the truth, the guess."""
 
@@ -268,6 +295,7 @@ class RunResult(Record):
     system: dict[str, Any] | None = None                  # the worker's CPU/GPU peaks (sysmon)
     traceback: str | None = None                          # a crash's last lines
     placement: Placement | None = None                    # suite members: where it ran
+    load: MachineLoad | None = None                       # machine load and nice while it ran
 
     ENVELOPE: ClassVar[tuple[str, ...]] = (
         "status", "job", "preset", "seed", "subset_seed", "run_id", "run_dir", "rerun_of",
@@ -290,7 +318,7 @@ class RunResult(Record):
             out["status"] = "failed"
         return out
 
-    @field_serializer("metrics", "metrics_clustering", "dataset", "placement")
+    @field_serializer("metrics", "metrics_clustering", "dataset", "placement", "load")
     def _as_given(self, part: Record | None) -> dict[str, Any] | None:
         return None if part is None else part.to_dict()
 

@@ -233,29 +233,75 @@ def _max(a: int | None, b: int | None) -> int | None:
     return a if b is None else max(a, b)
 
 
-class SelfMonitor:
-    """A daemon thread that samples this very process every `interval` s into `Peaks`.
+def load_average() -> float | None:
+    """The machine's 1-minute load average (None where the system keeps none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
 
-    The worker runs one, so its result records peak CPU and GPU memory as well as peak RSS.
+
+def nice_level() -> int | None:
+    """This process's nice level (0 normal, up to 19 the most yielding)."""
+    try:
+        return os.getpriority(os.PRIO_PROCESS, 0)
+    except (OSError, AttributeError):
+        return None
+
+
+def usable_cpus() -> int | None:
+    """The CPUs this process may run on (its affinity), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (OSError, AttributeError):
+        return os.cpu_count()
+
+
+class SelfMonitor:
+    """A daemon thread that samples this very process every `interval` s into `Peaks`, and the
+    machine's load average beside it.
+
+    The worker runs one, so its result records peak CPU and GPU memory as well as peak RSS, and
+    how busy the machine was while it ran (`load()`: its times explain themselves).
     """
 
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
         self.peaks = Peaks()
+        self.loads: list[float] = []       # 1-minute load averages, the first at `start`
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._proc = ProcMonitor(os.getpid())
         self._thread = threading.Thread(target=self._run, name="sysmon", daemon=True)
 
     def start(self) -> SelfMonitor:
+        self._add_load()
         self._thread.start()
         return self
+
+    def _add_load(self) -> None:
+        load = load_average()
+        if load is not None:
+            with self._lock:
+                self.loads.append(load)
 
     def sample(self) -> None:
         proc = self._proc.sample()
         gpu = gpus(os.getpid())
         with self._lock:
             self.peaks.add(proc, gpu)
+        self._add_load()
+
+    def load(self) -> dict[str, Any]:
+        """The result's `load` record (`results.MachineLoad`): the load average at the start,
+        now (the end) and its mean over the run's samples; the usable CPUs and the nice level."""
+        self._add_load()
+        with self._lock:
+            loads = list(self.loads)
+        return {"load_start": loads[0] if loads else None,
+                "load_end": loads[-1] if loads else None,
+                "load_mean": round(sum(loads) / len(loads), 2) if loads else None,
+                "cpus": usable_cpus(), "nice": nice_level()}
 
     def stop(self) -> None:
         self._stop.set()

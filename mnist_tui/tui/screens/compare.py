@@ -20,6 +20,7 @@ from mnist_tui.tui.safe import plain
 from mnist_tui.tui.summary import (
     differing_settings,
     headlines,
+    load_figures,
     main_accuracy,
     short_id,
 )
@@ -111,6 +112,11 @@ class CompareScreen(Screen[None]):
                 table.add_row(plain(f"  {k}"), *[present.duration(v.result.timings.get(k)
                                                               if v.result else None)
                                                   for v in views])
+        if any(v.result is not None and v.result.load is not None for v in views):
+            # beside the times, what explains them: how busy the machine was, how nice the job
+            figures = [load_figures(v.result) for v in views]
+            table.add_row("  load average (1 min)", *[load for load, _ in figures])
+            table.add_row("  worker nice", *[nice for _, nice in figures])
         diff = differing_settings([v.spec for v in views])
         table.add_row(Text("settings that differ", style="underline"), *[""] * len(views))
         if not diff:
