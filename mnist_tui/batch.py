@@ -275,7 +275,9 @@ def run_batch(spec: JobSpec, runs_dir: Path, json_out: str | None = None,
     """
     human = human_stream(json_out)
     reporter = Reporter(human)
-    worker = WorkerRun(spec.to_dict(), runs_dir, rerun_of)
+    from mnist_tui.engine.runs.owner import owner_env
+
+    worker = WorkerRun(spec.to_dict(), runs_dir, rerun_of, env=owner_env("batch"))
     received: list[int] = []
 
     def on_stop(signum: int, frame: FrameType | None) -> None:

@@ -126,9 +126,12 @@ class MnistApp(App[int]):
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
-        # Threads that import numpy/scikit-learn hold the GIL for long stretches: start them
-        # once the first frame is on screen, not before.
-        self.set_timer(0.05, self._start_background)
+
+    def on_ready(self) -> None:
+        """The first frame is on screen (Textual's Ready): start the background work.
+        Threads that import numpy/scikit-learn hold the GIL for long stretches; a timer set at
+        mount fired before that frame on a busy machine, and slowed it."""
+        self._start_background()
 
     def _start_background(self) -> None:
         settle_heap()
@@ -150,11 +153,19 @@ class MnistApp(App[int]):
             self.call_from_thread(self._attach_live, live)
 
     def _attach_live(self, live: list[tuple[str, dict[str, Any], RunMeta]]) -> None:
-        attached = [run_id for run_id, spec, meta in live
-                    if self.manager.attach(run_id, spec, meta) is not None]
-        if attached:
-            self.notify(f"re-attached to {len(attached)} running job(s): 3 Monitor shows them",
-                        timeout=6)
+        """Follow them in the Monitor; announce only the jobs left running by a window that is
+        gone (another live window's, a batch run's or a suite's jobs are theirs: the Monitor
+        names their owner, and a suite's members would toast at every member)."""
+        from mnist_tui.engine.runs.owner import owner_alive
+
+        suite = self.running_suite()
+        own_suite = suite.folder.suite_id if suite is not None and suite.folder else None
+        attached = [job for run_id, spec, meta in live
+                    if (job := self.manager.attach(run_id, spec, meta, own_suite)) is not None]
+        orphans = [job for job in attached if not owner_alive(job.owner)]
+        if orphans:
+            self.notify(f"re-attached to {len(orphans)} job(s) left running: 3 Monitor shows "
+                        "them", timeout=6)
 
     @work(thread=True, exclusive=True, group="dataset", exit_on_error=False)
     def load_dataset(self, dataset: str | None = None) -> None:
@@ -251,9 +262,11 @@ class MnistApp(App[int]):
         `App.switch_mode` calls `delay_update()`, which holds every frame back for 50 ms to hide
         a new screen being composed. A screen shown before has nothing to hide, and those 50 ms
         were most of a screen switch's latency while a CNN trains (benchmarks/tui_latency.py: p50
-        84 → 25 ms). The first visit to a screen keeps the hold.
+        84 → 25 ms). The first visit to a screen keeps the hold, except the first screen's at
+        launch: nothing is on the terminal yet to hide it from, and the hold delayed the first
+        frame.
         """
-        if self._switching_to not in self._built_modes:
+        if self._built_modes and self._switching_to not in self._built_modes:
             super().delay_update(delay)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -318,24 +331,20 @@ class MnistApp(App[int]):
         return session if session is not None and session.running else None
 
     def action_quit_app(self) -> None:
+        """Quit; with work this window started, ask (leave it running, stop it, or stay).
+        Jobs it only follows are named and go on either way (`tui/quitting.py`)."""
         from mnist_tui.tui.dialogs import QuitScreen
+        from mnist_tui.tui.quitting import quit_question
 
-        active = [j for j in self.manager.active() if not j.member]   # members: the suite's
         suite = self.running_suite()
-        if not active and suite is None:
-            self.exit(0)
-            return
-        running = sum(1 for j in active if j.state != "queued")
-        queued = len(active) - running
-        what = ", ".join(p for p in (f"{running} running job(s)" if running else "",
-                                     f"{queued} queued job(s)" if queued else "",
-                                     "a running suite" if suite is not None else "") if p)
-        notes = ["Leave running: jobs go on without the app; start mnist-tui again to "
-                 "watch them."]
-        if queued:
-            notes.append("Queued jobs are dropped either way.")
+        suite_name = None
         if suite is not None:
-            notes.append("The suite itself stops with the app (r on 6 resumes it).")
+            suite_name = suite.folder.suite_id if suite.folder is not None else "(starting)"
+        question = quit_question(self.manager.started_here(), self.manager.others(),
+                                 suite_name)
+        if question is None:
+            self._exit_listing([])
+            return
 
         def answer(choice: str | None) -> None:
             if choice == "leave":
@@ -344,13 +353,21 @@ class MnistApp(App[int]):
                 self.notify("stopping…", timeout=30)
                 self._stop_and_exit()
 
-        self.push_screen(QuitScreen(f"{what[0].upper()}{what[1:]}.\n" + "\n".join(notes)),
-                         answer)
+        self.push_screen(QuitScreen(question), answer)
+
+    def _exit_listing(self, left: list[Job]) -> None:
+        """Exit, printing what still runs without the app (`left`: this window's jobs left
+        running; the others it followed go on anyway)."""
+        from mnist_tui.tui.quitting import exit_message
+
+        going_on = left + [j for j in self.manager.others() if j not in left]
+        self.exit(0, message=exit_message(going_on, str(self.runs_dir)))
 
     @work(exclusive=True, group="quit")
     async def _leave_and_exit(self) -> None:
         from mnist_tui.engine.runs.launch import GRACE_SECONDS
 
+        left = [j for j in self.manager.running() if j.ours]
         self.manager.leave()
         suite = self.running_suite()
         if suite is not None:      # a suite runs in this process: it cannot outlive it
@@ -358,7 +375,7 @@ class MnistApp(App[int]):
             if not await self._suite_ended(GRACE_SECONDS + 5):
                 suite.kill()
                 await self._suite_ended(5)
-        self.exit(0)
+        self._exit_listing(left)
 
     @work(exclusive=True, group="quit")
     async def _stop_and_exit(self) -> None:
@@ -372,7 +389,7 @@ class MnistApp(App[int]):
         if suite is not None and not await self._suite_ended(GRACE_SECONDS + 5):
             suite.kill()
             await self._suite_ended(5)
-        self.exit(0)
+        self._exit_listing([])
 
     async def _suite_ended(self, seconds: float) -> bool:
         import asyncio

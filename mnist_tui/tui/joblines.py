@@ -13,7 +13,7 @@ from rich.text import Text
 from mnist_tui.engine.present import duration, percent, progress_count, rate
 from mnist_tui.tui.jobs import Job
 from mnist_tui.tui.safe import plain, visible
-from mnist_tui.tui.summary import STATE_ICON, STATE_STYLE
+from mnist_tui.tui.summary import STATE_ICON, STATE_STYLE, main_accuracy
 
 # Fixed widths: the table fits 80 columns whatever the states become (auto widths grew and
 # clipped "✔ finished" to "✔ finishe"), and rows do not jitter as values change.
@@ -83,7 +83,8 @@ def table_row(job: Job, now: float, held: bool = False) -> list[Text | str]:
     frac = job.fraction
     epochs = job.epoch_progress()
     if job.state == "finished":
-        prog = "100% done"
+        acc = main_accuracy(job.result)
+        prog = f"done {percent(acc)}" if acc is not None else "100% done"
     elif epochs is not None:         # the fraction is the epochs' share (Job.fraction)
         prog = f"{percent(epochs[2], 0):>4} ep{epochs[0]}/{epochs[1]}"
     elif frac is not None:
@@ -104,7 +105,8 @@ def title_line(job: Job, now: float, paused: bool = False) -> Text:
         ("⏸ redraw paused (p) · " if paused else "", "bold yellow"),
         (f"{STATE_ICON.get(job.state, '')} {visible(job.job)} ", "bold"),
         (visible(job.job_id), "dim"), "  ", (visible(job.state), STATE_STYLE.get(job.state, "")),
-        (f" {duration(job.elapsed(now))}" if job.elapsed(now) is not None else "", ""))
+        (f" {duration(job.elapsed(now))}" if job.elapsed(now) is not None else "", ""),
+        ("" if job.ours else f" · by {visible(job.owned_by())}", "italic"))
 
 
 def progress_line(job: Job, now: float, width: int) -> Text:

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from mnist_tui.engine.jobs.events import TERMINAL_TYPES, Event, Started
-from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.runs.launch import (
     GRACE_SECONDS,
@@ -38,15 +37,18 @@ from mnist_tui.engine.runs.launch import (
     worker_argv,
     worker_env,
 )
-from mnist_tui.engine.runs.layout import EVENTS_FILE
+from mnist_tui.engine.runs.layout import EVENTS_FILE, SPEC_FILE
+from mnist_tui.engine.runs.owner import owner_alive, owner_env
 from mnist_tui.engine.runs.procs import is_run_worker
 from mnist_tui.engine.runs.progress import RunProgress
 
 if TYPE_CHECKING:
     from mnist_tui.engine.jobs.results import Placement
-    from mnist_tui.engine.runs.records import RunMeta, RunResult
+    from mnist_tui.engine.runs.records import RunMeta, RunOwner, RunResult
 
 ACTIVE = ("queued", "starting", "running", "stopping")
+REFUSED = ("refused by its worker: its input was bad, and it removed the run folder it had made "
+           "(the error: line went to whatever started it)")
 STREAM_LIMIT = 1 << 24  # one snapshot line can be large; asyncio's default limit is 64 KiB
 # Workers run at a lower CPU priority so that key presses are answered at once while a job
 # keeps every core busy (the worker still gets all the CPU the UI does not use).
@@ -70,6 +72,23 @@ class Job(RunProgress):
     rerun_of: str | None = None   # the run whose spec this job runs again (Runs → r)
     member: bool = False          # a member of this window's suite (fed by its listener)
     placement: Placement | None = None   # a member's: where it runs
+    owner: RunOwner | None = None        # an attached job's: who started its worker
+
+    @property
+    def ours(self) -> bool:
+        """Started by this window (its queue): what its quit counts and may stop."""
+        return not self.attached and not self.member
+
+    def owned_by(self) -> str:
+        """Who runs it, for the Monitor and the quit dialog: `this window`, `this window's
+        suite`, `suite … (pid 9)`, `a window (pid 4242)`, `left running (its window is gone)`."""
+        if self.member:
+            return "this window's suite"
+        if not self.attached:
+            return "this window"
+        if self.owner is not None and owner_alive(self.owner):
+            return self.owner.describe()
+        return "left running (its window is gone)"
 
     def __post_init__(self) -> None:
         self.job = self.spec.get("job", "?")
@@ -163,6 +182,15 @@ class JobManager:
         """The running jobs that are not a suite's members (this window's queue, re-attached)."""
         return [j for j in self.running() if not j.member]
 
+    def started_here(self) -> list[Job]:
+        """The active jobs this window started (its queue): all that its quit may stop."""
+        return [j for j in self.jobs.values() if j.active and j.ours]
+
+    def others(self) -> list[Job]:
+        """The running jobs this window follows but did not start (another window's, a batch
+        run's, a suite's, or left running by a window that is gone): a quit never stops them."""
+        return [j for j in self.running() if j.attached]
+
     def active(self) -> list[Job]:
         return [j for j in self.jobs.values() if j.active]
 
@@ -225,13 +253,16 @@ class JobManager:
         return True
 
     async def shutdown(self, sig: int = signal.SIGUSR1, grace: float = GRACE_SECONDS) -> None:
-        """Stop everything (quitting with "stop"): drop the queue, signal workers, wait, kill."""
+        """Stop what this window started (quitting with "stop"): drop the queue, signal its
+        workers, wait, kill. Jobs it only follows (`others`) go on: they are not its to stop."""
         for job in list(self.jobs.values()):
             if job.state == "queued":
                 job.state, job.error = "cancelled", "the app quit before it started"
         for job in self.running():
-            self.cancel(job.job_id, sig, grace)
-        tasks = [t for t in self._tasks.values() if not t.done()]
+            if job.ours:
+                self.cancel(job.job_id, sig, grace)
+        tasks = [t for run_id, t in self._tasks.items()
+                 if not t.done() and self.jobs[run_id].ours]
         if tasks:
             await asyncio.wait(tasks, timeout=grace + 5)
 
@@ -246,15 +277,21 @@ class JobManager:
             task.cancel()     # stop reading: their pipes close, the workers write to their folders
         return len(self.running())
 
-    def attach(self, run_id: str, spec: dict[str, Any], meta: RunMeta) -> Job | None:
+    def attach(self, run_id: str, spec: dict[str, Any], meta: RunMeta,
+               own_suite: str | None = None) -> Job | None:
         """Follow a live run this app did not start (a previous TUI's, another TUI's): its
-        events.jsonl from the first line, then as it grows, until it ends."""
-        if run_id in self.jobs or not is_run_worker(meta.pid, meta.pid_start,
-                                                     self.runs_dir / run_id):
+        events.jsonl from the first line, then as it grows, until it ends. `own_suite`: the
+        suite this window runs, whose members its listener feeds (never followed twice)."""
+        owner = meta.owner
+        if run_id in self.jobs or (owner is not None and owner.kind == "suite"
+                                   and own_suite is not None and owner.suite == own_suite):
+            return None
+        if not is_run_worker(meta.pid, meta.pid_start, self.runs_dir / run_id):
             return None     # never follow (nor later signal) a process that is not its worker
         job = Job(run_id, dict(spec), self.runs_dir / run_id, state="running",
                   queued_at=self.clock())
         job.pid, job.pid_start, job.attached = meta.pid, meta.pid_start, True
+        job.owner = meta.owner
         age = _age_seconds(meta.created)
         job.started_at = self.clock() - age if age is not None else self.clock()
         self.jobs[run_id] = job
@@ -367,7 +404,8 @@ class JobManager:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             proc = subprocess.Popen(
                 worker_argv(job.spec, job.run_dir, rerun_of=job.rerun_of, detached=True),
-                stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, env=worker_env(),
+                stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
+                env={**worker_env(), **owner_env("tui")},
                 start_new_session=True)
             self._procs[job.job_id] = proc
             job.pid = proc.pid
@@ -429,7 +467,14 @@ class JobManager:
                     await asyncio.sleep(poll)        # its last lines may still be landing
                     if _read_from(path, offset):
                         continue
+                    if not (job.run_dir / SPEC_FILE).is_file():
+                        # Its worker refused the input and removed the folder it had made
+                        # (`worker.run_job`): nothing to record, and it was no interruption.
+                        job.state, job.error = "failed", REFUSED
+                        job.logs.append(("error", REFUSED))
+                        return
                     reason = "the worker process ended without a result"
+                    from mnist_tui.engine.runs import records  # pydantic: at first use
                     runs.record_unfinished(job.run_dir, "interrupted", reason, stopped_by="reaped")
                     job.result = records.read_result(job.run_dir)
                     job.state = job.result.status if job.result else "interrupted"

@@ -188,7 +188,8 @@ async def test_a_finished_job_shows_a_full_bar(runs_dir):
                                           for line in screen_text(app).splitlines()), 10)
         row = next(line for line in screen_text(app).splitlines()
                    if "✔ finished" in line and "after" not in line)
-        assert "100% done" in row
+        # a finished row shows its headline score (the recorded run's one-to-one accuracy)
+        assert f"done {100 * job.result.headline().value:.2f}%" in row
 
 
 # -- (e) epochs and a whole-job ETA --------------------------------------------------------------

@@ -177,7 +177,7 @@ async def test_help_lists_every_binding(runs_dir):
         console.print(app.screen.query_one("#help-table", Static).content)
         text = console.export_text()
         for words in ("Dataset", "Launch", "Monitor", "Results", "Runs", "Cancel job",
-                      "Pause redraw", "Start job", "Compare", "Rerun", "Retry download"):
+                      "Pause screen", "Start job", "Compare", "Rerun", "Retry download"):
             assert words in text, words
         await pilot.press("escape")
         await wait_for(pilot, lambda: type(app.screen).__name__ != "HelpScreen", 5)
@@ -234,7 +234,7 @@ async def test_quit_with_running_job_asks_first(runs_dir):
         assert app.is_running
         await pilot.press("q")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitScreen", 5)
-        assert "Queued jobs are dropped" in screen_text(app)
+        assert "(dropped either way)" in screen_text(app)
         await pilot.press("s")
         await wait_for(pilot, lambda: not app.is_running, 10)
         assert job.state == "cancelled"

@@ -23,3 +23,19 @@ _RUNNERS = {
 def runner(job: str) -> Runner:
     run: Runner = pkgutil.resolve_name(_RUNNERS[job])
     return run
+
+
+_PRECHECKS = {
+    "tsne-gmm": "mnist_tui.engine.jobs.tsne_gmm:check_sample",
+    "vgg16": "mnist_tui.engine.jobs.keras_data:plan_data",
+    "cnn": "mnist_tui.engine.jobs.keras_data:plan_data",
+}
+
+
+def precheck(spec: Any, dataset: Dataset) -> None:
+    """Refuse (DataError) what the loaded data makes impossible — more `--samples` than there
+    are images, a batch larger than the training set, a perplexity too large — before the run
+    folder exists and before any framework is imported: a refused run leaves no folder that
+    other windows would follow, and is refused in a moment, not after TensorFlow's import."""
+    check: Callable[[Any, Dataset], object] = pkgutil.resolve_name(_PRECHECKS[spec.job])
+    check(spec, dataset)

@@ -124,6 +124,17 @@ def _derive_seeds(seed: int, n: int) -> list[int]:
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
+def check_sample(spec: TsneGmmSpec, dataset: Dataset) -> None:
+    """What the data makes impossible, found before the run folder exists (the worker's
+    `jobs.precheck`): the same checks `run` makes while sampling."""
+    which = resolve_split(dataset, spec.split, supervised=False)
+    pool = dataset.pool(which)
+    idx = select_subset(len(pool), spec.samples, spec.subset_seed)
+    if spec.perplexity * 3 >= len(idx):
+        raise DataError(f"perplexity {spec.perplexity:g} is too large for {len(idx)} images")
+    check_input(pool.images[idx], f"{dataset.name} ({pool_label(dataset, which)})")
+
+
 def run(spec: TsneGmmSpec, dataset: Dataset, ctx: JobContext) -> dict[str, Any]:
     pca_seed, tsne_seed, gmm_seed, snap_seed = _derive_seeds(spec.seed, 4)
     refine_seed = _derive_seeds(spec.seed, 5)[4]   # a fifth draw: the first four stay as they were

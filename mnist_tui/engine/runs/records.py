@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.jobs.results import Record as Record
 from mnist_tui.engine.jobs.results import RunResult as RunResult
 from mnist_tui.engine.runs.layout import META_FILE, RESULT_FILE, SPEC_FILE
+
+_HOST = socket.gethostname()
 
 SCHEMA_VERSION = 1
 MAX_RECORD_BYTES = 16 << 20   # a record larger than this is not one of ours
@@ -198,6 +201,27 @@ def utc_seconds(stamp: object, naive_is_local: bool = False) -> float | None:
 
 # -- typed records --------------------------------------------------------------------------
 
+class RunOwner(Record):
+    """Who started a run's worker (`engine/runs/owner.py`): a TUI window, a batch run or a
+    suite, by that process's pid and kernel start time on `host`. Lets every window tell its
+    own jobs from another live process's (never stopped by its quit) and from jobs left
+    running by a window that is gone."""
+
+    kind: str = "?"                  # tui | batch | suite
+    pid: int | None = None
+    pid_start: int | None = None
+    host: str | None = None
+    suite: str | None = None         # a suite member's suite id
+
+    def describe(self) -> str:
+        """`another window (pid 4242)`, `a batch run (pid 7)`, `suite digits-… (pid 9)`."""
+        who = {"tui": "a window", "batch": "a batch run"}.get(self.kind, self.kind)
+        if self.kind == "suite":
+            who = f"suite {self.suite}" if self.suite else "a suite"
+        where = f" on {self.host}" if self.host and self.host != _HOST else ""
+        return f"{who} (pid {self.pid}{where})" if self.pid else who
+
+
 class RunMeta(Record):
     """meta.json: written first, before spec.json, so a reaper always finds who runs the job."""
 
@@ -213,7 +237,9 @@ class RunMeta(Record):
     versions: dict[str, Any] = Field(default_factory=dict)
     machine: dict[str, Any] = Field(default_factory=dict)
     placement: dict[str, Any] | None = None   # a suite member's (`results.Placement`)
+    owner: RunOwner | None = None    # who started the worker (None: recorded before owners)
     schema_version: int = SCHEMA_VERSION
+
 
     @classmethod
     def from_dict(cls, data: object) -> RunMeta:

@@ -51,6 +51,7 @@ from mnist_tui.engine.placement import expected_dataset, recorded_placement
 from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.runs.layout import EVENTS_FILE, LOG_FILE
+from mnist_tui.engine.runs.owner import recorded_owner
 
 if TYPE_CHECKING:
     from mnist_tui.engine.jobs.specs import JobSpec
@@ -239,7 +240,7 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
             detached: bool = False) -> int:
     """Load the data, create the run folder, run the job, write the result record. Returns an exit code."""
     from mnist_tui.engine.data.sources import load_dataset
-    from mnist_tui.engine.jobs import runner
+    from mnist_tui.engine.jobs import precheck, runner
     from mnist_tui.engine.runs.procs import process_start_time
     from mnist_tui.engine.runs.sysmon import SelfMonitor
 
@@ -272,6 +273,7 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
         out["system"] = monitor.summary(out["peak_rss_bytes"])
         used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
         out["system"]["cpu_seconds"] = round(sum(u.ru_utime + u.ru_stime for u in used), 2)
+        out["load"] = monitor.load()     # the machine's load and our nice: times explained
         if placement is not None:
             out["placement"] = placement
         return RunResult.from_dict(out)
@@ -351,14 +353,17 @@ def run_job(spec: JobSpec, run_dir: Path, sink: EventSink, rerun_of: str | None 
         if dataset.note:
             ctx.log(dataset.note, "warning")
         check_suite_dataset(dataset.fingerprint(), dataset.description)
+        precheck(spec, dataset)
         run_dir.mkdir(parents=True, exist_ok=False)
         # the meta record first: from its first instant the folder names its live worker, so a
         # reaper never takes a starting run for a dead one.
-        records.write_meta(run_dir, records.RunMeta(
+        meta = records.RunMeta(
             run_id=run_dir.name, created=started_at, started_utc=started_utc, pid=os.getpid(),
             pid_start=process_start_time(os.getpid()), host=runs.machine_info()["host"],
             detached=detached, rerun_of=rerun_of, dataset=dataset.describe(),
-            versions=library_versions(), machine=runs.machine_info(), placement=placement))
+            versions=library_versions(), machine=runs.machine_info(), placement=placement)
+        meta.owner = recorded_owner()   # assigned: a Record field takes a part as a dict only
+        records.write_meta(run_dir, meta)
         records.write_spec(run_dir, spec.to_dict())
         sink.attach(run_dir / EVENTS_FILE)
         log = os.open(run_dir / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

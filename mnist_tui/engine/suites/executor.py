@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Protocol
 from mnist_tui.engine.jobs.results import CLASSIFIER_JOBS, Placement
 from mnist_tui.engine.placement import usable_cpus, worker_env
 from mnist_tui.engine.runs.launch import WorkerRun
+from mnist_tui.engine.runs.owner import owner_env
 from mnist_tui.engine.runs.records import RunResult
 from mnist_tui.engine.suites.records import ExecutorChoice
 
@@ -62,6 +63,7 @@ class MemberJob:
     total: int
     member: Member
     expect_dataset: str | None = None   # the suite's dataset fingerprint (None: not checked)
+    suite: str | None = None            # the suite's id (its workers' recorded owner)
 
     @property
     def classifier(self) -> bool:
@@ -154,9 +156,10 @@ class LocalMember:
                  threads: int | None, gpu: str | None) -> None:
         self.job = job
         self.placement = placement
-        self.worker = WorkerRun(job.member.spec, runs_dir, nice=nice, env=worker_env(
-            threads=threads, gpu=gpu, placement=placement.to_dict(),
-            expect_dataset=job.expect_dataset))
+        self.worker = WorkerRun(job.member.spec, runs_dir, nice=nice, env={
+            **worker_env(threads=threads, gpu=gpu, placement=placement.to_dict(),
+                         expect_dataset=job.expect_dataset),
+            **owner_env("suite", job.suite)})
         self.runs_dir = Path(runs_dir)
         self._lock = threading.Lock()
         self._pid: int | None = None      # the worker, once it said it started

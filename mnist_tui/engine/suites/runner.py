@@ -124,7 +124,8 @@ class _Members:
                         continue
                     self._warn_unreadable(member)
                     self.executor.submit(MemberJob(i, total, member,
-                                                   self.datasets.get(member.key)), self)
+                                                   self.datasets.get(member.key),
+                                                   suite=folder.suite_id), self)
                     if self.stop_after:
                         break
                 self.executor.drain()

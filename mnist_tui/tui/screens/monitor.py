@@ -46,12 +46,25 @@ class MonitorScreen(Screen[None]):
         height: 1; text-wrap: nowrap; text-overflow: ellipsis;
     }
     MonitorScreen #job-log { text-wrap: nowrap; text-overflow: ellipsis; }
+    /* Toasts stand above the log and the key bar, never over the log's last lines. */
+    MonitorScreen ToastRack { margin-bottom: 6; }
+    MonitorScreen.-wide ToastRack { margin-bottom: 8; }
+    /* z: one panel has the whole screen (lazygit's zoom); z again moves on, then back. */
+    MonitorScreen.-zoom-plots #jobs, MonitorScreen.-zoom-plots #job-system,
+    MonitorScreen.-zoom-plots #job-activity, MonitorScreen.-zoom-plots #job-log,
+    MonitorScreen.-zoom-log #jobs, MonitorScreen.-zoom-log #job-system,
+    MonitorScreen.-zoom-log #job-activity, MonitorScreen.-zoom-log #plots,
+    MonitorScreen.-zoom-log #legend { display: none; }
+    MonitorScreen.-zoom-log #job-log { height: 1fr; }
     """
 
     BINDINGS = [
         Binding("c", "cancel", "Cancel job"),
-        Binding("p", "pause", "Pause redraw"),
+        Binding("p", "pause", "Pause screen"),
         Binding("o", "open", "Open results"),
+        Binding("h", "hide_ended", "Hide ended"),
+        Binding("z", "zoom", "Zoom"),
+        Binding("backspace", "dismiss_job", "Dismiss", key_display="⌫"),
     ]
 
     def __init__(self) -> None:
@@ -64,6 +77,9 @@ class MonitorScreen(Screen[None]):
         self._row_jobs: list[str] = []
         self._drawn_snapshot = -1
         self._latest_seen: str | None = None   # the manager's `latest` this screen selected
+        self.hide_ended = False                # h: ended jobs are left out of the table
+        self.zoom: str | None = None           # z: "plots" or "log" has the whole screen
+        self.dismissed: set[str] = set()       # d: ended jobs taken off this window's list
         self._cursor_to_selected = False       # the selection changed here: move the cursor
 
     def compose(self) -> ComposeResult:
@@ -133,15 +149,19 @@ class MonitorScreen(Screen[None]):
 
     # -- drawing ---------------------------------------------------------------------------
     def _tick(self) -> None:
-        if self.app.screen is self:
+        # `is_current`: on top, or visible under a dialog (a cancel's confirm): it keeps
+        # updating behind it, so what is asked about is what is seen.
+        if self.is_current:
             self._follow_latest()   # cheap; also when a job_changed signal was missed
             self._redraw()
 
     def _tick_clock(self) -> None:
-        if self.app.screen is self and app_state(self).manager.active():
+        if self.is_current and app_state(self).manager.active():
             self._dirty_table = self._dirty_detail = True
 
     def _redraw(self, force: bool = False) -> None:
+        if self.paused and not force:
+            return      # p: the whole screen holds still (a slow link, or to read it)
         if self._dirty_table or force:
             self._dirty_table = False
             self._draw_table()
@@ -152,6 +172,13 @@ class MonitorScreen(Screen[None]):
             self._dirty_plots = False
             self._draw_plots()
 
+    def _visible_jobs(self) -> list[Job]:
+        """The table's jobs: every one, or (h) only the active ones and the one selected."""
+        jobs = [j for j in app_state(self).manager.ordered() if j.job_id not in self.dismissed]
+        if self.hide_ended:
+            jobs = [j for j in jobs if j.active or j.job_id == self.selected]
+        return jobs
+
     def _job(self) -> Job | None:
         return app_state(self).manager.jobs.get(self.selected) if self.selected else None
 
@@ -161,7 +188,7 @@ class MonitorScreen(Screen[None]):
     def _draw_table(self) -> None:
         table = self.query_one("#jobs", DataTable)
         manager = app_state(self).manager
-        jobs = manager.ordered()
+        jobs = self._visible_jobs()
         now = manager.clock()
         ids = [j.job_id for j in jobs]
         if ids != self._row_jobs:
@@ -227,7 +254,8 @@ class MonitorScreen(Screen[None]):
         if self.paused:
             return
         lines = Text(no_wrap=True, overflow="ellipsis")
-        entries = list(job.logs)[-4:]
+        shown = max(4, log.size.height) if self.zoom == "log" else 4
+        entries = list(job.logs)[-shown:]
         for i, (level, message) in enumerate(entries):
             if i:
                 lines.append("\n")
@@ -266,22 +294,57 @@ class MonitorScreen(Screen[None]):
                 scatter.set_points([], [])
             legend.update(digit_legend())
         else:
-            from mnist_tui.tui.summary import history_series
+            from mnist_tui.tui.curves import learning_curves
 
-            loss, acc = history_series(job.history())
+            # per step (where the run records steps), the epochs' validation on top
+            loss, acc = learning_curves(job.curve, job.history())
             plot_a.xlabel = plot_b.xlabel = "epoch"
             plot_a.set_series(loss, "loss")
             plot_b.set_series(acc, "accuracy")
 
     # -- actions -----------------------------------------------------------------------------
     def action_pause(self) -> None:
+        """Freeze the whole screen (table, lines, charts, log) until p again; the jobs go on."""
         self.paused = not self.paused
-        self._dirty_detail = self._dirty_plots = True
-        self.app.notify("redrawing paused: p resumes" if self.paused else "redrawing resumed")
+        self._dirty_table = self._dirty_detail = self._dirty_plots = True
+        self.app.notify("screen paused (the jobs go on): p resumes" if self.paused
+                        else "screen resumed")
         # The title answers the key at once; the plotext redraw follows after that frame.
-        self._draw_detail()
-        self._dirty_detail = False
-        self.call_after_refresh(self._redraw)
+        job = self._job()
+        if job is not None:
+            self.query_one("#job-title", Static).update(
+                title_line(job, app_state(self).manager.clock(), self.paused))
+        if not self.paused:
+            self.call_after_refresh(self._redraw)
+
+    def action_zoom(self) -> None:
+        """z: the charts take the whole screen, then the log (every line that fits), then
+        back to the usual layout."""
+        order = [None, "plots", "log"]
+        self.zoom = order[(order.index(self.zoom) + 1) % len(order)]
+        for name in ("plots", "log"):
+            self.set_class(self.zoom == name, f"-zoom-{name}")
+        self._dirty_detail = self._dirty_plots = True
+        self.call_after_refresh(self._redraw, True)
+
+    def action_hide_ended(self) -> None:
+        self.hide_ended = not self.hide_ended
+        self._dirty_table = True
+        self.app.notify("ended jobs hidden: h shows them" if self.hide_ended
+                        else "every job shown")
+        self._redraw()
+
+    def action_dismiss_job(self) -> None:
+        """Take an ended job off this window's list (its run folder stays: 5 Runs has it)."""
+        job = self._job()
+        if job is None or job.active:
+            self.app.notify("only an ended job can be dismissed (c cancels a running one)",
+                            severity="warning")
+            return
+        self.dismissed.add(job.job_id)
+        self.selected = None
+        self._dirty_table = self._dirty_detail = self._dirty_plots = True
+        self._redraw()
 
     def action_cancel(self) -> None:
         from mnist_tui.tui.dialogs import ConfirmScreen
@@ -290,14 +353,23 @@ class MonitorScreen(Screen[None]):
         if job is None or not job.active:
             self.app.notify("no running or queued job selected", severity="warning")
             return
+        if job.owner is not None and job.owner.kind == "suite" and job.attached:
+            self.app.notify(say("this job is a member of {}: cancel the suite where it runs",
+                                job.owned_by()).plain, severity="warning")
+            return
         if job.member:   # its worker is the suite's: the suite stops as a whole (resumable)
             self.app.notify("this job is a member of the running suite: cancel the suite on "
                             "6 Suites (x)", severity="warning")
             return
 
         def answer(yes: bool | None) -> None:
-            if yes and app_state(self).manager.cancel(job.job_id):
+            if not yes:
+                return
+            if app_state(self).manager.cancel(job.job_id):
                 self.app.notify(f"cancelling {job.job} {job.job_id[-6:]}…")
+            else:       # it ended while the question was open: say so, never drop it silently
+                self.app.notify(f"too late to cancel: {job.job} {job.job_id[-6:]} has "
+                                f"{job.state}", severity="warning")
 
         question = say("Cancel {} {}?\nIt is {}", job.job, job.job_id, job.state)
         question.append(visible(f" ({job.phase}).") if job.phase else ".")
