@@ -1,5 +1,6 @@
-"""One run's progress folded from its events: phases, steps, rates and ETAs, epochs, the KL
-curve, the last embedding snapshot, the model summary, log lines and how it ended.
+"""One run's progress folded from its events: phases, steps, rates and ETAs, epochs, the
+per-step learning curve, the KL curve, the last embedding snapshot, the model summary, log lines
+(the Log events, and each epoch as the batch output prints it) and how it ended.
 
 Why one fold: the live Monitor (`tui/jobs.Job`, events from a worker's pipe or a followed
 events.jsonl) and a replayed run (`view.load_run_view` for Results and Compare) show the same
@@ -21,9 +22,10 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypedDict, TypeGuard
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypedDict, TypeGuard
 
+from mnist_tui.engine.jobs.event_text import event_line
 from mnist_tui.engine.jobs.events import (
     Epoch,
     Event,
@@ -36,10 +38,13 @@ from mnist_tui.engine.jobs.events import (
     TerminalEvent,
     event_from_dict,
 )
-from mnist_tui.engine.jobs.results import RunResult
+
+if TYPE_CHECKING:
+    from mnist_tui.engine.jobs.results import RunResult
 
 SUPERVISED = ("cnn", "vgg16")     # jobs that train for epochs
 LOG_LINES = 200                   # the log lines kept (the Monitor shows the last few)
+CURVE_METRICS = ("loss", "accuracy")   # what a point of the per-step curve keeps
 
 
 class SnapshotPoints(TypedDict):
@@ -112,6 +117,9 @@ class RunProgress:
     eta: float | None = None             # the worker's own ETA for this phase, if it gave one
     metrics: dict[str, float] = field(default_factory=dict)   # the latest progress metrics
     kl: list[tuple[float, float]] = field(default_factory=list)   # (step, KL divergence)
+    # The per-step learning curve: (epochs done, the epoch's running loss, accuracy…), from
+    # progress events with a `curve_at`; empty for runs recorded before there were any.
+    curve: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     epochs: list[EpochEnd] = field(default_factory=list)
     snapshot: SnapshotPoints | None = None
     snapshot_count: int = 0              # snapshots folded: a new one is drawn once
@@ -148,6 +156,9 @@ class RunProgress:
                 epochs=ev.epochs if _count(ev.epochs) > 0 else None))
             self.step, self.eta = 0, None          # the next epoch's batches start from 0
             self.rate_t0, self.rate_step0 = t, 0
+            line = epoch_log_line(ev, t)
+            if line is not None:
+                self.logs.append(("info", line))
         elif isinstance(ev, Snapshot):
             if isinstance(ev.points, list):
                 self.snapshot = SnapshotPoints(
@@ -184,6 +195,11 @@ class RunProgress:
         kl = self.metrics.get("kl_divergence")
         if kl is not None and (not self.kl or self.kl[-1][0] != step):
             self.kl.append((step, kl))
+        at = _number(ev.curve_at)
+        point = {k: v for k, v in self.metrics.items() if k in CURVE_METRICS}
+        # a point further along than the last (a repeated or out-of-order one is not drawn)
+        if at is not None and at > 0 and point and (not self.curve or at > self.curve[-1][0]):
+            self.curve.append((at, point))
 
     # -- what it adds up to ---------------------------------------------------------------
     def history(self) -> list[dict[str, float]]:
@@ -253,6 +269,21 @@ class RunProgress:
             _, total, share = epochs
             return max(0.0, (1.0 - share) * total * sum(times) / len(times))
         return self.phase_eta()
+
+
+def epoch_log_line(ev: Epoch, t: float) -> str | None:
+    """The batch output's line for an epoch (`event_text.event_line`, the one source of that
+    text), for the log: `[   10.3s] epoch 1/3  accuracy 0.2741  loss 2.3295 …  (3.1s)`.
+
+    The event may come from a planted file: its stamp is the folded one and its metrics only
+    its numbers (NaN kept, as the batch prints a diverged loss); an epoch whose counts are not
+    counts gets no line (its numbers still reach the history)."""
+    if _count(ev.epoch) <= 0 or _count(ev.epochs) <= 0:
+        return None
+    metrics = ev.metrics if isinstance(ev.metrics, Mapping) else {}
+    shown = {k: v for k, v in metrics.items()
+             if isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return event_line(replace(ev, t=t, metrics=shown))
 
 
 def as_event(item: Event | Mapping[str, Any]) -> Event | None:

@@ -27,7 +27,10 @@ GALLERY_MAX = 40
 @dataclass(frozen=True)
 class RunView:
     """One run as Results and Compare draw it: its typed result (None while it runs), spec,
-    curves from the events (`progress.replay`), the last embedding, and what could not be read."""
+    curves from the events (`progress.replay`), the last embedding, and what could not be read.
+
+    `curve` is the per-step learning curve (`RunProgress.curve`: (epochs done, {loss,
+    accuracy})), empty for a run recorded before step points; `history` its epochs."""
 
     run_id: str
     result: RunResult | None
@@ -38,6 +41,7 @@ class RunView:
     snapshot: SnapshotPoints | None
     path: Path
     notes: list[str] = field(default_factory=list)
+    curve: list[tuple[float, dict[str, float]]] = field(default_factory=list)
 
 
 def load_run_view(store: RunStore, run_id: str) -> RunView:
@@ -68,7 +72,7 @@ def load_run_view(store: RunStore, run_id: str) -> RunView:
                                   labels=labels[::step].tolist())
     return RunView(run_id=run_id, result=result, spec=spec, kl=progress.kl,
                    summary=progress.model_summary, history=history, snapshot=snapshot,
-                   path=store.path(run_id), notes=notes)
+                   path=store.path(run_id), notes=notes, curve=progress.curve)
 
 
 def read_npz(path: Path, keys: tuple[str, ...]) -> tuple[np.ndarray, ...] | None:

@@ -9,13 +9,15 @@ Clustering and classifier results share the screen; any field may be missing.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
@@ -25,23 +27,26 @@ from mnist_tui.engine.jobs.results import ClassifierMetrics, ClusteringMetrics, 
 from mnist_tui.engine.runs.progress import SummaryTable
 from mnist_tui.engine.runs.view import RunView, gallery_images, load_run_view, misclassified
 from mnist_tui.engine.text import shown
+from mnist_tui.tui.curves import learning_curves
 from mnist_tui.tui.host import app_state
 from mnist_tui.tui.safe import lines, plain, say, visible
 from mnist_tui.tui.summary import (
     STATE_STYLE,
     headlines,
-    history_series,
 )
 from mnist_tui.tui.widgets.digits import DigitGrid
 from mnist_tui.tui.widgets.heatmap import (
     confusion_text,
     counts_matrix,
     legend_text,
+    palette_for,
     per_class_text,
     scores,
 )
 from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot
+from mnist_tui.tui.widgets.tables import VimScroll
+from mnist_tui.tui.widgets.wrapped import Wrapped
 
 # A value read from a run's records (a preset, a dataset name) is cut at this many characters in
 # the header: a planted 10,000-character one would push the run's numbers off the screen.
@@ -51,16 +56,18 @@ HEAD_LIMIT = 120
 class ResultsScreen(Screen[None]):
     """A finished (or failed, cancelled) run in full; another run opens at the top."""
 
-    BINDINGS = [Binding("g", "reload", "Reload"), Binding("e", "export", "Export report")]
+    BINDINGS = [Binding("e", "export", "Export report"), Binding("ctrl+r", "reload", "Reload")]
+    WIDGET_BINDINGS: ClassVar[list[BindingType]] = VimScroll.BINDINGS   # the page's
 
     def __init__(self) -> None:
         super().__init__()
         self.view: RunView | None = None
+        self.notice_run: str | None = None   # the run the notice under the results is about
         self._to_top = True          # the next run shown starts at the top
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll(id="results-body", can_focus=True):
+        with VimScroll(id="results-body", can_focus=True):
             yield Static("No run to show yet: finish a job, or open one from Runs (5).",
                          id="res-title")
             yield Static("", id="res-headline")
@@ -74,7 +81,7 @@ class ResultsScreen(Screen[None]):
             yield Static("", id="res-model")
             yield Static("", id="res-gallery-title", classes="section")
             yield DigitGrid(id="res-gallery", per_row=10, max_rows=5)
-        yield Static("", id="res-notice")
+        yield Wrapped("", id="res-notice")      # a path in it breaks only at a `/`
         yield KeysBar()
 
     def on_mount(self) -> None:
@@ -98,14 +105,25 @@ class ResultsScreen(Screen[None]):
     def action_export(self) -> None:
         from mnist_tui.tui.exports import export_report
 
-        export_report(self, [self.view.run_id if self.view else app_state(self).results_run],
-                      self.show_notice)
+        run_id = self.view.run_id if self.view else app_state(self).results_run
+        export_report(self, [run_id], lambda text: self.show_notice(text, run_id))
 
-    def show_notice(self, text: Text) -> None:
-        """A notice under the results that stays until the next one (the export's path)."""
-        notice = self.query_one("#res-notice", Static)
-        notice.update(text)
+    def show_notice(self, text: Text, run_id: str | None) -> None:
+        """A notice under the results about `run_id` (the export's path): it stays while that
+        run is shown, and goes when another run is (a notice that comes back after the user
+        moved on to another run is not shown over that one)."""
+        if run_id is not None and self.view is not None and self.view.run_id != run_id:
+            return
+        notice = self.query_one("#res-notice", Wrapped)
+        notice.set_text(text)
         notice.display = True
+        self.notice_run = run_id
+
+    def _clear_notice(self) -> None:
+        notice = self.query_one("#res-notice", Wrapped)
+        notice.set_text("")
+        notice.display = False
+        self.notice_run = None
 
     def action_reload(self) -> None:
         run_id = app_state(self).results_run
@@ -135,6 +153,8 @@ class ResultsScreen(Screen[None]):
     def _show(self, view: RunView) -> None:
         if self.view is None or self.view.run_id != view.run_id:
             self._to_top = True
+        if self.notice_run is not None and self.notice_run != view.run_id:
+            self._clear_notice()
         self.view = view
         result: RunResult | None = view.result
         spec = view.spec
@@ -166,15 +186,15 @@ class ResultsScreen(Screen[None]):
         per = self.query_one("#res-perclass", Static)
         self.query_one("#res-matrix-row").display = bool(matrix)
         if matrix:
-            plain = self.app.no_color
-            head = Text("confusion matrix", style="bold")
+            palette = palette_for(self.app.console.color_system, self.app.no_color)
+            head = Text.assemble(("confusion matrix", "bold"))   # bold: the title, not all
             assert result is not None     # a matrix comes from a result
             mapping = result.confusion_mapping
             head.append(" (rows true, columns predicted"
                         + (f", {visible(mapping)} mapping)" if mapping else ")") + "\n",
                         style="dim")
-            conf.update(head + confusion_text(matrix, plain=plain) + Text("\n")
-                        + legend_text(plain))
+            conf.update(head + confusion_text(matrix, palette=palette) + Text("\n")
+                        + legend_text(palette=palette))
             m = result.metrics
             if isinstance(m, ClassifierMetrics):
                 precision, recall = m.per_class_precision, m.per_class_recall
@@ -231,7 +251,8 @@ class ResultsScreen(Screen[None]):
         a = self.query_one("#res-plot-a", CurvePlot)
         b = self.query_one("#res-plot-b", CurvePlot)
         scatter = self.query_one("#res-scatter", ScatterPlot)
-        loss, acc = history_series(view.history)
+        # per step where the run recorded steps, its epochs' validation on top (as the Monitor)
+        loss, acc = learning_curves(view.curve, view.history)
         if loss or acc:
             row.display = True
             a.display = b.display = True
