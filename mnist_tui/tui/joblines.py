@@ -111,7 +111,8 @@ def title_line(job: Job, now: float, paused: bool = False) -> Text:
 
 def progress_line(job: Job, now: float, width: int) -> Text:
     """Phase, bar, counts, ETA, then rate and metrics while they fit `width`."""
-    phase = "done" if job.state == "finished" else job.phase or "waiting"
+    phase = "done" if job.state == "finished" else job.phase or (
+        "waiting" if job.active else job.state)
     label = f"{short_phase(phase):>10} "
     essentials = [f" {counts(job)}" if counts(job) else ""]
     eta = job.job_eta()

@@ -380,7 +380,8 @@ class JobManager:
     def _schedule(self) -> None:
         if self.held_by:
             return
-        free = self.max_running - len(self.own_running())
+        # Slots are this window's: another window's or a batch run's job never holds its queue.
+        free = self.max_running - len([j for j in self.running() if j.ours])
         for job in sorted((j for j in self.jobs.values() if j.state == "queued"),
                           key=lambda j: j.queued_at):
             if free <= 0:

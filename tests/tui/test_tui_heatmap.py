@@ -8,29 +8,14 @@ from __future__ import annotations
 from rich.color import ColorSystem
 from rich.style import Style
 from rich.text import Text
-from tui_helpers import install_recorded_run, wait_for
+from tui_helpers import MISTAKE_SIZES as SIZES
+from tui_helpers import install_recorded_run, mistakes_matrix, wait_for
 
 from mnist_tui.tui.app import create_app
 from mnist_tui.tui.widgets.heatmap import confusion_text
 
 ZERO = "·"   # a cell with no mistake
 
-# Row 0: 1,000 images of digit 0 with mistakes of every size; 614 is most of the row.
-SIZES = (1, 20, 80, 250, 614)
-
-
-def _matrix() -> list[list[int]]:
-    matrix = []
-    for i, wrong in enumerate(SIZES):
-        row = [0] * 10
-        row[i] = 1000 - wrong
-        row[i + 5] = wrong
-        matrix.append(row)
-    for i in range(5, 10):
-        row = [0] * 10
-        row[i] = 1000
-        matrix.append(row)
-    return matrix
 
 
 def _style(style) -> Style:
@@ -70,9 +55,9 @@ def _attributes(style: Style) -> tuple:
 
 def test_zero_mistakes_are_neutral_in_every_palette():
     for plain in (False, True):
-        cells = _cells(confusion_text(_matrix(), plain=plain))
+        cells = _cells(confusion_text(mistakes_matrix(), plain=plain))
         zeros = [cells[(i, j)] for i in range(10) for j in range(10)
-                 if i != j and _matrix()[i][j] == 0]
+                 if i != j and mistakes_matrix()[i][j] == 0]
         assert zeros
         for shown, style in zeros:
             assert shown == ZERO
@@ -82,7 +67,7 @@ def test_zero_mistakes_are_neutral_in_every_palette():
 
 
 def test_mistakes_shade_by_size_in_256_colours():
-    cells = _cells(confusion_text(_matrix()))
+    cells = _cells(confusion_text(mistakes_matrix()))
     styles = [cells[(i, i + 5)][1] for i in range(len(SIZES))]
     assert [cells[(i, i + 5)][0] for i in range(len(SIZES))] == [str(n) for n in SIZES]
     assert len({(s.color, s.bgcolor, s.bold, s.underline) for s in styles}) == len(SIZES)
@@ -91,7 +76,7 @@ def test_mistakes_shade_by_size_in_256_colours():
 
 
 def test_in_16_colours_each_size_looks_different_and_not_by_colour_alone():
-    cells = _cells(confusion_text(_matrix()))
+    cells = _cells(confusion_text(mistakes_matrix()))
     styles = [cells[(i, i + 5)][1] for i in range(len(SIZES))]
     shown = [_sixteen(s) for s in styles]
     assert len(set(shown)) == len(SIZES), shown
@@ -102,7 +87,7 @@ def test_in_16_colours_each_size_looks_different_and_not_by_colour_alone():
 
 
 def test_no_color_shows_size_through_attributes():
-    cells = _cells(confusion_text(_matrix(), plain=True))
+    cells = _cells(confusion_text(mistakes_matrix(), plain=True))
     styles = [cells[(i, i + 5)][1] for i in range(len(SIZES))]
     assert all(s.color is None and s.bgcolor is None for s in styles)
     attrs = [_attributes(s) for s in styles]

@@ -21,13 +21,11 @@ import textual.constants
 from rich.color import ColorSystem
 from rich.style import Style
 from textual.geometry import Region
-from tui_helpers import install_recorded_run, wait_for
+from tui_helpers import install_recorded_run, mistakes_matrix, wait_for
 
 from mnist_tui.tui.app import create_app
 
 ZERO = "·"
-# Rows 0-4 of 1,000 images with one mistake each: 0.1 %, 2 %, 8 %, 25 %, 61 % of the row.
-SIZES = (1, 20, 80, 250, 614)
 SYSTEMS = {"standard": ColorSystem.STANDARD, "256": ColorSystem.EIGHT_BIT,
            "truecolor": ColorSystem.TRUECOLOR}
 TERMINALS = {   # env, colour system, limited (bold alone does not tell levels apart)
@@ -37,20 +35,6 @@ TERMINALS = {   # env, colour system, limited (bold alone does not tell levels a
     "xterm-256color": ({"TERM": "xterm-256color"}, "256", False),
 }
 LABEL = re.compile(r"(<|≥)?(\d+)(?:–(\d+))?%")
-
-
-def _matrix() -> list[list[int]]:
-    matrix = []
-    for i, wrong in enumerate(SIZES):
-        row = [0] * 10
-        row[i] = 1000 - wrong
-        row[i + 5] = wrong
-        matrix.append(row)
-    for i in range(5, 10):
-        row = [0] * 10
-        row[i] = 1000
-        matrix.append(row)
-    return matrix
 
 
 ATTRIBUTES = ("bold", "dim", "italic", "underline", "blink", "blink2", "reverse", "conceal",
@@ -119,7 +103,7 @@ async def test_every_level_reads_back_from_the_rendered_cells(runs_dir, monkeypa
     run_id = install_recorded_run(runs_dir)
     result_file = runs_dir / run_id / "result.json"
     result = json.loads(result_file.read_text())
-    result["confusion_matrix"] = _matrix()
+    result["confusion_matrix"] = mistakes_matrix()
     result_file.write_text(json.dumps(result))
 
     app = create_app(runs_dir=runs_dir, load_data=False, start_mode="results")
@@ -159,7 +143,7 @@ async def test_every_level_reads_back_from_the_rendered_cells(runs_dir, monkeypa
 
         # The matrix: every cell rendered as the legend level of its share of the row.
         head = next(i for i, t in enumerate(texts) if t.lstrip().startswith("t╲p"))
-        matrix = _matrix()
+        matrix = mistakes_matrix()
         seen = set()
         for i in range(10):
             line, text = lines[head + 1 + i], texts[head + 1 + i]

@@ -62,7 +62,7 @@ async def test_two_windows_quitting_one_stops_nothing_of_the_others_suite(runs_d
         assert member.owner is not None and member.owner.kind == "suite"
         assert not member.ours and "suite" in member.owned_by()
         # B starts a job of its own, then quits choosing "Stop them".
-        own = b.manager.submit(_tsne(300, 20000))
+        own = b.manager.submit(_tsne(1000, 10000))
         await wait_for(pb, lambda: own.state == "running" and own.pid, 60)
         await pb.press("q")
         await wait_for(pb, lambda: type(b.screen).__name__ == "QuitScreen", 5)
@@ -148,3 +148,13 @@ async def test_pause_freezes_the_whole_monitor_and_a_late_cancel_says_so(runs_di
         await wait_for(pilot, lambda: "finished" in _state_cell(app), 5)
         await pilot.press("y")
         await wait_for(pilot, lambda: any("too late to cancel" in t for t in app.toasts), 5)
+
+
+async def test_a_job_cancelled_before_it_started_says_so_not_waiting_for_data(runs_dir):
+    app = _app(runs_dir, "monitor")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.manager.hold("a test")                  # it stays queued
+        job = app.manager.submit(_tsne(300, 300))
+        assert app.manager.cancel(job.job_id)
+        await wait_for(pilot, lambda: "KL divergence — none: cancelled" in screen_text(app), 10)
+        assert "waiting" not in screen_text(app)

@@ -176,8 +176,8 @@ async def test_help_lists_every_binding(runs_dir):
         console = Console(width=80, file=io.StringIO(), record=True)
         console.print(app.screen.query_one("#help-table", Static).content)
         text = console.export_text()
-        for words in ("Dataset", "Launch", "Monitor", "Results", "Runs", "Cancel job",
-                      "Pause screen", "Start job", "Compare", "Rerun", "Retry download"):
+        for words in ("Dataset", "Launch", "Monitor", "Results", "Runs", "Hide ended",
+                      "Zoom", "Start job", "Compare", "Rerun", "Retry download"):
             assert words in text, words
         await pilot.press("escape")
         await wait_for(pilot, lambda: type(app.screen).__name__ != "HelpScreen", 5)

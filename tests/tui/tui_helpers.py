@@ -152,3 +152,22 @@ def replay_job(runs_dir: Path, run_id: str, upto: float | None = None, state: st
     if state != "finished":
         job.state = state
     return job
+
+
+# Rows 0-4 of 1,000 images of digits 0-4 with mistakes of every size (0.1 %, 2 %, 8 %, 25 %,
+# 61 % of the row), rows 5-9 without one: a confusion matrix that shows every heat-map level.
+MISTAKE_SIZES = (1, 20, 80, 250, 614)
+
+
+def mistakes_matrix() -> list[list[int]]:
+    matrix = []
+    for i, wrong in enumerate(MISTAKE_SIZES):
+        row = [0] * 10
+        row[i] = 1000 - wrong
+        row[i + 5] = wrong
+        matrix.append(row)
+    for i in range(5, 10):
+        row = [0] * 10
+        row[i] = 1000
+        matrix.append(row)
+    return matrix

@@ -59,9 +59,9 @@ class MonitorScreen(Screen[None]):
     """
 
     BINDINGS = [
-        Binding("c", "cancel", "Cancel job"),
-        Binding("p", "pause", "Pause screen"),
-        Binding("o", "open", "Open results"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("p", "pause", "Pause"),
+        Binding("o", "open", "Open"),
         Binding("h", "hide_ended", "Hide ended"),
         Binding("z", "zoom", "Zoom"),
         Binding("backspace", "dismiss_job", "Dismiss", key_display="⌫"),
@@ -277,6 +277,10 @@ class MonitorScreen(Screen[None]):
         plot_b.display = not clustering
         scatter.display = clustering
         legend.display = clustering
+        # An ended job's empty chart says why, never "waiting for data…" (a cancelled job).
+        empty = ("waiting for data…" if job is None or job.active
+                 else f"none: {job.state}")
+        plot_a.empty_text = plot_b.empty_text = empty
         if job is None:
             plot_a.set_series([], "loss")
             plot_b.set_series([], "accuracy")
