@@ -9,11 +9,11 @@ samples on its own timer (`widgets/syspanel.py`). The lines' text is `tui/joblin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
@@ -31,6 +31,7 @@ from mnist_tui.tui.safe import say, visible
 from mnist_tui.tui.widgets.keysbar import KeysBar
 from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot, digit_legend
 from mnist_tui.tui.widgets.syspanel import SystemPanel
+from mnist_tui.tui.widgets.tables import VIM_BINDINGS, VimTable
 
 if TYPE_CHECKING:
     from mnist_tui.tui.jobs import Job
@@ -58,6 +59,7 @@ class MonitorScreen(Screen[None]):
     MonitorScreen.-zoom-log #job-log { height: 1fr; }
     """
 
+    WIDGET_BINDINGS: ClassVar[list[BindingType]] = VIM_BINDINGS   # the job table's (`?`)
     BINDINGS = [
         Binding("c", "cancel", "Cancel"),
         Binding("p", "pause", "Pause"),
@@ -84,7 +86,7 @@ class MonitorScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        table: DataTable[Text | str] = DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+        table = VimTable(id="jobs", cursor_type="row", zebra_stripes=True)
         for key, label, width in COLUMNS:
             table.add_column(label, key=key, width=width)
         yield table
