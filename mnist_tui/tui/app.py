@@ -315,10 +315,12 @@ class MnistApp(App[int]):
         self.call_after_refresh(self._check_size)
 
     def _check_size(self) -> None:
-        from mnist_tui.tui.dialogs import TooSmallScreen
-
         w, h = self.size
         small = w < MIN_WIDTH or h < MIN_HEIGHT
+        if not small and not self.screen.is_modal:
+            return      # the usual case, at every launch: no dialogs (nor pydantic) imported
+        from mnist_tui.tui.dialogs import TooSmallScreen
+
         if small and not isinstance(self.screen, TooSmallScreen):
             self.push_screen(TooSmallScreen(MIN_WIDTH, MIN_HEIGHT))
         elif not small and isinstance(self.screen, TooSmallScreen):

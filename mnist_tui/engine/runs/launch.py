@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mnist_tui.engine.jobs.events import (
     TERMINAL_TYPES,
@@ -26,10 +26,11 @@ from mnist_tui.engine.jobs.events import (
     TerminalEvent,
     event_from_dict,
 )
-from mnist_tui.engine.jobs.results import RunResult
-from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs import store as runs
 from mnist_tui.engine.runs.layout import LOG_FILE
+
+if TYPE_CHECKING:   # pydantic's records: imported where a result is read or made
+    from mnist_tui.engine.jobs.results import RunResult
 
 GRACE_SECONDS = 10.0
 # A stop signal → (status, words, stopped_by), as the worker itself records it (worker.py).
@@ -139,6 +140,8 @@ def record_dead_worker(run_dir: Path, status: str, rc: int | None,
 
 
 def _existing_result(run_dir: Path) -> RunResult | None:
+    from mnist_tui.engine.runs import records
+
     try:
         return records.read_result(Path(run_dir))
     except records.RecordError:
@@ -221,6 +224,8 @@ class WorkerRun:
 
     def outcome(self, unfinished_status: str = "failed") -> RunResult:
         """The final result: the worker's own, or one recorded here if it died without one."""
+        from mnist_tui.engine.jobs.results import RunResult
+
         rc = self.proc.wait() if self.proc is not None else None
         ev = self.terminal
         if isinstance(ev, TerminalEvent):

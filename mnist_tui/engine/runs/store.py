@@ -18,12 +18,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mnist_tui.engine.errors import MnistTuiError
 from mnist_tui.engine.jobs.events import Event
-from mnist_tui.engine.jobs.results import RunResult
-from mnist_tui.engine.runs import records
 from mnist_tui.engine.runs.layout import (  # noqa: F401 - names store users import
     EVENTS_FILE,
     LOG_FILE,
@@ -34,6 +32,10 @@ from mnist_tui.engine.runs.layout import (  # noqa: F401 - names store users imp
 )
 from mnist_tui.engine.runs.procs import is_run_worker, process_alive
 from mnist_tui.engine.text import shown
+
+if TYPE_CHECKING:   # pydantic's records: imported where one is read or written (below)
+    from mnist_tui.engine.jobs.results import RunResult
+    from mnist_tui.engine.runs import records
 
 MAX_EVENTS_BYTES = 64 << 20     # an events file larger than this is not one of ours
 MAX_EVENT_LINE = 4 << 20        # nor is a longer line (a t-SNE snapshot is ~40 KB)
@@ -58,16 +60,22 @@ def new_run_id(job: str) -> str:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Temp file, fsync, rename (see `records.atomic_write_text`)."""
+    from mnist_tui.engine.runs import records
+
     records.atomic_write_text(path, text)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
+    from mnist_tui.engine.runs import records
+
     records.atomic_write_text(path, records.dumps(obj))
 
 
 def read_json(path: Path) -> Any:
     """JSON from a regular, bounded file (a user's `--config`); `records.RecordError` (a
     ValueError) otherwise. Run and suite records are read through their records modules."""
+    from mnist_tui.engine.runs import records
+
     return records.read_json_file(path)
 
 
@@ -115,6 +123,8 @@ def run_started(run_id: str, meta: records.RunMeta | None,
     use `created`/`started_at`, which carry their UTC offset; failing those (hand-made records
     without an offset), those stamps and then the run id's time read as this machine's local
     time; 0.0 (oldest) when nothing says."""
+    from mnist_tui.engine.runs import records
+
     local = (meta.created if meta else None, result.started_at if result else None)
     for stamp in (meta.started_utc if meta else None, result.started_utc if result else None,
                   *local):
@@ -165,12 +175,18 @@ class RunStore:
         return p
 
     def load_spec(self, run_id: str) -> dict[str, Any]:
+        from mnist_tui.engine.runs import records
+
         return records.read_spec(self.path(run_id))
 
     def load_result(self, run_id: str) -> RunResult | None:
+        from mnist_tui.engine.runs import records
+
         return records.read_result(self.path(run_id))
 
     def load_meta(self, run_id: str) -> records.RunMeta | None:
+        from mnist_tui.engine.runs import records
+
         return records.read_meta(self.path(run_id))
 
     def events(self, run_id: str) -> list[Event]:
@@ -188,6 +204,8 @@ class RunStore:
         each with why: one folder that cannot be read (a bad record, `chmod 000`, an I/O
         error) is skipped and named, never the end of the listing. A front end that lists
         from several threads uses this rather than `list()` and `self.skipped`."""
+        from mnist_tui.engine.runs import records
+
         runs: builtins.list[RunInfo] = []
         skipped: builtins.list[Skipped] = []
         try:
@@ -216,6 +234,8 @@ class RunStore:
     def _info(p: Path) -> RunInfo | None:
         """One folder's run (None when it is no run: no spec record). Raises RecordError or
         OSError when the folder or one of its records cannot be read."""
+        from mnist_tui.engine.runs import records
+
         if not (p / SPEC_FILE).exists():
             return None
         spec = records.read_spec(p)
@@ -367,6 +387,9 @@ def record_unfinished(run_dir: Path, status: str, reason: str,
 
     Returns None (writing nothing) when the run already has a result or has no spec.
     """
+    from mnist_tui.engine.jobs.results import RunResult
+    from mnist_tui.engine.runs import records
+
     run_dir = Path(run_dir)
     if not (run_dir / SPEC_FILE).is_file() or (run_dir / RESULT_FILE).exists():
         return None

@@ -14,8 +14,8 @@ off, then the rest is averaged down (area weights, never enlarged, aspect kept) 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -24,6 +24,9 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from mnist_tui.engine.text import visible
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where digits are drawn: none are on the first frame
 
 _SHADES = " ░▒▓█"
 _STYLE_CACHE: dict[tuple[int, int], Style] = {}
@@ -79,6 +82,8 @@ def digit_text(image: np.ndarray, plain: bool = False) -> Text:
 
 def _area_weights(n_in: int, n_out: int) -> np.ndarray:
     """(n_out, n_in) averaging weights: output pixel i is the mean of the input span it covers."""
+    import numpy as np
+
     step = n_in / n_out
     edges = np.arange(n_in + 1, dtype=np.float64)
     weights = np.zeros((n_out, n_in))
@@ -90,6 +95,8 @@ def _area_weights(n_in: int, n_out: int) -> np.ndarray:
 
 def ink_box(images: Sequence[np.ndarray]) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) of the part of the images where any of them has ink."""
+    import numpy as np
+
     stack = np.stack([np.asarray(i, dtype=np.float32) for i in images])
     peak = float(stack.max()) if stack.size else 0.0
     h, w = stack.shape[1:]
@@ -103,6 +110,8 @@ def ink_box(images: Sequence[np.ndarray]) -> tuple[int, int, int, int]:
 def fit_images(images: Sequence[np.ndarray], max_w: int, max_h: int) -> list[np.ndarray]:
     """The images cropped to the set's common ink box and averaged down into at most
     `max_w` × `max_h` pixels (same crop and scale for all, aspect kept, never enlarged)."""
+    import numpy as np
+
     if not len(images):
         return []
     shapes = {np.shape(i) for i in images}
@@ -167,8 +176,12 @@ class DigitGrid(Widget):
             max_h = 2 * self.max_rows if self.max_rows else 10_000
             images = fit_images(images, max(1, room), max_h)
         cells = [(digit_segments(img, plain), cap) for img, cap in zip(images, self._captions)]
-        cell_w = max([np.shape(img)[1] for img in images] + [cap_w]) if len(images) else 1
-        cell_h = (max(np.shape(img)[0] for img in images) + 1) // 2 if len(images) else 0
+        cell_w, cell_h = 1, 0
+        if len(images):
+            import numpy as np
+
+            cell_w = max([np.shape(img)[1] for img in images] + [cap_w])
+            cell_h = (max(np.shape(img)[0] for img in images) + 1) // 2
         self._laid_out = (key, cells, cell_w, cell_h)
         return cells, cell_w, cell_h
 
