@@ -1,10 +1,13 @@
 """SVG screenshots of every screen, from the real app on real digits, into screenshots/.
 
-    MNIST_TUI_REAL_MNIST=../shared/mnist .venv/bin/python scripts/make_screenshots.py
+    MNIST_TUI_REAL_MNIST=../shared/mnist .venv/bin/python scripts/make_screenshots.py [TAGS]
+
+TAGS (optional, comma-separated) makes only those passes: 120x40, 80x24, 80x24-no-color.
 
 Runs two small t-SNE + GMM jobs on the real MNIST files (in a temporary runs folder), and saves
 the Dataset, Launch, Monitor (mid-run), Results, Runs, Compare, Help and Suites (a small sweep,
-run for real) screens at 120×40, plus the Dataset, Launch, Monitor and Results screens at 80×24.
+run for real) screens at 120×40, plus the Dataset, Launch, Monitor and Results screens at 80×24,
+in colour and under NO_COLOR (`*-80x24-no-color.svg`).
 """
 
 from __future__ import annotations
@@ -49,8 +52,16 @@ async def main() -> int:
     OUT.mkdir(exist_ok=True)
     runs = Path(tempfile.mkdtemp(prefix="mnist-tui-shots-"))
     data = str(Path(data).resolve())
-    for size in ((120, 40), (80, 24)):
-        tag = f"{size[0]}x{size[1]}"
+    passes = (((120, 40), False), ((80, 24), False), ((80, 24), True))
+    only = sys.argv[1].split(",") if len(sys.argv) > 1 else None   # e.g. 80x24,80x24-no-color
+    for size, plain in passes:
+        tag = f"{size[0]}x{size[1]}" + ("-no-color" if plain else "")
+        if only is not None and tag not in only:
+            continue
+        if plain:       # what a NO_COLOR terminal shows (Textual reads it when the app starts)
+            os.environ["NO_COLOR"] = "1"
+        else:
+            os.environ.pop("NO_COLOR", None)
         app = create_app(runs_dir=runs, data_dir=data)
         async with app.run_test(size=size) as pilot:
             shot = lambda name: app.save_screenshot(f"{name}-{tag}.svg", path=str(OUT))  # noqa: E731
@@ -104,13 +115,14 @@ async def main() -> int:
 
                 for name, value in (("methods", "tsne-gmm,cnn"), ("sizes", "250,500,1000"),
                                     ("seeds", "2"),
-                                    ("options", f"dataset=mnist data-dir={data} epochs=4")):
+                                    ("options", f"dataset=mnist data-dir={data} epochs=4 "
+                                                "presets=default")):
                     app.screen.query_one(f"#sf-{name}", Input).value = value
                 await pilot.pause(0.3)
                 suites = app.screen     # before ctrl+s: the question may be up when it returns
                 await pilot.press("ctrl+s")
                 # a suite the plan finds large asks first (ConfirmScreen): answer yes
-                await wait(pilot, lambda: suites.running or app.screen is not suites, 120)
+                await wait(pilot, lambda: suites.running or app.screen is not suites, 600)
                 if app.screen is not suites:
                     await wait(pilot, lambda: app.screen.query("#yes"), 30)
                     await pilot.pause(0.3)
