@@ -141,17 +141,17 @@ def main() -> int:
         t0 = time.perf_counter()
         tmux("send-keys", "-t", SESSION, key)
         per[key].append((wait_for(shows[key], 10) - t0) * 1000)
-    # A key that changes the Monitor in place: `p` toggles "redraw paused" in its title.
+    # A key that changes the Monitor in place: `p` toggles "screen paused" in its title.
     toggles: list[float] = []
     for i in range(args.presses // 2):
         time.sleep(0.3)
         t0 = time.perf_counter()
         tmux("send-keys", "-t", SESSION, "p")
         if i % 2 == 0:
-            t1 = wait_for("redraw paused", 10)
+            t1 = wait_for("screen paused", 10)
         else:
             t1 = t0
-            while "redraw paused" in pane():
+            while "screen paused" in pane():
                 time.sleep(0.01)
             t1 = time.perf_counter()
         toggles.append((t1 - t0) * 1000)

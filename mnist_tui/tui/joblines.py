@@ -102,7 +102,7 @@ def table_row(job: Job, now: float, held: bool = False) -> list[Text | str]:
 
 def title_line(job: Job, now: float, paused: bool = False) -> Text:
     return Text.assemble(
-        ("⏸ redraw paused (p) · " if paused else "", "bold yellow"),
+        ("⏸ screen paused (p) · " if paused else "", "bold yellow"),
         (f"{STATE_ICON.get(job.state, '')} {visible(job.job)} ", "bold"),
         (visible(job.job_id), "dim"), "  ", (visible(job.state), STATE_STYLE.get(job.state, "")),
         (f" {duration(job.elapsed(now))}" if job.elapsed(now) is not None else "", ""),

@@ -227,7 +227,8 @@ async def test_quitting_during_a_suite_asks_then_interrupts_it_and_holds_jobs(ru
         assert job.state == "queued" and app.manager.held_by
         await pilot.press("q")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "QuitScreen", 5)
-        assert "a running suite" in screen_text(app)
+        said = " ".join(screen_text(app).replace("█", " ").split())   # the dialog's words
+        assert f"suite {screen.folder.suite_id} (it stops with the app" in said, said
         await pilot.press("s")
         await wait_for(pilot, lambda: not app.is_running, 30)
     assert screen.folder.status()["status"] == "interrupted"

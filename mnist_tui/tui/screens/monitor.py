@@ -312,6 +312,7 @@ class MonitorScreen(Screen[None]):
     def action_pause(self) -> None:
         """Freeze the whole screen (table, lines, charts, log) until p again; the jobs go on."""
         self.paused = not self.paused
+        self.query_one("#job-system", SystemPanel).paused = self.paused
         self._dirty_table = self._dirty_detail = self._dirty_plots = True
         self.app.notify("screen paused (the jobs go on): p resumes" if self.paused
                         else "screen resumed")

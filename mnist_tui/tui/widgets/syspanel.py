@@ -42,6 +42,7 @@ class SystemPanel(Static):
                            str | None] | None = None
         self._monitors: dict[int, sysmon.ProcMonitor] = {}
         self._busy = False
+        self.paused = False     # the Monitor is frozen (p): no new samples either
 
     def on_mount(self) -> None:
         self.set_interval(SAMPLE_SECONDS, self._sample)
@@ -55,7 +56,7 @@ class SystemPanel(Static):
         self._draw()
 
     def _sample(self) -> None:
-        if self.pid is None or self._busy or not self.screen.is_current:
+        if self.pid is None or self._busy or self.paused or not self.screen.is_current:
             return
         self._busy = True
         pid = self.pid
@@ -74,7 +75,8 @@ class SystemPanel(Static):
 
     def on_system_panel_sampled(self, message: Sampled) -> None:
         message.stop()
-        self._draw()
+        if not self.paused:     # a sample that landed after p: shown once it resumes
+            self._draw()
 
     def _draw(self) -> None:
         self.update(self.line(max(20, (self.size.width or 78) - len(LABEL))))
