@@ -314,8 +314,8 @@ class MonitorScreen(Screen[None]):
         self.paused = not self.paused
         self.query_one("#job-system", SystemPanel).paused = self.paused
         self._dirty_table = self._dirty_detail = self._dirty_plots = True
-        self.app.notify("screen paused (the jobs go on): p resumes" if self.paused
-                        else "screen resumed")
+        self.app.notify("Monitor frozen (the jobs go on): p resumes" if self.paused
+                        else "Monitor live again")
         # The title answers the key at once; the plotext redraw follows after that frame.
         job = self._job()
         if job is not None:
