@@ -10,9 +10,15 @@ import json
 from pathlib import Path
 
 from textual.geometry import Region
-from tui_helpers import install_recorded_run, replay_job, wait_for, write_classifier_run
+from tui_helpers import (
+    install_recorded_run,
+    replay_job,
+    step_points,
+    wait_for,
+    write_classifier_run,
+)
 
-from mnist_tui.engine.jobs.events import Epoch, Finished, Phase, Progress, Started
+from mnist_tui.engine.jobs.events import Epoch, Finished, Phase, Started
 from mnist_tui.tui.app import create_app
 from mnist_tui.tui.widgets.plots import CurvePlot, ScatterPlot
 
@@ -25,11 +31,7 @@ def write_step_run(runs_dir: Path, run_id: str = "20260102-090000-cnn-step01") -
             "epochs": 1, "batch_size": 64}
     events = [Started(t=0.0, job="cnn", run_id=run_id, spec=spec, pid=1),
               Phase(t=1.0, name="training", message="1 epoch(s) of 9 batches of 64")]
-    for step in range(1, STEPS + 1):
-        loss, acc = 2.3 - 1.1 * (step / STEPS) ** 0.5, 0.1 + 0.6 * (step / STEPS) ** 0.5
-        events.append(Progress(t=1.0 + 0.1 * step, phase="training", step=step, total=STEPS,
-                               message="epoch 1/1", metrics={"loss": loss, "accuracy": acc},
-                               curve_at=round(step / STEPS, 6)))
+    events += step_points(STEPS)
     events.append(Epoch(t=2.5, epoch=1, epochs=1, seconds=1.5,
                         metrics={"loss": 1.2, "accuracy": 0.7, "val_loss": 1.05,
                                  "val_accuracy": 0.74}))

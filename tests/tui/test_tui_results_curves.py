@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 
 from textual.geometry import Region
-from tui_helpers import replay_job, wait_for, widget_text, write_classifier_run
+from tui_helpers import replay_job, step_points, wait_for, widget_text, write_classifier_run
 
 from mnist_tui.engine.jobs.event_text import event_line
-from mnist_tui.engine.jobs.events import Epoch, Finished, Log, Phase, Progress, Started
+from mnist_tui.engine.jobs.events import Epoch, Finished, Log, Phase, Started
 from mnist_tui.engine.jobs.results import RunResult
 from mnist_tui.tui.app import create_app
 from mnist_tui.tui.messages import OpenRun
@@ -37,11 +37,7 @@ def write_step_run(runs_dir: Path, run_id: str = "20260103-100000-cnn-steps1") -
     events = [Started(t=0.0, job="cnn", run_id=run_id, spec=spec, pid=1),
               Log(t=0.5, message="540 training and 60 validation images from digits (train)"),
               Phase(t=1.0, name="training", message="1 epoch(s) of 9 batches of 64")]
-    for step in range(1, STEPS + 1):
-        loss, acc = 2.3 - 1.1 * (step / STEPS) ** 0.5, 0.1 + 0.6 * (step / STEPS) ** 0.5
-        events.append(Progress(t=1.0 + 0.1 * step, phase="training", step=step, total=STEPS,
-                               message="epoch 1/1", metrics={"loss": loss, "accuracy": acc},
-                               curve_at=round(step / STEPS, 6)))
+    events += step_points(STEPS)
     events += [EPOCH, Finished(t=3.0, result=RunResult.from_dict(result))]
     run_dir = runs_dir / run_id
     run_dir.mkdir(parents=True)

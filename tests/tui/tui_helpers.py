@@ -171,3 +171,17 @@ def mistakes_matrix() -> list[list[int]]:
         row[i] = 1000
         matrix.append(row)
     return matrix
+
+
+def step_points(steps: int) -> list:
+    """The Progress events of a 1-epoch run whose `steps` batches each gave a point of the
+    per-step curve (loss falling, accuracy rising)."""
+    from mnist_tui.engine.jobs.events import Progress
+
+    out = []
+    for step in range(1, steps + 1):
+        loss, acc = 2.3 - 1.1 * (step / steps) ** 0.5, 0.1 + 0.6 * (step / steps) ** 0.5
+        out.append(Progress(t=1.0 + 0.1 * step, phase="training", step=step, total=steps,
+                            message="epoch 1/1", metrics={"loss": loss, "accuracy": acc},
+                            curve_at=round(step / steps, 6)))
+    return out
