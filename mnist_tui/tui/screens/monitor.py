@@ -54,8 +54,8 @@ class MonitorScreen(Screen[None]):
     MonitorScreen.-zoom-plots #jobs, MonitorScreen.-zoom-plots #job-system,
     MonitorScreen.-zoom-plots #job-activity, MonitorScreen.-zoom-plots #job-log,
     MonitorScreen.-zoom-log #jobs, MonitorScreen.-zoom-log #job-system,
-    MonitorScreen.-zoom-log #job-activity, MonitorScreen.-zoom-log #plots,
-    MonitorScreen.-zoom-log #legend { display: none; }
+    MonitorScreen.-zoom-log #job-activity,
+    MonitorScreen.-zoom-log #plots { display: none; }
     MonitorScreen.-zoom-log #job-log { height: 1fr; }
     """
 
